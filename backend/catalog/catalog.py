@@ -1,0 +1,306 @@
+"""Catalog operations over SQLAlchemy Core, for SQLite (default) and PostgreSQL.
+
+Consistency rules (design promise 5):
+- an image row is committed only after its blob is durable (the caller writes the blob first);
+- a blob's reference count lives in the `blobs` table; the object is deleted in the same
+  transaction that takes the count to zero, and an upload that brings a count back from zero checks
+  (under the same lock) that the object is still there, so a row never points at a missing blob.
+
+On SQLite every write transaction starts with BEGIN IMMEDIATE (it takes the write lock up front, so
+two writers never deadlock upgrading a read lock); reads use a separate engine with plain BEGIN.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+
+from backend import ids
+from backend.catalog.schema import blobs, idempotency, images
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_ID_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: str
+    blob_key: str
+    sha256: str
+    mime: str
+    ext: str
+    width: int
+    height: int
+    size: int
+    frames: int
+    delete_token_hash: str
+    created_at: float
+    expires_at: float | None
+    removed_at: float | None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """Everything about an upload except its ID, which the catalog picks under its constraint."""
+
+    blob_key: str
+    sha256: str
+    mime: str
+    ext: str
+    width: int
+    height: int
+    size: int
+    frames: int
+    delete_token_hash: str
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """What an upload with an Idempotency-Key stores beside its image."""
+
+    key_hash: str
+    request_sha256: str
+    sealed_token: str
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key_hash: str
+    image_id: str
+    request_sha256: str
+    sealed_token: str
+    created_at: float
+
+
+class Catalog:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self._read_engine = _sqlite_engine(url, immediate=False)
+            self._write_engine = _sqlite_engine(url, immediate=True)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self._read_engine = self._write_engine = engine
+
+    def close(self) -> None:
+        self._read_engine.dispose()
+        self._write_engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self._write_engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # -- transactions ---------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._write_engine.begin() as conn:
+            yield conn
+
+    # -- images ---------------------------------------------------------------------------------
+    def get(self, image_id: str) -> ImageRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(select(images).where(images.c.id == image_id)).first()
+        return ImageRecord(**row._mapping) if row else None
+
+    def add_image(
+        self,
+        new: NewImage,
+        *,
+        ensure_blob: Callable[[], None],
+        id_length: int = 10,
+        claim: IdempotencyClaim | None = None,
+    ) -> ImageRecord | IdempotencyRecord:
+        """Insert an image whose blob the caller has already written.
+
+        `ensure_blob` runs under the blob's lock when its reference count comes back from zero: a
+        concurrent delete may have just removed the object, and it must write it again.
+        With an idempotency `claim`, an earlier (or concurrent) upload with the same key wins: its
+        IdempotencyRecord is returned instead and nothing is added.
+        """
+        now = time.time()
+        try:
+            with self._writing() as conn:
+                refcount = self._add_blob_ref(conn, new.blob_key, new.size, now)
+                if refcount == 1:
+                    ensure_blob()
+                record = self._insert_image(conn, new, now, id_length)
+                if claim is not None:
+                    conn.execute(
+                        insert(idempotency).values(
+                            image_id=record.id, created_at=now, **claim.__dict__
+                        )
+                    )
+                return record
+        except IntegrityError:
+            if claim is None:
+                raise
+            existing = self.find_idempotency(claim.key_hash)
+            if existing is None:
+                raise
+            return existing
+
+    def _add_blob_ref(self, conn: Connection, key: str, size: int, now: float) -> int:
+        stmt = _dialect_insert(conn)(blobs).values(key=key, size=size, refcount=1, created_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
+        ).returning(blobs.c.refcount)
+        return conn.execute(stmt).scalar_one()
+
+    def _insert_image(
+        self, conn: Connection, new: NewImage, now: float, id_length: int
+    ) -> ImageRecord:
+        for _ in range(MAX_ID_ATTEMPTS):
+            record = ImageRecord(
+                id=ids.new_id(id_length), created_at=now, removed_at=None, **new.__dict__
+            )
+            try:
+                with conn.begin_nested():  # a collision rolls back to here, not the whole write
+                    conn.execute(insert(images).values(**record.__dict__))
+                return record
+            except IntegrityError:
+                if conn.execute(select(images.c.id).where(images.c.id == record.id)).first():
+                    continue  # ID collision: draw again
+                raise
+        raise RuntimeError("could not find a free image ID")  # 62**10 IDs: practically never
+
+    def delete_image(self, image_id: str, *, delete_blob: Callable[[str], None]) -> bool:
+        """Delete the row; the blob goes too when no other image uses it. False if unknown."""
+        with self._writing() as conn:
+            key = conn.execute(
+                delete(images).where(images.c.id == image_id).returning(images.c.blob_key)
+            ).scalar()
+            if key is None:
+                return False
+            self._drop_blob_ref(conn, key, delete_blob)
+            return True
+
+    def _drop_blob_ref(
+        self, conn: Connection, key: str, delete_blob: Callable[[str], None]
+    ) -> None:
+        remaining = conn.execute(
+            sql_update(blobs)
+            .where(blobs.c.key == key)
+            .values(refcount=blobs.c.refcount - 1)
+            .returning(blobs.c.refcount)
+        ).scalar()
+        if remaining is not None and remaining <= 0:
+            conn.execute(delete(blobs).where(blobs.c.key == key))
+            delete_blob(key)  # inside the transaction: an upload of the same bytes waits for us
+
+    def expired_ids(self, now: float, limit: int = 500) -> list[str]:
+        with self._reading() as conn:
+            return list(
+                conn.execute(
+                    select(images.c.id)
+                    .where(images.c.expires_at.is_not(None), images.c.expires_at <= now)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    # -- idempotency ----------------------------------------------------------------------------
+    def find_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                select(idempotency).where(idempotency.c.key_hash == key_hash)
+            ).first()
+        return IdempotencyRecord(**row._mapping) if row else None
+
+    def forget_idempotency(self, older_than: float) -> int:
+        with self._writing() as conn:
+            return conn.execute(
+                delete(idempotency).where(idempotency.c.created_at < older_than)
+            ).rowcount
+
+    # -- blobs ----------------------------------------------------------------------------------
+    def blob_is_referenced(self, key: str) -> bool:
+        with self._reading() as conn:
+            return conn.execute(select(blobs.c.key).where(blobs.c.key == key)).first() is not None
+
+    def referenced_blob_keys(self) -> set[str]:
+        with self._reading() as conn:
+            return set(conn.execute(select(blobs.c.key)).scalars())
+
+    def delete_blob_if_unreferenced(self, key: str, delete_blob: Callable[[str], None]) -> bool:
+        """For the orphan sweep: delete under the write lock, so no upload adopts it meanwhile."""
+        with self._writing() as conn:
+            if conn.execute(select(blobs.c.key).where(blobs.c.key == key)).first():
+                return False
+            delete_blob(key)
+            return True
+
+    # -- checks ---------------------------------------------------------------------------------
+    def iter_images(self) -> Iterator[ImageRecord]:
+        with self._reading() as conn:
+            for row in conn.execute(select(images).order_by(images.c.created_at)):
+                yield ImageRecord(**row._mapping)
+
+    def count_images(self) -> int:
+        with self._reading() as conn:
+            return conn.execute(select(func.count()).select_from(images)).scalar_one()
+
+    def integrity_check(self) -> str:
+        """'ok' or SQLite's description of what is wrong (PostgreSQL: always 'ok')."""
+        if not self.is_sqlite:
+            return "ok"
+        with self._reading() as conn:
+            return conn.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+
+
+def _dialect_insert(conn: Connection):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_size=8, max_overflow=16)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start (SQLAlchemy's documented
+        # recipe for pysqlite, whose own implicit BEGIN is DEFERRED).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        # FULL: a commit is on disk when it returns, so a 201 survives power loss, not just a crash.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

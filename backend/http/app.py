@@ -1,0 +1,85 @@
+"""`create_app(settings, ...)`: the ASGI application, with its collaborators passed in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import FastAPI
+
+from backend import __version__
+from backend.catalog import Catalog
+from backend.http import errors, pages, routes_api, routes_serve, routes_upload
+from backend.http.access_log import AccessLog
+from backend.service import ImageService, UploadCheck
+from backend.settings import Settings
+from backend.storage import BlobStore, open_store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    store: BlobStore | None = None,
+    checks: list[UploadCheck] | None = None,
+) -> FastAPI:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    catalog = catalog or Catalog(settings.resolved_database_url)
+    store = store or open_store(
+        settings.resolved_storage_url, endpoint_url=settings.s3_endpoint_url or None
+    )
+    service = ImageService(settings, catalog, store, checks=checks)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(catalog.migrate)
+        sweeper = None
+        if settings.sweep_interval > 0:
+            sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval))
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            catalog.close()
+
+    app = FastAPI(
+        title="picdrop",
+        version=__version__,
+        summary="Anonymous image sharing: upload an image, get a short unguessable link.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    # CPU-heavy image work runs about one job per core; the rest waits its turn.
+    app.state.cpu_limiter = anyio.CapacityLimiter(settings.job_limit)
+    app.state.pages = pages.Pages(settings)
+    errors.install(app)
+    app.include_router(routes_api.router)
+    app.include_router(routes_upload.router)
+    app.include_router(pages.router)
+    # Last: `/{id}` and `/{id}.{ext}` would otherwise shadow fixed paths.
+    app.include_router(routes_serve.router)
+    app.mount("/static", pages.static_files(), name="static")
+    if settings.log_requests:
+        app.add_middleware(AccessLog)
+    return app
+
+
+async def _sweep_forever(service: ImageService, interval: float) -> None:
+    while True:
+        try:
+            purged = await anyio.to_thread.run_sync(service.purge_expired)
+            swept = await anyio.to_thread.run_sync(service.sweep_orphans)
+            if purged or swept:
+                log.info("sweep: %d expired uploads purged, %d orphan blobs removed", purged, swept)
+        except Exception:  # keep sweeping; a failed round is logged and retried next interval
+            log.exception("sweep failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,84 @@
+"""Every error leaves as `{"error": sentence, "code": code}` with its real status (HTML for pages,
+plain text for the curl endpoint)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from backend.errors import ApiError, InsufficientStorage
+from backend.images import ImageRejected
+from backend.storage import StorageFull
+
+log = logging.getLogger(__name__)
+
+HTTP_SENTENCES = {
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not accept that method."),
+}
+
+
+def wants_text(request: Request) -> bool:
+    """The curl endpoint (`POST /`) answers in plain text, errors included."""
+    return request.url.path == "/" and request.method == "POST"
+
+
+def wants_html(request: Request) -> bool:
+    return (
+        request.method in ("GET", "HEAD", "POST")
+        and not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    if wants_text(request):
+        return PlainTextResponse(f"error: {message}\n", status, headers=headers)
+    if wants_html(request):
+        pages = request.app.state.pages
+        return pages.error(request, status, message, headers=headers)
+    return JSONResponse({"error": message, "code": code}, status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(ImageRejected)
+    async def image_rejected(request: Request, exc: ImageRejected) -> Response:
+        return error_response(request, exc.status, exc.code, exc.message)
+
+    @app.exception_handler(StorageFull)
+    async def storage_full(request: Request, exc: StorageFull) -> Response:
+        log.error("storage full: %s", exc)
+        err = InsufficientStorage(
+            "The server has no room left for new images right now. Try again later."
+        )
+        return error_response(request, err.status, err.code, err.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"The request is malformed: {where} {first.get('msg', '')}".strip()
+        return error_response(request, 400, "bad_request", message + ".")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code, message = HTTP_SENTENCES.get(exc.status_code, ("http_error", str(exc.detail)))
+        return error_response(request, exc.status_code, code, message, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(
+            request, 500, "internal_error", "Something went wrong on the server; it was logged."
+        )

@@ -1,0 +1,148 @@
+"""Serving images, thumbnails and the viewer page.
+
+Images are immutable (content-addressed), so they get a strong ETag (the SHA-256), a year of
+`immutable` caching, conditional and range requests; and headers that keep a browser from ever
+treating one as anything but an image.
+"""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from backend.catalog import ImageRecord
+from backend.errors import NotFound
+from backend.images import FORMATS
+from backend.service import ImageService
+
+router = APIRouter()
+
+YEAR = 31536000
+IMAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Accept-Ranges": "bytes",
+}
+KNOWN_EXTS = {ext for _mime, ext in FORMATS.values()} | {"jpeg"}
+
+
+def _cache_headers(record: ImageRecord, now: float, etag: str) -> dict[str, str]:
+    max_age = YEAR
+    if record.expires_at is not None:
+        max_age = max(0, min(YEAR, int(record.expires_at - now)))
+    cache = (
+        f"public, max-age={max_age}, immutable" if max_age == YEAR else f"public, max-age={max_age}"
+    )
+    return {**IMAGE_HEADERS, "ETag": etag, "Cache-Control": cache}
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    return header.strip() == "*" or etag in (
+        t.strip().removeprefix("W/") for t in header.split(",")
+    )
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single `bytes=` range; None to send the whole body.
+
+    Raises ValueError when the range cannot be satisfied (416).
+    """
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None  # multipart ranges are optional (RFC 9110); the whole body is a valid answer
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                raise ValueError
+            return max(0, size - length), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        raise ValueError
+    return start, min(end, size - 1)
+
+
+def send_bytes(
+    request: Request,
+    data: bytes,
+    *,
+    media_type: str,
+    etag: str,
+    headers: dict[str, str],
+) -> Response:
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    status = 200
+    body = data
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if range_header and (if_range is None or if_range.strip() == etag):
+        try:
+            window = _byte_range(range_header, len(data))
+        except ValueError:
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{len(data)}"}
+            )
+        if window is not None:
+            start, end = window
+            body = data[start : end + 1]
+            status = 206
+            headers = {**headers, "Content-Range": f"bytes {start}-{end}/{len(data)}"}
+    if request.method == "HEAD":
+        return Response(
+            status_code=status,
+            media_type=media_type,
+            headers={**headers, "Content-Length": str(len(body))},
+        )
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+@router.head("/t/{image_id}.webp", include_in_schema=False)
+@router.get("/t/{image_id}.webp", summary="Thumbnail (WebP, 320 px)", response_class=Response)
+async def thumbnail(request: Request, image_id: str) -> Response:
+    service: ImageService = request.app.state.service
+
+    def load() -> tuple[ImageRecord, bytes]:
+        record = service.lookup(image_id)
+        return record, service.thumbnail(record)
+
+    record, data = await anyio.to_thread.run_sync(load)
+    etag = f'"t-{record.sha256}"'
+    headers = _cache_headers(record, service.clock(), etag)
+    return send_bytes(request, data, media_type="image/webp", etag=etag, headers=headers)
+
+
+@router.head("/{image_id}.{ext}", include_in_schema=False)
+@router.get("/{image_id}.{ext}", summary="The image", response_class=Response)
+async def image(request: Request, image_id: str, ext: str) -> Response:
+    if ext.lower() not in KNOWN_EXTS:
+        raise NotFound()
+    service: ImageService = request.app.state.service
+
+    def load() -> tuple[ImageRecord, bytes]:
+        record = service.lookup(image_id)
+        return record, service.blob(record)
+
+    record, data = await anyio.to_thread.run_sync(load)
+    if ext != record.ext:  # same image, canonical name: /abc.jpeg or /abc.png -> /abc.jpg
+        return RedirectResponse(f"/{record.id}.{record.ext}", status_code=308)
+    etag = f'"{record.sha256}"'
+    headers = _cache_headers(record, service.clock(), etag)
+    headers["Content-Disposition"] = f'inline; filename="{record.id}.{record.ext}"'
+    return send_bytes(request, data, media_type=record.mime, etag=etag, headers=headers)
+
+
+@router.get("/{image_id}", summary="Viewer page", response_class=Response)
+async def viewer(request: Request, image_id: str) -> Response:
+    service: ImageService = request.app.state.service
+    record = await anyio.to_thread.run_sync(service.lookup, image_id)
+    return request.app.state.pages.viewer(request, record)

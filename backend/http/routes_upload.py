@@ -1,0 +1,147 @@
+"""Upload endpoints: the JSON API, the raw PUT, the curl-friendly `POST /`, the no-JS form."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from backend.http.body import ClientGone, UploadBody, read_upload
+from backend.http.models import ERROR_RESPONSES, UploadResult, upload_result
+from backend.service import ImageService, Upload
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MULTIPART_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "expires": {"type": "string", "enum": ["1h", "1d", "7d", "30d", "never"]},
+                    },
+                }
+            },
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Same key on every retry of one file: the first result is returned.",
+            "schema": {"type": "string", "minLength": 16, "maxLength": 200},
+        },
+        {
+            "name": "expires",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["1h", "1d", "7d", "30d", "never"]},
+        },
+    ],
+}
+
+
+async def receive_upload(request: Request) -> Upload | None:
+    """Read, validate, strip and store one upload. None when the client went away meanwhile."""
+    service: ImageService = request.app.state.service
+    settings = request.app.state.settings
+    try:
+        body: UploadBody = await read_upload(request, settings.max_bytes)
+    except ClientGone:
+        log.info("client disconnected during the upload; nothing stored")
+        return None
+    expires_at = service.expiry(body.fields.get("expires") or request.query_params.get("expires"))
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        replay = await anyio.to_thread.run_sync(service.replay, body.data, key)
+        if replay is not None:
+            return replay
+    processed = await anyio.to_thread.run_sync(
+        service.prepare, body.data, limiter=request.app.state.cpu_limiter
+    )
+    return await anyio.to_thread.run_sync(
+        functools.partial(
+            service.store_upload,
+            processed,
+            original=body.data,
+            expires_at=expires_at,
+            idempotency_key=key,
+        )
+    )
+
+
+def _gone() -> Response:
+    return Response(status_code=400)  # nobody is listening; the status is for the access log
+
+
+def _json_result(request: Request, upload: Upload) -> JSONResponse:
+    result = upload_result(request, upload.record, upload.delete_token)
+    return JSONResponse(
+        result.model_dump(mode="json"),
+        status_code=200 if upload.replayed else 201,
+        headers={"Location": result.page_url},
+    )
+
+
+@router.post(
+    "/api/upload",
+    status_code=201,
+    response_model=UploadResult,
+    responses=ERROR_RESPONSES,
+    openapi_extra=MULTIPART_BODY,
+    summary="Upload an image",
+)
+async def api_upload(request: Request) -> Response:
+    """Multipart field `file` (or `file[]`, `images[]`), or a raw `image/*` body.
+
+    201 with the links and the secret delete token; 200 when an Idempotency-Key replays an
+    earlier upload.
+    """
+    upload = await receive_upload(request)
+    return _gone() if upload is None else _json_result(request, upload)
+
+
+@router.put(
+    "/api/upload/{filename}",
+    status_code=201,
+    response_model=UploadResult,
+    responses=ERROR_RESPONSES,
+    summary="Upload a raw body (curl -T)",
+)
+async def api_put(request: Request, filename: str) -> Response:
+    upload = await receive_upload(request)
+    return _gone() if upload is None else _json_result(request, upload)
+
+
+@router.post("/", include_in_schema=False)
+async def curl_upload(request: Request) -> Response:
+    """`curl -F file=@x.png host/`: the raw URL as plain text, the delete token in a header."""
+    upload = await receive_upload(request)
+    if upload is None:
+        return _gone()
+    result = upload_result(request, upload.record, upload.delete_token)
+    return PlainTextResponse(
+        result.url + "\n",
+        status_code=200 if upload.replayed else 201,
+        headers={"X-Delete-Token": result.delete_token, "X-Delete-Url": result.delete_url},
+    )
+
+
+@router.post("/upload", include_in_schema=False)
+async def form_upload(request: Request) -> Response:
+    """The web page's form, for browsers without JavaScript: an HTML page with the links."""
+    upload = await receive_upload(request)
+    if upload is None:
+        return _gone()
+    result = upload_result(request, upload.record, upload.delete_token)
+    return request.app.state.pages.uploaded(request, result)

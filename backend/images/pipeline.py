@@ -1,0 +1,30 @@
+"""The upload path's one call: probe, strip, verify, and the content address of the result."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from backend.images._limits import Limits
+from backend.images.formats import ImageInfo, probe
+from backend.images.strip import strip_metadata
+from backend.images.verify import verify_decode
+
+
+@dataclass(frozen=True)
+class Processed:
+    data: bytes  # the stripped bytes: what is stored and served
+    info: ImageInfo
+    removed: tuple[str, ...]
+    sha256: str  # hex digest of `data`, the blob store's content address
+
+
+def process(data: bytes, limits: Limits) -> Processed:
+    """Raise an ImageRejected subclass, or return the bytes that may be published."""
+    info = probe(data, limits)
+    stripped = strip_metadata(data, info)
+    # The stripped bytes are what people will download, so those are the ones decoded.
+    verify_decode(stripped.data, info, limits)
+    return Processed(
+        stripped.data, info, stripped.removed, hashlib.sha256(stripped.data).hexdigest()
+    )

@@ -1,0 +1,32 @@
+"""A bounded decode of the (stripped) bytes: truncated or corrupt images become BrokenImage.
+
+Runs after `probe`, so sizes and frame counts are already within the limits; it never sets
+ImageFile.LOAD_TRUNCATED_IMAGES, so Pillow reports truncation instead of padding it with grey.
+"""
+
+from __future__ import annotations
+
+from backend.images import _png
+from backend.images._limits import Limits
+from backend.images._pillow import opened
+from backend.images.formats import ImageInfo
+
+
+def verify_decode(data: bytes, info: ImageInfo, limits: Limits) -> None:
+    """Raise BrokenImage (or TooManyPixels from the decoder's own guard) unless data decodes."""
+    if info.format == "png":
+        # Checking every CRC and inflating every stream (with row filters and sizes) finds all
+        # that a PNG decoder can reject, in constant memory and without unfiltering pixels.
+        _png.check_data(data)
+    with opened(data, info, limits.max_pixels) as image:
+        if info.format == "png":
+            return  # Pillow parsed the header chunks: enough for the thumbnail to follow
+        if info.format == "jpeg":
+            # libjpeg still entropy-decodes every coefficient (where truncation and most
+            # corruption show) but at 1/8 scale and luma only it skips most of the IDCT work.
+            image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+            return
+        for index in range(info.frames):  # GIF and WebP: every frame, composited
+            image.seek(index)
+            image.load()

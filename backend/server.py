@@ -1,0 +1,97 @@
+"""Running the ASGI app: in this process on a thread (the desktop app's embedded server, tests)
+or as the main program (`picdrop-server serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+
+import uvicorn
+
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before the server starts so that port 0 resolves to a real port we can report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app, settings: Settings, **kw) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,  # our own request log (backend.http.logging) never logs addresses
+        access_log=False,
+        server_header=False,
+        # Keep-alive long enough for clients that reuse connections between uploads.
+        timeout_keep_alive=30,
+        h11_max_incomplete_event_size=64 * 1024,
+        **kw,
+    )
+
+
+class EmbeddedServer:
+    """The backend on a background thread of this process.
+
+    `start()` returns once the server accepts connections; `stop()` shuts it down gracefully.
+    With `port=0` in the settings a free port is chosen and `url` reflects it.
+    """
+
+    def __init__(self, settings: Settings, **app_kwargs) -> None:
+        self._requested = settings
+        self._app_kwargs = app_kwargs
+        self.settings: Settings | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.app = None
+
+    @property
+    def url(self) -> str:
+        if self.settings is None:
+            raise RuntimeError("server not started")
+        return self.settings.base_url
+
+    def start(self, timeout: float = 20.0) -> str:
+        from dataclasses import replace
+
+        from backend.http.app import create_app
+
+        sock = bind_socket(self._requested.host, self._requested.port)
+        port = sock.getsockname()[1]
+        self.settings = replace(self._requested, port=port)
+        self.app = create_app(self.settings, **self._app_kwargs)
+        config = uvicorn_config(self.app, self.settings, loop="asyncio")
+        self._server = uvicorn.Server(config)
+        # uvicorn installs signal handlers only on the main thread; we are not on it.
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[sock])),
+            name="picdrop-server",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and not self._server.started:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)  # uvicorn offers no "started" event to wait on
+        if not self._server.started:
+            sock.close()
+            raise RuntimeError("the embedded server did not start")
+        log.info("embedded server listening on %s", self.url)
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
+            self._server = None
+            self._thread = None

@@ -1,0 +1,297 @@
+"""The image service: what an upload, a view and a delete do, independent of HTTP.
+
+It ties the pure pipeline (`images`), the blob store and the catalog together. Methods are
+synchronous (they block on disk, database and CPU); the HTTP layer runs them in worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backend import ids
+from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, ImageRecord, NewImage
+from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
+from backend.images import Limits, Processed, make_thumbnail, process
+from backend.settings import EXPIRY_CHOICES, Settings
+from backend.storage import BlobStore
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_TTL = 24 * 3600
+IDEMPOTENCY_KEY_LENGTH = (16, 200)
+
+# A check run on every processed upload before it is stored (blocklist, external scanner...).
+# It raises an ApiError to refuse the upload.
+UploadCheck = Callable[[Processed], None]
+
+
+@dataclass(frozen=True)
+class Upload:
+    record: ImageRecord
+    delete_token: str
+    replayed: bool = False
+
+
+def blob_key(sha256: str, ext: str) -> str:
+    return f"{sha256[:2]}/{sha256}.{ext}"
+
+
+def thumbnail_key(sha256: str) -> str:
+    return f"thumbs/{sha256[:2]}/{sha256}.webp"
+
+
+def key_sha256(key: str) -> str:
+    """The content hash a blob or thumbnail key was made from."""
+    return key.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+class ImageService:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        store: BlobStore,
+        *,
+        checks: list[UploadCheck] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.checks = list(checks or [])
+        self.clock = clock
+        self.limits = Limits(
+            max_side=settings.max_side,
+            max_pixels=settings.max_pixels,
+            max_frames=settings.max_frames,
+            max_total_pixels=settings.max_total_pixels,
+        )
+        self.cache = ByteCache(settings.cache_bytes)
+
+    # -- upload ---------------------------------------------------------------------------------
+    def expiry(self, requested: str | None) -> float | None:
+        """Absolute expiry time for a requested lifetime, capped by the server's policy."""
+        choice = (requested or self.settings.default_expiry).strip().lower()
+        if choice not in EXPIRY_CHOICES:
+            raise BadRequest(
+                f"'expires' must be one of {', '.join(EXPIRY_CHOICES)}, not {requested!r}."
+            )
+        seconds = EXPIRY_CHOICES[choice]
+        cap = EXPIRY_CHOICES[self.settings.max_expiry]
+        if cap is not None and (seconds is None or seconds > cap):
+            seconds = cap
+        return None if seconds is None else self.clock() + seconds
+
+    def replay(self, data: bytes, idempotency_key: str) -> Upload | None:
+        """The earlier answer to an upload with this Idempotency-Key, if there was one."""
+        lo, hi = IDEMPOTENCY_KEY_LENGTH
+        if not lo <= len(idempotency_key) <= hi or not idempotency_key.isprintable():
+            raise BadRequest(
+                f"An Idempotency-Key must be {lo} to {hi} printable characters (a UUID is ideal)."
+            )
+        found = self.catalog.find_idempotency(ids.idempotency_key_hash(idempotency_key))
+        return None if found is None else self._replayed(found, data, idempotency_key)
+
+    def _replayed(self, found: IdempotencyRecord, data: bytes, key: str) -> Upload:
+        if found.request_sha256 != hashlib.sha256(data).hexdigest():
+            raise IdempotencyMismatch(
+                "This Idempotency-Key was already used for a different file; "
+                "use a new key for each file."
+            )
+        record = self.catalog.get(found.image_id)
+        if record is None:
+            raise NotFound("The upload this Idempotency-Key belongs to was deleted.")
+        return Upload(record, ids.unseal_token(found.sealed_token, key), replayed=True)
+
+    def prepare(self, data: bytes) -> Processed:
+        """CPU-bound: validate and strip. Raises ImageRejected (or a check's ApiError)."""
+        processed = process(data, self.limits)
+        for check in self.checks:
+            check(processed)
+        return processed
+
+    def store_upload(
+        self,
+        processed: Processed,
+        *,
+        original: bytes,
+        expires_at: float | None,
+        idempotency_key: str | None = None,
+    ) -> Upload:
+        """Write the blob durably, then commit the row. Raises StorageFull when the disk is."""
+        info = processed.info
+        key = blob_key(processed.sha256, info.ext)
+        data = processed.data
+
+        def ensure_blob() -> None:
+            if not self.store.exists(key):
+                self.store.put(key, data)
+
+        # Same bytes already stored: no second write. ensure_blob covers a concurrent delete.
+        if not self.catalog.blob_is_referenced(key):
+            self.store.put(key, data)
+        token = ids.new_delete_token()
+        claim = None
+        if idempotency_key is not None:
+            claim = IdempotencyClaim(
+                key_hash=ids.idempotency_key_hash(idempotency_key),
+                request_sha256=hashlib.sha256(original).hexdigest(),
+                sealed_token=ids.seal_token(token, idempotency_key),
+            )
+        result = self.catalog.add_image(
+            NewImage(
+                blob_key=key,
+                sha256=processed.sha256,
+                mime=info.mime,
+                ext=info.ext,
+                width=info.width,
+                height=info.height,
+                size=len(data),
+                frames=info.frames,
+                delete_token_hash=ids.hash_token(token),
+                expires_at=expires_at,
+            ),
+            ensure_blob=ensure_blob,
+            id_length=self.settings.id_length,
+            claim=claim,
+        )
+        if isinstance(result, IdempotencyRecord):  # a concurrent try with the same key won
+            assert idempotency_key is not None
+            return self._replayed(result, original, idempotency_key)
+        self.cache.put(key, data)
+        return Upload(result, token)
+
+    # -- reading --------------------------------------------------------------------------------
+    def lookup(self, image_id: str) -> ImageRecord:
+        """The live record, or NotFound (unknown, deleted and expired look the same) / Removed."""
+        if not ids.is_valid_id(image_id):
+            raise NotFound()
+        record = self.catalog.get(image_id)
+        if record is None or record.expired(self.clock()):
+            raise NotFound()
+        if record.removed_at is not None:
+            raise Removed()
+        return record
+
+    def blob(self, record: ImageRecord) -> bytes:
+        data = self.cache.get(record.blob_key)
+        if data is None:
+            try:
+                data = self.store.get(record.blob_key)
+            except KeyError:
+                log.error("blob %s of image %s is missing", record.blob_key, record.id)
+                raise NotFound() from None
+            self.cache.put(record.blob_key, data)
+        return data
+
+    def thumbnail(self, record: ImageRecord) -> bytes:
+        """Made on first request from the stored image, then kept in the blob store."""
+        key = thumbnail_key(record.sha256)
+        data = self.cache.get(key)
+        if data is not None:
+            return data
+        try:
+            data = self.store.get(key)
+        except KeyError:
+            data = make_thumbnail(self.blob(record))
+            self.store.put(key, data)
+        self.cache.put(key, data)
+        return data
+
+    # -- deleting -------------------------------------------------------------------------------
+    def delete(self, image_id: str, token: str) -> None:
+        record = self.lookup_any(image_id)
+        if not token or not ids.token_matches(token, record.delete_token_hash):
+            raise Forbidden("This delete token does not match the image.")
+        self._delete(record)
+
+    def lookup_any(self, image_id: str) -> ImageRecord:
+        """Like lookup, but removed images are found too (their uploader may still delete them)."""
+        if not ids.is_valid_id(image_id):
+            raise NotFound()
+        record = self.catalog.get(image_id)
+        if record is None or record.expired(self.clock()):
+            raise NotFound()
+        return record
+
+    def _delete(self, record: ImageRecord) -> None:
+        self.catalog.delete_image(record.id, delete_blob=self._delete_blob)
+
+    def _delete_blob(self, key: str) -> None:
+        for k in (key, thumbnail_key(key_sha256(key))):
+            self.store.delete(k)
+            self.cache.discard(k)
+
+    # -- housekeeping ---------------------------------------------------------------------------
+    def purge_expired(self) -> int:
+        """Delete every expired upload. Safe to run from several replicas at once."""
+        purged = 0
+        while batch := self.catalog.expired_ids(self.clock()):
+            for image_id in batch:
+                record = self.catalog.get(image_id)
+                if record is not None:
+                    self._delete(record)
+                    purged += 1
+        self.catalog.forget_idempotency(self.clock() - IDEMPOTENCY_TTL)
+        return purged
+
+    def sweep_orphans(self, grace: float | None = None) -> int:
+        """Remove blobs and thumbnails no image uses (left by crashes) once older than `grace`."""
+        grace = self.settings.orphan_grace if grace is None else grace
+        cutoff = self.clock() - grace
+        removed = self.store.sweep_temporary(grace)
+        referenced = self.catalog.referenced_blob_keys()
+        live_shas = {key_sha256(k) for k in referenced}
+        for blob in self.store.list():
+            if blob.modified > cutoff or blob.key in referenced:
+                continue
+            if blob.key.startswith("thumbs/"):
+                if key_sha256(blob.key) not in live_shas:
+                    self.store.delete(blob.key)
+                    removed += 1
+            elif self.catalog.delete_blob_if_unreferenced(blob.key, self.store.delete):
+                removed += 1
+        return removed
+
+
+class ByteCache:
+    """A thread-safe LRU of immutable blob bytes, bounded by their total size."""
+
+    def __init__(self, budget: int, max_item: int | None = None) -> None:
+        self.budget = budget
+        self.max_item = max_item if max_item is not None else budget // 8
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.max_item:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[key] = data
+            self._size += len(data)
+            while self._size > self.budget:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)

@@ -1,0 +1,142 @@
+"""Server settings: one object, built from the environment, with documented defaults.
+
+Every field has an environment variable `PICDROP_<NAME>` and a `picdrop-server serve --<name>`
+flag; `docs/CONFIG.md` lists them (generated from `FIELDS` by `python -m backend settings`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+EXPIRY_CHOICES = {"1h": 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "never": None}
+
+
+def _doc(text: str, **kw: Any) -> Any:
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = _doc(  # noqa: RUF009 (_doc returns a dataclasses.field)
+        "Where the SQLite catalog, the blobs and temporary files live.",
+        default_factory=lambda: Path(platformdirs.user_data_dir("picdrop-server")),
+    )
+    host: str = _doc("Address to listen on.", default="127.0.0.1")
+    port: int = _doc("Port to listen on (0 picks a free one).", default=8000)
+    public_url: str = _doc("Base URL that links are built on. Empty: http://HOST:PORT.", default="")
+    admin_token: str = _doc(
+        "Bearer token for the /api/admin endpoints. Empty: admin API disabled.", default=""
+    )
+    database_url: str = _doc(
+        "SQLAlchemy URL of the catalog. Empty: SQLite file in the data dir.", default=""
+    )
+    storage_url: str = _doc(
+        "Blob store: a directory path, file://..., or s3://bucket/prefix. Empty: DATA_DIR/blobs.",
+        default="",
+    )
+    s3_endpoint_url: str = _doc(
+        "Endpoint of an S3-compatible store (MinIO, R2...). Empty: AWS.", default=""
+    )
+    ratelimit_url: str = _doc(
+        "Storage of the rate limits: memory:// or redis://host:port.", default="memory://"
+    )
+    max_bytes: int = _doc("Largest accepted upload, in bytes.", default=25 * 1024 * 1024)
+    max_side: int = _doc("Largest accepted width or height, in pixels.", default=16384)
+    max_pixels: int = _doc("Largest accepted area of one frame, in pixels.", default=50_000_000)
+    max_frames: int = _doc("Most frames accepted in an animation.", default=500)
+    max_total_pixels: int = _doc(
+        "Largest accepted sum of frame areas in an animation, in pixels.", default=500_000_000
+    )
+    id_length: int = _doc("Length of image IDs (base62; 10 gives 59 bits).", default=10)
+    default_expiry: str = _doc(
+        "Expiry of an upload that asks for none: 1h, 1d, 7d, 30d or never.", default="never"
+    )
+    max_expiry: str = _doc(
+        "Longest expiry a client may ask for: 1h, 1d, 7d, 30d or never.", default="never"
+    )
+    sweep_interval: int = _doc(
+        "Seconds between sweeps of expired uploads and orphan blobs (0: never).", default=600
+    )
+    orphan_grace: int = _doc(
+        "Seconds an unreferenced blob is kept before the sweep removes it "
+        "(covers uploads still in flight).",
+        default=3600,
+    )
+    workers: int = _doc("Image-processing jobs run at once (0: one per CPU core).", default=0)
+    cache_bytes: int = _doc(
+        "Memory for the cache of hot image bytes served from the app.", default=64 * 1024 * 1024
+    )
+    log_requests: bool = _doc("Log one line per request (never the client address).", default=True)
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `PICDROP_*` variables, then explicit overrides (e.g. CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_name(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+        for name in ("default_expiry", "max_expiry"):
+            if getattr(self, name) not in EXPIRY_CHOICES:
+                raise ValueError(
+                    f"{env_name(name)} must be one of {', '.join(EXPIRY_CHOICES)}, "
+                    f"not {getattr(self, name)!r}"
+                )
+
+    # ------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'picdrop.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str(self.data_dir / "blobs")
+
+    @property
+    def job_limit(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def env_name(field_name: str) -> str:
+    return "PICDROP_" + field_name.upper()
+
+
+FIELDS = dataclasses.fields(Settings)
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = (
+        f.type
+        if isinstance(f.type, type)
+        else {"int": int, "bool": bool, "Path": Path}.get(str(f.type), str)
+    )
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError
+            return low in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{env_name(f.name)}={raw!r} is not a valid {kind.__name__}") from None

@@ -1,0 +1,51 @@
+"""The blob store protocol shared by the filesystem and S3 implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+class StorageFull(Exception):
+    """The store has no space left (507)."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    modified: float  # seconds since the epoch
+
+
+class BlobStore(Protocol):
+    """Keys are opaque strings such as "ab/cdef...jpg" (the catalog derives them from the SHA-256).
+
+    `put` is atomic and durable: when it returns, the blob survives a crash; a reader never sees a
+    partial blob. Putting an existing key again is allowed and leaves one copy.
+    """
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes:
+        """Raises KeyError when the blob does not exist."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Deleting a missing key is not an error."""
+        ...
+
+    def list(self) -> Iterator[BlobInfo]:
+        """Every blob, for the orphan sweep."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A file the server may send directly (sendfile / X-Accel-Redirect), if any."""
+        ...
+
+    def sweep_temporary(self, older_than: float) -> int:
+        """Remove leftovers of interrupted writes; returns how many were removed."""
+        ...

@@ -1,0 +1,110 @@
+"""Blobs as files under one directory, written atomically.
+
+Each put writes a temp file in the target's own directory, fsyncs it, renames it over the final
+name and fsyncs the directory, so after a crash a blob is either complete or absent; at worst a
+`.tmp-*` file is left, which `sweep_temporary` removes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from backend.storage.base import BlobInfo, StorageFull
+
+TMP_PREFIX = ".tmp-"
+
+
+class FilesystemStore:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        # Keys come from the catalog (hex digests), never from clients; refuse anything odd anyway.
+        if not key or key.startswith(("/", ".")) or ".." in key or "\\" in key:
+            raise ValueError(f"bad blob key {key!r}")
+        return self.root / key
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        directory = path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f"{TMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            _fsync_dir(directory)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull("The server's storage is full.") from exc
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_dir(path.parent)
+
+    def list(self) -> Iterator[BlobInfo]:
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TMP_PREFIX):
+                    continue
+                full = Path(dirpath) / name
+                try:
+                    st = full.stat()
+                except FileNotFoundError:
+                    continue
+                yield BlobInfo(full.relative_to(self.root).as_posix(), st.st_size, st.st_mtime)
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def sweep_temporary(self, older_than: float) -> int:
+        removed = 0
+        cutoff = time.time() - older_than
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TMP_PREFIX):
+                    full = Path(dirpath) / name
+                    try:
+                        if full.stat().st_mtime <= cutoff:
+                            full.unlink()
+                            removed += 1
+                    except FileNotFoundError:
+                        pass
+        return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename (or unlink) itself durable; not possible on Windows, where it is not needed.
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

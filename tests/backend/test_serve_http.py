@@ -1,0 +1,139 @@
+"""Serving: headers, conditional and range requests, thumbnails, viewer page, metadata."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from tests.backend import imagesamples as samples
+
+
+@pytest.fixture
+def uploaded(client):
+    r = client.upload(samples.unique_jpeg(size=(800, 600)), filename="a.jpg")
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_image_headers(client, uploaded):
+    r = client.get(f"/{uploaded['id']}.jpg")
+    h = r.headers
+    assert h["content-type"] == "image/jpeg"
+    assert h["etag"] == f'"{uploaded["sha256"]}"'
+    assert h["cache-control"] == "public, max-age=31536000, immutable"
+    assert h["x-content-type-options"] == "nosniff"
+    assert h["content-security-policy"] == "default-src 'none'; sandbox"
+    assert h["referrer-policy"] == "no-referrer"
+    assert h["accept-ranges"] == "bytes"
+
+
+def test_head_has_headers_and_no_body(client, uploaded):
+    r = client.session.head(f"{client.url}/{uploaded['id']}.jpg")
+    assert r.status_code == 200
+    assert r.content == b""
+    assert int(r.headers["content-length"]) == uploaded["size"]
+
+
+def test_conditional_get(client, uploaded):
+    etag = client.get(f"/{uploaded['id']}.jpg").headers["etag"]
+    r = client.get(f"/{uploaded['id']}.jpg", headers={"If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b""
+    assert client.get(f"/{uploaded['id']}.jpg", headers={"If-None-Match": '"x"'}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "window"),
+    [
+        ("bytes=0-99", 206, (0, 99)),
+        ("bytes=100-", 206, (100, None)),
+        ("bytes=-50", 206, (-50, None)),
+        ("bytes=999999999-", 416, None),
+        ("items=0-5", 200, None),
+    ],
+)
+def test_ranges(client, uploaded, header, status, window):
+    full = client.get(f"/{uploaded['id']}.jpg").content
+    r = client.get(f"/{uploaded['id']}.jpg", headers={"Range": header})
+    assert r.status_code == status
+    if status == 206:
+        start, end = window
+        expected = full[start:] if end is None else full[start : end + 1]
+        assert r.content == expected
+        assert re.fullmatch(rf"bytes \d+-\d+/{len(full)}", r.headers["content-range"])
+    elif status == 416:
+        assert r.headers["content-range"] == f"bytes */{len(full)}"
+    else:
+        assert r.content == full
+
+
+def test_other_extension_redirects_to_the_canonical_one(client, uploaded):
+    r = client.get(f"/{uploaded['id']}.png", allow_redirects=False)
+    assert r.status_code == 308
+    assert r.headers["location"] == f"/{uploaded['id']}.jpg"
+
+
+def test_thumbnail(client, uploaded):
+    r = client.get(f"/t/{uploaded['id']}.webp")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(r.content)) as im:
+        assert im.format == "WEBP"
+        assert max(im.size) == 320
+    assert client.get(f"/t/{uploaded['id']}.webp").content == r.content
+
+
+def test_viewer_page_has_preview_tags(client, uploaded):
+    r = client.get(f"/{uploaded['id']}")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert f'<meta property="og:image" content="{uploaded["url"]}">' in html
+    assert '<meta property="og:image:width" content="800">' in html
+    assert '<meta property="og:image:height" content="600">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_metadata_json(client, uploaded):
+    r = client.get(f"/api/images/{uploaded['id']}")
+    assert r.status_code == 200
+    meta = r.json()
+    assert meta["url"] == uploaded["url"] and meta["width"] == 800
+    assert "delete_token" not in meta and "delete_url" not in meta
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/AAAAAAAAAA.jpg",
+        "/AAAAAAAAAA",
+        "/t/AAAAAAAAAA.webp",
+        "/api/images/AAAAAAAAAA",
+        "/short.jpg",
+        "/../etc/passwd",
+        "/x.exe",
+    ],
+)
+def test_unknown_is_404_json(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert r.json()["code"] == "not_found"
+
+
+def test_unknown_page_is_html_for_browsers(client):
+    r = client.get("/AAAAAAAAAA", headers={"Accept": "text/html"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+
+
+def test_health_openapi_and_sharex(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    spec = client.get("/openapi.json").json()
+    assert "/api/upload" in spec["paths"]
+    sxcu = client.get("/api/sharex.sxcu")
+    assert sxcu.json()["RequestURL"] == f"{client.url}/api/upload"
+    assert sxcu.json()["FileFormName"] == "file"
+    assert "attachment" in sxcu.headers["content-disposition"]
