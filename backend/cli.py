@@ -103,7 +103,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from backend.http.app import create_app
-    from backend.server import bind_socket, uvicorn_config
+    from backend.server import bind_socket, pin_malloc_mmap_threshold, uvicorn_config
 
     try:
         sock = bind_socket(settings.host, settings.port)
@@ -114,6 +114,7 @@ def serve(settings: Settings) -> int:
         )
         return 1
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    pin_malloc_mmap_threshold()
     app = create_app(settings)
     print(
         f"picdrop-server {__version__} listening on http://{settings.host}:{settings.port}",

@@ -6,7 +6,6 @@ synchronous (they block on disk, database and CPU); the HTTP layer runs them in 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -88,7 +87,7 @@ class ImageService:
             seconds = cap
         return None if seconds is None else self.clock() + seconds
 
-    def replay(self, data: bytes, idempotency_key: str) -> Upload | None:
+    def replay(self, request_sha256: str, idempotency_key: str) -> Upload | None:
         """The earlier answer to an upload with this Idempotency-Key, if there was one."""
         lo, hi = IDEMPOTENCY_KEY_LENGTH
         if not lo <= len(idempotency_key) <= hi or not idempotency_key.isprintable():
@@ -96,10 +95,10 @@ class ImageService:
                 f"An Idempotency-Key must be {lo} to {hi} printable characters (a UUID is ideal)."
             )
         found = self.catalog.find_idempotency(ids.idempotency_key_hash(idempotency_key))
-        return None if found is None else self._replayed(found, data, idempotency_key)
+        return None if found is None else self._replayed(found, request_sha256, idempotency_key)
 
-    def _replayed(self, found: IdempotencyRecord, data: bytes, key: str) -> Upload:
-        if found.request_sha256 != hashlib.sha256(data).hexdigest():
+    def _replayed(self, found: IdempotencyRecord, request_sha256: str, key: str) -> Upload:
+        if found.request_sha256 != request_sha256:
             raise IdempotencyMismatch(
                 "This Idempotency-Key was already used for a different file; "
                 "use a new key for each file."
@@ -120,7 +119,7 @@ class ImageService:
         self,
         processed: Processed,
         *,
-        original: bytes,
+        request_sha256: str,
         expires_at: float | None,
         idempotency_key: str | None = None,
     ) -> Upload:
@@ -141,7 +140,7 @@ class ImageService:
         if idempotency_key is not None:
             claim = IdempotencyClaim(
                 key_hash=ids.idempotency_key_hash(idempotency_key),
-                request_sha256=hashlib.sha256(original).hexdigest(),
+                request_sha256=request_sha256,
                 sealed_token=ids.seal_token(token, idempotency_key),
             )
         result = self.catalog.add_image(
@@ -163,7 +162,7 @@ class ImageService:
         )
         if isinstance(result, IdempotencyRecord):  # a concurrent try with the same key won
             assert idempotency_key is not None
-            return self._replayed(result, original, idempotency_key)
+            return self._replayed(result, request_sha256, idempotency_key)
         self.cache.put(key, data)
         return Upload(result, token)
 

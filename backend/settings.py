@@ -70,6 +70,11 @@ class Settings:
         default=3600,
     )
     workers: int = _doc("Image-processing jobs run at once (0: one per CPU core).", default=0)
+    upload_memory: int = _doc(
+        "Bytes of uploads processed at once (twice each body: as received and stripped); "
+        "bigger uploads wait their turn.",
+        default=96 * 1024 * 1024,
+    )
     cache_bytes: int = _doc(
         "Memory for the cache of hot image bytes served from the app.", default=64 * 1024 * 1024
     )

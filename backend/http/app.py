@@ -14,6 +14,7 @@ from backend import __version__
 from backend.catalog import Catalog
 from backend.http import errors, pages, routes_api, routes_serve, routes_upload
 from backend.http.access_log import AccessLog
+from backend.http.budget import ByteBudget
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings
 from backend.storage import BlobStore, open_store
@@ -60,6 +61,7 @@ def create_app(
     app.state.service = service
     # CPU-heavy image work runs about one job per core; the rest waits its turn.
     app.state.cpu_limiter = anyio.CapacityLimiter(settings.job_limit)
+    app.state.upload_budget = ByteBudget(settings.upload_memory)
     app.state.pages = pages.Pages(settings)
     errors.install(app)
     app.include_router(routes_api.router)

@@ -8,6 +8,7 @@ many concurrent large uploads do not pile up in RAM.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import dataclass, field
 
@@ -29,9 +30,26 @@ class ClientGone(Exception):
 
 @dataclass
 class UploadBody:
-    data: bytes
+    """The received file (in memory or spilled to disk) and the small form fields around it.
+
+    The caller must `close()` it. `read()` loads the bytes: do that only when a processing slot
+    is free, so that waiting uploads hold no more memory than their spool.
+    """
+
+    file: _Spool
     filename: str | None
     fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """Digest of the bytes as received (idempotency keys are matched against it)."""
+        return self.file.sha256.hexdigest()
+
+    def read(self) -> bytes:
+        return self.file.getvalue()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -57,23 +75,24 @@ async def read_upload(request: Request, max_bytes: int) -> UploadBody:
             raise BadRequest("The multipart body has no boundary.")
         return await _read_multipart(request, boundary, max_bytes)
     if ctype.startswith(b"image/") or ctype in (b"application/octet-stream", b""):
-        data = await _read_raw(request, max_bytes)
-        return UploadBody(data=data, filename=None)
+        return await _read_raw(request, max_bytes)
     raise UnsupportedMediaType(
         "Send the image as multipart/form-data (field 'file') or as a raw image/* body."
     )
 
 
-async def _read_raw(request: Request, max_bytes: int) -> bytes:
+async def _read_raw(request: Request, max_bytes: int) -> UploadBody:
     sink = _Spool(max_bytes)
     try:
         async for chunk in request.stream():
             sink.write(chunk)
-        return sink.getvalue()
     except ClientDisconnect:
-        raise ClientGone() from None
-    finally:
         sink.close()
+        raise ClientGone() from None
+    except BaseException:
+        sink.close()
+        raise
+    return UploadBody(file=sink, filename=None)
 
 
 async def _read_multipart(request: Request, boundary: bytes, max_bytes: int) -> UploadBody:
@@ -105,12 +124,14 @@ class _Spool:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
+        self.sha256 = hashlib.sha256()
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
             raise _too_large(self.limit)
+        self.sha256.update(data)
         self._file.write(data)
 
     def getvalue(self) -> bytes:
@@ -189,10 +210,7 @@ class _MultipartReader:
     def result(self) -> UploadBody:
         if self.file is None:
             raise BadRequest("The form has no file: send the image in a field named 'file'.")
-        try:
-            return UploadBody(self.file.getvalue(), self.filename, self.fields)
-        finally:
-            self.file.close()
+        return UploadBody(self.file, self.filename, self.fields)
 
     def close(self) -> None:
         if self.file is not None:

@@ -60,24 +60,32 @@ async def receive_upload(request: Request) -> Upload | None:
     except ClientGone:
         log.info("client disconnected during the upload; nothing stored")
         return None
-    expires_at = service.expiry(body.fields.get("expires") or request.query_params.get("expires"))
-    key = request.headers.get("idempotency-key")
-    if key is not None:
-        replay = await anyio.to_thread.run_sync(service.replay, body.data, key)
-        if replay is not None:
-            return replay
-    processed = await anyio.to_thread.run_sync(
-        service.prepare, body.data, limiter=request.app.state.cpu_limiter
-    )
-    return await anyio.to_thread.run_sync(
-        functools.partial(
-            service.store_upload,
-            processed,
-            original=body.data,
-            expires_at=expires_at,
-            idempotency_key=key,
+    try:
+        expires_at = service.expiry(
+            body.fields.get("expires") or request.query_params.get("expires")
         )
-    )
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
+            if replay is not None:
+                return replay
+        # The bytes as received and as stripped are both in memory until the blob is written.
+        async with request.app.state.upload_budget.hold(2 * body.file.size):
+            processed = await anyio.to_thread.run_sync(
+                lambda: service.prepare(body.read()), limiter=request.app.state.cpu_limiter
+            )
+            body.close()
+            return await anyio.to_thread.run_sync(
+                functools.partial(
+                    service.store_upload,
+                    processed,
+                    request_sha256=body.sha256,
+                    expires_at=expires_at,
+                    idempotency_key=key,
+                )
+            )
+    finally:
+        body.close()
 
 
 def _gone() -> Response:

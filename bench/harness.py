@@ -1,0 +1,250 @@
+"""Shared pieces of the benchmarks: real servers in subprocesses, wrk, medians, sample files.
+
+Everything runs on 127.0.0.1; every figure is a median of several runs and is reported beside a
+reference measured in the same run (nginx, curl, Pillow), because these machines are shared and
+noisy and only ratios compare across runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.backend import imagesamples  # noqa: E402  (needs ROOT on sys.path when run as a script)
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    bench: str
+    metric: str
+    value: float
+    unit: str
+    reference: str = ""
+    reference_value: float | None = None
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.reference_value:
+            return None
+        return self.value / self.reference_value
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def have(program: str) -> bool:
+    return shutil.which(program) is not None
+
+
+# -- sample images ---------------------------------------------------------------------------
+def jpeg_of_size(target_bytes: int, seed: int = 0) -> bytes:
+    """A camera-like JPEG close to `target_bytes` (grows the picture until it gets there)."""
+    width = 640
+    while True:
+        height = width * 3 // 4
+        out = io.BytesIO()
+        imagesamples.photo((width, height), seed=seed).save(out, "JPEG", quality=90)
+        if out.tell() >= target_bytes * 0.95:
+            return out.getvalue()
+        width = int(width * (target_bytes / out.tell()) ** 0.5 * 1.02) + 8
+
+
+def unique_variants(data: bytes, count: int) -> list[bytes]:
+    """`count` different JPEGs like `data` (one changed block each), so no upload dedupes."""
+    base = Image.open(io.BytesIO(data))
+    base.load()
+    rng = random.Random(42)
+    variants = []
+    for _ in range(count):
+        im = base.copy()
+        x, y = rng.randrange(base.width - 16), rng.randrange(base.height - 16)
+        im.paste(
+            (rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + 16, y + 16)
+        )
+        out = io.BytesIO()
+        im.save(out, "JPEG", quality=90)
+        variants.append(out.getvalue())
+    return variants
+
+
+# -- servers -----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def picdrop_server(
+    extra_env: dict[str, str] | None = None, *args: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`picdrop-server serve` in a subprocess with a fresh data dir: yields (url, process)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="picdrop-bench-") as data:
+        env = {
+            **os.environ,
+            "PICDROP_LOG_REQUESTS": "0",
+            "PICDROP_SWEEP_INTERVAL": "0",
+            **(extra_env or {}),
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "-q",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                data,
+                *args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(url + "/healthz")
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+NGINX_CONF = """
+daemon off;
+worker_processes {workers};
+error_log {prefix}/error.log warn;
+pid {prefix}/nginx.pid;
+user root;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    types {{ image/jpeg jpg; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        client_max_body_size 30m;
+        client_body_buffer_size 1m;
+        # The upload reference: nginx reads the whole body, then answers 201.
+        location = /sink {{ return 201 "ok\\n"; }}
+{extra}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx(root: Path, extra: str = "", workers: int = 1) -> Iterator[str]:
+    """nginx serving `root` (and a /sink that swallows uploads); yields its base URL."""
+    port = free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="picdrop-nginx-"))
+    prefix.chmod(0o755)  # worker processes must be able to read what is under it
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        textwrap.dedent(NGINX_CONF).format(
+            prefix=prefix, port=port, root=root, extra=extra, workers=workers
+        )
+    )
+    proc = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(prefix)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+# -- load generators ---------------------------------------------------------------------------
+def wrk(url: str, *, threads: int = 2, connections: int = 32, seconds: int = 10) -> float:
+    """Requests per second that wrk reaches against `url` (non-2xx answers make it fail)."""
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk got errors from {url}:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def rss_peak_kb(pid: int) -> int:
+    """The high-water mark of a process's resident memory (VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = ("bench", "metric", "value", "reference", "ratio", "target")
+    lines = []
+    for r in rows:
+        value = f"{r.value:,.2f} {r.unit}"
+        ref = f"{r.reference} {r.reference_value:,.2f}" if r.reference_value else r.reference
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        lines.append((r.bench, r.metric, value, ref, ratio, r.target))
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    fmt = " | ".join(f"{{:{w}}}" for w in widths)
+    print(fmt.format(*headers))
+    print("-+-".join("-" * w for w in widths))
+    for line in lines:
+        print(fmt.format(*line))
