@@ -1,0 +1,61 @@
+"""Putting links on the clipboard as uploads finish, in the user's chosen format.
+
+One link as soon as each upload finishes; when a batch of several ends, all its links, one per line.
+The running app keeps owning the clipboard (on X11 the text dies with its owner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QClipboard
+
+from desktop.core.config import AppConfig
+from desktop.core.links import LinkFormat, LinkInfo, format_link, format_links
+from desktop.service import UploadService
+
+
+class LinkCopier(QObject):
+    copied = Signal(str, int)  # text, number of links
+
+    def __init__(
+        self,
+        service: UploadService,
+        clipboard: QClipboard,
+        config: Callable[[], AppConfig],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.clipboard = clipboard
+        self.config = config
+        service.job_done.connect(self._on_job_done)
+        service.batch_finished.connect(self._on_batch_finished)
+
+    def copy_infos(self, infos: list[LinkInfo], fmt: LinkFormat | None = None) -> str:
+        config = self.config()
+        text = format_links(infos, fmt or config.link_format, config.link_template)
+        if text:
+            self.clipboard.setText(text)
+            self.copied.emit(text, len(infos))
+        return text
+
+    def copy_job(self, key: str, fmt: LinkFormat | None = None) -> str:
+        info = self.service.link_info(key)
+        return self.copy_infos([info], fmt) if info else ""
+
+    def format(self, info: LinkInfo) -> str:
+        config = self.config()
+        return format_link(info, config.link_format, config.link_template)
+
+    @Slot(str)
+    def _on_job_done(self, key: str) -> None:
+        if self.config().auto_copy:
+            self.copy_job(key)
+
+    @Slot(str)
+    def _on_batch_finished(self, batch: str) -> None:
+        infos = self.service.batch_links(batch)
+        if self.config().auto_copy and len(infos) > 1:
+            self.copy_infos(infos)

@@ -1,0 +1,32 @@
+"""The user's preferences as plain data. `desktop.settings` loads and saves them with QSettings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from desktop.core.jobs import DEFAULT_PARALLEL
+from desktop.core.links import LinkFormat
+
+SERVER_ENV = "PICDROP_SERVER"
+
+
+@dataclass
+class AppConfig:
+    server_url: str = ""  # empty: run the embedded local server
+    link_format: LinkFormat = LinkFormat.URL
+    link_template: str = "{url}"
+    parallel_uploads: int = DEFAULT_PARALLEL
+    auto_copy: bool = True
+    strip_metadata: bool = True
+    open_after_upload: bool = False
+    share_on_lan: bool = False
+    # The embedded server's port is kept between runs so that old local links keep working.
+    embedded_port: int = 0
+
+
+def effective_server(config: AppConfig, environ: Mapping[str, str] | None = None) -> str:
+    """PICDROP_SERVER beats the saved setting; empty means "use the embedded server"."""
+    environ = os.environ if environ is None else environ
+    return (environ.get(SERVER_ENV) or config.server_url or "").strip().rstrip("/")

@@ -1,0 +1,23 @@
+"""Where the desktop app keeps its files. History is user data, not cache: losing it loses the
+delete tokens, so it lives in the DATA directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+from desktop import APP_NAME
+
+
+def user_data_dir() -> Path:
+    # appauthor=False: no "picdrop/picdrop" nesting on Windows.
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def history_path(data_dir: Path) -> Path:
+    return data_dir / "history.sqlite3"
+
+
+def embedded_server_dir(data_dir: Path) -> Path:
+    return data_dir / "server"

@@ -1,0 +1,73 @@
+"""Getting a file ready to leave the machine: its bytes, metadata stripped, a small thumbnail.
+
+Stripping reuses the server's own pure code (`backend.images`), so the client removes exactly what
+the server would — before the bytes are sent. When the client cannot read the file as an image it
+sends it unchanged and lets the server say why it refuses it (the server is the judge).
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import warnings
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageOps
+
+from backend.images import ImageRejected, Limits, probe, strip_metadata
+
+THUMBNAIL_SIDE = 96  # logical pixels * 2 for HiDPI rows of 48 px
+
+
+@dataclass(frozen=True)
+class Prepared:
+    data: bytes
+    mime: str
+    removed: list[str] = field(default_factory=list)
+    thumbnail: bytes | None = None  # PNG
+
+
+def guess_mime(name: str, data: bytes) -> str:
+    for magic, mime in (
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF8", "image/gif"),
+        (b"BM", "image/bmp"),
+    ):
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def prepare(name: str, data: bytes, *, strip: bool = True) -> Prepared:
+    mime = guess_mime(name, data)
+    removed: list[str] = []
+    try:
+        info = probe(data, Limits())
+    except ImageRejected:
+        info = None  # not an image we can read: send it as is, the server will explain
+    if info is not None:
+        mime = info.mime
+        if strip:
+            stripped = strip_metadata(data, info)
+            data, removed = stripped.data, list(stripped.removed)
+    return Prepared(data=data, mime=mime, removed=removed, thumbnail=make_thumbnail(data))
+
+
+def make_thumbnail(data: bytes, side: int = THUMBNAIL_SIDE) -> bytes | None:
+    """A small PNG for the queue and history rows, or None when Pillow cannot read the file."""
+    try:
+        with warnings.catch_warnings():
+            # A huge image only needs a tiny preview here; the server enforces real limits.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at reduced scale
+                image = ImageOps.exif_transpose(image)
+                image.thumbnail((side, side))
+                out = io.BytesIO()
+                image.convert("RGBA").save(out, "PNG", optimize=True)
+                return out.getvalue()
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        return None

@@ -1,0 +1,185 @@
+"""Screenshot of the main window after a finished batch, for docs/screenshots/.
+
+    python -m desktop.tools.screenshot [--out docs/screenshots] [--scale 1]
+
+Runs the real app pieces against the built-in server with sample images, under a real X server:
+it starts Xvfb itself when no DISPLAY is set. Writes main-window.png (light) and
+main-window-dark.png (dark colour scheme).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def x_display() -> Iterator[None]:
+    """Use $DISPLAY, or start Xvfb on a free display number for the duration."""
+    if os.environ.get("DISPLAY"):
+        yield
+        return
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise SystemExit("Xvfb is not installed (apt-get install xvfb)")
+    # -displayfd: Xvfb picks a free display and writes its number to the pipe once ready.
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        process.kill()
+        raise SystemExit("Xvfb did not start")
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def sample_images(folder: Path) -> list[Path]:
+    """A few pleasant pictures (gradients and shapes), one with GPS metadata, one BMP that the
+    server refuses, so every row state shows."""
+    from PIL import Image, ImageDraw
+
+    def landscape(size, sky, ground, sun) -> Image.Image:
+        w, h = size
+        image = Image.new("RGB", size)
+        draw = ImageDraw.Draw(image)
+        for y in range(h):
+            t = y / h
+            color = tuple(int(sky[0][i] * (1 - t) + sky[1][i] * t) for i in range(3))
+            draw.line([(0, y), (w, y)], fill=color)
+        draw.ellipse([w * 0.62, h * 0.18, w * 0.78, h * 0.18 + w * 0.16], fill=sun)
+        draw.polygon(
+            [(0, h), (w * 0.3, h * 0.5), (w * 0.55, h * 0.8), (w * 0.75, h * 0.55), (w, h)],
+            fill=ground,
+        )
+        return image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    specs = [
+        ("alps-sunrise.jpg", ((255, 183, 130), (255, 236, 210)), (70, 90, 140), (255, 240, 200)),
+        ("harbour-at-dusk.png", ((40, 50, 110), (230, 120, 140)), (25, 30, 60), (255, 200, 120)),
+        ("meadow.webp", ((120, 190, 255), (220, 240, 255)), (70, 150, 80), (255, 250, 210)),
+        ("desert-road.jpg", ((250, 200, 120), (255, 240, 220)), (190, 120, 70), (255, 255, 230)),
+    ]
+    for index, (name, sky, ground, sun) in enumerate(specs):
+        image = landscape((1600, 1067), sky, ground, sun)
+        path = folder / name
+        options = {}
+        if index == 0:  # a phone photo: camera and location inside
+            exif = Image.Exif()
+            exif[0x010F] = "Pixelphone"
+            exif[0x0110] = "Pixelphone 9 Pro"
+            gps = exif.get_ifd(0x8825)
+            gps.update({1: "N", 2: (46.0, 33.0, 0.0), 3: "E", 4: (7.0, 58.0, 0.0)})
+            options["exif"] = exif
+        buffer = io.BytesIO()
+        image.save(
+            buffer, {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[name.rsplit(".")[-1]], **options
+        )
+        path.write_bytes(buffer.getvalue())
+        files.append(path)
+    scan = folder / "scanned-receipt.bmp"
+    Image.new("RGB", (200, 300), "white").save(scan, "BMP")
+    files.append(scan)
+    return files
+
+
+def wait_for(signal, timeout_ms: int = 60_000) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+
+
+def settle(ms: int = 300) -> None:
+    """Let pending paints and layouts run (event loop time, not a sleep)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def capture(out_dir: Path, scale: float) -> list[Path]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    if scale != 1:
+        os.environ["QT_SCALE_FACTOR"] = str(scale)
+    from desktop.app import create_qt_app
+    from desktop.clipboard import LinkCopier
+    from desktop.core.config import AppConfig
+    from desktop.core.history import HistoryStore
+    from desktop.embedded import start_embedded_server
+    from desktop.service import UploadService
+    from desktop.ui import theme
+    from desktop.ui.main_window import MainWindow
+
+    app = create_qt_app(sys.argv[:1])
+    written = []
+    with tempfile.TemporaryDirectory(prefix="picdrop-shot-") as tmp:
+        tmp_path = Path(tmp)
+        server = start_embedded_server(tmp_path / "server")
+        history = HistoryStore(tmp_path / "history.sqlite3")
+        files = sample_images(tmp_path / "pictures")
+        try:
+            for dark, name in ((False, "main-window.png"), (True, "main-window-dark.png")):
+                theme.apply_color_scheme(app, dark=dark)
+                config = AppConfig()
+                uploads = UploadService(history, server.url)
+                copier = LinkCopier(uploads, app.clipboard(), lambda c=config: c)
+                window = MainWindow(uploads, history, config, copier)
+                window.set_server_info(server.url, "local")
+                window.resize(800, 860)
+                window.show()
+                uploads.enqueue_paths(files)
+                wait_for(uploads.batch_finished)
+                settle()
+                path = out_dir / name
+                out_dir.mkdir(parents=True, exist_ok=True)
+                window.grab().save(str(path))
+                written.append(path)
+                window.close()
+                uploads.shutdown()
+                window.deleteLater()
+                uploads.deleteLater()
+                settle(50)
+        finally:
+            history.close()
+            server.stop()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (HiDPI)")
+    args = parser.parse_args(argv)
+    with x_display():
+        for path in capture(args.out, args.scale):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

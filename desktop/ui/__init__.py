@@ -1,0 +1,1 @@
+"""Widgets: they show state and emit intent; they never do network or disk I/O themselves."""

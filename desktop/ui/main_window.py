@@ -1,0 +1,317 @@
+"""The main window: header with the server in use, drop zone, upload queue and history.
+
+It listens to the UploadService and forwards the user's intent to it; it does no I/O itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import APP_DISPLAY_NAME
+from desktop.clipboard import LinkCopier
+from desktop.core.config import AppConfig
+from desktop.core.history import HistoryStore
+from desktop.core.intake import IMAGE_SUFFIXES
+from desktop.core.links import LinkFormat
+from desktop.service import UploadService
+from desktop.ui import theme
+from desktop.ui.dropzone import DropZone
+from desktop.ui.history_view import HistoryView
+from desktop.ui.mime import sources_from_mime
+from desktop.ui.queue import QueueView, UploadRow
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.style import style_sheet
+from desktop.ui.toast import Toast
+
+
+class MainWindow(QMainWindow):
+    config_changed = Signal(object)  # AppConfig chosen in the settings dialog
+    test_connection = Signal(str)  # server URL to check
+
+    def __init__(
+        self,
+        uploads: UploadService,
+        history: HistoryStore,
+        config: AppConfig,
+        copier: LinkCopier,
+        env_server: str = "",
+    ) -> None:
+        super().__init__()
+        self.uploads = uploads
+        self.history = history
+        self.config = config
+        self.copier = copier
+        self.env_server = env_server
+        self.settings_dialog: SettingsDialog | None = None
+        self.setWindowTitle(APP_DISPLAY_NAME)
+        self.setWindowIcon(theme.app_icon())
+        self.resize(780, 640)
+        self.setMinimumSize(560, 480)
+        self.setStyleSheet(style_sheet(self.palette()))
+
+        # Header: icon, title, where uploads go, settings.
+        logo = QLabel()
+        logo.setPixmap(theme.app_pixmap(36, self.devicePixelRatioF()))
+        title = QLabel(APP_DISPLAY_NAME)
+        title.setObjectName("AppTitle")
+        self.server_label = QLabel()
+        self.server_label.setObjectName("Muted")
+        self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        titles.addWidget(title)
+        titles.addWidget(self.server_label)
+        self.settings_button = QToolButton()
+        self.settings_button.setIcon(theme.icon("settings"))
+        self.settings_button.setIconSize(QSize(20, 20))
+        self.settings_button.setToolTip("Settings (Ctrl+,)")
+        self.settings_button.setAccessibleName("Settings")
+        self.settings_button.clicked.connect(self.open_settings)
+        header = QHBoxLayout()
+        header.setSpacing(12)
+        header.addWidget(logo)
+        header.addLayout(titles, 1)
+        header.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        # Local-mode notice.
+        self.banner = QFrame()
+        self.banner.setObjectName("Banner")
+        banner_icon = QLabel()
+        banner_icon.setPixmap(theme.icon("info", theme.Colors().warning).pixmap(18, 18))
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(10, 8, 10, 8)
+        banner_layout.addWidget(banner_icon, 0, Qt.AlignmentFlag.AlignTop)
+        banner_layout.addWidget(self.banner_text, 1)
+        self.banner.hide()
+
+        # Uploads tab: drop zone and queue.
+        self.drop_zone = DropZone()
+        self.drop_zone.files_dropped.connect(self.uploads.enqueue_paths)
+        self.drop_zone.image_dropped.connect(
+            lambda data, name: self.uploads.enqueue_bytes(data, name)
+        )
+        self.drop_zone.url_dropped.connect(self.uploads.enqueue_url)
+        self.drop_zone.browse_requested.connect(self.browse)
+        self.queue_view = QueueView()
+        queue_title = QLabel("Uploads")
+        queue_title.setObjectName("SectionTitle")
+        self.clear_button = QPushButton("Clear finished")
+        self.clear_button.clicked.connect(self.uploads.clear_finished)
+        queue_header = QHBoxLayout()
+        queue_header.addWidget(queue_title)
+        queue_header.addStretch()
+        queue_header.addWidget(self.clear_button)
+        uploads_page = QWidget()
+        uploads_layout = QVBoxLayout(uploads_page)
+        uploads_layout.setContentsMargins(0, 12, 0, 0)
+        uploads_layout.setSpacing(10)
+        uploads_layout.addWidget(self.drop_zone)
+        uploads_layout.addLayout(queue_header)
+        uploads_layout.addWidget(self.queue_view, 1)
+
+        # History tab.
+        self.history_view = HistoryView()
+        self.history_view.search_changed.connect(lambda _: self.refresh_history())
+        self.history_view.copy_as.connect(self.copy_history_item)
+        self.history_view.open_clicked.connect(self.open_history_item)
+        self.history_view.delete_clicked.connect(self.delete_history_item)
+        self.history_view.forget_clicked.connect(self.uploads.forget)
+        history_page = QWidget()
+        history_layout = QVBoxLayout(history_page)
+        history_layout.setContentsMargins(0, 12, 0, 0)
+        history_layout.addWidget(self.history_view)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(uploads_page, theme.icon("upload"), "Uploads")
+        self.tabs.addTab(history_page, theme.icon("history"), "History")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.setSpacing(12)
+        layout.addLayout(header)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.toast = Toast(self)
+
+        QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
+        QShortcut(QKeySequence.StandardKey.Open, self, activated=self.browse)
+        QShortcut(QKeySequence("Ctrl+,"), self, activated=self.open_settings)
+
+        uploads.job_added.connect(self._on_job_added)
+        uploads.job_changed.connect(self._on_job_changed)
+        uploads.job_progress.connect(self._on_job_progress)
+        uploads.job_removed.connect(self.queue_view.remove)
+        uploads.job_done.connect(self._on_job_done)
+        uploads.history_changed.connect(self._on_history_changed)
+        copier.copied.connect(self._on_copied)
+        for job in uploads.jobs():
+            self._on_job_added(job.key)
+        self.refresh_history()
+
+    # -- server -------------------------------------------------------------------------------
+    def set_server_info(self, url: str, mode: str) -> None:
+        """mode: "remote", "local" (127.0.0.1 only) or "lan" (shared on the local network)."""
+        self.server_label.setText(f"Uploading to {url}")
+        self.server_label.setToolTip(url)
+        if mode == "local":
+            self.banner_text.setText(
+                "<b>Local mode.</b> Links work only on this computer, and only while picdrop "
+                "is running. Choose a server or share on your network in Settings."
+            )
+        elif mode == "lan":
+            self.banner_text.setText(
+                "<b>Shared on your local network.</b> Links work for people on the same "
+                "network while picdrop is running."
+            )
+        self.banner.setVisible(mode in ("local", "lan"))
+
+    # -- intake -------------------------------------------------------------------------------
+    @Slot()
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        sources = sources_from_mime(mime) if mime is not None else []
+        if sources:
+            self.tabs.setCurrentIndex(0)
+            self.drop_zone.emit_sources(sources)
+        else:
+            self.show_notice("The clipboard holds no image, file or image link")
+
+    @Slot()
+    def browse(self) -> None:
+        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
+        )
+        if files:
+            self.uploads.enqueue_paths([Path(f) for f in files])
+
+    # -- queue --------------------------------------------------------------------------------
+    @Slot(str)
+    def _on_job_added(self, key: str) -> None:
+        row = UploadRow(self.uploads.job(key))
+        row.cancel_clicked.connect(self.uploads.cancel)
+        row.retry_clicked.connect(self.uploads.retry)
+        row.copy_clicked.connect(lambda k: self.copier.copy_job(k))
+        row.open_clicked.connect(self.open_job)
+        self.queue_view.add(row)
+        self.tabs.setCurrentIndex(0)
+
+    @Slot(str)
+    def _on_job_changed(self, key: str) -> None:
+        if key in self.queue_view.rows():
+            self.queue_view.row(key).show_job(self.uploads.job(key))
+
+    @Slot(str, "qint64", "qint64")
+    def _on_job_progress(self, key: str, sent: int, total: int) -> None:
+        if key in self.queue_view.rows():
+            self.queue_view.row(key).show_progress(self.uploads.job(key))
+
+    @Slot(str)
+    def _on_job_done(self, key: str) -> None:
+        info = self.uploads.link_info(key)
+        if info and self.config.open_after_upload:
+            QDesktopServices.openUrl(QUrl(info.page_url))
+
+    @Slot(str)
+    def open_job(self, key: str) -> None:
+        info = self.uploads.link_info(key)
+        if info:
+            QDesktopServices.openUrl(QUrl(info.page_url))
+
+    # -- history ------------------------------------------------------------------------------
+    def _on_tab_changed(self, index: int) -> None:
+        if index == 1:
+            self.refresh_history()
+
+    def _on_history_changed(self) -> None:
+        if self.tabs.currentIndex() == 1:
+            self.refresh_history()
+
+    def refresh_history(self) -> None:
+        self.history_view.show_items(self.history.items(self.history_view.search.text()))
+
+    def copy_history_item(self, key: str, fmt: str) -> None:
+        item = self.history.get(key)
+        info = item.link_info() if item else None
+        if info:
+            self.copier.copy_infos([info], LinkFormat(fmt))
+
+    def open_history_item(self, key: str) -> None:
+        item = self.history.get(key)
+        if item and item.page_url:
+            QDesktopServices.openUrl(QUrl(item.page_url))
+
+    def delete_history_item(self, key: str) -> None:
+        item = self.history.get(key)
+        if item is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete from server",
+            f"Delete “{item.name}” from the server? Its link stops working for everyone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.uploads.delete_remote(key)
+
+    # -- notices ------------------------------------------------------------------------------
+    @Slot(str, int)
+    def _on_copied(self, text: str, count: int) -> None:
+        self.show_notice("Link copied" if count == 1 else f"{count} links copied")
+
+    def show_notice(self, text: str) -> None:
+        self.toast.show_text(text)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.toast.reposition()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            sheet = style_sheet(self.palette())
+            if sheet != self.styleSheet():  # the sheet itself must not loop us back here
+                self.setStyleSheet(sheet)
+
+    # -- settings -----------------------------------------------------------------------------
+    @Slot()
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.config, self.env_server, self)
+        dialog.test_requested.connect(self.test_connection)
+        self.settings_dialog = dialog
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.config = dialog.config()
+            self.config_changed.emit(self.config)
+        self.settings_dialog = None
+        dialog.deleteLater()
+
+    def show_connection_result(self, ok: bool, message: str) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.show_test_result(ok, message)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        event.accept()

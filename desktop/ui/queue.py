@@ -1,0 +1,257 @@
+"""The upload queue: one row per file with thumbnail, name, size, progress, speed, state and
+actions. Rows show a Job; the window feeds them from the upload service's signals."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.jobs import Job, JobState
+from desktop.ui import theme
+
+THUMB = 48
+
+
+def thumbnail_pixmap(data: bytes | None, side: int, ratio: float) -> QPixmap:
+    """A square, centre-cropped thumbnail with rounded corners and a hairline border (so white
+    images still read on a white card), or the generic image icon."""
+    source = QPixmap()
+    if not (data and source.loadFromData(data)):
+        colors = theme.Colors()
+        return theme.icon("image", colors.muted).pixmap(QSize(side, side) * 0.6)
+    target = round(side * ratio)
+    source = source.scaled(
+        target,
+        target,
+        Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    x, y = (source.width() - target) // 2, (source.height() - target) // 2
+    out = QPixmap(target, target)
+    out.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    path = QPainterPath()
+    rect = QRectF(0.5, 0.5, target - 1, target - 1)
+    path.addRoundedRect(rect, 6 * ratio, 6 * ratio)
+    painter.setClipPath(path)
+    painter.drawPixmap(0, 0, source, x, y, target, target)
+    painter.setClipping(False)
+    border = QColor(theme.Colors().text)
+    border.setAlphaF(0.15)
+    painter.setPen(QPen(border, ratio))
+    painter.drawPath(path)
+    painter.end()
+    out.setDevicePixelRatio(ratio)
+    return out
+
+
+def action_button(icon_name: str, tooltip: str) -> QToolButton:
+    button = QToolButton()
+    button.setIcon(theme.icon(icon_name))
+    button.setIconSize(QSize(18, 18))
+    button.setToolTip(tooltip)
+    button.setAccessibleName(tooltip)
+    button.setAutoRaise(True)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    return button
+
+
+class UploadRow(QFrame):
+    cancel_clicked = Signal(str)
+    retry_clicked = Signal(str)
+    copy_clicked = Signal(str)
+    open_clicked = Signal(str)
+
+    def __init__(self, job: Job, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = job.key
+        self.setObjectName("UploadRow")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB, THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setObjectName("Thumb")
+        self._thumb_data: bytes | None = b"unset"
+
+        self.name = QLabel()
+        self.name.setObjectName("RowName")
+        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.badge = QLabel()
+        self.badge.setObjectName("Badge")
+        self.meta = QLabel()
+        self.meta.setObjectName("Muted")
+        self.detail = QLabel()
+        self.detail.setObjectName("Detail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(6)
+        self.progress.setAccessibleName("Upload progress")
+
+        self.cancel_button = action_button("cancel", "Cancel upload")
+        self.retry_button = action_button("retry", "Retry upload")
+        self.copy_button = action_button("copy", "Copy link")
+        self.open_button = action_button("open", "Open in browser")
+        self.cancel_button.clicked.connect(lambda: self.cancel_clicked.emit(self.key))
+        self.retry_button.clicked.connect(lambda: self.retry_clicked.emit(self.key))
+        self.copy_button.clicked.connect(lambda: self.copy_clicked.emit(self.key))
+        self.open_button.clicked.connect(lambda: self.open_clicked.emit(self.key))
+
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.name, 1)
+        top.addWidget(self.badge)
+        text = QVBoxLayout()
+        text.setSpacing(3)
+        text.addLayout(top)
+        text.addWidget(self.progress)
+        text.addWidget(self.meta)
+        text.addWidget(self.detail)
+        actions = QHBoxLayout()
+        actions.setSpacing(2)
+        for button in (self.copy_button, self.open_button, self.retry_button, self.cancel_button):
+            actions.addWidget(button)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 10, 8, 10)
+        layout.setSpacing(12)
+        layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(text, 1)
+        layout.addLayout(actions)
+        self.show_job(job)
+
+    # -- rendering ----------------------------------------------------------------------------
+    def show_job(self, job: Job) -> None:
+        colors = theme.Colors(self.palette())
+        self.name.setText(job.name)
+        self.name.setToolTip(job.name)
+        if job.thumbnail != self._thumb_data:
+            self._thumb_data = job.thumbnail
+            self.thumb.setPixmap(thumbnail_pixmap(job.thumbnail, THUMB, self.devicePixelRatioF()))
+
+        state = job.state
+        badge_color = {
+            JobState.DONE: colors.success,
+            JobState.FAILED: colors.danger,
+            JobState.UPLOADING: colors.accent,
+        }.get(state, colors.muted)
+        label = state.label
+        if state is JobState.UPLOADING and job.status:
+            label, badge_color = "Waiting", colors.warning
+        elif state is JobState.QUEUED and not job.ready:
+            label = "Preparing"
+        self.badge.setText(label)
+        self.badge.setStyleSheet(
+            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};"
+        )
+        self.badge.setAccessibleName(f"State: {label}")
+
+        total = max(job.size, 1)
+        self.progress.setRange(0, 1000)
+        sent = job.size if state is JobState.DONE else job.sent
+        self.progress.setValue(min(1000, sent * 1000 // total))
+        self.progress.setVisible(state in (JobState.QUEUED, JobState.UPLOADING))
+        self._show_meta(job)
+
+        if job.error:
+            self._set_detail(job.error, colors.danger)
+        elif job.status:
+            self._set_detail(job.status, colors.warning)
+        elif state is JobState.DONE and job.result is not None:
+            self._set_detail(job.result.url, colors.accent, link=True)
+        else:
+            self._set_detail("", colors.muted)
+
+        done = state is JobState.DONE
+        self.copy_button.setVisible(done)
+        self.open_button.setVisible(done)
+        self.retry_button.setVisible(state in (JobState.FAILED, JobState.CANCELLED) and job.ready)
+        self.cancel_button.setVisible(not state.finished)
+
+    def show_progress(self, job: Job) -> None:
+        """The cheap path for the frequent progress updates."""
+        self.progress.setValue(min(1000, job.sent * 1000 // max(job.size, 1)))
+        self._show_meta(job)
+
+    def _show_meta(self, job: Job) -> None:
+        parts = []
+        if job.state is JobState.UPLOADING and job.size:
+            parts.append(f"{theme.human_size(job.sent)} of {theme.human_size(job.size)}")
+            if job.speed > 0:
+                parts.append(f"{theme.human_size(job.speed)}/s")
+        elif job.size:
+            parts.append(theme.human_size(job.size))
+        if job.removed:
+            parts.append("Removed: " + ", ".join(job.removed))
+        elif job.ready and job.state is not JobState.FAILED:
+            parts.append("No metadata found")
+        self.meta.setText("  ·  ".join(parts))
+
+    def _set_detail(self, text: str, color, link: bool = False) -> None:
+        self.detail.setVisible(bool(text))
+        self.detail.setText(text)
+        self.detail.setStyleSheet(f"color: {color.name()};")
+
+
+def _alpha(color: QColor, alpha: float) -> QColor:
+    c = QColor(color)
+    c.setAlphaF(alpha)
+    return c
+
+
+class QueueView(QScrollArea):
+    """A scrolling list of UploadRows, newest at the bottom, with an empty-state message."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("QueueView")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._rows: dict[str, UploadRow] = {}
+        body = QWidget()
+        body.setObjectName("QueueBody")
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(8)
+        self.empty = QLabel(
+            "Uploads you start appear here.", alignment=Qt.AlignmentFlag.AlignCenter
+        )
+        self.empty.setObjectName("Muted")
+        self._layout.addWidget(self.empty)
+        self._layout.addStretch()
+        self.setWidget(body)
+
+    def rows(self) -> dict[str, UploadRow]:
+        return dict(self._rows)
+
+    def row(self, key: str) -> UploadRow:
+        return self._rows[key]
+
+    def add(self, row: UploadRow) -> None:
+        self._rows[row.key] = row
+        self._layout.insertWidget(self._layout.count() - 1, row)
+        self.empty.hide()
+
+    def remove(self, key: str) -> None:
+        row = self._rows.pop(key, None)
+        if row is not None:
+            self._layout.removeWidget(row)
+            row.hide()
+            row.deleteLater()
+        self.empty.setVisible(not self._rows)

@@ -1,0 +1,128 @@
+"""The Settings dialog: edits an AppConfig; "Test connection" asks the app to check a server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.config import SERVER_ENV, AppConfig
+from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
+from desktop.ui import theme
+
+
+class SettingsDialog(QDialog):
+    test_requested = Signal(str)  # server URL ("" = the built-in local server)
+
+    def __init__(
+        self, config: AppConfig, env_server: str = "", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("picdrop settings")
+        self.setMinimumWidth(520)
+        self._config = config
+
+        self.server = QLineEdit(config.server_url)
+        self.server.setPlaceholderText("Empty: the built-in local server")
+        self.server.setAccessibleName("Server URL")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(lambda: self.test_requested.emit(self.server.text()))
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        server_row = QHBoxLayout()
+        server_row.addWidget(self.server, 1)
+        server_row.addWidget(self.test_button)
+
+        self.link_format = QComboBox()
+        for fmt in LinkFormat:
+            self.link_format.addItem(fmt.label, fmt.value)
+        self.link_format.setCurrentIndex(self.link_format.findData(config.link_format.value))
+        self.template = QLineEdit(config.link_template)
+        self.template.setToolTip("Placeholders: " + " ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+        self.template_warning = QLabel()
+        self.template_warning.setObjectName("Muted")
+        self.link_format.currentIndexChanged.connect(self._sync_template)
+        self.template.textChanged.connect(self._sync_template)
+
+        self.parallel = QSpinBox()
+        self.parallel.setRange(1, 10)
+        self.parallel.setValue(config.parallel_uploads)
+        self.auto_copy = QCheckBox("Copy the link when an upload finishes")
+        self.auto_copy.setChecked(config.auto_copy)
+        self.strip = QCheckBox("Remove metadata (location, camera…) before uploading")
+        self.strip.setChecked(config.strip_metadata)
+        self.open_after = QCheckBox("Open the link in the browser after uploading")
+        self.open_after.setChecked(config.open_after_upload)
+        self.share_lan = QCheckBox("Share on my local network (built-in server only)")
+        self.share_lan.setChecked(config.share_on_lan)
+
+        form = QFormLayout()
+        form.addRow("Server", server_row)
+        form.addRow("", self.test_result)
+        if env_server:
+            note = QLabel(f"{SERVER_ENV} is set: uploads go to {env_server}")
+            note.setObjectName("Muted")
+            form.addRow("", note)
+        form.addRow("Link format", self.link_format)
+        form.addRow("Template", self.template)
+        form.addRow("", self.template_warning)
+        form.addRow("Parallel uploads", self.parallel)
+        form.addRow("", self.auto_copy)
+        form.addRow("", self.strip)
+        form.addRow("", self.open_after)
+        form.addRow("", self.share_lan)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self._sync_template()
+
+    def _sync_template(self) -> None:
+        is_template = self.link_format.currentData() == LinkFormat.TEMPLATE.value
+        self.template.setEnabled(is_template)
+        unknown = unknown_placeholders(self.template.text()) if is_template else []
+        self.template_warning.setText(
+            "Unknown placeholders stay as they are: " + ", ".join(f"{{{u}}}" for u in unknown)
+            if unknown
+            else ""
+        )
+        self.template_warning.setVisible(bool(unknown))
+
+    def show_test_result(self, ok: bool, message: str) -> None:
+        colors = theme.Colors(self.palette())
+        self.test_result.setStyleSheet(
+            f"color: {(colors.success if ok else colors.danger).name()};"
+        )
+        self.test_result.setText(message)
+
+    def config(self) -> AppConfig:
+        return replace(
+            self._config,
+            server_url=self.server.text().strip().rstrip("/"),
+            link_format=LinkFormat(self.link_format.currentData()),
+            link_template=self.template.text(),
+            parallel_uploads=self.parallel.value(),
+            auto_copy=self.auto_copy.isChecked(),
+            strip_metadata=self.strip.isChecked(),
+            open_after_upload=self.open_after.isChecked(),
+            share_on_lan=self.share_lan.isChecked(),
+        )

@@ -1,0 +1,58 @@
+"""A short notice ("Link copied") floating at the bottom of the window, then fading out of view."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtWidgets import QWidget
+
+DURATION_MS = 2500
+
+
+class Toast(QWidget):
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("Toast")
+        self.setAccessibleName("Notice")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._text = ""
+        self._timer = QTimer(self, singleShot=True, interval=DURATION_MS)
+        self._timer.timeout.connect(self.hide)
+        font = QFont(self.font())
+        font.setWeight(QFont.Weight.DemiBold)
+        self.setFont(font)
+        self.hide()
+
+    def text(self) -> str:
+        return self._text
+
+    def show_text(self, text: str) -> None:
+        self._text = text
+        metrics = self.fontMetrics()
+        self.resize(metrics.horizontalAdvance(text) + 40, metrics.height() + 18)
+        self.reposition()
+        self.show()
+        self.raise_()
+        self.update()
+        self._timer.start()
+
+    def reposition(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.move(
+                QPoint((parent.width() - self.width()) // 2, parent.height() - self.height() - 28)
+            )
+
+    def paintEvent(self, event) -> None:
+        palette = self.palette()
+        background = QColor(palette.color(QPalette.ColorRole.WindowText))
+        background.setAlphaF(0.88)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(background)
+        rect = QRectF(self.rect())
+        painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
+        painter.setPen(palette.color(QPalette.ColorRole.Window))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self._text)
+        painter.end()

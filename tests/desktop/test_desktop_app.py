@@ -1,0 +1,182 @@
+"""The app's wiring: embedded server in local mode, PICDROP_SERVER, settings, history actions,
+and the screenshot script under a real X server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from desktop.app import PicdropApp
+from desktop.assets import asset_path
+from desktop.core.config import AppConfig, effective_server
+from desktop.core.jobs import JobState
+from desktop.core.links import LinkFormat
+from desktop.settings import SettingsStore
+from desktop.ui import theme
+
+TIMEOUT = 20_000
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_app(qapp, qsettings, tmp_path):
+    apps: list[PicdropApp] = []
+
+    def make(environ: dict[str, str] | None = None) -> PicdropApp:
+        app = PicdropApp(
+            qapp, data_dir=tmp_path / "app-data", qsettings=qsettings, environ=environ or {}
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    import shiboken6
+
+    for app in apps:
+        app.window.close()
+        app.shutdown()
+        shiboken6.delete(app.window)
+        shiboken6.delete(app)
+
+
+def test_settings_round_trip_and_env_override(qsettings) -> None:
+    store = SettingsStore(qsettings)
+    config = AppConfig(
+        server_url="https://img.example", link_format=LinkFormat.MARKDOWN, parallel_uploads=5,
+        auto_copy=False, share_on_lan=True,
+    )  # fmt: skip
+    store.save(config)
+    assert SettingsStore(qsettings).load() == config
+    assert effective_server(config, {}) == "https://img.example"
+    assert effective_server(config, {"PICDROP_SERVER": "http://other:8000/"}) == "http://other:8000"
+    assert effective_server(AppConfig(), {}) == ""
+
+
+def test_without_a_server_the_app_runs_the_embedded_one(make_app, images, qtbot, qapp) -> None:
+    app = make_app()
+    assert app.embedded is not None
+    url = app.uploads.server_url
+    assert url.startswith("http://127.0.0.1:")
+    assert requests.get(url + "/healthz", timeout=5).json()["status"] == "ok"
+    assert app.window.banner.isVisibleTo(app.window)
+    assert "only on this computer" in app.window.banner_text.text()
+    assert url in app.window.server_label.text()
+    # The port is remembered so that links from this run still work after a restart.
+    assert app.config.embedded_port == int(url.rsplit(":", 1)[1])
+    # Its data lives under the app's data directory.
+    assert (app.data_dir / "server").is_dir()
+
+    with qtbot.waitSignal(app.uploads.job_done, timeout=TIMEOUT) as done:
+        app.start(images(1))
+    assert qapp.clipboard().text() == app.uploads.job(done.args[0]).result.url
+
+
+def test_picdrop_server_env_wins_over_the_saved_setting(make_app, live_server, qsettings):
+    SettingsStore(qsettings).save(AppConfig(server_url="http://127.0.0.1:9"))
+    app = make_app({"PICDROP_SERVER": live_server.url})
+    assert app.embedded is None
+    assert app.uploads.server_url == live_server.url
+    assert not app.window.banner.isVisibleTo(app.window)
+
+
+def test_history_view_copy_delete_and_forget(
+    live_server, make_service, make_window, images, qtbot, qapp, monkeypatch
+) -> None:
+    service = make_service(live_server.url)
+    window = make_window(service)
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        service.enqueue_paths(images(2))
+    first, second = service.jobs()
+    window.tabs.setCurrentIndex(1)
+    assert window.history_view.item_keys() == [second.key, first.key]  # newest first
+
+    window.history_view.search.setText(first.name)
+    assert window.history_view.item_keys() == [first.key]
+    window.history_view.search.clear()
+
+    row = window.history_view.row(first.key)
+    row.copy_as.emit(first.key, LinkFormat.MARKDOWN.value)
+    assert qapp.clipboard().text() == f"![{first.name}]({first.result.url})"
+
+    # Delete from server: confirm, DELETE with the stored token, the item says "deleted".
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(service.history_changed, timeout=TIMEOUT):
+        row.delete_button.click()
+    assert requests.get(first.result.url, timeout=5).status_code == 404
+    assert service.history.get(first.key).state is JobState.DELETED
+    assert window.history_view.row(first.key).state_label.text() == "deleted"
+
+    window.history_view.row(second.key).forget_button.click()
+    assert window.history_view.item_keys() == [first.key]
+    assert requests.get(second.result.url, timeout=5).status_code == 200  # forget is local
+
+
+def test_retry_after_cancel_uploads_once(
+    live_server, make_service, fault_proxy, images, qtbot, catalog
+) -> None:
+    proxy = fault_proxy(live_server.url, rate=2_000_000)
+    service = make_service(proxy.url)
+    (path,) = images(1, side=1200)
+    with qtbot.waitSignal(
+        service.job_progress, timeout=TIMEOUT, check_params_cb=lambda k, s, t: s > 0
+    ):
+        service.enqueue_paths([path])
+    (job,) = service.jobs()
+    service.cancel(job.key)
+    proxy.rate = None
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT):
+        service.retry(job.key)
+    assert job.state is JobState.DONE
+    qtbot.waitUntil(lambda: service.pool.activeThreadCount() == 0, timeout=TIMEOUT)
+    assert catalog.count(live_server.settings.data_dir) == 1
+
+
+def test_icons_render_sharp_at_hidpi(qapp) -> None:
+    assert asset_path("icons/picdrop.svg").is_file()
+    pixmap = theme.app_pixmap(32, ratio=2.0)
+    assert (pixmap.width(), pixmap.height()) == (64, 64)
+    assert not theme.app_icon().isNull()
+
+
+def require_xvfb() -> None:
+    if shutil.which("Xvfb"):
+        return
+    if os.environ.get("PICDROP_REQUIRE_ALL") == "1":
+        pytest.fail("Xvfb is required (PICDROP_REQUIRE_ALL=1) but missing", pytrace=False)
+    pytest.skip("Xvfb is missing")
+
+
+@pytest.mark.xvfb
+def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
+    require_xvfb()
+    import backend
+
+    repo = Path(backend.__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop.tools.screenshot", "--out", str(tmp_path)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("main-window.png", "main-window-dark.png"):
+        with Image.open(tmp_path / name) as shot:
+            assert shot.size[0] >= 700 and shot.size[1] >= 700
+            # Not blank: a real window has many colours.
+            assert len(shot.convert("RGB").getcolors(1_000_000)) > 200

@@ -1,0 +1,184 @@
+"""The Qt-free core: link formats, retry policy, intake, queue model, history store."""
+
+from __future__ import annotations
+
+import base64
+import random
+from pathlib import Path
+
+import pytest
+
+from desktop.core.api import ApiError, ServerUnreachable
+from desktop.core.history import HistoryItem, HistoryStore
+from desktop.core.intake import (
+    BytesSource,
+    FileSource,
+    IntakeError,
+    UrlSource,
+    expand_paths,
+    image_sources_in_html,
+    parse_data_uri,
+    sources_from_drop,
+)
+from desktop.core.jobs import Job, JobQueue, JobState
+from desktop.core.links import LinkFormat, LinkInfo, format_link, format_links, unknown_placeholders
+from desktop.core.retry import RetryPolicy
+
+INFO = LinkInfo(
+    url="https://p.example/aB3dE5gH7j.png",
+    page_url="https://p.example/aB3dE5gH7j",
+    thumbnail_url="https://p.example/t/aB3dE5gH7j.webp",
+    delete_url="https://p.example/delete/aB3dE5gH7j/tok",
+    width=640,
+    height=480,
+    name="cat [1].png",
+)
+
+
+# -- links -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        (LinkFormat.URL, "https://p.example/aB3dE5gH7j.png"),
+        (LinkFormat.PAGE_URL, "https://p.example/aB3dE5gH7j"),
+        (LinkFormat.MARKDOWN, "![cat (1).png](https://p.example/aB3dE5gH7j.png)"),
+        (
+            LinkFormat.HTML,
+            '<a href="https://p.example/aB3dE5gH7j"><img src="https://p.example/aB3dE5gH7j.png" '
+            'alt="cat [1].png" width="640" height="480"></a>',
+        ),
+        (
+            LinkFormat.BBCODE,
+            "[url=https://p.example/aB3dE5gH7j][img]https://p.example/aB3dE5gH7j.png[/img][/url]",
+        ),
+    ],
+)
+def test_link_formats(fmt: LinkFormat, expected: str) -> None:
+    assert format_link(INFO, fmt) == expected
+
+
+def test_template_fills_every_placeholder_and_leaves_other_braces() -> None:
+    template = "{url} {page_url} {thumbnail_url} {delete_url} {width}x{height} {unknown} {}"
+    text = format_link(INFO, LinkFormat.TEMPLATE, template)
+    assert text == (
+        "https://p.example/aB3dE5gH7j.png https://p.example/aB3dE5gH7j "
+        "https://p.example/t/aB3dE5gH7j.webp https://p.example/delete/aB3dE5gH7j/tok "
+        "640x480 {unknown} {}"
+    )
+    assert unknown_placeholders(template) == ["unknown"]
+
+
+def test_batch_is_one_link_per_line() -> None:
+    assert format_links([INFO, INFO], LinkFormat.URL) == f"{INFO.url}\n{INFO.url}"
+
+
+# -- retry ---------------------------------------------------------------------------------------
+def policy(**kw) -> RetryPolicy:
+    return RetryPolicy(rng=random.Random(7), **kw)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 507, 429])
+def test_retries_5xx_and_429(status: int) -> None:
+    assert policy().delay(1, ApiError(status, "busy")) is not None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 415, 422, 451])
+def test_never_retries_other_4xx(status: int) -> None:
+    assert policy().delay(1, ApiError(status, "no")) is None
+
+
+def test_retries_connection_errors_with_full_jitter_up_to_a_limit() -> None:
+    p = policy(base=1.0, cap=8.0, max_attempts=5)
+    error = ServerUnreachable("http://h", "connection refused")
+    delays = [p.delay(attempt, error) for attempt in range(1, 5)]
+    for attempt, delay in enumerate(delays, start=1):
+        assert delay is not None
+        assert 0 <= delay <= min(8.0, 2 ** (attempt - 1))
+    assert p.delay(5, error) is None
+
+
+def test_honours_retry_after() -> None:
+    assert policy(base=0.01, cap=0.01).delay(1, ApiError(429, "slow down", retry_after=7)) == 7
+    assert policy(max_retry_after=60).delay(1, ApiError(429, "later", retry_after=3600)) is None
+
+
+# -- intake --------------------------------------------------------------------------------------
+def test_folders_expand_to_their_images(tmp_path: Path) -> None:
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    for name in ("a/one.PNG", "a/deep/two.jpg", "a/notes.txt", "b.webp", "c.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    found = expand_paths([tmp_path / "a", tmp_path / "b.webp", tmp_path / "c.txt", tmp_path / "a"])
+    rel = [p.relative_to(tmp_path).as_posix() for p in found]
+    # Folder contents: images only; files named explicitly: as given (the server judges).
+    assert rel == ["a/deep/two.jpg", "a/one.PNG", "b.webp", "c.txt"]
+
+
+def test_data_uri_in_html(samples) -> None:
+    data = samples.png()
+    html = f'<p>hi</p><img alt="x" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+    (source,) = sources_from_drop(html=html)
+    assert isinstance(source, BytesSource)
+    assert source.data == data and source.mime == "image/png"
+
+
+def test_browser_drag_prefers_img_src_over_page_url() -> None:
+    html = '<a href="https://site.example/page"><img src="https://cdn.example/full.jpg"></a>'
+    sources = sources_from_drop(html=html, urls=["https://site.example/page"])
+    assert sources == [UrlSource("https://cdn.example/full.jpg")]
+
+
+def test_local_files_win_and_plain_urls_are_taken() -> None:
+    assert sources_from_drop(paths=[Path("/x/a.png")], image=(b"..", "image/png")) == [
+        FileSource(Path("/x/a.png"))
+    ]
+    assert sources_from_drop(text="https://e.example/a.gif\nnot a url") == [
+        UrlSource("https://e.example/a.gif")
+    ]
+    assert sources_from_drop(text="just words") == []
+
+
+def test_data_uri_must_be_an_image() -> None:
+    with pytest.raises(IntakeError):
+        parse_data_uri("data:text/html;base64,PGgxPg==")
+    assert image_sources_in_html("<img src='a.png'><img>") == ["a.png"]
+
+
+# -- queue ---------------------------------------------------------------------------------------
+def test_queue_starts_at_most_parallel_jobs_in_order() -> None:
+    queue = JobQueue(parallel=2)
+    jobs = [queue.add(Job(key=str(i), name=f"{i}.png", batch="b", ready=True)) for i in range(4)]
+    assert [j.key for j in queue.next_to_start()] == ["0", "1"]
+    jobs[0].state = jobs[1].state = JobState.UPLOADING
+    assert queue.next_to_start() == []
+    jobs[0].state = JobState.DONE
+    assert [j.key for j in queue.next_to_start()] == ["2"]
+    assert not queue.batch_finished("b")
+    for job in jobs:
+        job.state = JobState.DONE
+    assert queue.batch_finished("b") and queue.idle()
+
+
+# -- history -------------------------------------------------------------------------------------
+def item(key: str, name: str, created: float) -> HistoryItem:
+    return HistoryItem(
+        key=key, idem_key=key, batch="b", name=name, size=3, mime="image/png",
+        state=JobState.QUEUED, server="http://s", created_at=created,
+    )  # fmt: skip
+
+
+def test_history_keeps_queued_jobs_with_their_bytes(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    store.add_queued(item("k1", "first.png", 1.0), b"abc")
+    store.add_queued(item("k2", "second.png", 2.0), b"def")
+    store.set_state("k2", JobState.UPLOADING)
+    store.close()
+
+    store = HistoryStore(tmp_path / "h.sqlite3")  # a later run
+    assert [i.key for i in store.unfinished()] == ["k1", "k2"]
+    assert store.payload("k1") == b"abc"
+    assert [i.name for i in store.items()] == ["second.png", "first.png"]  # newest first
+    assert [i.name for i in store.items("SEC")] == ["second.png"]
+    assert store.items("%") == []  # LIKE wildcards are literal
+    store.forget("k1")
+    assert store.get("k1") is None and store.payload("k1") is None
+    store.close()

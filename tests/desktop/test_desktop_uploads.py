@@ -1,0 +1,297 @@
+"""End to end in one process: synthesized drops on the real window, uploads to a real backend on
+127.0.0.1 (sometimes behind a fault-injecting proxy), links on the real clipboard."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+import requests
+from PIL import Image, ImageChops
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+
+from desktop.core.api import ApiError, PicdropClient
+from desktop.core.jobs import JobState
+from desktop.core.retry import RetryPolicy
+
+TIMEOUT = 20_000
+
+
+def drop(widget, mime: QMimeData) -> None:
+    """What Qt delivers for a real drag: enter (which must be accepted), then the drop."""
+    pos = QPointF(widget.rect().center())
+    enter = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted(), "the drop zone refused the drag"
+    assert widget.hovering
+    event = QDropEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, event)
+    assert not widget.hovering
+
+
+def same_pixels(a: bytes, b: bytes) -> bool:
+    with Image.open(io.BytesIO(a)) as x, Image.open(io.BytesIO(b)) as y:
+        x, y = x.convert("RGBA"), y.convert("RGBA")
+        return x.size == y.size and ImageChops.difference(x, y).getbbox() is None
+
+
+def finished_jobs(service, qtbot, count: int):
+    qtbot.waitUntil(
+        lambda: len(service.jobs()) == count and all(j.state.finished for j in service.jobs()),
+        timeout=TIMEOUT,
+    )
+    return service.jobs()
+
+
+# -- drops ---------------------------------------------------------------------------------------
+def test_dropped_files_are_uploaded_and_links_copied(
+    live_server, make_service, make_window, images, qtbot, qapp, catalog
+) -> None:
+    service = make_service(live_server.url)
+    window = make_window(service)
+    paths = images(3)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        drop(window.drop_zone, mime)
+
+    jobs = service.jobs()
+    assert [j.name for j in jobs] == [p.name for p in paths]
+    assert all(j.state is JobState.DONE for j in jobs)
+    # One link per line, in the order of the files, once the batch finished.
+    assert qapp.clipboard().text() == "\n".join(j.result.url for j in jobs)
+    assert window.toast.isVisible() and window.toast.text() == "3 links copied"
+    for path, job in zip(paths, jobs, strict=True):
+        served = requests.get(job.result.url, timeout=10)
+        assert served.status_code == 200
+        assert same_pixels(served.content, path.read_bytes())
+        row = window.queue_view.row(job.key)
+        assert row.badge.text() == "Done" and row.copy_button.isVisibleTo(row)
+    assert catalog.count(live_server.settings.data_dir) == 3
+
+
+def test_dropped_image_bytes_are_uploaded(live_server, make_service, make_window, qtbot, qapp):
+    service = make_service(live_server.url)
+    window = make_window(service)
+    image = QImage(120, 80, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkCyan)
+    mime = QMimeData()
+    mime.setImageData(image)  # only image bytes: no URL, no HTML, no text
+
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        drop(window.drop_zone, mime)
+
+    job = service.job(done.args[0])
+    assert qapp.clipboard().text() == job.result.url
+    assert window.toast.text() == "Link copied"
+    served = requests.get(job.result.url, timeout=10)
+    with Image.open(io.BytesIO(served.content)) as got:
+        assert got.size == (120, 80)
+        assert got.convert("RGB").getpixel((5, 5)) == (0, 128, 128)
+
+
+def test_dropped_html_with_data_uri_is_uploaded(
+    live_server, make_service, make_window, samples, qtbot, qapp
+):
+    service = make_service(live_server.url)
+    window = make_window(service)
+    data = samples.png(33, 22, "gold")
+    mime = QMimeData()
+    mime.setHtml(f'<img alt="gold" src="data:image/png;base64,{base64.b64encode(data).decode()}">')
+
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        drop(window.drop_zone, mime)
+
+    job = service.job(done.args[0])
+    assert qapp.clipboard().text() == job.result.url
+    assert same_pixels(requests.get(job.result.url, timeout=10).content, data)
+
+
+def test_drop_zone_refuses_what_it_cannot_take(make_service, make_window, live_server):
+    window = make_window(make_service(live_server.url))
+    mime = QMimeData()
+    mime.setText("just some words")
+    pos = QPointF(window.drop_zone.rect().center())
+    enter = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window.drop_zone, enter)
+    assert not enter.isAccepted()
+    assert not window.drop_zone.hovering
+
+
+def test_paste_uploads_the_clipboard_image(live_server, make_service, make_window, qtbot, qapp):
+    service = make_service(live_server.url)
+    window = make_window(service)
+    image = QImage(10, 10, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.red)
+    qapp.clipboard().setImage(image)
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        window.paste()
+    assert qapp.clipboard().text() == service.job(done.args[0]).result.url
+
+
+# -- the queue's behaviour -------------------------------------------------------------------------
+def test_progress_rises_monotonically_to_the_file_size(live_server, make_service, images, qtbot):
+    service = make_service(live_server.url)
+    (path,) = images(1, side=700)  # ~1.5 MB of incompressible pixels
+    reports: list[tuple[int, int]] = []
+    service.job_progress.connect(lambda _key, sent, total: reports.append((sent, total)))
+
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        service.enqueue_paths([path])
+
+    job = service.job(done.args[0])
+    sents = [sent for sent, _ in reports]
+    assert len(reports) >= 2
+    assert sents == sorted(sents)
+    assert {total for _, total in reports} == {job.size}
+    assert sents[-1] == job.size == job.result.size
+
+
+def test_client_strips_metadata_and_the_row_says_what(
+    live_server, make_service, make_window, samples, tmp_path, qtbot
+):
+    from backend.images import Limits, probe, strip_metadata
+
+    service = make_service(live_server.url)
+    window = make_window(service)
+    path = tmp_path / "holiday.jpg"
+    path.write_bytes(samples.jpeg_with_gps())
+    expected = strip_metadata(path.read_bytes(), probe(path.read_bytes(), Limits()))
+    assert expected.removed, "the sample carries metadata"
+
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        service.enqueue_paths([path])
+
+    job = service.job(done.args[0])
+    assert job.removed == list(expected.removed)
+    meta = window.queue_view.row(job.key).meta.text()
+    assert "Removed: " + ", ".join(expected.removed) in meta
+    assert requests.get(job.result.url, timeout=10).content == expected.data
+
+
+def test_cancel_mid_upload_leaves_nothing_on_the_server(
+    live_server, make_service, make_window, fault_proxy, images, qtbot, catalog
+):
+    proxy = fault_proxy(live_server.url, rate=2_000_000)  # a 2 MB/s link
+    service = make_service(proxy.url)
+    window = make_window(service)
+    (path,) = images(1, side=1600)  # ~7.7 MB: several seconds on that link
+
+    with qtbot.waitSignal(
+        service.job_progress, timeout=TIMEOUT, check_params_cb=lambda k, s, t: s > 0
+    ):
+        service.enqueue_paths([path])
+    (job,) = service.jobs()
+    window.queue_view.row(job.key).cancel_button.click()
+
+    assert job.state is JobState.CANCELLED
+    assert window.queue_view.row(job.key).badge.text() == "Cancelled"
+    # The worker notices at its next chunk and drops the connection; the proxy sees it go.
+    qtbot.waitUntil(lambda: service.pool.activeThreadCount() == 0, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: proxy.active_uploads == 0, timeout=TIMEOUT)
+    assert proxy.body_bytes < job.size / 2
+    assert catalog.count(live_server.settings.data_dir) == 0
+    assert service.history.get(job.key).state is JobState.CANCELLED
+
+
+def test_503_twice_then_201_stores_exactly_one_image(
+    live_server, make_service, fault_proxy, samples, tmp_path, qtbot, catalog
+):
+    proxy = fault_proxy(live_server.url, fail_uploads=2)
+    service = make_service(proxy.url)
+    path = tmp_path / "once.png"
+    path.write_bytes(samples.png(50, 50, "purple"))
+
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        service.enqueue_paths([path])
+
+    job = service.job(done.args[0])
+    assert proxy.upload_attempts == 3
+    assert len(set(proxy.idempotency_keys)) == 1 and proxy.idempotency_keys[0] == job.idem_key
+    assert catalog.count(live_server.settings.data_dir) == 1
+    assert requests.get(job.result.url, timeout=10).status_code == 200
+
+
+def test_415_shows_the_servers_sentence_on_the_row(
+    live_server, make_service, make_window, samples, tmp_path, qtbot
+):
+    service = make_service(live_server.url)
+    window = make_window(service)
+    path = tmp_path / "scan.bmp"
+    path.write_bytes(samples.bmp())
+    with pytest.raises(ApiError) as direct:
+        PicdropClient(live_server.url).upload(
+            path.read_bytes(), "scan.bmp", "image/bmp", idempotency_key="x" * 32
+        )
+    assert direct.value.status == 415
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        drop(window.drop_zone, mime)
+
+    (job,) = service.jobs()
+    row = window.queue_view.row(job.key)
+    assert job.state is JobState.FAILED
+    assert row.badge.text() == "Failed"
+    assert row.detail.isVisibleTo(row)
+    assert direct.value.message in row.detail.text()
+    assert row.detail.text().startswith("Refused by the server: ")
+    assert row.retry_button.isVisibleTo(row)
+
+
+def test_batch_completes_when_the_server_is_killed_and_comes_back(
+    backend_process, make_service, make_window, images, qtbot, catalog
+):
+    backend_process.start()
+    service = make_service(
+        backend_process.url, parallel=2, policy=RetryPolicy(max_attempts=200, base=0.05, cap=0.3)
+    )
+    window = make_window(service)
+    paths = images(6, side=300)
+    killed: list[str] = []
+
+    def kill_on_first_done(key: str) -> None:
+        if not killed:
+            killed.append(key)
+            backend_process.kill()  # SIGKILL: no graceful shutdown, requests in flight die
+
+    service.job_done.connect(kill_on_first_done)
+    service.enqueue_paths(paths)
+    qtbot.waitUntil(lambda: bool(killed), timeout=TIMEOUT)
+    # The rows say what is happening while the server is away.
+    qtbot.waitUntil(
+        lambda: any("Cannot reach" in j.status for j in service.jobs()), timeout=TIMEOUT
+    )
+    waiting = next(j for j in service.jobs() if j.status)
+    assert "retrying in" in window.queue_view.row(waiting.key).detail.text()
+
+    backend_process.start()  # same port, same data directory
+    jobs = finished_jobs(service, qtbot, 6)
+    assert all(j.state is JobState.DONE for j in jobs)
+    assert catalog.count(backend_process.data_dir) == 6
+    assert sorted(catalog.sha256s(backend_process.data_dir)) == sorted(
+        j.result.sha256 for j in jobs
+    )
