@@ -285,7 +285,7 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     shots(page, "delete-confirm")
     page.get_by_role("button", name="Delete image").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Deleted")
-    watch.allow("404 (Not Found)")  # the browser logs the 404 of the page we open next
+    watch.allow(f"404 (Not Found) ({dusk['page_url']})")  # the browser logs the 404 we expect
     response = page.goto(dusk["page_url"])
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
@@ -311,7 +311,7 @@ def test_rejected_file_shows_the_servers_sentence(live_server, new_page, watch, 
 
     page = new_page(**DESKTOP)
     page.goto(live_server.url + "/")
-    watch.allow("status of 415")  # the browser logs the rejected XHR
+    watch.allow(f"status of 415 (Unsupported Media Type) ({live_server.url}/api/upload)")
     page.set_input_files(
         "#file-input",
         [
@@ -368,7 +368,7 @@ def test_removed_image_is_a_plain_451_page(live_server, new_page, watch, shots):
     with sqlite3.connect(live_server.settings.data_dir / "picdrop.db") as db:
         db.execute("UPDATE images SET removed_at = ? WHERE id = ?", (time.time(), uploaded["id"]))
     page = new_page(**DESKTOP)
-    watch.allow("451 (Unavailable For Legal Reasons)")
+    watch.allow(f"451 (Unavailable For Legal Reasons) ({uploaded['page_url']})")
     response = page.goto(uploaded["page_url"])
     assert response is not None and response.status == 451
     expect(page.get_by_role("heading", level=1)).to_have_text("Removed")
@@ -413,6 +413,10 @@ def test_phone_width(live_server, new_page, watch, shots):
 
 def test_keyboard_only(live_server, new_page, watch):
     page = new_page(**DESKTOP)
+    # Listening from the start: with only `expect_file_chooser()` around the key press, the
+    # interception is switched on too late here and Chromium opens no chooser event at all.
+    choosers = []
+    page.on("filechooser", lambda chooser: choosers.append(chooser))
     page.goto(live_server.url + "/")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
@@ -424,10 +428,13 @@ def test_keyboard_only(live_server, new_page, watch):
         pytest.fail("Tab never reached the 'Upload images' button")
     outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "the focused button shows no focus ring"
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    assert chooser.value.is_multiple()
-    chooser.value.set_files([file_payload("kb.jpg", jpeg("forest", (800, 500)), "image/jpeg")])
+    page.keyboard.press("Enter")
+    deadline = time.monotonic() + 10
+    while not choosers and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(choosers) == 1, "Enter on 'Upload images' opened no file chooser"
+    assert choosers[0].is_multiple()
+    choosers[0].set_files([file_payload("kb.jpg", jpeg("forest", (800, 500)), "image/jpeg")])
     expect(done_items(page)).to_have_count(1, timeout=TIMEOUT)
     # Every form control on the page has an accessible name.
     unnamed = page.evaluate(
@@ -511,3 +518,33 @@ def test_plain_form_uploads_without_javascript(live_server, new_page, watch, sho
     expect(page.get_by_role("heading", level=1)).to_have_text("Deleted")
     assert page.request.get(link).status == 404
     assert_clean(watch)
+
+
+# -- the watch itself ------------------------------------------------------------------------------
+
+
+def test_the_watch_sees_csp_violations_and_console_errors(live_server, new_page, watch):
+    """The "no console errors, no CSP violations" checks above would pass vacuously if the
+    listeners were deaf: provoke both once and see them reported."""
+    page = new_page(**DESKTOP)
+    page.goto(live_server.url + "/")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.inlineRan = true";  // inline: blocked by the CSP
+            document.body.append(script);
+            const img = document.createElement("img");
+            img.src = "https://example.com/tracker.gif";     // third party: blocked
+            document.body.append(img);
+        }"""
+    )
+    deadline = time.monotonic() + 5
+    while len(watch.violations) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert page.evaluate("() => window.inlineRan") is None
+    directives = sorted(v["directive"] for v in watch.violations)
+    assert directives == ["img-src", "script-src-elem"], watch.violations
+    assert any("Content Security Policy" in m for m in watch.console), watch.console
+    assert len(watch.problems()) >= 2
+    watch.violations.clear()
+    watch.console.clear()
