@@ -12,10 +12,12 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
+from starlette.requests import Request
 
 from backend.http.pages import CSP, Pages, human_until
 from backend.http.routes_oembed import thumbnail_size
@@ -255,3 +257,26 @@ def test_human_until():
     assert human_until(at(3600 - 2), now) == "in 1 hour"
     assert human_until(at(20 * 60), now) == "in 20 minutes"
     assert human_until(at(10), now) == "in less than a minute"
+
+
+def test_report_confirmation_page(tmp_path):
+    """`POST /report/{id}` is issue 6's route; the page it renders is this one."""
+    settings = Settings(data_dir=tmp_path, public_url="https://picdrop.example")
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    scope = {
+        "type": "http",
+        "app": app,
+        "method": "POST",
+        "path": "/report/AbCdEfGhIj",
+        "headers": [],
+        "query_string": b"",
+        "server": ("picdrop.example", 443),
+        "scheme": "https",
+        "root_path": "",
+    }
+    r = Pages(settings).reported(Request(scope), "AbCdEfGhIj")
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"] == CSP
+    text = r.body.decode()
+    assert "report received" in text and "<code>AbCdEfGhIj</code>" in text
+    assert not [a for t, a in Markup(text).tags if t == "script" and not a.get("src")]

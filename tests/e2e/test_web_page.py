@@ -21,7 +21,15 @@ import requests
 from backend.server import EmbeddedServer
 from backend.settings import Settings
 from tests.conftest import require, require_program
-from tests.e2e.browser import CHROMIUM_ARGS, Watch, encoded, scenery, screenshot_dir
+from tests.e2e.browser import (
+    CHROMIUM_ARGS,
+    REPO,
+    SCREENSHOT_DIR,
+    Watch,
+    encoded,
+    scenery,
+    screenshot_dir,
+)
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
@@ -267,6 +275,8 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     ]
     page.get_by_label("What is wrong with it?").select_option("spam")
     page.get_by_role("textbox", name="Details (optional)").fill("Reported by the browser test.")
+    form.scroll_into_view_if_needed()
+    shots(page, "viewer-report-form", full_page=False)
     report_pending = not report_route_exists(live_server)
     if report_pending:
         # PENDING(issue 6): POST /report/{id} is the moderation branch's route and is not on this
@@ -498,6 +508,7 @@ def test_plain_form_uploads_without_javascript(live_server, new_page, watch, sho
         [file_payload("nojs.jpg", jpeg("dusk", (900, 600), seed=5), "image/jpeg")]
     )
     page.get_by_label("Delete automatically after").select_option("7d")
+    shots(page, "upload-without-javascript", full_page=False)
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded")
     link = page.get_by_label("Link", exact=True).input_value()
@@ -548,3 +559,13 @@ def test_the_watch_sees_csp_violations_and_console_errors(live_server, new_page,
     assert len(watch.problems()) >= 2
     watch.violations.clear()
     watch.console.clear()
+
+
+def test_readme_links_every_screenshot_and_each_exists():
+    taken = set(re.findall(r'shots\(page, "([a-z0-9-]+)"', Path(__file__).read_text()))
+    readme = (REPO / "README.md").read_text()
+    linked = set(re.findall(r"docs/screenshots/([a-z0-9-]+)\.png", readme))
+    assert taken - linked == set(), "screenshots the README does not show"
+    assert {n for n in linked - taken if not n.startswith("main-window")} == set()
+    for name in taken:
+        assert (SCREENSHOT_DIR / f"{name}.png").is_file(), name
