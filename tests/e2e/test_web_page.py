@@ -340,6 +340,32 @@ def test_rejected_file_shows_the_servers_sentence(live_server, new_page, watch, 
     assert_clean(watch)
 
 
+def test_a_failed_upload_can_be_retried_with_the_same_idempotency_key(live_server, new_page, watch):
+    page = new_page(**DESKTOP)
+    keys = []
+    busy = "The server is busy right now. Try again in a moment."
+
+    def flaky(route):
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fulfill(status=503, json={"error": busy, "code": "unavailable"})
+        else:
+            route.continue_()
+
+    page.route("**/api/upload", flaky)
+    page.goto(live_server.url + "/")
+    watch.allow(f"status of 503 (Service Unavailable) ({live_server.url}/api/upload)")
+    page.set_input_files("#file-input", [file_payload("retry.jpg", jpeg(), "image/jpeg")])
+    item = page.locator("#results .item")
+    expect(item).to_have_attribute("data-state", "error")
+    expect(item.get_by_role("alert")).to_have_text(busy)
+    item.get_by_role("button", name="Try again").click()
+    expect(item).to_have_attribute("data-state", "done", timeout=TIMEOUT)
+    expect(item.get_by_role("alert")).to_be_hidden()
+    assert len(keys) == 2 and keys[0] == keys[1] and re.fullmatch(r"[0-9a-f]{32}", keys[0])
+    assert_clean(watch)
+
+
 def test_too_large_file_is_refused_with_the_servers_sentence(tmp_path, new_page, watch):
     settings = Settings(
         data_dir=tmp_path / "small",
