@@ -7,9 +7,10 @@ import os
 
 # Qt reads this when the QApplication is created; it must be set before pytest-qt makes one.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Never let a developer's own settings or server leak into a test.
+# Never let a developer's own settings or server leak into a test. (The two kept are switches of
+# the test run itself: require every component; write screenshots to docs/screenshots.)
 for _name in list(os.environ):
-    if _name.startswith("PICDROP_") and _name != "PICDROP_REQUIRE_ALL":
+    if _name.startswith("PICDROP_") and _name not in ("PICDROP_REQUIRE_ALL", "PICDROP_SCREENSHOTS"):
         del os.environ[_name]
 
 import shutil

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from backend import __version__
 from backend.catalog import Catalog
-from backend.http import errors, pages, routes_api, routes_serve, routes_upload
+from backend.http import errors, pages, routes_api, routes_oembed, routes_serve, routes_upload
 from backend.http.access_log import AccessLog
 from backend.http.budget import ByteBudget
 from backend.service import ImageService, UploadCheck
@@ -65,6 +65,7 @@ def create_app(
     app.state.pages = pages.Pages(settings)
     errors.install(app)
     app.include_router(routes_api.router)
+    app.include_router(routes_oembed.router)
     app.include_router(routes_upload.router)
     app.include_router(pages.router)
     # Last: `/{id}` and `/{id}.{ext}` would otherwise shadow fixed paths.

@@ -1,67 +1,201 @@
-"""HTML pages: the upload page, the viewer, the delete confirmation, errors.
+"""HTML pages: the upload page, the viewer, the delete and report confirmations, errors.
 
-Rendered with Jinja2 (autoescaping on). Pages load only same-origin assets under a strict CSP;
-asset URLs carry a content hash so they can be cached forever.
+Rendered with Jinja2 (autoescaping on). Pages load only same-origin assets under a strict CSP (no
+inline script or style at all); assets are served under content-hashed names
+(`picdrop.css` -> `/static/picdrop.1a2b3c4d5e6f.css`), so they can be cached forever and a page
+never gets an asset from another version.
 """
 
 from __future__ import annotations
 
 import hashlib
-from functools import cache
-from pathlib import Path
+import mimetypes
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import ClassVar
+from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from backend import __version__, ids
 from backend.catalog import ImageRecord
 from backend.errors import Forbidden
-from backend.http.models import UploadResult, base_url, image_meta
+from backend.http.body import _too_large
+from backend.http.models import ImageMeta, UploadResult, base_url, image_meta
 from backend.service import ImageService
 from backend.settings import EXPIRY_CHOICES, Settings
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
     "Cache-Control": "no-store",
+}
+
+EXPIRY_LABELS = {
+    "1h": "1 hour",
+    "1d": "1 day",
+    "7d": "7 days",
+    "30d": "30 days",
+    "never": "Forever",
+}
+REPORT_REASONS = {
+    "illegal": "Illegal content",
+    "non_consensual": "Intimate or private image shared without consent",
+    "violence": "Violence, gore or threats",
+    "spam": "Spam, scam or malware",
+    "copyright": "Copyright infringement",
+    "other": "Something else",
 }
 
 router = APIRouter(include_in_schema=False)
 
 
-class ImmutableStatic(StaticFiles):
-    """Static assets are requested by content-hashed URL, so they never change under a name."""
-
-    async def get_response(self, path: str, scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+# -- static assets under content-hashed names ------------------------------------------------------
 
 
-def static_files() -> StaticFiles:
-    return ImmutableStatic(directory=STATIC)
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    media_type: str
+    etag: str
 
 
-@cache
-def _asset_hash(name: str) -> str:
-    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+class HashedAssets:
+    """The files of one directory, in memory, each under `stem.<12 hex of sha256>.ext`.
+
+    An ASGI app (mounted at /static): only the current hashed names exist, so a cached page can
+    never be paired with an asset from another version under the same URL.
+    """
+
+    TYPES: ClassVar[dict[str, str]] = {
+        ".css": "text/css; charset=utf-8",
+        ".js": "text/javascript; charset=utf-8",
+        ".svg": "image/svg+xml",
+        ".png": "image/png",
+    }
+
+    def __init__(self, directory: Path) -> None:
+        self.names: dict[str, str] = {}
+        self.assets: dict[str, Asset] = {}
+        for path in sorted(directory.iterdir()):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            body = path.read_bytes()
+            digest = hashlib.sha256(body).hexdigest()
+            p = PurePosixPath(path.name)
+            hashed = f"{p.stem}.{digest[:12]}{p.suffix}"
+            media_type = self.TYPES.get(p.suffix) or (
+                mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            )
+            self.names[path.name] = hashed
+            self.assets[hashed] = Asset(body, media_type, f'"{digest[:32]}"')
+
+    def url(self, name: str) -> str:
+        return f"/static/{self.names[name]}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        asset = self.assets.get(scope["path"].rpartition("/")[2])
+        if scope["method"] not in ("GET", "HEAD"):
+            response: Response = JSONResponse(
+                {
+                    "error": "This address does not accept that method.",
+                    "code": "method_not_allowed",
+                },
+                405,
+                headers={"Allow": "GET, HEAD"},
+            )
+        elif asset is None:
+            response = JSONResponse(
+                {"error": "There is nothing at this address.", "code": "not_found"}, 404
+            )
+        else:
+            headers = {
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "X-Content-Type-Options": "nosniff",
+                "ETag": asset.etag,
+            }
+            inm = dict(scope["headers"]).get(b"if-none-match", b"").decode("latin-1")
+            if asset.etag in (t.strip().removeprefix("W/") for t in inm.split(",")):
+                response = Response(status_code=304, headers=headers)
+            else:
+                body = b"" if scope["method"] == "HEAD" else asset.body
+                response = Response(body, media_type=asset.media_type, headers=headers)
+                if scope["method"] == "HEAD":
+                    response.headers["Content-Length"] = str(len(asset.body))
+        await response(scope, receive, send)
+
+
+ASSETS = HashedAssets(STATIC)
+
+
+def static_files() -> HashedAssets:
+    return ASSETS
 
 
 def asset_url(name: str) -> str:
-    return f"/static/{name}?v={_asset_hash(name)}"
+    return ASSETS.url(name)
+
+
+# -- template helpers --------------------------------------------------------------------------
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if n >= 100 else f"{n:.1f} {unit}"
+    raise AssertionError  # unreachable
+
+
+def human_date(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    return value.astimezone(UTC).strftime("%-d %b %Y")
+
+
+def human_until(value: datetime | None, now: float | None = None) -> str:
+    """'in 7 days', 'in 1 hour', 'in 12 minutes': the largest unit that rounds to at least 1."""
+    if value is None:
+        return "never"
+    seconds = value.timestamp() - (time.time() if now is None else now)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        n = round(seconds / size)
+        if n >= 1:
+            return f"in {n} {unit}{'s' if n != 1 else ''}"
+    return "in less than a minute"
+
+
+def share_formats(image: ImageMeta) -> list[tuple[str, str, str]]:
+    """(key, label, text) of every way to paste the link somewhere."""
+    alt = f"Image {image.id}"
+    return [
+        ("link", "Link", image.url),
+        ("page", "Page", image.page_url),
+        ("markdown", "Markdown", f"[![{alt}]({image.url})]({image.page_url})"),
+        ("html", "HTML", f'<a href="{image.page_url}"><img src="{image.url}" alt="{alt}"></a>'),
+        ("bbcode", "BBCode", f"[url={image.page_url}][img]{image.url}[/img][/url]"),
+    ]
 
 
 class Pages:
@@ -74,6 +208,9 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.globals.update(asset_url=asset_url, version=__version__)
+        self.env.filters.update(
+            human_size=human_size, human_date=human_date, human_until=human_until
+        )
 
     def render(
         self,
@@ -86,25 +223,53 @@ class Pages:
         html = self.env.get_template(template).render(base_url=base_url(request), **context)
         return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
 
+    def expiry_choices(self) -> list[tuple[str, str]]:
+        """The lifetimes a visitor may pick: everything up to the server's maximum."""
+        keys = list(EXPIRY_CHOICES)
+        allowed = keys[: keys.index(self.settings.max_expiry) + 1]
+        return [(key, EXPIRY_LABELS[key]) for key in allowed]
+
     def home(self, request: Request) -> HTMLResponse:
+        default = self.settings.default_expiry
+        keys = [key for key, _label in self.expiry_choices()]
         return self.render(
             request,
             "home.html",
-            max_mb=self.settings.max_bytes / 1024 / 1024,
-            expiry_choices=list(EXPIRY_CHOICES),
+            max_bytes=self.settings.max_bytes,
+            max_mb=f"{self.settings.max_bytes / 1024 / 1024:g}",
+            too_large=_too_large(self.settings.max_bytes).message,
+            expiry_choices=self.expiry_choices(),
+            default_expiry=default if default in keys else keys[-1],
         )
 
     def viewer(self, request: Request, record: ImageRecord) -> HTMLResponse:
-        return self.render(request, "viewer.html", image=image_meta(request, record))
+        image = image_meta(request, record)
+        oembed = f"{base_url(request)}/api/oembed?" + urlencode(
+            {"url": image.page_url, "format": "json"}
+        )
+        return self.render(
+            request,
+            "viewer.html",
+            image=image,
+            formats=share_formats(image),
+            oembed_url=oembed,
+            reasons=REPORT_REASONS,
+        )
 
     def uploaded(self, request: Request, result: UploadResult) -> HTMLResponse:
-        return self.render(request, "uploaded.html", status=201, image=result)
+        return self.render(
+            request, "uploaded.html", status=201, image=result, formats=share_formats(result)
+        )
 
     def confirm_delete(self, request: Request, record: ImageRecord, token: str) -> HTMLResponse:
         return self.render(request, "delete.html", image=image_meta(request, record), token=token)
 
     def deleted(self, request: Request) -> HTMLResponse:
         return self.render(request, "deleted.html")
+
+    def reported(self, request: Request, image_id: str) -> HTMLResponse:
+        """After `POST /report/{id}`: thanks, and what happens next."""
+        return self.render(request, "reported.html", image_id=image_id)
 
     def error(
         self, request: Request, status: int, message: str, headers: dict[str, str] | None = None

@@ -1,0 +1,110 @@
+"""oEmbed (https://oembed.com/) for viewer pages and image links: `photo` type, JSON only.
+
+Chat apps and CMSs that speak oEmbed find the endpoint through the `<link rel="alternate"
+type="application/json+oembed">` in every viewer page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from backend.errors import ApiError, NotFound
+from backend.http.models import ERROR_RESPONSES, base_url, image_meta
+from backend.images.thumbnail import THUMBNAIL_SIDE
+from backend.service import ImageService
+
+router = APIRouter()
+
+# /{id}, /{id}.{ext} and /t/{id}.webp all name the same image.
+_PATH = re.compile(r"^/(?:t/)?([0-9A-Za-z]+)(?:\.[A-Za-z]{1,5})?/?$")
+
+
+class FormatNotImplemented(ApiError):
+    status = 501
+    code = "format_not_implemented"
+
+
+def fit(width: int, height: int, max_width: int | None, max_height: int | None) -> tuple[int, int]:
+    """The largest size with the image's aspect ratio within the bounds; never larger than it is."""
+    scale = min(
+        1.0,
+        (max_width / width) if max_width else 1.0,
+        (max_height / height) if max_height else 1.0,
+    )
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+
+
+def thumbnail_size(width: int, height: int, side: int = THUMBNAIL_SIDE) -> tuple[int, int]:
+    """The size `PIL.Image.thumbnail((side, side))` gives for an image of this size."""
+    if width <= side and height <= side:
+        return width, height
+    aspect = width / height
+    x, y = side, side
+
+    def round_aspect(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if x / y >= aspect:
+        x = round_aspect(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = round_aspect(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y
+
+
+@router.get(
+    "/api/oembed",
+    responses={
+        **{s: ERROR_RESPONSES[s] for s in (404, 451)},
+        501: {"description": "Only format=json is implemented."},
+    },
+    summary="oEmbed for a viewer page or image URL (photo type)",
+)
+async def oembed(
+    request: Request,
+    url: str = Query(description="A viewer page or image URL of this server."),
+    format: str = Query("json", description="Only json."),
+    maxwidth: int | None = Query(None, ge=1),
+    maxheight: int | None = Query(None, ge=1),
+) -> JSONResponse:
+    if format.lower() != "json":
+        raise FormatNotImplemented("Only format=json is implemented.")
+    base = base_url(request)
+    parts = urlsplit(url.strip())
+    match = _PATH.match(parts.path)
+    if parts.scheme not in ("http", "https") or match is None:
+        raise NotFound("This URL is not an image of this server.")
+    if parts.netloc.lower() != urlsplit(base).netloc.lower():
+        raise NotFound("This URL is not an image of this server.")
+    service: ImageService = request.app.state.service
+    record = await anyio.to_thread.run_sync(service.lookup, match.group(1))
+    image = image_meta(request, record)
+    thumb_w, thumb_h = thumbnail_size(image.width, image.height)
+    photo_url, width, height = image.url, image.width, image.height
+    if (maxwidth and width > maxwidth) or (maxheight and height > maxheight):
+        # The thumbnail when it fits the bounds; otherwise the image, to be shown scaled down.
+        if (not maxwidth or thumb_w <= maxwidth) and (not maxheight or thumb_h <= maxheight):
+            photo_url, width, height = image.thumbnail_url, thumb_w, thumb_h
+        else:
+            width, height = fit(width, height, maxwidth, maxheight)
+    body = {
+        "version": "1.0",
+        "type": "photo",
+        "title": f"Image {image.id}",
+        "provider_name": "picdrop",
+        "provider_url": base + "/",
+        "url": photo_url,
+        "width": width,
+        "height": height,
+        "thumbnail_url": image.thumbnail_url,
+        "thumbnail_width": thumb_w,
+        "thumbnail_height": thumb_h,
+    }
+    if image.expires_at is not None:
+        body["cache_age"] = max(0, int(image.expires_at.timestamp() - service.clock()))
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,282 @@
+"""The HTML pages over HTTP: security headers, no inline code, content-hashed assets, oEmbed.
+
+What the pages look like and do in a browser is tested in tests/e2e/test_web_page.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import sqlite3
+import time
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+from PIL import Image
+from starlette.requests import Request
+
+from backend.http.pages import CSP, Pages, human_until
+from backend.http.routes_oembed import thumbnail_size
+from backend.settings import Settings
+from tests.backend import imagesamples as samples
+
+HTML = {"Accept": "text/html"}
+
+
+class Markup(HTMLParser):
+    """Every start tag with its attributes, in order."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **where: str) -> list[dict[str, str | None]]:
+        return [
+            a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in where.items())
+        ]
+
+
+@pytest.fixture
+def uploaded(client):
+    r = client.upload(samples.plain_jpeg((800, 600)), filename="a.jpg")
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _pages(client, uploaded) -> dict[str, object]:
+    """One response of every kind of page."""
+    other = client.upload(samples.unique_jpeg(seed=11), filename="b.jpg").json()
+    removed = client.upload(samples.unique_jpeg(seed=12), filename="c.jpg").json()
+    with sqlite3.connect(client.server.settings.data_dir / "picdrop.db") as db:
+        db.execute("UPDATE images SET removed_at = ? WHERE id = ?", (time.time(), removed["id"]))
+    form = client.session.post(
+        f"{client.url}/upload",
+        files={"file": ("d.png", samples.plain_png())},
+        data={"expires": "1d"},
+        headers=HTML,
+        timeout=30,
+    )
+    return {
+        "home": client.get("/", headers=HTML),
+        "viewer": client.get(f"/{uploaded['id']}", headers=HTML),
+        "delete": client.get(uploaded["delete_url"].removeprefix(client.url), headers=HTML),
+        "deleted": client.session.post(other["delete_url"], headers=HTML, timeout=30),
+        "uploaded": form,
+        "not found": client.get("/AAAAAAAAAA", headers=HTML),
+        "removed": client.get(f"/{removed['id']}", headers=HTML),
+        "rejected": client.session.post(
+            f"{client.url}/upload", files={"file": ("x.png", samples.TEXT)}, headers=HTML
+        ),
+    }
+
+
+def test_every_page_has_the_strict_headers_and_no_inline_code(client, uploaded):
+    pages = _pages(client, uploaded)
+    expected_status = {"uploaded": 201, "not found": 404, "removed": 451, "rejected": 415}
+    for name, r in pages.items():
+        assert r.status_code == expected_status.get(name, 200), (name, r.text[:300])
+        assert r.headers["content-type"].startswith("text/html"), name
+        assert r.headers["content-security-policy"] == CSP, name
+        assert "script-src 'self';" in CSP and "unsafe-inline" not in CSP
+        assert r.headers["x-content-type-options"] == "nosniff", name
+        assert r.headers["referrer-policy"] == "no-referrer", name
+        assert r.headers["x-frame-options"] == "DENY", name
+        assert r.headers["cross-origin-opener-policy"] == "same-origin", name
+        assert r.headers["cache-control"] == "no-store", name
+        markup = Markup(r.text)
+        for tag, attrs in markup.tags:
+            assert tag != "style", f"{name}: inline <style>"
+            assert "style" not in attrs, f"{name}: style attribute on <{tag}>"
+            assert not [a for a in attrs if a.startswith("on")], f"{name}: handler on <{tag}>"
+            if tag == "script":
+                assert (attrs.get("src") or "").startswith("/static/"), f"{name}: inline script"
+            for attr in ("src", "href", "action"):
+                url = attrs.get(attr)
+                if url and tag != "a":  # links may point anywhere; nothing else may load from
+                    assert not urlsplit(url).netloc or url.startswith(client.url), (name, url)
+
+
+def test_viewer_preview_tags_and_oembed_discovery(client, uploaded):
+    markup = Markup(client.get(f"/{uploaded['id']}").text)
+
+    def meta(**where: str) -> str | None:
+        found = markup.find("meta", **where)
+        assert len(found) == 1, where
+        return found[0]["content"]
+
+    assert meta(property="og:image") == uploaded["url"]
+    assert meta(property="og:image:width") == "800"
+    assert meta(property="og:image:height") == "600"
+    assert meta(property="og:image:type") == "image/jpeg"
+    assert meta(property="og:url") == uploaded["page_url"]
+    assert meta(name="twitter:card") == "summary_large_image"
+    assert meta(name="twitter:image") == uploaded["url"]
+    assert "noindex" in meta(name="robots")
+    [link] = markup.find("link", rel="alternate", type="application/json+oembed")
+    oembed = client.session.get(link["href"], timeout=10)
+    assert oembed.status_code == 200
+    assert oembed.json()["url"] == uploaded["url"]
+    # The report form posts to issue 6's route, and works without JavaScript.
+    [form] = markup.find("form", action=f"/report/{uploaded['id']}")
+    assert form["method"] == "post"
+    values = [a.get("value") for t, a in markup.tags if t == "option"]
+    for reason in ("illegal", "non_consensual", "violence", "spam", "copyright", "other"):
+        assert reason in values
+    assert markup.find("textarea", name="details")
+
+
+def test_rejected_form_upload_is_a_page_with_the_sentence(client):
+    api = client.upload(samples.TEXT, filename="x.png").json()["error"]
+    page = client.session.post(
+        f"{client.url}/upload", files={"file": ("x.png", samples.TEXT)}, headers=HTML
+    )
+    assert page.status_code == 415
+    assert api in page.text
+
+
+# -- assets ---------------------------------------------------------------------------------------
+
+ASSET = re.compile(r"^/static/([a-z]+)\.([0-9a-f]{12})\.(css|js|svg)$")
+TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+
+
+def _asset_urls(client) -> set[str]:
+    urls = set()
+    for path in ("/", "/AAAAAAAAAA"):
+        for tag, attrs in Markup(client.get(path, headers=HTML).text).tags:
+            url = attrs.get("src") or attrs.get("href") or ""
+            if tag in ("script", "link", "img") and url.startswith("/static/"):
+                urls.add(url)
+    return urls
+
+
+def test_assets_are_served_under_their_content_hash_and_cached_forever(client):
+    urls = _asset_urls(client)
+    names = {ASSET.match(u).group(1) + "." + ASSET.match(u).group(3) for u in urls}
+    assert {"picdrop.css", "nojs.css", "upload.js", "copy.js", "favicon.svg"} <= names
+    for url in urls:
+        stem, digest, ext = ASSET.match(url).groups()
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert hashlib.sha256(r.content).hexdigest()[:12] == digest
+        assert r.headers["content-type"].startswith(TYPES[ext])
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        again = client.get(url, headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        head = client.session.head(client.url + url)
+        assert head.status_code == 200 and head.headers["content-length"] == str(len(r.content))
+        # Another version's name, or no hash at all, is not this file.
+        assert client.get(f"/static/{stem}.{'0' * 12}.{ext}").status_code == 404
+        assert client.get(f"/static/{stem}.{ext}").status_code == 404
+    assert client.session.post(client.url + next(iter(urls))).status_code == 405
+
+
+# -- oEmbed ---------------------------------------------------------------------------------------
+
+
+def _oembed(client, url: str, **params) -> object:
+    return client.session.get(f"{client.url}/api/oembed", params={"url": url, **params}, timeout=10)
+
+
+def test_oembed_photo_for_page_and_image_urls(client, uploaded):
+    for url in (uploaded["page_url"], uploaded["url"], uploaded["thumbnail_url"]):
+        r = _oembed(client, url, format="json")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["version"] == "1.0" and body["type"] == "photo"
+        assert body["provider_name"] == "picdrop" and body["provider_url"] == client.url + "/"
+        assert (body["url"], body["width"], body["height"]) == (uploaded["url"], 800, 600)
+        assert body["thumbnail_url"] == uploaded["thumbnail_url"]
+        assert "cache_age" not in body  # never expires
+    thumb = Image.open(io.BytesIO(client.get(f"/t/{uploaded['id']}.webp").content))
+    assert (body["thumbnail_width"], body["thumbnail_height"]) == thumb.size == (320, 240)
+
+
+def test_oembed_respects_maxwidth_and_maxheight(client, uploaded):
+    fits = _oembed(client, uploaded["page_url"], maxwidth=800, maxheight=600).json()
+    assert (fits["url"], fits["width"]) == (uploaded["url"], 800)
+    thumb = _oembed(client, uploaded["page_url"], maxwidth=500).json()
+    assert (thumb["url"], thumb["width"], thumb["height"]) == (uploaded["thumbnail_url"], 320, 240)
+    small = _oembed(client, uploaded["page_url"], maxwidth=200, maxheight=100).json()
+    assert (small["width"], small["height"]) == (133, 100)
+
+
+def test_oembed_refusals(client, uploaded):
+    assert _oembed(client, uploaded["page_url"], format="xml").status_code == 501
+    foreign = uploaded["page_url"].replace("127.0.0.1", "evil.example")
+    for url in (foreign, f"{client.url}/AAAAAAAAAA", f"{client.url}/api/upload", "not a url"):
+        r = _oembed(client, url)
+        assert r.status_code == 404, url
+        assert r.json()["code"] == "not_found"
+    assert _oembed(client, uploaded["page_url"], maxwidth=0).status_code == 400
+    expiring = client.session.post(
+        f"{client.url}/api/upload",
+        files={"file": ("e.jpg", samples.unique_jpeg(seed=5))},
+        data={"expires": "1h"},
+        timeout=30,
+    ).json()
+    assert 3500 < _oembed(client, expiring["page_url"]).json()["cache_age"] <= 3600
+
+
+@pytest.mark.parametrize(
+    "size", [(800, 600), (600, 800), (320, 320), (100, 50), (1001, 333), (333, 1001), (5000, 7)]
+)
+def test_thumbnail_size_is_what_pillow_makes(size):
+    image = Image.new("L", size)
+    image.thumbnail((320, 320))
+    assert thumbnail_size(*size) == image.size
+
+
+# -- small pieces ---------------------------------------------------------------------------------
+
+
+def test_expiry_choices_follow_the_server_policy(tmp_path):
+    capped = Pages(Settings(data_dir=tmp_path, max_expiry="7d", default_expiry="1d"))
+    assert [k for k, _ in capped.expiry_choices()] == ["1h", "1d", "7d"]
+    everything = Pages(Settings(data_dir=tmp_path))
+    assert everything.expiry_choices()[-1] == ("never", "Forever")
+
+
+def test_human_until():
+    now = 1_000_000.0
+
+    def at(seconds: float) -> datetime:
+        return datetime.fromtimestamp(now + seconds, UTC)
+
+    assert human_until(None) == "never"
+    assert human_until(at(7 * 86400 - 3), now) == "in 7 days"
+    assert human_until(at(3600 - 2), now) == "in 1 hour"
+    assert human_until(at(20 * 60), now) == "in 20 minutes"
+    assert human_until(at(10), now) == "in less than a minute"
+
+
+def test_report_confirmation_page(tmp_path):
+    """`POST /report/{id}` is issue 6's route; the page it renders is this one."""
+    settings = Settings(data_dir=tmp_path, public_url="https://picdrop.example")
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    scope = {
+        "type": "http",
+        "app": app,
+        "method": "POST",
+        "path": "/report/AbCdEfGhIj",
+        "headers": [],
+        "query_string": b"",
+        "server": ("picdrop.example", 443),
+        "scheme": "https",
+        "root_path": "",
+    }
+    r = Pages(settings).reported(Request(scope), "AbCdEfGhIj")
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"] == CSP
+    text = r.body.decode()
+    assert "report received" in text and "<code>AbCdEfGhIj</code>" in text
+    assert not [a for t, a in Markup(text).tags if t == "script" and not a.get("src")]
