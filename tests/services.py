@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import logging
 import os
 import re
 import shutil
@@ -179,6 +180,7 @@ class S3Server:
         self.endpoint_url = ""
 
     def start(self) -> S3Server:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
         with contextlib.redirect_stdout(None):  # it prints a banner
             self._server.start()
         host, port = self._server.get_host_and_port()
