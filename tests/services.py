@@ -303,11 +303,8 @@ def render_nginx_site(
         if n != count:
             raise AssertionError(f"{source}: expected {count} match(es) of {pattern!r}, got {n}")
 
-    servers = "".join(f"    server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams).rstrip(
-        "\n"
-    )
-    sub(r"^    server 127\.0\.0\.1:80\d\d .*;$\n?(?:^    server 127\.0\.0\.1:80\d\d .*;$)*",
-        servers)  # fmt: skip
+    servers = "".join(f"    server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
+    sub(r"(?:^    server 127\.0\.0\.1:80\d\d [^\n]*;\n)+", servers)
     sub(r"^    listen 80( default_server)?;$", f"    listen 127.0.0.1:{listen_port};")
     sub(r"proxy_cache_path /var/cache/nginx/picdrop ", f"proxy_cache_path {cache_dir} ")
     sub(r"alias /var/lib/picdrop/blobs/;", f"alias {blobs_dir or '/nonexistent'}/;")
