@@ -42,12 +42,10 @@ class FallbackStore:
         return self.primary.list()
 
     def local_path(self, key: str) -> Path | None:
-        # Only a file that is there: nginx would answer 404 for one still in the other store.
-        for store in (self.primary, self.fallback):
-            path = store.local_path(key)
-            if path is not None and store.exists(key):
-                return path
-        return None
+        # Only a file that is already in the primary store: nginx's X-Accel location maps that
+        # one (STORAGE_URL); a blob still only in the old store is sent by the app.
+        path = self.primary.local_path(key)
+        return path if path is not None and self.primary.exists(key) else None
 
     def sweep_temporary(self, older_than: float) -> int:
         return self.primary.sweep_temporary(older_than)

@@ -250,3 +250,13 @@ def test_fallback_store_reads_through_and_deletes_from_both(scaled_settings, tmp
             service.store.get("ab/old.png")
     finally:
         service.catalog.close()
+
+
+def test_fallback_store_offers_only_files_of_the_primary_to_nginx(tmp_path):
+    from backend.storage import FilesystemStore
+
+    store = FallbackStore(FilesystemStore(tmp_path / "new"), FilesystemStore(tmp_path / "old"))
+    store.fallback.put("ab/old.png", b"old")
+    store.put("cd/new.png", b"new")
+    assert store.local_path("ab/old.png") is None  # the app sends it
+    assert store.local_path("cd/new.png") == tmp_path / "new" / "cd" / "new.png"
