@@ -55,6 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
                 help="only blobs unreferenced for this many seconds (default: ORPHAN_GRACE)",
             )
 
+    migrate_storage = sub.add_parser(
+        "migrate-storage",
+        help="copy every blob from one store to another (see docs/DEPLOY.md)",
+        description="Copy every blob from one store to another, skipping those already there "
+        "(so it can be run again to resume or catch up), then check that every blob the catalog "
+        "references is in the destination. The servers keep running: point them at the new "
+        "store with the old one as STORAGE_FALLBACK_URL first (docs/DEPLOY.md).",
+    )
+    migrate_storage.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help="the store to copy from"
+    )
+    migrate_storage.add_argument(
+        "--to", dest="dest", required=True, metavar="URL", help="the store to copy to"
+    )
+    migrate_storage.add_argument(
+        "--jobs", type=int, default=8, help="blobs copied at once (default: 8)"
+    )
+    migrate_storage.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="skip checking the catalog's blobs against the destination afterwards",
+    )
+    _add_setting_flags(migrate_storage)
+
     sub.add_parser("settings", help="print every setting with its variable and default")
     return parser
 
@@ -75,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return serve(settings)
+    if args.command == "migrate-storage":
+        return migrate_storage(settings, args.source, args.dest, jobs=args.jobs, check=args.check)
     service = _service(settings)
     try:
         if args.command == "purge-expired":
@@ -91,12 +118,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _service(settings: Settings):
     from backend.catalog import Catalog
     from backend.service import ImageService
-    from backend.storage import open_store
+    from backend.storage import store_from_settings
 
-    catalog = Catalog(settings.resolved_database_url)
+    catalog = Catalog(settings.resolved_database_url, pool_size=settings.database_pool_size)
     catalog.migrate()
-    store = open_store(settings.resolved_storage_url, endpoint_url=settings.s3_endpoint_url or None)
-    return ImageService(settings, catalog, store)
+    return ImageService(settings, catalog, store_from_settings(settings))
+
+
+def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs: int, check: bool):
+    """Copy the blobs; then, unless told not to, check the catalog's against the destination."""
+    import time
+
+    from backend.catalog import Catalog
+    from backend.storage import open_store, s3_options
+    from backend.storage.migrate import copy_blobs, missing_keys
+
+    options = s3_options(settings)
+    source = open_store(source_url, **options)
+    dest = open_store(dest_url, **options)
+    last = 0.0
+
+    def progress(report) -> None:
+        nonlocal last
+        if time.monotonic() - last >= 5:
+            last = time.monotonic()
+            print(f"  {report.copied} copied, {report.skipped} already there", file=sys.stderr)
+
+    print(f"copying blobs from {source!r} to {dest!r}", file=sys.stderr)
+    report = copy_blobs(source, dest, jobs=jobs, progress=progress)
+    print(
+        f"copied {report.copied} blobs ({report.bytes_copied} bytes), "
+        f"{report.skipped} already there, {report.vanished} deleted meanwhile, "
+        f"{len(report.failed)} failed"
+    )
+    status = 1 if report.failed else 0
+    if check:
+        catalog = Catalog(settings.resolved_database_url)
+        try:
+            missing = missing_keys(catalog.referenced_blob_keys(), dest)
+        finally:
+            catalog.close()
+        if missing:
+            print(f"{len(missing)} blobs the catalog references are not in the destination:")
+            for key in missing[:20]:
+                print(f"  {key}")
+            status = 1
+        else:
+            print("every blob the catalog references is in the destination")
+    return status
 
 
 def serve(settings: Settings) -> int:

@@ -37,6 +37,26 @@ class Upload:
     replayed: bool = False
 
 
+YEAR = 31536000
+
+
+def image_cache_control(record: ImageRecord, now: float) -> str:
+    """A year and immutable (the bytes never change); less for an upload that expires sooner."""
+    if record.expires_at is None:
+        return f"public, max-age={YEAR}, immutable"
+    max_age = max(0, min(YEAR, int(record.expires_at - now)))
+    return f"public, max-age={max_age}" + (", immutable" if max_age == YEAR else "")
+
+
+@dataclass(frozen=True)
+class DirectLocation:
+    """Either a path for nginx's X-Accel-Redirect or a URL to send the client to."""
+
+    accel_path: str | None = None
+    redirect_url: str | None = None
+    redirect_max_age: int = 0
+
+
 def blob_key(sha256: str, ext: str) -> str:
     return f"{sha256[:2]}/{sha256}.{ext}"
 
@@ -189,6 +209,31 @@ class ImageService:
             self.cache.put(record.blob_key, data)
         return data
 
+    def direct_location(self, record: ImageRecord) -> DirectLocation | None:
+        """Where the image's bytes can be fetched without the app sending them, if configured:
+        an X-Accel-Redirect path for nginx (filesystem store), or a URL to redirect to (S3)."""
+        settings = self.settings
+        if settings.x_accel_redirect and self.store.local_path(record.blob_key) is not None:
+            return DirectLocation(
+                accel_path=settings.x_accel_redirect.rstrip("/") + "/" + record.blob_key
+            )
+        url_for = getattr(self.store, "url", None)
+        if settings.s3_serve == "redirect" and url_for is not None:
+            now = self.clock()
+            remaining = YEAR if record.expires_at is None else int(record.expires_at - now)
+            lifetime = max(1, min(settings.s3_presign_seconds, remaining))
+            url = url_for(
+                record.blob_key,
+                expires_in=lifetime,
+                content_type=record.mime,
+                cache_control=image_cache_control(record, now),
+                content_disposition=f'inline; filename="{record.id}.{record.ext}"',
+            )
+            # A browser may keep the redirect while the URL it points to stays valid.
+            keep = min(remaining, 3600) if settings.s3_public_url else lifetime // 2
+            return DirectLocation(redirect_url=url, redirect_max_age=max(0, keep))
+        return None
+
     def thumbnail(self, record: ImageRecord) -> bytes:
         """Made on first request from the stored image, then kept in the blob store."""
         key = thumbnail_key(record.sha256)
@@ -229,16 +274,24 @@ class ImageService:
 
     # -- housekeeping ---------------------------------------------------------------------------
     def purge_expired(self) -> int:
-        """Delete every expired upload. Safe to run from several replicas at once."""
+        """Delete every expired upload. Safe to run from several replicas at once: each delete
+        is one transaction that either removes the row (and counts) or finds it already gone."""
         purged = 0
         while batch := self.catalog.expired_ids(self.clock()):
             for image_id in batch:
-                record = self.catalog.get(image_id)
-                if record is not None:
-                    self._delete(record)
+                if self.catalog.delete_image(image_id, delete_blob=self._delete_blob):
                     purged += 1
         self.catalog.forget_idempotency(self.clock() - IDEMPOTENCY_TTL)
         return purged
+
+    def housekeeping(self) -> tuple[int, int] | None:
+        """The periodic sweep: expired uploads, then orphan blobs. With several replicas only
+        one runs it at a time (the others return None); running it twice would be safe, only
+        wasteful (an orphan sweep lists the whole bucket)."""
+        with self.catalog.exclusive("housekeeping") as mine:
+            if not mine:
+                return None
+            return self.purge_expired(), self.sweep_orphans()
 
     def sweep_orphans(self, grace: float | None = None) -> int:
         """Remove blobs and thumbnails no image uses (left by crashes) once older than `grace`."""

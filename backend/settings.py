@@ -15,6 +15,7 @@ from typing import Any
 
 import platformdirs
 
+S3_SERVE_CHOICES = ("stream", "redirect")
 EXPIRY_CHOICES = {"1h": 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "never": None}
 
 
@@ -43,6 +44,45 @@ class Settings:
     )
     s3_endpoint_url: str = _doc(
         "Endpoint of an S3-compatible store (MinIO, R2...). Empty: AWS.", default=""
+    )
+    s3_region: str = _doc(
+        "Region of the S3 bucket. Empty: AWS_REGION / the AWS config, else us-east-1.", default=""
+    )
+    s3_access_key_id: str = _doc(
+        "S3 access key. Empty: the usual AWS chain (AWS_ACCESS_KEY_ID, ~/.aws, instance role).",
+        default="",
+    )
+    s3_secret_access_key: str = _doc(
+        "S3 secret key (prefer the environment over the command line). Empty: the AWS chain.",
+        default="",
+    )
+    s3_serve: str = _doc(
+        "How images in S3 reach clients: 'stream' (through the app, with all its headers) or "
+        "'redirect' (302 to a presigned URL, or to S3_PUBLIC_URL when set).",
+        default="stream",
+    )
+    s3_public_url: str = _doc(
+        "With S3_SERVE=redirect: public base URL of the bucket (a CDN); objects are linked as "
+        "BASE/<object key>. Empty: presigned URLs.",
+        default="",
+    )
+    s3_presign_seconds: int = _doc(
+        "Lifetime of presigned URLs given out by S3_SERVE=redirect.", default=3600
+    )
+    storage_fallback_url: str = _doc(
+        "A second blob store that reads fall back to (while migrate-storage copies the blobs "
+        "over to STORAGE_URL). Empty: none.",
+        default="",
+    )
+    x_accel_redirect: str = _doc(
+        "Internal nginx location (e.g. /_picdrop_blobs/) that maps to the filesystem blob "
+        "store: images are answered with X-Accel-Redirect and nginx sends the file. "
+        "Only behind nginx configured for it. Empty: the app sends the bytes.",
+        default="",
+    )
+    database_pool_size: int = _doc(
+        "Database connections kept open per process (as many more may be opened under load).",
+        default=10,
     )
     ratelimit_url: str = _doc(
         "Storage of the rate limits: memory:// or redis://host:port.", default="memory://"
@@ -95,6 +135,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+        if self.s3_serve not in S3_SERVE_CHOICES:
+            raise ValueError(
+                f"{env_name('s3_serve')} must be one of {', '.join(S3_SERVE_CHOICES)}, "
+                f"not {self.s3_serve!r}"
+            )
         for name in ("default_expiry", "max_expiry"):
             if getattr(self, name) not in EXPIRY_CHOICES:
                 raise ValueError(

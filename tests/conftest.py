@@ -63,3 +63,58 @@ def live_server(server_settings: Settings) -> Iterator[EmbeddedServer]:
         yield server
     finally:
         server.stop()
+
+
+# -- real services for the scale-out setup (tests/services.py) ----------------------------------
+def _start(service_class):
+    from tests import services
+
+    try:
+        service = service_class()
+        return service.start()
+    except services.Unavailable as exc:
+        require(False, str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session (initdb + pg_ctl); `pg_url` gives each test a
+    database of its own."""
+    from tests.services import Postgres
+
+    server = _start(Postgres)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> Iterator[str]:
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3 protocol server (moto) for the session; `s3_bucket` gives each test a bucket."""
+    from tests.services import S3Server
+
+    server = _start(S3Server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server) -> Iterator[str]:
+    name = s3_server.create_bucket()
+    yield name
+    s3_server.delete_bucket(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    from tests.services import Redis
+
+    server = _start(Redis)
+    yield server
+    server.stop()

@@ -8,10 +8,25 @@ Consistency rules (design promise 5):
 
 On SQLite every write transaction starts with BEGIN IMMEDIATE (it takes the write lock up front, so
 two writers never deadlock upgrading a read lock); reads use a separate engine with plain BEGIN.
+
+On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by a global lock:
+- `INSERT ... ON CONFLICT DO UPDATE ... RETURNING refcount` locks the blob's row (or waits for a
+  concurrent insert of it to commit) until the transaction ends; if a concurrent delete removed the
+  row meanwhile, PostgreSQL inserts a fresh one (refcount 1), so `ensure_blob` runs, as it must;
+- `UPDATE ... RETURNING` and `DELETE ... RETURNING` lock the rows they touch, so two deletes of
+  one image cannot both succeed, and a refcount is never decremented twice;
+- the orphan sweep inserts a placeholder row for the key it deletes (ON CONFLICT DO NOTHING):
+  while it deletes the object, an upload of the same bytes waits on that row, then finds it gone
+  and writes the object again (SQLite gets the same from its write lock);
+- an ID collision is retried inside a SAVEPOINT, so the failed INSERT does not abort the upload;
+- migrations take a transaction-level advisory lock, so replicas starting at once upgrade the
+  schema one after the other (the second finds it done);
+- `exclusive(name)` is a session advisory lock that lets one replica at a time run housekeeping.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +35,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
@@ -86,15 +110,22 @@ class IdempotencyRecord:
 
 
 class Catalog:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self._read_engine = _sqlite_engine(url, immediate=False)
             self._write_engine = _sqlite_engine(url, immediate=True)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,  # a restarted database or a dropped connection is not an error
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=30,
+            )
             self._read_engine = self._write_engine = engine
+        self.is_postgresql = self._write_engine.dialect.name == "postgresql"
 
     def close(self) -> None:
         self._read_engine.dispose()
@@ -106,8 +137,39 @@ class Catalog:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self._write_engine.begin() as conn:
+            if self.is_postgresql:
+                # Replicas starting together: one migrates, the others wait here and then find
+                # the schema current (DDL is transactional on PostgreSQL; the lock ends with it).
+                conn.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Yields True in at most one process (of all replicas) at a time for `name`, else False.
+
+        PostgreSQL: a session advisory lock on its own connection, released at the end (or by
+        the server when this process dies). SQLite: always True (one machine, and every
+        housekeeping step is idempotent anyway; this only saves duplicate work).
+        """
+        if not self.is_postgresql:
+            yield True
+            return
+        key = advisory_key(name)
+        conn = self._write_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar_one())
+            try:
+                yield got
+            finally:
+                if got:
+                    try:
+                        conn.execute(select(func.pg_advisory_unlock(key)))
+                    except Exception:
+                        conn.invalidate()  # closing the session releases the lock
+                        raise
+        finally:
+            conn.close()
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -245,11 +307,25 @@ class Catalog:
             return set(conn.execute(select(blobs.c.key)).scalars())
 
     def delete_blob_if_unreferenced(self, key: str, delete_blob: Callable[[str], None]) -> bool:
-        """For the orphan sweep: delete under the write lock, so no upload adopts it meanwhile."""
+        """For the orphan sweep: delete the object unless an image uses it, so that no upload
+        adopts it meanwhile.
+
+        A placeholder row (refcount 0) is inserted for the key and removed again in the same
+        transaction: if the key has a row, it is referenced (False); if not, the placeholder
+        holds the key's lock while the object is deleted, and an upload of the same bytes waits
+        for it, then inserts its own row and (refcount 1) writes the object again.
+        """
         with self._writing() as conn:
-            if conn.execute(select(blobs.c.key).where(blobs.c.key == key)).first():
+            stmt = (
+                _dialect_insert(conn)(blobs)
+                .values(key=key, size=0, refcount=0, created_at=time.time())
+                .on_conflict_do_nothing(index_elements=[blobs.c.key])
+                .returning(blobs.c.key)
+            )
+            if conn.execute(stmt).first() is None:
                 return False
             delete_blob(key)
+            conn.execute(delete(blobs).where(blobs.c.key == key, blobs.c.refcount == 0))
             return True
 
     # -- checks ---------------------------------------------------------------------------------
@@ -268,6 +344,12 @@ class Catalog:
             return "ok"
         with self._reading() as conn:
             return conn.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
+    digest = hashlib.sha256(f"picdrop:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _dialect_insert(conn: Connection):
@@ -292,8 +374,10 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # recipe for pysqlite, whose own implicit BEGIN is DEFERRED).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching a new database to WAL takes a lock that another
+        # process opening it at the same moment may hold.
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk when it returns, so a 201 survives power loss, not just a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")

@@ -17,7 +17,7 @@ from backend.http.access_log import AccessLog
 from backend.http.budget import ByteBudget
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings
-from backend.storage import BlobStore, open_store
+from backend.storage import BlobStore, store_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ def create_app(
     checks: list[UploadCheck] | None = None,
 ) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = catalog or Catalog(settings.resolved_database_url)
-    store = store or open_store(
-        settings.resolved_storage_url, endpoint_url=settings.s3_endpoint_url or None
+    catalog = catalog or Catalog(
+        settings.resolved_database_url, pool_size=settings.database_pool_size
     )
+    store = store or store_from_settings(settings)
     service = ImageService(settings, catalog, store, checks=checks)
 
     @contextlib.asynccontextmanager
@@ -79,10 +79,10 @@ def create_app(
 async def _sweep_forever(service: ImageService, interval: float) -> None:
     while True:
         try:
-            purged = await anyio.to_thread.run_sync(service.purge_expired)
-            swept = await anyio.to_thread.run_sync(service.sweep_orphans)
-            if purged or swept:
-                log.info("sweep: %d expired uploads purged, %d orphan blobs removed", purged, swept)
+            # One replica at a time (an advisory lock on PostgreSQL); the others skip this round.
+            result = await anyio.to_thread.run_sync(service.housekeeping)
+            if result is not None and any(result):
+                log.info("sweep: %d expired uploads purged, %d orphan blobs removed", *result)
         except Exception:  # keep sweeping; a failed round is logged and retried next interval
             log.exception("sweep failed")
         await asyncio.sleep(interval)

@@ -14,11 +14,10 @@ from fastapi.responses import RedirectResponse, Response
 from backend.catalog import ImageRecord
 from backend.errors import NotFound
 from backend.images import FORMATS
-from backend.service import ImageService
+from backend.service import DirectLocation, ImageService, image_cache_control
 
 router = APIRouter()
 
-YEAR = 31536000
 IMAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -30,13 +29,7 @@ KNOWN_EXTS = {ext for _mime, ext in FORMATS.values()} | {"jpeg"}
 
 
 def _cache_headers(record: ImageRecord, now: float, etag: str) -> dict[str, str]:
-    max_age = YEAR
-    if record.expires_at is not None:
-        max_age = max(0, min(YEAR, int(record.expires_at - now)))
-    cache = (
-        f"public, max-age={max_age}, immutable" if max_age == YEAR else f"public, max-age={max_age}"
-    )
-    return {**IMAGE_HEADERS, "ETag": etag, "Cache-Control": cache}
+    return {**IMAGE_HEADERS, "ETag": etag, "Cache-Control": image_cache_control(record, now)}
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -128,17 +121,40 @@ async def image(request: Request, image_id: str, ext: str) -> Response:
         raise NotFound()
     service: ImageService = request.app.state.service
 
-    def load() -> tuple[ImageRecord, bytes]:
+    def load() -> tuple[ImageRecord, bytes | DirectLocation | None]:
         record = service.lookup(image_id)
-        return record, service.blob(record)
+        if ext != record.ext:
+            return record, None
+        return record, service.direct_location(record) or service.blob(record)
 
     record, data = await anyio.to_thread.run_sync(load)
-    if ext != record.ext:  # same image, canonical name: /abc.jpeg or /abc.png -> /abc.jpg
+    if data is None:  # same image, canonical name: /abc.jpeg or /abc.png -> /abc.jpg
         return RedirectResponse(f"/{record.id}.{record.ext}", status_code=308)
     etag = f'"{record.sha256}"'
     headers = _cache_headers(record, service.clock(), etag)
     headers["Content-Disposition"] = f'inline; filename="{record.id}.{record.ext}"'
+    if isinstance(data, DirectLocation):
+        return _direct(data, record, headers)
     return send_bytes(request, data, media_type=record.mime, etag=etag, headers=headers)
+
+
+def _direct(location: DirectLocation, record: ImageRecord, headers: dict[str, str]) -> Response:
+    if location.accel_path is not None:
+        # nginx sends the file (sendfile, ranges, conditional requests, its own ETag) with our
+        # Content-Type, Content-Disposition and Cache-Control; the deploy config adds the rest.
+        headers = {k: v for k, v in headers.items() if k != "ETag"}
+        headers["X-Accel-Redirect"] = location.accel_path
+        return Response(status_code=200, media_type=record.mime, headers=headers)
+    assert location.redirect_url is not None
+    return RedirectResponse(
+        location.redirect_url,
+        status_code=302,
+        headers={
+            "Cache-Control": f"private, max-age={location.redirect_max_age}",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/{image_id}", summary="Viewer page", response_class=Response)

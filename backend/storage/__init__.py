@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from backend.storage.base import BlobInfo, BlobStore, StorageFull
+from backend.storage.fallback import FallbackStore
 from backend.storage.filesystem import FilesystemStore
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 
 def open_store(url: str, **options) -> BlobStore:
-    """`/path`, `file:///path` -> FilesystemStore; `s3://bucket/prefix` -> S3Store."""
+    """`/path`, `file:///path` -> FilesystemStore; `s3://bucket/prefix` -> S3Store.
+
+    `options` (endpoint_url, region, access_key_id, secret_access_key, public_url) apply to S3.
+    """
     if url.startswith("s3://"):
         from backend.storage.s3 import S3Store  # boto3 is an optional dependency
 
@@ -17,4 +26,31 @@ def open_store(url: str, **options) -> BlobStore:
     return FilesystemStore(url)
 
 
-__all__ = ["BlobInfo", "BlobStore", "FilesystemStore", "StorageFull", "open_store"]
+def s3_options(settings: Settings) -> dict[str, str | None]:
+    return {
+        "endpoint_url": settings.s3_endpoint_url or None,
+        "region": settings.s3_region or None,
+        "access_key_id": settings.s3_access_key_id or None,
+        "secret_access_key": settings.s3_secret_access_key or None,
+        "public_url": settings.s3_public_url or None,
+    }
+
+
+def store_from_settings(settings: Settings) -> BlobStore:
+    """STORAGE_URL, reading through to STORAGE_FALLBACK_URL when one is set."""
+    store = open_store(settings.resolved_storage_url, **s3_options(settings))
+    if settings.storage_fallback_url:
+        fallback = open_store(settings.storage_fallback_url, **s3_options(settings))
+        store = FallbackStore(store, fallback)
+    return store
+
+
+__all__ = [
+    "BlobInfo",
+    "BlobStore",
+    "FallbackStore",
+    "FilesystemStore",
+    "StorageFull",
+    "open_store",
+    "store_from_settings",
+]

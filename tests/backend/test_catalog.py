@@ -1,8 +1,12 @@
-"""The catalog contract (run against every database the `catalog` fixture provides)."""
+"""The catalog contract, run against SQLite and against a real PostgreSQL (`catalog_url`).
+
+Several `Catalog` objects on one database stand for several replicas (processes) sharing it.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,10 +14,25 @@ import pytest
 from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, NewImage
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return request.getfixturevalue("pg_url")  # a fresh database on the session's server
+
+
 @pytest.fixture
-def catalog(tmp_path):
-    c = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+def catalog(catalog_url):
+    c = Catalog(catalog_url)
     c.migrate()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def replica(catalog_url, catalog):
+    """A second process's view of the same database (after `catalog` has migrated it)."""
+    c = Catalog(catalog_url)
     yield c
     c.close()
 
@@ -100,3 +119,132 @@ def test_concurrent_adds_and_deletes_keep_counts_right(catalog):
     assert catalog.referenced_blob_keys() == live_keys
     assert live_keys <= objects
     assert catalog.integrity_check() == "ok"
+
+
+def test_replicas_starting_at_once_migrate_once(catalog_url):
+    """Two processes run the migrations on an empty database at the same moment."""
+    catalogs = [Catalog(catalog_url) for _ in range(3)]
+    barrier = threading.Barrier(len(catalogs))
+
+    def start(c: Catalog) -> None:
+        barrier.wait()
+        c.migrate()
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(catalogs)) as pool:
+            list(pool.map(start, catalogs))  # re-raises a failed migration
+        assert all(c.count_images() == 0 for c in catalogs)
+    finally:
+        for c in catalogs:
+            c.close()
+
+
+def test_one_image_deleted_from_two_replicas_at_once(catalog, replica):
+    deleted: list[str] = []
+    for i in range(20):
+        rec = catalog.add_image(new_image(f"d{i}/d{i}.jpg"), ensure_blob=lambda: None)
+        barrier = threading.Barrier(2)
+
+        def delete(c: Catalog, image_id: str = rec.id, barrier=barrier) -> bool:
+            barrier.wait()
+            return c.delete_image(image_id, delete_blob=deleted.append)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(delete, [catalog, replica]))
+        assert sorted(results) == [False, True]
+    assert sorted(deleted) == sorted(f"d{i}/d{i}.jpg" for i in range(20))  # each exactly once
+    assert catalog.referenced_blob_keys() == set()
+
+
+def test_concurrent_uploads_of_the_same_bytes_write_the_object_once(catalog, replica):
+    ensured: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def upload(i: int):
+        barrier.wait()
+        c = (catalog, replica)[i % 2]
+        return c.add_image(new_image("ee/ee.jpg"), ensure_blob=lambda: ensured.append("x"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        records = list(pool.map(upload, range(8)))
+    assert len({r.id for r in records}) == 8
+    assert ensured == ["x"]  # only the upload that took the count from zero
+    for rec in records:
+        catalog.delete_image(rec.id, delete_blob=ensured.append)
+    assert ensured == ["x", "ee/ee.jpg"]  # and only the last delete removes it
+
+
+def test_orphan_sweep_and_upload_of_the_same_bytes_race(catalog, replica):
+    """The sweep deletes an unreferenced object while an upload of the same bytes commits: the
+    upload must end up with its object (written again), never with a row whose blob is gone."""
+    key = "ff/ff.jpg"
+    objects = {key}  # the orphan, already in the store
+    deleting = threading.Event()
+
+    def slow_delete(k: str) -> None:
+        deleting.set()
+        time.sleep(0.3)  # the upload arrives meanwhile
+        objects.discard(k)
+
+    def ensure() -> None:
+        if key not in objects:
+            objects.add(key)
+
+    def upload():
+        assert deleting.wait(5)
+        return replica.add_image(new_image(key), ensure_blob=ensure)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        swept = pool.submit(catalog.delete_blob_if_unreferenced, key, slow_delete)
+        added = pool.submit(upload)
+        assert swept.result() is True
+        record = added.result()
+    assert key in objects
+    assert catalog.referenced_blob_keys() == {key}
+    assert catalog.get(record.id) is not None
+    # And once referenced, the sweep leaves it alone.
+    assert not catalog.delete_blob_if_unreferenced(key, objects.discard)
+    assert key in objects
+
+
+def test_expired_uploads_purged_by_two_replicas_at_once(catalog, replica):
+    now = time.time()
+    for i in range(60):
+        catalog.add_image(
+            new_image(f"x{i % 7}/x{i % 7}.jpg", expires_at=now - 1), ensure_blob=lambda: None
+        )
+    catalog.add_image(new_image("keep/keep.jpg"), ensure_blob=lambda: None)
+    deleted: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def purge(c: Catalog) -> int:
+        barrier.wait()
+        purged = 0
+        while batch := c.expired_ids(time.time(), limit=10):
+            purged += sum(c.delete_image(i, delete_blob=deleted.append) for i in batch)
+        return purged
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = list(pool.map(purge, [catalog, replica]))
+    assert sum(counts) == 60
+    assert sorted(deleted) == sorted(f"x{i}/x{i}.jpg" for i in range(7))
+    assert catalog.referenced_blob_keys() == {"keep/keep.jpg"}
+
+
+def test_exclusive_admits_one_replica_at_a_time(catalog, replica):
+    with catalog.exclusive("housekeeping") as first:
+        assert first
+        with replica.exclusive("housekeeping") as second:
+            # PostgreSQL: an advisory lock across processes. SQLite: one machine, always yes.
+            assert second is (not catalog.is_postgresql)
+        with replica.exclusive("something-else") as other:
+            assert other
+    with replica.exclusive("housekeeping") as again:
+        assert again
+
+
+def test_exclusive_is_released_when_the_holder_fails(catalog, replica):
+    with pytest.raises(RuntimeError), catalog.exclusive("housekeeping"):
+        raise RuntimeError("sweep failed")
+    with replica.exclusive("housekeeping") as got:
+        assert got
