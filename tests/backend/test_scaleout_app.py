@@ -181,7 +181,11 @@ def _service(settings: Settings) -> ImageService:
 
 def _upload(service: ImageService, seed: int, expires_at: float | None = None):
     data = samples.unique_jpeg(seed=seed)
-    return service.store_upload(service.prepare(data), original=data, expires_at=expires_at)
+    return service.store_upload(
+        service.prepare(data),
+        request_sha256=hashlib.sha256(data).hexdigest(),
+        expires_at=expires_at,
+    )
 
 
 def test_two_replicas_purge_expired_uploads_at_once(scaled_settings, s3_server, s3_bucket):
