@@ -32,6 +32,10 @@ def uvicorn_config(app, settings: Settings, **kw) -> uvicorn.Config:
         log_config=None,  # our own request log (backend.http.logging) never logs addresses
         access_log=False,
         server_header=False,
+        # The client is who the socket says, unless PICDROP_TRUSTED_PROXIES says otherwise
+        # (backend.http.guard); uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
+        proxy_headers=False,
+        ws="none",  # no WebSockets here (and their log lines carry client addresses)
         # Keep-alive long enough for clients that reuse connections between uploads.
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,

@@ -22,6 +22,11 @@ from backend.server import EmbeddedServer
 from backend.settings import Settings
 
 REQUIRE_ALL = os.environ.get("PICDROP_REQUIRE_ALL") == "1"
+GENEROUS_LIMITS = {
+    "upload_rate": "100000/minute",
+    "report_rate": "100000/minute",
+    "notfound_rate": "100000/minute",
+}
 
 
 def require(available: bool, what: str) -> None:
@@ -49,8 +54,14 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server_settings(data_dir: Path) -> Settings:
-    """Settings for a fresh server on a free port of 127.0.0.1 with its own data directory."""
-    return Settings(data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0)
+    """Settings for a fresh server on a free port of 127.0.0.1 with its own data directory.
+
+    Rate limits are generous here (tests send many requests from one address); the tests of the
+    limits themselves set their own.
+    """
+    return Settings(
+        data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0, **GENEROUS_LIMITS
+    )
 
 
 @pytest.fixture

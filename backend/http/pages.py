@@ -20,6 +20,7 @@ from backend import __version__, ids
 from backend.catalog import ImageRecord
 from backend.errors import Forbidden
 from backend.http.models import UploadResult, base_url, image_meta
+from backend.moderation import REASON_LABELS
 from backend.service import ImageService
 from backend.settings import EXPIRY_CHOICES, Settings
 
@@ -95,7 +96,9 @@ class Pages:
         )
 
     def viewer(self, request: Request, record: ImageRecord) -> HTMLResponse:
-        return self.render(request, "viewer.html", image=image_meta(request, record))
+        return self.render(
+            request, "viewer.html", image=image_meta(request, record), report_reasons=REASON_LABELS
+        )
 
     def uploaded(self, request: Request, result: UploadResult) -> HTMLResponse:
         return self.render(request, "uploaded.html", status=201, image=result)
@@ -105,6 +108,14 @@ class Pages:
 
     def deleted(self, request: Request) -> HTMLResponse:
         return self.render(request, "deleted.html")
+
+    def reported(self, request: Request, image_id: str) -> HTMLResponse:
+        return self.render(request, "reported.html", image_id=image_id)
+
+    def removed(
+        self, request: Request, message: str, headers: dict[str, str] | None = None
+    ) -> HTMLResponse:
+        return self.render(request, "removed.html", status=451, headers=headers, message=message)
 
     def error(
         self, request: Request, status: int, message: str, headers: dict[str, str] | None = None

@@ -55,8 +55,9 @@ async def receive_upload(request: Request) -> Upload | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
     settings = request.app.state.settings
+    await request.app.state.guard.check_upload(request)  # 429 before a byte of the body is read
     try:
-        body: UploadBody = await read_upload(request, settings.max_bytes)
+        body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
     except ClientGone:
         log.info("client disconnected during the upload; nothing stored")
         return None
