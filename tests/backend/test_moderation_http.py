@@ -44,7 +44,7 @@ def admin(client, method: str, path: str, **kw):
     return client.session.request(method, client.url + path, headers=AUTH, timeout=30, **kw)
 
 
-# -- reports ---------------------------------------------------------------------------------------
+# -- reports
 def test_report_api_answers_202_and_stores_no_reporter(client):
     image = upload(client, photo_jpeg())
     r = report(client, image["id"], reason="spam", details="Same ad posted 40 times")
@@ -139,7 +139,7 @@ def test_reports_are_rate_limited(client):
     assert 1 <= int(r.headers["Retry-After"]) <= 3600
 
 
-# -- admin authentication -------------------------------------------------------------------
+# -- admin authentication
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
@@ -185,7 +185,7 @@ def test_admin_api_is_off_without_a_token(client):
     assert "PICDROP_ADMIN_TOKEN" in r.json()["error"]
 
 
-# -- removal ---------------------------------------------------------------------------------------
+# -- removal
 def test_removal_answers_451_blocks_copies_and_purges_the_blob(client):
     original = photo_jpeg(11)
     image = upload(client, original)
@@ -342,7 +342,7 @@ def test_audit_log_is_append_only(client):
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == (1,)
 
 
-# -- the same operations from the command line ------------------------------------------------
+# -- the same operations from the command line
 def run_cli(capsys, settings, *args) -> tuple[int, object]:
     code = cli.main(["-q", "admin", *args, "--data-dir", str(settings.data_dir)])
     out, err = capsys.readouterr()
