@@ -8,12 +8,14 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from backend.errors import ApiError, InsufficientStorage
+from backend.http.models import ErrorBody
 from backend.images import ImageRejected
 from backend.storage import StorageFull
 
@@ -113,6 +115,42 @@ def install(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(Exception, unexpected)
+    app.openapi = lambda: honest_openapi(app)
+
+
+def honest_openapi(app: FastAPI) -> dict:
+    """FastAPI documents a 422 'validation error' on every route with parameters; this server
+    answers malformed requests with 400 and the usual error body instead (see invalid_request).
+    Say so in /openapi.json, so clients and schema-based tests see the real contract."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path in spec.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                auto = responses.get("422", {})
+                schema = auto.get("content", {}).get("application/json", {}).get("schema", {})
+                if schema.get("$ref", "").endswith("/HTTPValidationError"):
+                    del responses["422"]
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Malformed request.",
+                            "content": {"application/json": {"schema": error_ref}},
+                        },
+                    )
+        schemas = spec.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 def is_disk_full(exc: OperationalError) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from python_multipart.multipart import parse_options_header
@@ -422,7 +423,7 @@ async def admin_blocks(request: Request) -> BlockList:
     responses=_errors(400, 401, 403, 404, 429),
     summary="Lift a block",
 )
-async def admin_unblock(request: Request, block_id: int) -> Response:
+async def admin_unblock(request: Request, block_id: int = PathParam(ge=1, le=2**62)) -> Response:
     moderation: Moderation = request.app.state.moderation
     await _admin(request, moderation.unblock, block_id, actor="api")
     return Response(status_code=204)
@@ -448,7 +449,9 @@ async def admin_purge_expired(request: Request) -> PurgeResult:
 async def admin_audit(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = Query(None, description="Only entries with a smaller id (paging)."),
+    before: int | None = Query(
+        None, ge=1, le=2**62, description="Only entries with a smaller id (paging)."
+    ),
 ) -> AuditLog:
     moderation: Moderation = request.app.state.moderation
     entries = await _admin(request, moderation.audit_log, limit, before)

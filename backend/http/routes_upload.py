@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from backend.http.body import ClientGone, UploadBody, read_upload
-from backend.http.models import ERROR_RESPONSES, UploadResult, upload_result
+from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.service import ImageService, Upload
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def _json_result(request: Request, upload: Upload) -> JSONResponse:
     "/api/upload",
     status_code=201,
     response_model=UploadResult,
-    responses=ERROR_RESPONSES,
+    responses=UPLOAD_RESPONSES,
     openapi_extra=MULTIPART_BODY,
     summary="Upload an image",
 )
@@ -116,7 +116,7 @@ async def api_upload(request: Request) -> Response:
     "/api/upload/{filename}",
     status_code=201,
     response_model=UploadResult,
-    responses=ERROR_RESPONSES,
+    responses=UPLOAD_RESPONSES,
     summary="Upload a raw body (curl -T)",
 )
 async def api_put(request: Request, filename: str) -> Response:
