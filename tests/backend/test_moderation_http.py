@@ -128,6 +128,17 @@ def test_reports_are_deduplicated_per_image_and_client(client):
     assert groups[b["id"]]["count"] == 1
 
 
+def test_open_reports_per_image_are_capped(client):
+    """A crowd (or a botnet) reporting one image cannot fill the database: 50 open reports are
+    kept per image, more are accepted (202) and dropped."""
+    image = upload(client, photo_jpeg())
+    moderation = client.server.app.state.moderation
+    stored = [moderation.report(image["id"], "spam", f"report {i}") for i in range(60)]
+    assert stored.count(True) == 50 and stored[50:] == [False] * 10
+    [group] = admin(client, "GET", "/api/admin/reports").json()["images"]
+    assert group["count"] == 50
+
+
 @pytest.mark.parametrize("settings_overrides", [{"admin_token": ADMIN, "report_rate": "3/hour"}])
 def test_reports_are_rate_limited(client):
     images = [upload(client, photo_jpeg(seed)) for seed in range(4)]

@@ -4,7 +4,8 @@ The server listens on 127.0.0.2 and the test client connects from 127.0.0.1, so 
 appearing anywhere is the client's address leaking (not the server's own). After a run of
 uploads, reports, refusals, rate-limit hits, broken requests and admin actions, the database
 files (raw bytes and a SQL dump), every log line and every response are searched for the address
-in dotted, decimal and hex form, and for an address sent in X-Forwarded-For.
+in dotted, decimal and hex form, and for an address sent in X-Forwarded-For. (Promise 2 rides
+along: the delete tokens and the admin token are in neither the log nor the database.)
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def client_session() -> requests.Session:
     return s
 
 
-def exercise(url: str, transcript: list[bytes], *, proxied: bool = False) -> None:
-    """Everything a busy day brings, from the client address; every answer is kept."""
+def exercise(url: str, transcript: list[bytes], *, proxied: bool = False) -> list[str]:
+    """Everything a busy day brings, from the client address; every answer is kept.
+    Returns the delete tokens handed out (secrets that must not be logged either)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     extra = {"X-Forwarded-For": PROXIED if proxied else FORWARDED}
     with client_session() as s:
@@ -96,6 +98,7 @@ def exercise(url: str, transcript: list[bytes], *, proxied: bool = False) -> Non
         keep(s.get(f"{url}/api/admin/audit", headers=admin))
         keep(s.get(f"{url}/api/admin/blocks", headers={"Authorization": "Bearer wrong"}))
         keep(s.delete(f"{url}/api/images/{ids[2]['id']}", headers={"Authorization": "Bearer x"}))
+        keep(s.get(ids[4]["delete_url"]))  # the confirmation page of a delete link
         keep(s.post(ids[3]["delete_url"]))
         for i in range(20):  # past the not-found limit
             keep(s.get(f"{url}/NoSuchImg{i:02d}.png", headers=extra))
@@ -111,6 +114,7 @@ def exercise(url: str, transcript: list[bytes], *, proxied: bool = False) -> Non
             time.sleep(wait)
             with contextlib.suppress(OSError):
                 transcript.append(sock.recv(65536))
+    return [image["delete_token"] for image in ids]
 
 
 def database_text(data_dir: Path) -> bytes:
@@ -130,9 +134,14 @@ def test_no_address_in_database_logs_or_answers(server_process, tmp_path):
     server = server_process(tmp_path / "data", **SETTINGS)
     assert server.url.startswith(f"http://{SERVER}:")
     transcript: list[bytes] = []
-    exercise(server.url, transcript)
+    tokens = exercise(server.url, transcript)
     server.stop()
     log = server.log().encode()
+    # Promise 2 while we are at it: secrets are not logged nor stored in the clear.
+    assert b"/delete/" in log and b"[token]" in log
+    database = database_text(tmp_path / "data")
+    for secret in [*tokens, ADMIN]:
+        assert secret.encode() not in log and secret.encode() not in database
     assert b"POST /api/upload 201" in log and b"429" in log  # the log did record the run
     assert b"Invalid HTTP request" in log  # uvicorn's own warning was captured too
     assert_no_address("the server log", log)

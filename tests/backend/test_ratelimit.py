@@ -296,3 +296,14 @@ def test_redis_limits_and_salt_are_shared_by_replicas(redis_url, tmp_path):
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": "right-token-0123456789"}]
+)
+def test_refused_admin_tokens_count_as_guesses(client):
+    wrong = {"Authorization": "Bearer guess"}
+    statuses = [client.get("/api/admin/reports", headers=wrong).status_code for _ in range(4)]
+    assert statuses == [403, 403, 403, 429]
+    right = {"Authorization": "Bearer right-token-0123456789"}
+    assert client.get("/api/admin/reports", headers=right).status_code == 429  # even the right one
