@@ -78,13 +78,13 @@ class Settings:
     # -- abuse limits, moderation (docs/SECURITY.md) ------------------------------------------
     upload_rate: str = _doc(
         "Uploads allowed per client, in the `limits` notation ('30/minute;500/day'; "
-        "empty: unlimited). Clients are told apart by a keyed hash of their address.",
+        "'off': unlimited). Clients are told apart by a keyed hash of their address.",
         default="30/minute;500/day",
     )
-    report_rate: str = _doc("Reports allowed per client (empty: unlimited).", default="10/hour")
+    report_rate: str = _doc("Reports allowed per client ('off': unlimited).", default="10/hour")
     notfound_rate: str = _doc(
         "'Not found' answers allowed per client before it is refused with 429 "
-        "(slows down ID guessing; empty: unlimited).",
+        "(slows down ID guessing; 'off': unlimited).",
         default="100/minute",
     )
     trusted_proxies: str = _doc(

@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from backend.errors import ApiError
 from backend.http.body import ClientGone, UploadBody, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.service import ImageService, Upload
@@ -55,12 +56,17 @@ async def receive_upload(request: Request) -> Upload | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
     settings = request.app.state.settings
-    await request.app.state.guard.check_upload(request)  # 429 before a byte of the body is read
     try:
+        await request.app.state.guard.check_upload(request)  # 429 before the body is read
         body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
     except ClientGone:
         log.info("client disconnected during the upload; nothing stored")
         return None
+    except ApiError as refusal:
+        # Refused before the whole body arrived (429, 413, 408, 415...): close the connection
+        # after the answer, or the server would go on reading (and discarding) the rest of it.
+        refusal.headers.setdefault("Connection", "close")
+        raise
     expires_at = service.expiry(body.fields.get("expires") or request.query_params.get("expires"))
     key = request.headers.get("idempotency-key")
     if key is not None:
