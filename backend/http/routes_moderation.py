@@ -40,19 +40,26 @@ MAX_SMALL_BODY = 16 * 1024
 
 
 # -- small request bodies (reports, admin notes) ------------------------------------------------
+def _too_large(limit: int) -> PayloadTooLarge:
+    # Connection: close, or the server would read (and discard) the rest of the body.
+    return PayloadTooLarge(
+        f"This request is larger than {limit // 1024} KB.", headers={"Connection": "close"}
+    )
+
+
 async def small_body(request: Request, limit: int = MAX_SMALL_BODY) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
             raise BadRequest("The Content-Length header is not a number.")
         if int(declared) > limit:
-            raise PayloadTooLarge(f"This request is larger than {limit // 1024} KB.")
+            raise _too_large(limit)
     body = bytearray()
     try:
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > limit:
-                raise PayloadTooLarge(f"This request is larger than {limit // 1024} KB.")
+                raise _too_large(limit)
     except ClientDisconnect:
         raise BadRequest("The request body was cut off.") from None
     return bytes(body)
