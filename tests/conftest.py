@@ -92,6 +92,9 @@ def live_server(server_settings: Settings) -> Iterator[EmbeddedServer]:
         server.stop()
 
 
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class ServerProcess:
     """`python -m backend serve` as a child process (for tests that kill, restart or scale it).
 
@@ -141,7 +144,7 @@ class ServerProcess:
             if found:
                 self.url = found[-1]
                 try:
-                    with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    with _NO_PROXY.open(self.url + "/healthz", timeout=2) as r:
                         if r.status == 200:
                             return self.url
                 except OSError:
