@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -81,6 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(migrate_storage)
 
     sub.add_parser("settings", help="print every setting with its variable and default")
+
+    admin = sub.add_parser(
+        "admin",
+        help="moderation: reports, removals, blocks, audit log (the /api/admin operations)",
+        description="The same operations as /api/admin/..., straight on the catalog. Each one "
+        "that changes something is written to the audit log (actor 'cli'). Output is JSON.",
+    )
+    actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text, arg in (
+        ("reports", "open reports, grouped by image", None),
+        ("show", "an image's record and its reports", "image_id"),
+        ("remove", "remove an image (451), block its content, purge its blob", "image_id"),
+        ("dismiss", "dismiss an image's open reports", "image_id"),
+        ("blocks", "list the blocklist", None),
+        ("unblock", "lift a block", "block_id"),
+        ("purge-expired", "delete expired uploads now", None),
+        ("audit", "the audit log, newest first", None),
+    ):
+        p = actions.add_parser(name, help=text)
+        if arg == "block_id":
+            p.add_argument(arg, type=int)
+        elif arg:
+            p.add_argument(arg)
+        if name in ("remove", "dismiss", "unblock"):
+            p.add_argument("--note", help="why (kept in the audit log)")
+        if name == "audit":
+            p.add_argument("--limit", type=int, default=100)
+        _add_setting_flags(p)
     return parser
 
 
@@ -102,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     if args.command == "migrate-storage":
         return migrate_storage(settings, args.source, args.dest, jobs=args.jobs, check=args.check)
+    if args.command == "admin":
+        return admin(settings, args)
     service = _service(settings)
     try:
         if args.command == "purge-expired":
@@ -166,6 +197,39 @@ def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs:
         else:
             print("every blob the catalog references is in the destination")
     return status
+
+
+def admin(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.errors import ApiError
+    from backend.moderation import Moderation
+
+    service = _service(settings)
+    moderation = Moderation(service)
+    note = getattr(args, "note", None)
+    try:
+        if args.action == "reports":
+            result = moderation.open_reports()
+        elif args.action == "show":
+            result = moderation.image_record(args.image_id, actor="cli")
+        elif args.action == "remove":
+            result = moderation.remove(args.image_id, actor="cli", note=note)
+        elif args.action == "dismiss":
+            result = moderation.dismiss(args.image_id, actor="cli", note=note)
+        elif args.action == "blocks":
+            result = moderation.blocks()
+        elif args.action == "unblock":
+            result = dataclasses.asdict(moderation.unblock(args.block_id, actor="cli", note=note))
+        elif args.action == "purge-expired":
+            result = moderation.purge_expired(actor="cli")
+        else:
+            result = moderation.audit_log(args.limit)
+    except ApiError as exc:
+        print(f"picdrop-server: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        service.catalog.close()
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
 
 
 def serve(settings: Settings) -> int:

@@ -71,3 +71,35 @@ class Removed(ApiError):
 class InsufficientStorage(ApiError):
     status = 507
     code = "storage_full"
+
+
+class RequestTimeout(ApiError):
+    status = 408
+    code = "timeout"
+
+
+class Blocked(ApiError):
+    """An upload of content the moderators removed (same bytes or a perceptual near-copy)."""
+
+    status = 451
+    code = "blocked"
+
+    def __init__(
+        self,
+        message: str = "This image was removed by the moderators and cannot be uploaded again.",
+    ) -> None:
+        super().__init__(message)
+
+
+class ScannerRejected(ApiError):
+    status = 422
+    code = "rejected_by_scanner"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "unavailable"
+
+
+class ScannerUnavailable(ServiceUnavailable):
+    code = "scanner_unavailable"

@@ -17,8 +17,9 @@ from backend import ids
 from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, ImageRecord, NewImage
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.images import Limits, Processed, make_thumbnail, process
+from backend.retention import lifetime, parse_retention
 from backend.settings import EXPIRY_CHOICES, Settings
-from backend.storage import BlobStore
+from backend.storage import BlobStore, StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ IDEMPOTENCY_TTL = 24 * 3600
 IDEMPOTENCY_KEY_LENGTH = (16, 200)
 
 # A check run on every processed upload before it is stored (blocklist, external scanner...).
-# It raises an ApiError to refuse the upload.
+# It raises an ApiError to refuse the upload. `checks` run in the CPU stage (prepare), `screens`
+# at the start of the I/O stage (store_upload): the blocklist and the scanner hook are screens.
 UploadCheck = Callable[[Processed], None]
 
 
@@ -78,12 +80,15 @@ class ImageService:
         store: BlobStore,
         *,
         checks: list[UploadCheck] | None = None,
+        screens: list[UploadCheck] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
         self.checks = list(checks or [])
+        self.screens = list(screens or [])
+        self.retention = parse_retention(settings.retention)
         self.clock = clock
         self.limits = Limits(
             max_side=settings.max_side,
@@ -126,6 +131,8 @@ class ImageService:
         record = self.catalog.get(found.image_id)
         if record is None:
             raise NotFound("The upload this Idempotency-Key belongs to was deleted.")
+        if record.removed_at is not None:
+            raise Removed()
         return Upload(record, ids.unseal_token(found.sealed_token, key), replayed=True)
 
     def prepare(self, data: bytes) -> Processed:
@@ -143,18 +150,50 @@ class ImageService:
         expires_at: float | None,
         idempotency_key: str | None = None,
     ) -> Upload:
-        """Write the blob durably, then commit the row. Raises StorageFull when the disk is."""
+        """Screen, write the blob durably, then commit the row.
+
+        Raises a screen's ApiError (blocked content, scanner refusal), or StorageFull when the
+        disk is full (the blob is then taken back unless another upload adopted it meanwhile).
+        """
+        for screen in self.screens:
+            screen(processed)
         info = processed.info
         key = blob_key(processed.sha256, info.ext)
+        data = processed.data
+        if self.retention is not None:
+            kept_until = self.clock() + lifetime(len(data), self.settings.max_bytes, self.retention)
+            expires_at = kept_until if expires_at is None else min(expires_at, kept_until)
+
+        # Same bytes already stored: no second write. ensure_blob covers a concurrent delete.
+        wrote = False
+        if not self.catalog.blob_is_referenced(key):
+            self.store.put(key, data)
+            wrote = True
+        try:
+            return self._add(processed, key, request_sha256, expires_at, idempotency_key)
+        except Exception:
+            if wrote:  # e.g. the database is full: leave no orphan behind if we can help it
+                try:
+                    self.catalog.delete_blob_if_unreferenced(key, self.store.delete)
+                except Exception:
+                    log.warning("could not take back the blob of a failed upload; the sweep will")
+            raise
+
+    def _add(
+        self,
+        processed: Processed,
+        key: str,
+        request_sha256: str,
+        expires_at: float | None,
+        idempotency_key: str | None,
+    ) -> Upload:
+        info = processed.info
         data = processed.data
 
         def ensure_blob() -> None:
             if not self.store.exists(key):
                 self.store.put(key, data)
 
-        # Same bytes already stored: no second write. ensure_blob covers a concurrent delete.
-        if not self.catalog.blob_is_referenced(key):
-            self.store.put(key, data)
         token = ids.new_delete_token()
         claim = None
         if idempotency_key is not None:
@@ -175,6 +214,7 @@ class ImageService:
                 frames=info.frames,
                 delete_token_hash=ids.hash_token(token),
                 expires_at=expires_at,
+                dhash=processed.dhash,
             ),
             ensure_blob=ensure_blob,
             id_length=self.settings.id_length,
@@ -244,7 +284,10 @@ class ImageService:
             data = self.store.get(key)
         except KeyError:
             data = make_thumbnail(self.blob(record))
-            self.store.put(key, data)
+            try:
+                self.store.put(key, data)
+            except StorageFull:  # reads keep working on a full disk; the next view retries
+                log.warning("storage full: thumbnail served without being kept")
         self.cache.put(key, data)
         return data
 

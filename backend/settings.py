@@ -120,6 +120,51 @@ class Settings:
     )
     log_requests: bool = _doc("Log one line per request (never the client address).", default=True)
 
+    # -- abuse limits, moderation (docs/SECURITY.md) ------------------------------------------
+    upload_rate: str = _doc(
+        "Uploads allowed per client, in the `limits` notation ('30/minute;500/day'; "
+        "'off': unlimited). Clients are told apart by a keyed hash of their address.",
+        default="30/minute;500/day",
+    )
+    report_rate: str = _doc("Reports allowed per client ('off': unlimited).", default="10/hour")
+    notfound_rate: str = _doc(
+        "'Not found' answers allowed per client before it is refused with 429 "
+        "(slows down ID guessing; 'off': unlimited).",
+        default="100/minute",
+    )
+    trusted_proxies: str = _doc(
+        "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed "
+        "(empty: none; the peer address is the client).",
+        default="",
+    )
+    secret_key: str = _doc(
+        "Server secret (used where rate-limit salts cannot be kept in the rate-limit storage). "
+        "Empty: a random one kept in DATA_DIR/secret_key.",
+        default="",
+    )
+    scanner_url: str = _doc(
+        "URL every new upload is POSTed to before it is published; a non-2xx answer refuses the "
+        "upload (empty: no scanner).",
+        default="",
+    )
+    scanner_timeout: int = _doc(
+        "Seconds to wait for the scanner; no answer in time refuses the upload (503).", default=10
+    )
+    block_distance: int = _doc(
+        "Largest Hamming distance (of 128 bits) between perceptual hashes at which an upload "
+        "counts as a copy of removed content.",
+        default=12,
+    )
+    retention: str = _doc(
+        "Size-based retention like 0x0.st: 'MIN:MAX' (e.g. '30d:365d'); the largest files are "
+        "kept MIN, tiny ones almost MAX. Empty: off.",
+        default="",
+    )
+    read_timeout: int = _doc(
+        "Seconds an upload body may stall (no bytes arriving) before the request is dropped.",
+        default=60,
+    )
+
     # ------------------------------------------------------------------
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -146,6 +191,17 @@ class Settings:
                     f"{env_name(name)} must be one of {', '.join(EXPIRY_CHOICES)}, "
                     f"not {getattr(self, name)!r}"
                 )
+        from backend.abuse.ratelimit import parse_rate  # imports `limits`; keep settings light
+
+        for name in ("upload_rate", "report_rate", "notfound_rate"):
+            parse_rate(getattr(self, name), env_name(name))
+        from backend.abuse.addresses import parse_networks
+        from backend.retention import parse_retention
+
+        parse_networks(self.trusted_proxies, env_name("trusted_proxies"))
+        parse_retention(self.retention, env_name("retention"))
+        if not 0 <= self.block_distance <= 64:
+            raise ValueError(f"{env_name('block_distance')} must be between 0 and 64")
 
     # ------------------------------------------------------------------
     @property

@@ -20,9 +20,14 @@ from pathlib import Path
 import pytest
 
 from backend.server import EmbeddedServer
-from backend.settings import Settings
+from backend.settings import Settings, env_name
 
 REQUIRE_ALL = os.environ.get("PICDROP_REQUIRE_ALL") == "1"
+GENEROUS_LIMITS = {
+    "upload_rate": "100000/minute",
+    "report_rate": "100000/minute",
+    "notfound_rate": "100000/minute",
+}
 
 
 def require(available: bool, what: str) -> None:
@@ -49,9 +54,26 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server_settings(data_dir: Path) -> Settings:
-    """Settings for a fresh server on a free port of 127.0.0.1 with its own data directory."""
-    return Settings(data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0)
+def settings_overrides() -> dict:
+    """Extra settings for `server_settings`; a test changes them with
+    `@pytest.mark.parametrize("settings_overrides", [{"upload_rate": "3/minute"}])`."""
+    return {}
+
+
+@pytest.fixture
+def server_settings(data_dir: Path, settings_overrides: dict) -> Settings:
+    """Settings for a fresh server on a free port of 127.0.0.1 with its own data directory.
+
+    Rate limits are generous here (tests send many requests from one address); the tests of the
+    limits themselves set their own through `settings_overrides`.
+    """
+    return Settings(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
+        sweep_interval=0,
+        **{**GENEROUS_LIMITS, **settings_overrides},
+    )
 
 
 @pytest.fixture
@@ -118,3 +140,33 @@ def redis_server():
     server = _start(Redis)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def server_process(tmp_path: Path):
+    """Factory: `server_process(data_dir, **settings)` starts `python -m backend serve` as a child
+    process (for tests that kill or restart it) and returns it once /healthz answers; all are
+    stopped at the end of the test. Rate limits default to generous ones, like `server_settings`."""
+    from tests.services import ServerProcess
+
+    started: list[ServerProcess] = []
+
+    def spawn(data_dir: Path | None = None, **settings) -> ServerProcess:
+        values = {"sweep_interval": 0, **GENEROUS_LIMITS, **settings}
+        env = {env_name(k): _env_value(v) for k, v in values.items()}
+        env["PICDROP_DATA_DIR"] = str(data_dir or tmp_path / "data")
+        server = ServerProcess(env, tmp_path, f"server-{len(started)}")
+        started.append(server)
+        return server.start().wait()
+
+    try:
+        yield spawn
+    finally:
+        for server in started:
+            server.stop()
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)

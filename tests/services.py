@@ -396,7 +396,7 @@ class ServerProcess:
         self.name = name
         self.log_path = workdir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
-        self.port = 0
+        self.url = ""
 
     def start(self, timeout: float = 60) -> ServerProcess:
         """Starts the process; `wait()` returns once it answers /healthz."""
@@ -422,10 +422,10 @@ class ServerProcess:
         def listening() -> bool:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log())
-            if not m:
+            found = re.findall(r"listening on (http://\S+)", self.log())
+            if not found:
                 return False
-            self.port = int(m.group(1))
+            self.url = found[-1]  # the newest start, when a data dir's log is reused
             return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
 
         deadline = time.monotonic() + self._timeout
@@ -441,12 +441,8 @@ class ServerProcess:
         raise TimeoutError(f"{self.name} did not answer /healthz:\n{self.log()}")
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return self.url.removeprefix("http://")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

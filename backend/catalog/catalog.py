@@ -70,6 +70,7 @@ class ImageRecord:
     created_at: float
     expires_at: float | None
     removed_at: float | None
+    dhash: str | None = None
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -89,6 +90,7 @@ class NewImage:
     frames: int
     delete_token_hash: str
     expires_at: float | None
+    dhash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,12 +254,15 @@ class Catalog:
     def delete_image(self, image_id: str, *, delete_blob: Callable[[str], None]) -> bool:
         """Delete the row; the blob goes too when no other image uses it. False if unknown."""
         with self._writing() as conn:
-            key = conn.execute(
-                delete(images).where(images.c.id == image_id).returning(images.c.blob_key)
-            ).scalar()
-            if key is None:
+            row = conn.execute(
+                delete(images)
+                .where(images.c.id == image_id)
+                .returning(images.c.blob_key, images.c.removed_at)
+            ).first()
+            if row is None:
                 return False
-            self._drop_blob_ref(conn, key, delete_blob)
+            if row.removed_at is None:  # a removed image gave up its blob reference already
+                self._drop_blob_ref(conn, row.blob_key, delete_blob)
             return True
 
     def _drop_blob_ref(

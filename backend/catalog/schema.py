@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -23,6 +33,8 @@ images = Table(
     Column("expires_at", Float, nullable=True),
     # Set when a moderator removes the image: it answers 451 from then on.
     Column("removed_at", Float, nullable=True),
+    # Perceptual hash of the stored image (backend.images.fingerprint), for blocking on removal.
+    Column("dhash", String(32), nullable=True),
     Index("ix_images_blob_key", "blob_key"),
     Index("ix_images_expires_at", "expires_at"),
 )
@@ -50,4 +62,51 @@ idempotency = Table(
     Column("sealed_token", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_idempotency_created_at", "created_at"),
+)
+
+# -- moderation (migration 0002) ---------------------------------------------------------------
+# Reports carry no reporter identity at all: no address, no hash of one, no cookie. The content
+# hashes are copied in, so content that was reported and then deleted can still be blocked.
+REPORT_REASONS = ("illegal", "non_consensual", "violence", "spam", "copyright", "other")
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("image_id", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("details", Text, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("dhash", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    # open -> dismissed (a moderator found nothing wrong) or actioned (the image was removed)
+    Column("status", String(16), nullable=False),
+    Column("resolved_at", Float, nullable=True),
+    Index("ix_reports_status_image", "status", "image_id"),
+    Index("ix_reports_image", "image_id"),
+)
+
+# Content that may not come back: the SHA-256 of removed bytes, or their perceptual hash.
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # "sha256" or "dhash"
+    Column("value", String(64), nullable=False),
+    Column("image_id", String(32), nullable=True),  # the removal that added it
+    Column("created_at", Float, nullable=False),
+    Column("note", Text, nullable=True),
+    UniqueConstraint("kind", "value", name="uq_blocks_kind_value"),
+)
+
+# Every admin action, appended (the database refuses UPDATE and DELETE on it: see 0002).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(16), nullable=False),  # "api" or "cli": admins have no identity here
+    Column("action", String(32), nullable=False),
+    Column("target", String(64), nullable=True),
+    Column("detail", Text, nullable=True),  # JSON
+    Index("ix_audit_log_at", "at"),
 )

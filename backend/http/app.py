@@ -11,10 +11,23 @@ import anyio
 from fastapi import FastAPI
 
 from backend import __version__
+from backend.abuse.ratelimit import RateLimits
+from backend.abuse.secret import server_secret
 from backend.catalog import Catalog
-from backend.http import errors, pages, routes_api, routes_oembed, routes_serve, routes_upload
+from backend.http import (
+    errors,
+    pages,
+    routes_api,
+    routes_moderation,
+    routes_oembed,
+    routes_serve,
+    routes_upload,
+)
 from backend.http.access_log import AccessLog
 from backend.http.budget import ByteBudget
+from backend.http.guard import Guard, GuardMiddleware
+from backend.moderation import Moderation
+from backend.scanner import Scanner
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings
 from backend.storage import BlobStore, store_from_settings
@@ -35,6 +48,19 @@ def create_app(
     )
     store = store or store_from_settings(settings)
     service = ImageService(settings, catalog, store, checks=checks)
+    moderation = Moderation(service)
+    # Before anything is stored: removed content stays out, then the operator's scanner decides.
+    service.screens.append(moderation.screen)
+    if settings.scanner_url:
+        service.screens.append(Scanner(settings.scanner_url, settings.scanner_timeout))
+    limits = RateLimits(
+        url=settings.ratelimit_url,
+        upload=settings.upload_rate,
+        report=settings.report_rate,
+        notfound=settings.notfound_rate,
+        secret=lambda: server_secret(settings),
+    )
+    guard = Guard(limits, settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +73,7 @@ def create_app(
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            limits.close()
             catalog.close()
 
     app = FastAPI(
@@ -59,6 +86,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.moderation = moderation
+    app.state.guard = guard
     # CPU-heavy image work runs about one job per core; the rest waits its turn.
     app.state.cpu_limiter = anyio.CapacityLimiter(settings.job_limit)
     app.state.upload_budget = ByteBudget(settings.upload_memory)
@@ -67,10 +96,13 @@ def create_app(
     app.include_router(routes_api.router)
     app.include_router(routes_oembed.router)
     app.include_router(routes_upload.router)
+    app.include_router(routes_moderation.router)
+    app.include_router(routes_moderation.pages_router)
     app.include_router(pages.router)
     # Last: `/{id}` and `/{id}.{ext}` would otherwise shadow fixed paths.
     app.include_router(routes_serve.router)
     app.mount("/static", pages.static_files(), name="static")
+    app.add_middleware(GuardMiddleware, guard=guard)  # inside the access log: 429s are logged
     if settings.log_requests:
         app.add_middleware(AccessLog)
     return app

@@ -8,15 +8,18 @@ many concurrent large uploads do not pile up in RAM.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from backend.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from backend.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 FILE_FIELDS = {"file", "file[]", "images[]", "image"}
 SPOOL_BYTES = 1024 * 1024
@@ -58,7 +61,28 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-async def read_upload(request: Request, max_bytes: int) -> UploadBody:
+async def _chunks(request: Request, stall_timeout: float | None) -> AsyncIterator[bytes]:
+    """The body's chunks; RequestTimeout when none arrives for `stall_timeout` seconds."""
+    stream = request.stream()
+    try:
+        while True:
+            try:
+                with anyio.fail_after(stall_timeout) if stall_timeout else contextlib.nullcontext():
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"The upload stalled: no data arrived for {stall_timeout:g} seconds."
+                ) from None
+            yield chunk
+    finally:
+        await stream.aclose()
+
+
+async def read_upload(
+    request: Request, max_bytes: int, stall_timeout: float | None = None
+) -> UploadBody:
     ctype, params = parse_options_header(request.headers.get("content-type"))
     ctype = ctype.lower()
     declared = request.headers.get("content-length")
@@ -73,19 +97,20 @@ async def read_upload(request: Request, max_bytes: int) -> UploadBody:
         boundary = params.get(b"boundary")
         if not boundary:
             raise BadRequest("The multipart body has no boundary.")
-        return await _read_multipart(request, boundary, max_bytes)
+        return await _read_multipart(request, boundary, max_bytes, stall_timeout)
     if ctype.startswith(b"image/") or ctype in (b"application/octet-stream", b""):
-        return await _read_raw(request, max_bytes)
+        return await _read_raw(request, max_bytes, stall_timeout)
     raise UnsupportedMediaType(
         "Send the image as multipart/form-data (field 'file') or as a raw image/* body."
     )
 
 
-async def _read_raw(request: Request, max_bytes: int) -> UploadBody:
+async def _read_raw(request: Request, max_bytes: int, stall_timeout: float | None) -> UploadBody:
     sink = _Spool(max_bytes)
     try:
-        async for chunk in request.stream():
-            sink.write(chunk)
+        async with contextlib.aclosing(_chunks(request, stall_timeout)) as chunks:
+            async for chunk in chunks:
+                sink.write(chunk)
     except ClientDisconnect:
         sink.close()
         raise ClientGone() from None
@@ -95,16 +120,19 @@ async def _read_raw(request: Request, max_bytes: int) -> UploadBody:
     return UploadBody(file=sink, filename=None)
 
 
-async def _read_multipart(request: Request, boundary: bytes, max_bytes: int) -> UploadBody:
+async def _read_multipart(
+    request: Request, boundary: bytes, max_bytes: int, stall_timeout: float | None
+) -> UploadBody:
     reader = _MultipartReader(max_bytes)
     parser = MultipartParser(boundary, reader.callbacks())
     received = 0
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > max_bytes + MULTIPART_OVERHEAD:
-                raise _too_large(max_bytes)
-            parser.write(chunk)
+        async with contextlib.aclosing(_chunks(request, stall_timeout)) as chunks:
+            async for chunk in chunks:
+                received += len(chunk)
+                if received > max_bytes + MULTIPART_OVERHEAD:
+                    raise _too_large(max_bytes)
+                parser.write(chunk)
         parser.finalize()
     except MultipartParseError:
         reader.close()

@@ -3,15 +3,19 @@ plain text for the curl endpoint)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from backend.errors import ApiError, InsufficientStorage
+from backend.http.models import ErrorBody
 from backend.images import ImageRejected
 from backend.storage import StorageFull
 
@@ -56,13 +60,39 @@ def install(app: FastAPI) -> None:
     async def image_rejected(request: Request, exc: ImageRejected) -> Response:
         return error_response(request, exc.status, exc.code, exc.message)
 
-    @app.exception_handler(StorageFull)
-    async def storage_full(request: Request, exc: StorageFull) -> Response:
-        log.error("storage full: %s", exc)
+    def full(request: Request) -> Response:
         err = InsufficientStorage(
             "The server has no room left for new images right now. Try again later."
         )
         return error_response(request, err.status, err.code, err.message)
+
+    @app.exception_handler(StorageFull)
+    async def storage_full(request: Request, exc: StorageFull) -> Response:
+        log.error("storage full: %s", exc)
+        return full(request)
+
+    @app.exception_handler(OperationalError)
+    async def database_error(request: Request, exc: OperationalError) -> Response:
+        if is_disk_full(exc):  # SQLite could not grow its file or its WAL
+            log.error("storage full: the catalog database cannot grow")
+            return full(request)
+        if "database is locked" in str(exc.orig):
+            log.error("database busy on %s %s", request.method, request.url.path)
+            return error_response(
+                request,
+                503,
+                "busy",
+                "The server is too busy to store this right now; try again in a few seconds.",
+                {"Retry-After": "5"},
+            )
+        return await unexpected(request, exc)
+
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError) -> Response:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # e.g. the temporary file of a large body
+            log.error("storage full: %s", exc.strerror)
+            return full(request)
+        return await unexpected(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -76,9 +106,52 @@ def install(app: FastAPI) -> None:
         code, message = HTTP_SENTENCES.get(exc.status_code, ("http_error", str(exc.detail)))
         return error_response(request, exc.status_code, code, message, exc.headers)
 
-    @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(
             request, 500, "internal_error", "Something went wrong on the server; it was logged."
         )
+
+    app.add_exception_handler(Exception, unexpected)
+    app.openapi = lambda: honest_openapi(app)
+
+
+def honest_openapi(app: FastAPI) -> dict:
+    """FastAPI documents a 422 'validation error' on every route with parameters; this server
+    answers malformed requests with 400 and the usual error body instead (see invalid_request).
+    Say so in /openapi.json, so clients and schema-based tests see the real contract."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path in spec.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                auto = responses.get("422", {})
+                schema = auto.get("content", {}).get("application/json", {}).get("schema", {})
+                if schema.get("$ref", "").endswith("/HTTPValidationError"):
+                    del responses["422"]
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Malformed request.",
+                            "content": {"application/json": {"schema": error_ref}},
+                        },
+                    )
+        schemas = spec.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
+def is_disk_full(exc: OperationalError) -> bool:
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", "")
+    return name.startswith("SQLITE_FULL") or "database or disk is full" in str(orig)

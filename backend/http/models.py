@@ -82,3 +82,15 @@ ERROR_RESPONSES = {
         507: "Storage full.",
     }.items()
 }
+# Uploads can also stall (408) or meet a scanner or database that cannot answer now (503).
+UPLOAD_RESPONSES = {
+    **ERROR_RESPONSES,
+    200: {"model": UploadResult, "description": "An Idempotency-Key replay: the first result."},
+    408: {"model": ErrorBody, "description": "The body stalled (no data for a while)."},
+    503: {"model": ErrorBody, "description": "Try again later (see Retry-After)."},
+}
+# What any route that looks an image up by ID may answer besides its success.
+LOOKUP_RESPONSES = {
+    status: {"model": ErrorBody, "description": ERROR_RESPONSES[status]["description"]}
+    for status in (404, 429, 451)
+}

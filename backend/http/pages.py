@@ -29,6 +29,7 @@ from backend.catalog import ImageRecord
 from backend.errors import Forbidden
 from backend.http.body import _too_large
 from backend.http.models import ImageMeta, UploadResult, base_url, image_meta
+from backend.moderation import REASON_LABELS
 from backend.service import ImageService
 from backend.settings import EXPIRY_CHOICES, Settings
 
@@ -56,15 +57,6 @@ EXPIRY_LABELS = {
     "30d": "30 days",
     "never": "Forever",
 }
-REPORT_REASONS = {
-    "illegal": "Illegal content",
-    "non_consensual": "Intimate or private image shared without consent",
-    "violence": "Violence, gore or threats",
-    "spam": "Spam, scam or malware",
-    "copyright": "Copyright infringement",
-    "other": "Something else",
-}
-
 router = APIRouter(include_in_schema=False)
 
 
@@ -253,7 +245,7 @@ class Pages:
             image=image,
             formats=share_formats(image),
             oembed_url=oembed,
-            reasons=REPORT_REASONS,
+            reasons=REASON_LABELS,
         )
 
     def uploaded(self, request: Request, result: UploadResult) -> HTMLResponse:

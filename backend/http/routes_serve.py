@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from backend.catalog import ImageRecord
 from backend.errors import NotFound
+from backend.http.models import LOOKUP_RESPONSES
 from backend.images import FORMATS
 from backend.service import DirectLocation, ImageService, image_cache_control
 
@@ -26,6 +27,31 @@ IMAGE_HEADERS = {
     "Accept-Ranges": "bytes",
 }
 KNOWN_EXTS = {ext for _mime, ext in FORMATS.values()} | {"jpeg"}
+IMAGE_RESPONSES = {
+    200: {
+        "description": "The image, with the type detected from its bytes.",
+        "content": {mime: {} for mime, _ext in FORMATS.values()},
+    },
+    206: {
+        "description": "The requested byte range.",
+        "content": {mime: {} for mime, _ext in FORMATS.values()},
+    },
+    304: {"description": "Not modified (If-None-Match)."},
+    308: {"description": "The same image under its canonical extension."},
+    416: {"description": "The byte range cannot be satisfied."},
+    **LOOKUP_RESPONSES,
+}
+THUMBNAIL_RESPONSES = {
+    200: {"description": "The thumbnail.", "content": {"image/webp": {}}},
+    206: {"description": "The requested byte range.", "content": {"image/webp": {}}},
+    304: {"description": "Not modified (If-None-Match)."},
+    416: {"description": "The byte range cannot be satisfied."},
+    **LOOKUP_RESPONSES,
+}
+VIEWER_RESPONSES = {
+    200: {"description": "The viewer page.", "content": {"text/html": {}}},
+    **LOOKUP_RESPONSES,
+}
 
 
 def _cache_headers(record: ImageRecord, now: float, etag: str) -> dict[str, str]:
@@ -100,7 +126,12 @@ def send_bytes(
 
 
 @router.head("/t/{image_id}.webp", include_in_schema=False)
-@router.get("/t/{image_id}.webp", summary="Thumbnail (WebP, 320 px)", response_class=Response)
+@router.get(
+    "/t/{image_id}.webp",
+    summary="Thumbnail (WebP, 320 px)",
+    response_class=Response,
+    responses=THUMBNAIL_RESPONSES,
+)
 async def thumbnail(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
 
@@ -115,7 +146,9 @@ async def thumbnail(request: Request, image_id: str) -> Response:
 
 
 @router.head("/{image_id}.{ext}", include_in_schema=False)
-@router.get("/{image_id}.{ext}", summary="The image", response_class=Response)
+@router.get(
+    "/{image_id}.{ext}", summary="The image", response_class=Response, responses=IMAGE_RESPONSES
+)
 async def image(request: Request, image_id: str, ext: str) -> Response:
     if ext.lower() not in KNOWN_EXTS:
         raise NotFound()
@@ -157,7 +190,9 @@ def _direct(location: DirectLocation, record: ImageRecord, headers: dict[str, st
     )
 
 
-@router.get("/{image_id}", summary="Viewer page", response_class=Response)
+@router.get(
+    "/{image_id}", summary="Viewer page", response_class=Response, responses=VIEWER_RESPONSES
+)
 async def viewer(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
     record = await anyio.to_thread.run_sync(service.lookup, image_id)

@@ -9,8 +9,9 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from backend.errors import ApiError
 from backend.http.body import ClientGone, UploadBody, read_upload
-from backend.http.models import ERROR_RESPONSES, UploadResult, upload_result
+from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.service import ImageService, Upload
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,16 @@ async def receive_upload(request: Request) -> Upload | None:
     service: ImageService = request.app.state.service
     settings = request.app.state.settings
     try:
-        body: UploadBody = await read_upload(request, settings.max_bytes)
+        await request.app.state.guard.check_upload(request)  # 429 before the body is read
+        body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
     except ClientGone:
         log.info("client disconnected during the upload; nothing stored")
         return None
+    except ApiError as refusal:
+        # Refused before the whole body arrived (429, 413, 408, 415...): close the connection
+        # after the answer, or the server would go on reading (and discarding) the rest of it.
+        refusal.headers.setdefault("Connection", "close")
+        raise
     try:
         expires_at = service.expiry(
             body.fields.get("expires") or request.query_params.get("expires")
@@ -105,7 +112,7 @@ def _json_result(request: Request, upload: Upload) -> JSONResponse:
     "/api/upload",
     status_code=201,
     response_model=UploadResult,
-    responses=ERROR_RESPONSES,
+    responses=UPLOAD_RESPONSES,
     openapi_extra=MULTIPART_BODY,
     summary="Upload an image",
 )
@@ -123,7 +130,7 @@ async def api_upload(request: Request) -> Response:
     "/api/upload/{filename}",
     status_code=201,
     response_model=UploadResult,
-    responses=ERROR_RESPONSES,
+    responses=UPLOAD_RESPONSES,
     summary="Upload a raw body (curl -T)",
 )
 async def api_put(request: Request, filename: str) -> Response:

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from backend.images._limits import Limits
+from backend.images.fingerprint import perceptual_hash
 from backend.images.formats import ImageInfo, probe
 from backend.images.strip import strip_metadata
 from backend.images.verify import verify_decode
@@ -17,6 +18,8 @@ class Processed:
     info: ImageInfo
     removed: tuple[str, ...]
     sha256: str  # hex digest of `data`, the blob store's content address
+    # Perceptual hash (fingerprint.py) for the blocklist; None when the picture is too plain.
+    dhash: str | None = None
 
 
 def process(data: bytes, limits: Limits) -> Processed:
@@ -26,5 +29,9 @@ def process(data: bytes, limits: Limits) -> Processed:
     # The stripped bytes are what people will download, so those are the ones decoded.
     verify_decode(stripped.data, info, limits)
     return Processed(
-        stripped.data, info, stripped.removed, hashlib.sha256(stripped.data).hexdigest()
+        stripped.data,
+        info,
+        stripped.removed,
+        hashlib.sha256(stripped.data).hexdigest(),
+        perceptual_hash(stripped.data, info),
     )

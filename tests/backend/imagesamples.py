@@ -465,3 +465,37 @@ def tiff() -> bytes:
 
 def bmp() -> bytes:
     return _save(picture((8, 8)), "BMP")
+
+
+def varied_picture(seed: int) -> Image.Image:
+    """One of many distinct pictures of varied kinds and sizes (for perceptual-hash tests):
+    gradient scenes, photo-like grain, and flat backgrounds with random shapes."""
+    rng = random.Random(seed)
+    size = rng.choice([(640, 480), (480, 640), (800, 600), (500, 500)])
+    kind = seed % 3
+    if kind == 0:
+        return picture(size, seed=seed)
+    if kind == 1:
+        return photo(size, seed=seed)
+    w, h = size
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.randrange(3, 30)):
+        x0, y0 = rng.randrange(w), rng.randrange(h)
+        box = (x0, y0, x0 + rng.randrange(10, w // 2), y0 + rng.randrange(10, h // 2))
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        shape = rng.choice("rel")
+        if shape == "r":
+            draw.rectangle(box, fill=colour)
+        elif shape == "e":
+            draw.ellipse(box, fill=colour)
+        else:
+            draw.line(box, fill=colour, width=rng.randrange(1, 20))
+    return image
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
+    """The picture saved in a format (public twin of _save for tests that build variants)."""
+    if fmt in ("JPEG",) and image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")
+    return _save(image, fmt, **options)

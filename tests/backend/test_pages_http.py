@@ -211,7 +211,7 @@ def test_oembed_respects_maxwidth_and_maxheight(client, uploaded):
 
 
 def test_oembed_refusals(client, uploaded):
-    assert _oembed(client, uploaded["page_url"], format="xml").status_code == 501
+    assert _oembed(client, uploaded["page_url"], format="xml").status_code == 400
     foreign = uploaded["page_url"].replace("127.0.0.1", "evil.example")
     for url in (foreign, f"{client.url}/AAAAAAAAAA", f"{client.url}/api/upload", "not a url"):
         r = _oembed(client, url)

@@ -17,12 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from backend.settings import FIELDS
+from backend.settings import env_name
 from tests.backend import imagesamples as samples
-from tests.conftest import require
+from tests.conftest import GENEROUS_LIMITS, require
 from tests.services import Nginx, ServerProcess, Unavailable, free_port, render_nginx_site
-
-HAS_RATE_LIMITS = "upload_rate" in {f.name for f in FIELDS}  # issue 6
 
 
 @dataclass
@@ -66,6 +64,7 @@ def make_cluster(tmp_path, pg_url, s3_server, s3_bucket, redis_server):
             "PICDROP_PUBLIC_URL": f"http://127.0.0.1:{nginx_port}",
             "PICDROP_WORKERS": "1",
             "PICDROP_DATABASE_POOL_SIZE": "4",
+            **{env_name(k): v for k, v in GENEROUS_LIMITS.items()},
             **(extra_env or {}),
         }
         replicas = [ServerProcess(env, tmp_path, f"replica-{n}") for n in "ab"]
@@ -160,9 +159,6 @@ def test_a_delete_through_one_replica_is_seen_by_the_other(make_cluster):
         assert r.status_code == 404, (path, r.headers.get("x-cache-status"))
 
 
-@pytest.mark.xfail(
-    not HAS_RATE_LIMITS, reason="needs rate limiting from issue 6", strict=False, run=True
-)
 def test_the_rate_limit_counts_across_both_replicas(make_cluster):
     cluster = make_cluster(
         {

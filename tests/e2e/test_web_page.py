@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -132,15 +131,6 @@ def done_items(page: Page):
 
 def clipboard(page: Page) -> str:
     return page.evaluate("() => navigator.clipboard.readText()")
-
-
-def report_route_exists(server: EmbeddedServer) -> bool:
-    """`POST /report/{id}` belongs to issue 6 (moderation); it may not be merged yet."""
-    return any(
-        re.fullmatch(r"/report/\{[^}]+\}", getattr(route, "path", ""))
-        and "POST" in getattr(route, "methods", ())
-        for route in server.app.routes
-    )
 
 
 def upload_via_page(page: Page, files: list[dict]) -> list[dict]:
@@ -277,15 +267,9 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     page.get_by_role("textbox", name="Details (optional)").fill("Reported by the browser test.")
     form.scroll_into_view_if_needed()
     shots(page, "viewer-report-form", full_page=False)
-    report_pending = not report_route_exists(live_server)
-    if report_pending:
-        # PENDING(issue 6): POST /report/{id} is the moderation branch's route and is not on this
-        # branch yet; once it is merged this step runs (and must pass) with no change here.
-        pass
-    else:
-        form.get_by_role("button", name="Send report").click()
-        expect(page.get_by_role("heading", level=1)).to_contain_text("report received")
-        expect(page.locator("main")).to_contain_text(image_id)
+    form.get_by_role("button", name="Send report").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("report received")
+    expect(page.locator("main")).to_contain_text(image_id)
 
     # Delete it through the delete link's confirmation page, then it is gone.
     response = page.goto(dusk["delete_url"])
@@ -302,8 +286,6 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     assert page.request.get(dusk["link"]).status == 404
     shots(page, "not-found")
     assert_clean(watch)
-    if report_pending:
-        pytest.xfail("the report step is pending: POST /report/{id} arrives with issue 6")
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -400,9 +382,7 @@ def test_removed_image_is_a_plain_451_page(live_server, new_page, watch, shots):
         files={"file": ("a.jpg", jpeg("forest", (640, 400)))},
         timeout=10,
     ).json()
-    # Moderation (issue 6) removes images through its admin API; here the row is marked directly.
-    with sqlite3.connect(live_server.settings.data_dir / "picdrop.db") as db:
-        db.execute("UPDATE images SET removed_at = ? WHERE id = ?", (time.time(), uploaded["id"]))
+    live_server.app.state.moderation.remove(uploaded["id"], actor="test", note="browser test")
     page = new_page(**DESKTOP)
     watch.allow(f"451 (Unavailable For Legal Reasons) ({uploaded['page_url']})")
     response = page.goto(uploaded["page_url"])

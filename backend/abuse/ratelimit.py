@@ -1,0 +1,204 @@
+"""Rate limits per client, keyed by a salted hash of the client's network prefix.
+
+The key of a client is HMAC-SHA256(daily salt, IPv4 address or IPv6 /64), truncated. The salt is
+random and lives for one UTC day:
+- with Redis (`PICDROP_RATELIMIT_URL=redis://...`) it is kept in Redis itself, under a key that
+  expires after two days, so every replica uses the same salt and old salts disappear on their own;
+- with the in-memory storage it lives only in this process's memory (the counters do too);
+- with another `limits` storage (memcached, MongoDB...) it is derived from the server secret and
+  the date, which keeps replicas in agreement (old salts can then be recomputed by whoever holds
+  the secret, which is why Redis is the recommended shared storage).
+Neither the address nor its hash ever reaches the catalog or the logs; the hashes live in the
+rate-limit storage only, and stop meaning anything once their day's salt is gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from backend.abuse.addresses import IPAddress, network_prefix
+
+log = logging.getLogger(__name__)
+
+SALT_TTL = 2 * 86400  # a day's salt is needed until that day ends; then it is dropped
+UNLIMITED = ("", "off", "none", "unlimited")
+
+
+def parse_rate(value: str, what: str = "rate limit") -> tuple[RateLimitItem, ...]:
+    """'30/minute;500/day' -> limits; '' (or 'off') -> no limit. Raises ValueError naming `what`."""
+    if value.strip().lower() in UNLIMITED:
+        return ()
+    try:
+        return tuple(parse_many(value))
+    except ValueError:
+        raise ValueError(
+            f"{what}: {value!r} is not a rate limit such as '30/minute' or '10/hour;100/day'"
+        ) from None
+
+
+def utc_day(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
+
+
+class Salts:
+    """Today's salt. Subclasses decide where it comes from."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._day: str | None = None
+        self._salt = b""
+
+    def current(self) -> bytes:
+        day = utc_day(self.clock())
+        with self._lock:
+            if day != self._day:
+                self._salt = self._fetch(day)  # the old salt is dropped here
+                self._day = day
+            return self._salt
+
+    def _fetch(self, day: str) -> bytes:
+        raise NotImplementedError
+
+
+class MemorySalts(Salts):
+    def _fetch(self, day: str) -> bytes:
+        return secrets.token_bytes(32)
+
+
+class RedisSalts(Salts):
+    """One random salt per day shared by every replica through Redis (first writer wins)."""
+
+    def __init__(self, connection, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
+        self.connection = connection
+
+    def _fetch(self, day: str) -> bytes:
+        key = f"picdrop:ratelimit-salt:{day}"
+        self.connection.set(key, secrets.token_hex(32), nx=True, ex=SALT_TTL)
+        value = self.connection.get(key)
+        return bytes.fromhex(value.decode() if isinstance(value, bytes) else value)
+
+
+class DerivedSalts(Salts):
+    def __init__(self, secret: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
+        self.secret = secret
+
+    def _fetch(self, day: str) -> bytes:
+        message = f"picdrop-ratelimit-salt:{day}".encode()
+        return hmac.new(self.secret(), message, "sha256").digest()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds, when not allowed
+
+
+ALLOWED = Verdict(True)
+
+
+class RateLimits:
+    """The server's limits (uploads, reports, not-found answers) over one `limits` storage."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        upload: str,
+        report: str,
+        notfound: str,
+        secret: Callable[[], bytes],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage: Storage = storage_from_string(url)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.in_memory = isinstance(self.storage, MemoryStorage)
+        if self.in_memory:
+            self.salts: Salts = MemorySalts(clock)
+        elif hasattr(self.storage, "get_connection"):  # Redis, Redis Sentinel, Redis Cluster
+            self.salts = RedisSalts(self.storage.get_connection(), clock)
+        else:
+            self.salts = DerivedSalts(secret, clock)
+        self.upload = parse_rate(upload)
+        self.report = parse_rate(report)
+        self.notfound = parse_rate(notfound)
+        # A client may report one image once a day; more reports of it are accepted, not stored.
+        self.report_repeat = parse_rate("1/day")
+
+    def client_key(self, address: IPAddress | None) -> str:
+        """The only name a client has here: a keyed hash that changes every day."""
+        if address is None:
+            return "no-address"
+        digest = hmac.new(self.salts.current(), network_prefix(address), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    # -- synchronous (memory storage: microseconds; Redis: a round trip) ------------------------
+    def test(self, items: Sequence[RateLimitItem], *identifiers: str) -> Verdict:
+        """Would one more hit be allowed? Consumes nothing."""
+        try:
+            blocked = [item for item in items if not self.limiter.test(item, *identifiers)]
+        except Exception:  # storage down: fail open, keep serving, say so in the log
+            log.exception("rate-limit storage failed; request let through")
+            return ALLOWED
+        return self._verdict(blocked, identifiers)
+
+    def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> Verdict:
+        """Consume one from every limit, unless one of them is already used up."""
+        verdict = self.test(items, *identifiers)
+        if not verdict.allowed:
+            return verdict
+        try:
+            blocked = [item for item in items if not self.limiter.hit(item, *identifiers)]
+        except Exception:
+            log.exception("rate-limit storage failed; request let through")
+            return ALLOWED
+        return self._verdict(blocked, identifiers)
+
+    def _verdict(self, blocked: list[RateLimitItem], identifiers: tuple[str, ...]) -> Verdict:
+        if not blocked:
+            return ALLOWED
+        now = time.time()
+        wait = 1
+        for item in blocked:
+            try:
+                reset = self.limiter.get_window_stats(item, *identifiers).reset_time
+            except Exception:
+                reset = now + item.get_expiry()
+            wait = max(wait, math.ceil(reset - now))
+        return Verdict(False, wait)
+
+    # -- from async code -------------------------------------------------------------------------
+    async def atest(self, items: Sequence[RateLimitItem], *identifiers: str) -> Verdict:
+        if not items:
+            return ALLOWED
+        if self.in_memory:
+            return self.test(items, *identifiers)
+        return await anyio.to_thread.run_sync(self.test, items, *identifiers)
+
+    async def ahit(self, items: Sequence[RateLimitItem], *identifiers: str) -> Verdict:
+        if not items:
+            return ALLOWED
+        if self.in_memory:
+            return self.hit(items, *identifiers)
+        return await anyio.to_thread.run_sync(self.hit, items, *identifiers)
+
+    def close(self) -> None:
+        timer = getattr(self.storage, "timer", None)  # MemoryStorage's expiry thread
+        if timer is not None:
+            timer.cancel()

@@ -1,0 +1,270 @@
+"""Reports, blocks and the audit log, in the catalog's database (tables from migration 0002).
+
+A removal is one write transaction: the image (and every other live upload of the same bytes)
+gets `removed_at`, gives up its blob reference (the blob is deleted when that was the last one),
+its hashes join the blocklist, its open reports are closed, and the audit log says so. A crash
+in the middle leaves all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import update as sql_update
+
+from backend.catalog.catalog import Catalog, _dialect_insert
+from backend.catalog.schema import audit_log, blocks, images, reports
+
+OPEN, DISMISSED, ACTIONED = "open", "dismissed", "actioned"
+
+
+@dataclass(frozen=True)
+class Report:
+    id: int
+    image_id: str
+    reason: str
+    details: str | None
+    sha256: str | None
+    dhash: str | None
+    created_at: float
+    status: str
+    resolved_at: float | None
+
+
+@dataclass(frozen=True)
+class Block:
+    id: int
+    kind: str  # "sha256" or "dhash"
+    value: str
+    image_id: str | None
+    created_at: float
+    note: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Removal:
+    removed_ids: tuple[str, ...]  # the image and every other live upload of the same bytes
+    block_ids: tuple[int, ...]
+    reports_closed: int
+
+
+class ModerationCatalog:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    # -- reports ----------------------------------------------------------------------------------
+    def add_report(
+        self,
+        image_id: str,
+        reason: str,
+        details: str | None,
+        *,
+        sha256: str | None,
+        dhash: str | None,
+        max_open_per_image: int,
+        now: float | None = None,
+    ) -> bool:
+        """Store a report; False when the image already has `max_open_per_image` open ones."""
+        now = time.time() if now is None else now
+        with self.catalog._writing() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(reports)
+                .where(reports.c.image_id == image_id, reports.c.status == OPEN)
+            ).scalar_one()
+            if count >= max_open_per_image:
+                return False
+            conn.execute(
+                insert(reports).values(
+                    image_id=image_id,
+                    reason=reason,
+                    details=details,
+                    sha256=sha256,
+                    dhash=dhash,
+                    created_at=now,
+                    status=OPEN,
+                )
+            )
+            return True
+
+    def open_reports(self) -> list[Report]:
+        with self.catalog._reading() as conn:
+            rows = conn.execute(
+                select(reports)
+                .where(reports.c.status == OPEN)
+                .order_by(reports.c.image_id, reports.c.created_at)
+            )
+            return [Report(**r._mapping) for r in rows]
+
+    def reports_for(self, image_id: str) -> list[Report]:
+        with self.catalog._reading() as conn:
+            rows = conn.execute(
+                select(reports).where(reports.c.image_id == image_id).order_by(reports.c.id)
+            )
+            return [Report(**r._mapping) for r in rows]
+
+    def dismiss_reports(
+        self, image_id: str, *, actor: str, note: str | None, now: float | None = None
+    ) -> int:
+        now = time.time() if now is None else now
+        with self.catalog._writing() as conn:
+            closed = conn.execute(
+                sql_update(reports)
+                .where(reports.c.image_id == image_id, reports.c.status == OPEN)
+                .values(status=DISMISSED, resolved_at=now)
+            ).rowcount
+            _audit(conn, now, actor, "dismiss_reports", image_id, {"reports": closed, "note": note})
+            return closed
+
+    # -- removal ----------------------------------------------------------------------------------
+    def remove(
+        self,
+        image_id: str,
+        *,
+        hashes: Sequence[tuple[str, str]],
+        delete_blob: Callable[[str], None],
+        actor: str,
+        note: str | None,
+        now: float | None = None,
+    ) -> Removal:
+        """Remove the image and its twins, block `hashes` ((kind, value) pairs), close reports.
+
+        Works for an ID whose row is gone too (deleted by its uploader after being reported):
+        then only the hashes are blocked and the reports closed.
+        """
+        now = time.time() if now is None else now
+        with self.catalog._writing() as conn:
+            sha = conn.execute(select(images.c.sha256).where(images.c.id == image_id)).scalar()
+            removed: list[str] = []
+            if sha is not None:
+                rows = conn.execute(
+                    sql_update(images)
+                    .where(images.c.sha256 == sha, images.c.removed_at.is_(None))
+                    .values(removed_at=now)
+                    .returning(images.c.id, images.c.blob_key)
+                ).all()
+                for row in rows:
+                    removed.append(row.id)
+                    self.catalog._drop_blob_ref(conn, row.blob_key, delete_blob)
+            block_ids = [
+                self._add_block(conn, kind, value, image_id, now, note) for kind, value in hashes
+            ]
+            closed = conn.execute(
+                sql_update(reports)
+                .where(
+                    reports.c.image_id.in_(sorted({image_id, *removed})),
+                    reports.c.status == OPEN,
+                )
+                .values(status=ACTIONED, resolved_at=now)
+            ).rowcount
+            detail = {"removed": removed, "blocks": block_ids, "reports": closed, "note": note}
+            _audit(conn, now, actor, "remove", image_id, detail)
+            return Removal(tuple(removed), tuple(block_ids), closed)
+
+    def _add_block(
+        self, conn: Connection, kind: str, value: str, image_id: str, now: float, note: str | None
+    ) -> int:
+        stmt = (
+            _dialect_insert(conn)(blocks)
+            .values(kind=kind, value=value, image_id=image_id, created_at=now, note=note)
+            .on_conflict_do_nothing(index_elements=[blocks.c.kind, blocks.c.value])
+        )
+        conn.execute(stmt)
+        return conn.execute(
+            select(blocks.c.id).where(blocks.c.kind == kind, blocks.c.value == value)
+        ).scalar_one()
+
+    # -- blocks -----------------------------------------------------------------------------------
+    def blocks(self) -> list[Block]:
+        with self.catalog._reading() as conn:
+            return [Block(**r._mapping) for r in conn.execute(select(blocks).order_by(blocks.c.id))]
+
+    def unblock(self, block_id: int, *, actor: str, note: str | None) -> Block | None:
+        now = time.time()
+        with self.catalog._writing() as conn:
+            row = conn.execute(
+                delete(blocks).where(blocks.c.id == block_id).returning(blocks)
+            ).first()
+            if row is None:
+                return None
+            block = Block(**row._mapping)
+            detail = {"kind": block.kind, "value": block.value, "note": note}
+            _audit(conn, now, actor, "unblock", str(block_id), detail)
+            return block
+
+    def find_block(
+        self, sha256: str, dhash: str | None, max_distance: int, distance: Callable[[str, str], int]
+    ) -> Block | None:
+        """The block an upload with these hashes falls under, if any."""
+        with self.catalog._reading() as conn:
+            conditions = [and_(blocks.c.kind == "sha256", blocks.c.value == sha256)]
+            if dhash is not None:
+                conditions.append(blocks.c.kind == "dhash")
+            for row in conn.execute(select(blocks).where(or_(*conditions)).order_by(blocks.c.id)):
+                block = Block(**row._mapping)
+                if block.kind == "sha256" or (
+                    dhash is not None and distance(block.value, dhash) <= max_distance
+                ):
+                    return block
+        return None
+
+    # -- audit log --------------------------------------------------------------------------------
+    def audit(
+        self, actor: str, action: str, target: str | None, detail: dict[str, Any] | None = None
+    ) -> None:
+        with self.catalog._writing() as conn:
+            _audit(conn, time.time(), actor, action, target, detail or {})
+
+    def audit_entries(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(audit_log.c.id < before)
+        with self.catalog._reading() as conn:
+            return [
+                AuditEntry(**{**r._mapping, "detail": json.loads(r.detail or "{}")})
+                for r in conn.execute(query)
+            ]
+
+
+def _audit(
+    conn: Connection,
+    now: float,
+    actor: str,
+    action: str,
+    target: str | None,
+    detail: dict[str, Any],
+) -> None:
+    conn.execute(
+        insert(audit_log).values(
+            at=now,
+            actor=actor,
+            action=action,
+            target=target,
+            detail=json.dumps({k: v for k, v in detail.items() if v is not None}, sort_keys=True),
+        )
+    )
+
+
+def twins(catalog: Catalog, sha256: str) -> Iterable[str]:
+    """IDs of live uploads of exactly these bytes."""
+    with catalog._reading() as conn:
+        return list(
+            conn.execute(
+                select(images.c.id).where(images.c.sha256 == sha256, images.c.removed_at.is_(None))
+            ).scalars()
+        )

@@ -1,0 +1,224 @@
+"""Reports, takedowns and the blocklist: what the report form and the admin API/CLI do.
+
+Used by the HTTP layer (`/report/{id}`, `/api/images/{id}/report`, `/api/admin/...`) and by
+`picdrop-server admin ...`; both pass an `actor` ("api" or "cli") for the audit log. Every admin
+action that changes something, and every look at an image's record, is appended to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from backend import ids
+from backend.catalog.moderation import Block, ModerationCatalog, Report
+from backend.catalog.schema import REPORT_REASONS
+from backend.errors import BadRequest, Blocked, NotFound
+from backend.images import Processed, probe
+from backend.images.fingerprint import distance, perceptual_hash
+from backend.service import ImageService
+
+log = logging.getLogger(__name__)
+
+MAX_DETAILS = 2000
+MAX_OPEN_REPORTS_PER_IMAGE = 50  # more reports of one image are accepted but not stored
+MAX_NOTE = 500
+
+REASON_LABELS = {
+    "illegal": "Illegal content",
+    "non_consensual": "Intimate or private image shared without consent",
+    "violence": "Violence, gore or threats",
+    "spam": "Spam, scam or malware",
+    "copyright": "Copyright infringement",
+    "other": "Something else",
+}
+assert tuple(REASON_LABELS) == REPORT_REASONS
+
+
+def clean_text(value: Any, limit: int, what: str) -> str | None:
+    """Free text from a client: a string, control characters removed, at most `limit` chars."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{what}' must be text.")
+    text = "".join(c for c in value if c.isprintable() or c in "\n\t").strip()
+    if len(text) > limit:
+        raise BadRequest(f"'{what}' is too long: at most {limit} characters.")
+    return text or None
+
+
+def check_reason(value: Any) -> str:
+    if not isinstance(value, str) or value not in REPORT_REASONS:
+        raise BadRequest(f"'reason' must be one of {', '.join(REPORT_REASONS)}.")
+    return value
+
+
+class Moderation:
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.db = ModerationCatalog(service.catalog)
+
+    # -- the upload screen -------------------------------------------------------------------------
+    def screen(self, processed: Processed) -> None:
+        """Refuse (451) the same bytes as removed content, or a perceptual near-copy of it."""
+        block = self.db.find_block(
+            processed.sha256, processed.dhash, self.settings.block_distance, distance
+        )
+        if block is not None:
+            log.info("upload refused: matches block %d (%s)", block.id, block.kind)
+            raise Blocked()
+
+    # -- reports (anyone) --------------------------------------------------------------------------
+    def report(self, image_id: str, reason: Any, details: Any, *, store: bool = True) -> bool:
+        """Validate and store a report; False when it was accepted but not stored (a repeat).
+
+        Raises NotFound for unknown IDs and Removed for removed images, like viewing would.
+        """
+        reason = check_reason(reason)
+        details = clean_text(details, MAX_DETAILS, "details")
+        record = self.service.lookup(image_id)
+        if not store:
+            return False
+        return self.db.add_report(
+            record.id,
+            reason,
+            details,
+            sha256=record.sha256,
+            dhash=record.dhash,
+            max_open_per_image=MAX_OPEN_REPORTS_PER_IMAGE,
+        )
+
+    # -- admin -------------------------------------------------------------------------------------
+    def open_reports(self) -> list[dict[str, Any]]:
+        """Open reports grouped by image, the most reported first."""
+        groups: dict[str, list[Report]] = {}
+        for report in self.db.open_reports():
+            groups.setdefault(report.image_id, []).append(report)
+        result = []
+        for image_id, items in groups.items():
+            record = self.service.catalog.get(image_id)
+            reasons: dict[str, int] = {}
+            for r in items:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+            result.append(
+                {
+                    "image_id": image_id,
+                    "count": len(items),
+                    "reasons": reasons,
+                    "first_reported_at": items[0].created_at,
+                    "last_reported_at": items[-1].created_at,
+                    "state": _state(record, self.service.clock()),
+                    "reports": [_report_dict(r) for r in items],
+                }
+            )
+        result.sort(key=lambda g: (-g["count"], g["first_reported_at"]))
+        return result
+
+    def image_record(self, image_id: str, *, actor: str) -> dict[str, Any]:
+        """Everything the catalog knows about an image (never its delete token), and its reports."""
+        if not ids.is_valid_id(image_id):
+            raise NotFound()
+        record = self.service.catalog.get(image_id)
+        reports = self.db.reports_for(image_id)
+        if record is None and not reports:
+            raise NotFound()
+        self.db.audit(actor, "show", image_id)
+        fields = None
+        if record is not None:
+            fields = asdict(record)
+            del fields["delete_token_hash"]
+            fields["blob_present"] = self.service.catalog.blob_is_referenced(record.blob_key)
+        return {
+            "id": image_id,
+            "state": _state(record, self.service.clock()),
+            "record": fields,
+            "reports": [_report_dict(r) for r in reports],
+        }
+
+    def remove(self, image_id: str, *, actor: str, note: Any = None) -> dict[str, Any]:
+        """Take the image down (451 from now on), block its content, purge its blob if unused."""
+        note = clean_text(note, MAX_NOTE, "note")
+        if not ids.is_valid_id(image_id):
+            raise NotFound()
+        record = self.service.catalog.get(image_id)
+        hashes: list[tuple[str, str]] = []
+        if record is not None:
+            hashes.append(("sha256", record.sha256))
+            dhash = record.dhash or self._dhash_of_blob(record.blob_key)
+            if dhash:
+                hashes.append(("dhash", dhash))
+        else:  # gone already (deleted by its uploader?): block what its reports recorded
+            for r in self.db.reports_for(image_id):
+                if r.sha256:
+                    hashes.append(("sha256", r.sha256))
+                if r.dhash:
+                    hashes.append(("dhash", r.dhash))
+            if not hashes:
+                raise NotFound()
+        removal = self.db.remove(
+            image_id,
+            hashes=list(dict.fromkeys(hashes)),
+            delete_blob=self.service._delete_blob,
+            actor=actor,
+            note=note,
+        )
+        return {
+            "id": image_id,
+            "removed": list(removal.removed_ids),
+            "blocks": list(removal.block_ids),
+            "reports_closed": removal.reports_closed,
+        }
+
+    def _dhash_of_blob(self, key: str) -> str | None:
+        """For images stored before perceptual hashes were recorded."""
+        try:
+            data = self.service.store.get(key)
+            return perceptual_hash(data, probe(data, self.service.limits))
+        except Exception:
+            log.warning("no perceptual hash for a removed image: its blob cannot be read")
+            return None
+
+    def dismiss(self, image_id: str, *, actor: str, note: Any = None) -> dict[str, Any]:
+        note = clean_text(note, MAX_NOTE, "note")
+        if not ids.is_valid_id(image_id):
+            raise NotFound()
+        return {
+            "id": image_id,
+            "dismissed": self.db.dismiss_reports(image_id, actor=actor, note=note),
+        }
+
+    def blocks(self) -> list[dict[str, Any]]:
+        return [asdict(b) for b in self.db.blocks()]
+
+    def unblock(self, block_id: int, *, actor: str, note: Any = None) -> Block:
+        note = clean_text(note, MAX_NOTE, "note")
+        block = self.db.unblock(block_id, actor=actor, note=note)
+        if block is None:
+            raise NotFound(f"There is no block {block_id}.")
+        return block
+
+    def purge_expired(self, *, actor: str) -> dict[str, int]:
+        purged = self.service.purge_expired()
+        self.db.audit(actor, "purge_expired", None, {"purged": purged})
+        return {"purged": purged}
+
+    def audit_log(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        return [asdict(e) for e in self.db.audit_entries(limit, before)]
+
+
+def _state(record, now: float) -> str:
+    if record is None:
+        return "deleted"
+    if record.removed_at is not None:
+        return "removed"
+    if record.expired(now):
+        return "expired"
+    return "live"
+
+
+def _report_dict(report: Report) -> dict[str, Any]:
+    fields = asdict(report)
+    del fields["sha256"], fields["dhash"]
+    return fields

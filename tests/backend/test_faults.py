@@ -1,0 +1,334 @@
+"""Faults against the running server: load, SIGKILL mid-upload, a full disk, clients that hang
+up or crawl. None of them may cost an acknowledged upload, leave a row without its blob, or stop
+the server from serving everyone else."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from backend.server import EmbeddedServer
+from backend.settings import Settings
+from tests.backend import imagesamples as samples
+from tests.backend.conftest import read_response
+from tests.backend.test_hostile import Target
+from tests.conftest import GENEROUS_LIMITS, require
+
+
+# -- consistency of a data directory --------------------------------------------------------------
+def check_consistent(data_dir: Path, *, orphans_allowed: bool = False) -> list[dict]:
+    """Integrity check passes; every live row's blob exists with the right SHA-256; refcounts
+    match the rows; (unless allowed) no blob without a row and no temporary file."""
+    with sqlite3.connect(data_dir / "picdrop.db") as conn:
+        conn.row_factory = sqlite3.Row
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = [dict(r) for r in conn.execute("SELECT * FROM images")]
+        refcounts = {r["key"]: r["refcount"] for r in conn.execute("SELECT * FROM blobs")}
+    live = [r for r in rows if r["removed_at"] is None]
+    blobs = data_dir / "blobs"
+    for row in live:
+        data = (blobs / row["blob_key"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row["sha256"], row["id"]
+    assert refcounts == dict(Counter(r["blob_key"] for r in live))
+    if not orphans_allowed:
+        files = {
+            p.relative_to(blobs).as_posix()
+            for p in blobs.rglob("*")
+            if p.is_file() and not p.as_posix().count("/thumbs/")
+        }
+        assert files == set(refcounts), files ^ set(refcounts)
+        assert not [p for p in blobs.rglob(".tmp-*")]
+    return rows
+
+
+# -- load -----------------------------------------------------------------------------------------
+def test_200_concurrent_uploads_mixed_identical_and_different(client, caplog):
+    caplog.set_level(logging.WARNING)
+    distinct = [samples.unique_jpeg(seed=5000 + i, size=(320, 240)) for i in range(160)]
+    popular = [samples.unique_jpeg(seed=9000 + i, size=(320, 240)) for i in range(4)]
+    files = distinct + [popular[i % 4] for i in range(40)]
+    random.Random(6).shuffle(files)
+
+    def send(data: bytes) -> tuple[int, dict]:
+        with requests.Session() as s:
+            r = s.post(f"{client.url}/api/upload", files={"file": ("x.jpg", data)}, timeout=120)
+            return r.status_code, r.json()
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(send, files))
+
+    assert [status for status, _ in results] == [201] * 200, [b for s, b in results if s != 201]
+    assert len({body["id"] for _, body in results}) == 200
+    for data, (_, body) in zip(files, results, strict=True):
+        assert body["sha256"] == hashlib.sha256(data).hexdigest() or body["size"] <= len(data)
+    rows = check_consistent(client.server.settings.data_dir)
+    assert len(rows) == 200
+    assert len({r["blob_key"] for r in rows}) == 164  # identical files share one blob
+    assert not [r for r in caplog.records if "locked" in r.getMessage() or "busy" in r.getMessage()]
+    for _, body in results[:20]:
+        assert client.get(f"/{body['id']}.jpg").status_code == 200
+
+
+# -- SIGKILL --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_sigkill_during_50_uploads_20_times(server_process, tmp_path):
+    data_dir = tmp_path / "data"
+    rng = random.Random(20)
+    acknowledged: dict[str, str] = {}  # id -> sha256 of every upload that got a 201
+    outcomes = Counter()
+    pictures = [samples.unique_jpeg(seed=20000 + i, size=(480, 360)) for i in range(200)]
+    for round_ in range(20):
+        server = server_process(data_dir)
+        url = server.url
+        batch = [pictures[(round_ * 50 + i) % 200] for i in range(50)]
+        start = threading.Barrier(51)
+
+        def send(data: bytes, url=url, start=start) -> None:
+            start.wait()
+            try:
+                r = requests.post(f"{url}/api/upload", files={"file": ("x.jpg", data)}, timeout=60)
+            except requests.RequestException:
+                outcomes["cut off"] += 1
+                return
+            outcomes[r.status_code] += 1
+            if r.status_code == 201:
+                acknowledged[r.json()["id"]] = r.json()["sha256"]
+
+        threads = [threading.Thread(target=send, args=(d,)) for d in batch]
+        for t in threads:
+            t.start()
+        start.wait()
+        time.sleep(rng.uniform(0.02, 0.6))
+        server.kill()  # SIGKILL: no shutdown, no cleanup
+        for t in threads:
+            t.join(60)
+    print(f"\n20 kills during 50 uploads each: {dict(outcomes)}")
+    assert outcomes["cut off"] > 0 and outcomes[201] > 0  # the kills did land mid-flight
+    assert set(outcomes) <= {201, "cut off"}
+
+    # Restarted: consistent, and every acknowledged upload is there.
+    check_consistent(data_dir, orphans_allowed=True)
+    server = server_process(data_dir)
+    with requests.Session() as s:
+        for image_id, sha in acknowledged.items():
+            r = s.get(f"{server.url}/{image_id}.jpg")
+            assert r.status_code == 200, image_id
+            assert hashlib.sha256(r.content).hexdigest() == sha
+    server.stop()
+    # Orphans (blobs written by uploads killed before their row) are swept.
+    swept = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend",
+            "-q",
+            "sweep",
+            "--grace",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    print(swept.stdout.strip())
+    rows = check_consistent(data_dir)
+    assert {r["id"] for r in rows} >= set(acknowledged)
+
+
+# -- full filesystem ------------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    can_mount = os.geteuid() == 0 and Path("/bin/mount").exists()
+    if can_mount:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)],
+            capture_output=True,
+        )
+        can_mount = done.returncode == 0
+    require(can_mount, "root and a mountable tmpfs (for the full-filesystem test)")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def fill(path: Path) -> Path:
+    """A file that takes every byte left on the filesystem."""
+    filler = path / "filler"
+    with filler.open("wb", buffering=0) as f:
+        for size in (65536, 512, 1):
+            with contextlib.suppress(OSError):
+                while f.write(b"\0" * size):
+                    pass
+    return filler
+
+
+def test_full_filesystem(small_disk, caplog):
+    data_dir = small_disk / "data"
+    settings = Settings(
+        data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0, **GENEROUS_LIMITS
+    )
+    server = EmbeddedServer(settings)
+    server.start()
+    s = requests.Session()
+    url = server.url
+    try:
+        stored = []
+        for seed in range(60):  # ~150 KB each into 4 MB: full long before the end
+            data = samples.encode(samples.photo((480, 360), seed=seed), quality=95)
+            r = s.post(f"{url}/api/upload", files={"file": ("p.jpg", data)})
+            if r.status_code == 507:
+                break
+            assert r.status_code == 201, r.text
+            stored.append(r.json())
+        else:
+            pytest.fail("the 4 MB disk never filled up")
+        assert r.json()["code"] == "storage_full"
+        assert "no room left" in r.json()["error"]
+        assert len(stored) >= 3
+        check_consistent(data_dir)  # nothing partial: no temp file, no orphan blob
+
+        # Fill the last bytes too, so that the catalog itself (SQLite) cannot grow.
+        filler = fill(small_disk)
+        statuses = Counter()
+        for _ in range(300):
+            r = s.post(f"{url}/api/upload", files={"file": ("p.jpg", samples.unique_jpeg())})
+            statuses[r.status_code] += 1
+            again = s.post(
+                f"{url}/api/upload",
+                files={"file": ("p.jpg", s.get(f"{url}/{stored[0]['id']}.jpg").content)},
+            )  # same bytes: no blob to write, only a row
+            statuses[again.status_code] += 1
+            if again.status_code == 507:
+                break
+        assert again.status_code == 507 and again.json()["code"] == "storage_full", statuses
+        assert set(statuses) <= {201, 507}, statuses
+        check_consistent(data_dir)
+
+        # Reads keep working: images, thumbnails (made but not kept), pages, metadata.
+        for image in stored:
+            assert s.get(f"{url}/{image['id']}.jpg").status_code == 200
+            assert s.get(f"{url}/t/{image['id']}.webp").status_code == 200
+            assert s.get(f"{url}/api/images/{image['id']}").status_code == 200
+        assert s.get(f"{url}/{stored[0]['id']}", headers={"Accept": "text/html"}).status_code == 200
+
+        # Space freed: uploads work again.
+        filler.unlink()
+        for image in stored[:3]:
+            d = s.delete(
+                f"{url}/api/images/{image['id']}",
+                headers={"Authorization": f"Bearer {image['delete_token']}"},
+            )
+            assert d.status_code == 204
+        data = samples.encode(samples.photo((480, 360), seed=999), quality=95)
+        r = s.post(f"{url}/api/upload", files={"file": ("p.jpg", data)})
+        assert r.status_code == 201, r.text
+        assert s.get(f"{url}/{r.json()['id']}.jpg").status_code == 200
+        check_consistent(data_dir)
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR and "500" in str(r)]
+    finally:
+        s.close()
+        server.stop()
+
+
+# -- clients that hang up or crawl ----------------------------------------------------------------
+@pytest.fixture
+def settings_overrides():
+    return {"read_timeout": 2, "max_bytes": 4 * 1024 * 1024}
+
+
+def test_client_disconnecting_mid_body(client):
+    target = Target(client)
+    jpeg = samples.encode(samples.photo((1600, 1200)), quality=95)  # ~1 MB: spills to disk
+    for how in ("close", "reset"):
+        for content_type in ("image/jpeg", "multipart/form-data; boundary=XyZ"):
+            prefix = b"--XyZ\r\nContent-Disposition: form-data; name=file; filename=a.jpg\r\n\r\n"
+            body = jpeg if content_type == "image/jpeg" else prefix + jpeg
+            sock = socket.create_connection(client.address(), timeout=10)
+            sock.sendall(
+                f"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body) + 100}\r\n\r\n".encode()
+                + body[: len(body) * 3 // 4]
+            )
+            time.sleep(0.2)
+            if how == "reset":  # RST instead of FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+            sock.close()
+            target.assert_untouched()
+
+
+def test_slow_clients_do_not_block_others(client):
+    """60 crawling connections (headers a byte at a time, or bodies that stall): bounded to a
+    few seconds; meanwhile a normal client uploads and downloads at full speed."""
+    target = Target(client)
+    host, port = client.address()
+    crawlers: list[socket.socket] = []
+    stop = threading.Event()
+    answers: list[bytes] = []
+
+    def crawl_headers() -> None:
+        sock = socket.create_connection((host, port), timeout=10)
+        crawlers.append(sock)
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 1000
+        for byte in request:
+            if stop.is_set():
+                return
+            with contextlib.suppress(OSError):
+                sock.send(bytes([byte]))
+            time.sleep(0.1)
+
+    def crawl_body() -> None:
+        sock = socket.create_connection((host, port), timeout=15)
+        crawlers.append(sock)
+        sock.sendall(
+            b"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: 100000\r\n\r\n\xff\xd8\xff"
+        )
+        answers.append(read_response(sock))  # the server gives up on it (408)
+
+    threads = [threading.Thread(target=crawl_headers) for _ in range(50)]
+    threads += [threading.Thread(target=crawl_body) for _ in range(10)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    try:
+        with requests.Session() as s:
+            for _ in range(5):
+                start = time.monotonic()
+                r = s.post(
+                    f"{client.url}/api/upload", files={"file": ("a.jpg", samples.unique_jpeg())}
+                )
+                assert r.status_code == 201
+                assert s.get(f"{client.url}/{r.json()['id']}.jpg").status_code == 200
+                assert time.monotonic() - start < 2.0
+    finally:
+        time.sleep(2.5)  # past the read timeout of the stalled bodies
+        stop.set()
+        for t in threads:
+            t.join(15)
+        for sock in crawlers:
+            sock.close()
+    assert len(answers) == 10
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), answers
+    # Only the five normal uploads were stored.
+    assert len(client.rows()) == len(target.before.rows) + 5
