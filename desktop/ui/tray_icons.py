@@ -50,7 +50,7 @@ def render(size: int, variant: str, progress: float | None = None, paused: bool 
         renderer.render(painter, QRectF(0, 0, size, size))
         painter.end()
         return pixmap
-    width = max(1.6, size * 0.12)
+    width = max(1.5, size * 0.1)
     ring = QRectF(0, 0, size, size).adjusted(width / 2, width / 2, -width / 2, -width / 2)
     track = glyph_color(variant)
     track.setAlphaF(0.32)
@@ -64,7 +64,7 @@ def render(size: int, variant: str, progress: float | None = None, paused: bool 
         painter.setPen(pen)
         # Clockwise from twelve o'clock; angles are in 1/16 degree.
         painter.drawArc(ring, 90 * 16, -round(min(1.0, progress) * 360 * 16))
-    inset = width + size * 0.07
+    inset = width * 0.9 + size * 0.02
     renderer.render(painter, QRectF(0, 0, size, size).adjusted(inset, inset, -inset, -inset))
     painter.end()
     return pixmap
