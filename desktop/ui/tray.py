@@ -138,9 +138,8 @@ class TrayIcon(QObject):
         return self.tray.toolTip()
 
     def notify(self, title: str, text: str, *, error: bool = False) -> None:
-        kind = QSystemTrayIcon.MessageIcon.Warning if error else QSystemTrayIcon.MessageIcon.NoIcon
         if error:
-            self.tray.showMessage(title, text, kind, NOTIFY_MS)
+            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, NOTIFY_MS)
         else:
             self.tray.showMessage(title, text, theme.app_icon(), NOTIFY_MS)
         self.notified.emit(title, text)
