@@ -241,9 +241,14 @@ def main(
     data_dir = data_dir or user_data_dir()
     qt_app = create_qt_app(sys.argv[:1] if argv is None else argv)
     name = socket_name(data_dir)
-    instance = claim(name)
-    if instance is None:  # another launch became the running app a moment ago
-        return 0 if hand_over(name, files) else 1
+    try:
+        instance = claim(name)
+    except RuntimeError as exc:  # no socket (odd permissions, a stuck lock): still usable alone
+        log.warning("running without the single-instance socket: %s", exc)
+        instance = None
+    else:
+        if instance is None:  # another launch became the running app a moment ago
+            return 0 if hand_over(name, files) else 1
     collector = GuiThreadCollector(qt_app)
     picdrop = PicdropApp(qt_app, data_dir=data_dir, qsettings=open_qsettings(), instance=instance)
     # Ctrl+C in a terminal (or a plain `kill`) quits cleanly, removing the instance socket; the

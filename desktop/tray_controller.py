@@ -56,7 +56,7 @@ class TrayController(QObject):
         tray.message_clicked.connect(self._open_last_page)
         capture.captured.connect(self._on_captured)
         capture.failed.connect(
-            lambda text: tray.notify("Cannot capture the screen", text, error=True)
+            lambda text: self.notify("Cannot capture the screen", text, error=True)
         )
 
         service.job_added.connect(self._on_job_added)
@@ -91,7 +91,7 @@ class TrayController(QObject):
         mime = self.clipboard.mimeData()
         sources = sources_from_mime(mime) if mime is not None else []
         if not sources:
-            self.tray.notify("Nothing to upload", "The clipboard holds no image, file or link.")
+            self.notify("Nothing to upload", "The clipboard holds no image, file or link.")
             return
         paths = [s.path for s in sources if isinstance(s, FileSource)]
         others = [s for s in sources if not isinstance(s, FileSource)]
@@ -124,8 +124,7 @@ class TrayController(QObject):
         if info is None:
             return
         self.copier.copy_infos([info])
-        self.tray.notify("Link copied", item.name)
-        self._last_page = info.page_url
+        self.notify("Link copied", item.name, page=info.page_url)
 
     # -- service reports ----------------------------------------------------------------------
     @Slot(str)
@@ -155,18 +154,21 @@ class TrayController(QObject):
         # Automatic retries keep the job uploading (with a "retrying in…" status): only the
         # final failure changes its state, so each failure is announced once.
         if job.state is JobState.FAILED and before is not JobState.FAILED:
-            self.tray.notify(f"Upload failed: {job.name}", job.error or "Unknown error", error=True)
+            self.notify(f"Upload failed: {job.name}", job.error or "Unknown error", error=True)
         self.update_activity()
 
     @Slot(str)
     def _on_job_done(self, key: str) -> None:
         job = self.service.job(key)
         info = self.service.link_info(key)
-        if info is not None:
-            self._last_page = info.page_url
         title = "Link copied" if self.copier.copies_job(key) else "Upload finished"
-        self.tray.notify(title, job.name)
+        self.notify(title, job.name, page=info.page_url if info else "")
         self.update_activity()
+
+    def notify(self, title: str, text: str, *, page: str = "", error: bool = False) -> None:
+        """Show a notification; clicking it opens `page` (when there is one)."""
+        self._last_page = page
+        self.tray.notify(title, text, error=error)
 
     @Slot()
     def _open_last_page(self) -> None:

@@ -96,10 +96,16 @@ def test_upload_clipboard_files_and_nothing(
     assert sorted(j.name for j in service.jobs()) == sorted(p.name for p in paths)
     assert all(j.state is JobState.DONE for j in service.jobs())
 
+    # An image link on the clipboard: downloaded, then uploaded.
+    qapp.clipboard().setText(service.jobs()[0].result.url)
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        tray.action("Upload clipboard").trigger()
+    assert service.job(done.args[0]).result.sha256 == service.jobs()[0].result.sha256
+
     qapp.clipboard().setText("just some words")
     tray.action("Upload clipboard").trigger()
     assert notes[-1][0] == "Nothing to upload"
-    assert len(service.jobs()) == 2
+    assert len(service.jobs()) == 3
 
 
 def test_upload_files_action(
@@ -140,6 +146,26 @@ def test_menu_is_rebuilt_on_open_and_recent_uploads_copy_links(
     recent[2].trigger()
     assert qapp.clipboard().text() == jobs[4].result.url
     assert notes[-1] == ("Link copied", jobs[4].name)
+
+
+def test_clicking_a_notification_opens_the_image_page(
+    live_server, make_service, make_tray, images, qtbot, qapp, monkeypatch
+) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    service = make_service(live_server.url)
+    tray, _controller, _notes = make_tray(service)
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
+        service.enqueue_paths(images(1))
+    tray.message_clicked.emit()  # what clicking the "Link copied" bubble does
+    assert opened == [service.job(done.args[0]).result.page_url]
+
+    qapp.clipboard().setText("nothing to upload here")
+    tray.action("Upload clipboard").trigger()  # "Nothing to upload": clicking it opens nothing
+    tray.message_clicked.emit()
+    assert len(opened) == 1
 
 
 def test_tooltip_and_icon_follow_progress(
