@@ -467,18 +467,22 @@ def run_cli(picdrop_env) -> Callable[..., subprocess.CompletedProcess]:
 
 
 @pytest.fixture
-def app_process(picdrop_env) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start the app (`python -m desktop`, offscreen) as a child; SIGKILLed after the test."""
+def app_process(picdrop_env, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start the app (`python -m desktop`, offscreen) as a child; SIGKILLed after the test. Its
+    log goes to a file (`child.log_path`): a pipe nobody reads could fill up and stall it."""
     children: list[subprocess.Popen] = []
 
     def launch(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "desktop", *map(str, args)],
-            cwd=REPO,
-            env=env or picdrop_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        log_path = tmp_path / f"app-{len(children) + 1}.log"
+        with log_path.open("wb") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "desktop", *map(str, args)],
+                cwd=REPO,
+                env=env or picdrop_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        child.log_path = log_path
         children.append(child)
         return child
 
@@ -487,8 +491,6 @@ def app_process(picdrop_env) -> Iterator[Callable[..., subprocess.Popen]]:
         if child.poll() is None:
             child.kill()
         child.wait()
-        if child.stderr:
-            child.stderr.close()
 
 
 @pytest.fixture

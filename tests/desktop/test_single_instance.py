@@ -40,7 +40,7 @@ def app_dir(tmp_path: Path) -> Path:
 
 def wait_listening(qtbot, address: str, child) -> dict:
     def up() -> dict | None:
-        assert child.poll() is None, child.stderr.read().decode()[-3000:]
+        assert child.poll() is None, child.log_path.read_text()[-3000:]
         return ping(address)
 
     qtbot.waitUntil(lambda: up() is not None, timeout=TIMEOUT)
