@@ -39,6 +39,10 @@ from desktop.ui.tray import TrayIcon
 
 log = logging.getLogger(__name__)
 
+# Without a tray at start, look for one every TRAY_WATCH_MS for TRAY_WATCH_CHECKS times.
+TRAY_WATCH_MS = 1000
+TRAY_WATCH_CHECKS = 60
+
 
 class PicdropApp(QObject):
     """Owns the collaborators for one run of the GUI and applies settings changes."""
@@ -86,16 +90,16 @@ class PicdropApp(QObject):
             lambda _url, ok, message: self.window.show_connection_result(ok, message)
         )
 
-        if tray_available is None:
-            tray_available = QSystemTrayIcon.isSystemTrayAvailable()
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
-        if tray_available:
+        self._tray_watch: QTimer | None = None
+        if tray_available or (tray_available is None and QSystemTrayIcon.isSystemTrayAvailable()):
             self._make_tray()
         else:
             log.info("no system tray: picdrop runs in its window, and closing the window quits")
-        # With a tray the app lives on when its window closes (and keeps the clipboard alive).
-        qt_app.setQuitOnLastWindowClosed(self.tray is None)
+            qt_app.setQuitOnLastWindowClosed(True)
+            if tray_available is None:
+                self._watch_for_tray()
 
         self.instance = instance
         self.remote: RemoteRequests | None = None
@@ -103,6 +107,22 @@ class PicdropApp(QObject):
             self.remote = RemoteRequests(instance, self.uploads, self.copier, self)
             self.remote.open_files.connect(self.open_files)
         qt_app.aboutToQuit.connect(self.shutdown)
+
+    def _watch_for_tray(self) -> None:
+        """Started on login, picdrop can be up before the panel is: look again for a while."""
+        checks = iter(range(TRAY_WATCH_CHECKS))
+        self._tray_watch = QTimer(self, interval=TRAY_WATCH_MS)
+
+        def check() -> None:
+            if QSystemTrayIcon.isSystemTrayAvailable():
+                log.info("a system tray appeared")
+                self._make_tray()
+            elif next(checks, None) is not None:
+                return
+            self._tray_watch.stop()
+
+        self._tray_watch.timeout.connect(check)
+        self._tray_watch.start()
 
     def _make_tray(self) -> None:
         self.tray = TrayIcon(self)
@@ -122,6 +142,8 @@ class PicdropApp(QObject):
         self.window.close_to_tray = True
         self.window.hidden_to_tray.connect(self._on_hidden_to_tray)
         self.tray.show()
+        # With a tray the app lives on when its window closes (and keeps the clipboard alive).
+        self.qt_app.setQuitOnLastWindowClosed(False)
 
     def _connect(self, config: AppConfig) -> tuple[str, str]:
         """The server to upload to and the mode shown: "remote", "local" or "lan"."""
@@ -207,6 +229,8 @@ class PicdropApp(QObject):
         self.settings_store.save(self.config)
 
     def shutdown(self) -> None:
+        if self._tray_watch is not None:
+            self._tray_watch.stop()
         if self.instance is not None:
             self.instance.close()  # a launch from now on starts a new app
         if self.tray is not None:

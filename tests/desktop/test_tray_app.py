@@ -34,7 +34,7 @@ def make_app(qapp, qsettings, tmp_path, live_server):
     apps: list[PicdropApp] = []
     quit_on_close = qapp.quitOnLastWindowClosed()
 
-    def make(*, tray: bool, config: AppConfig | None = None) -> PicdropApp:
+    def make(*, tray: bool | None, config: AppConfig | None = None) -> PicdropApp:
         if config is not None:
             SettingsStore(qsettings).save(config)
         app = PicdropApp(
@@ -102,6 +102,22 @@ def test_without_a_tray_the_window_is_everything(make_app, qapp, caplog) -> None
     assert app.window.isVisible()  # "start minimized" needs a tray to go to
     app.window.close()
     assert not app.window.isVisible() and not app.window.close_to_tray
+
+
+def test_a_tray_that_appears_later_is_used(make_app, qapp, qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    import desktop.app
+
+    available = [False]
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", lambda: available[0])
+    monkeypatch.setattr(desktop.app, "TRAY_WATCH_MS", 10)
+    app = make_app(tray=None)  # detect: none yet (the panel starts after us at login)
+    app.start()
+    assert app.tray is None and qapp.quitOnLastWindowClosed()
+    available[0] = True
+    qtbot.waitUntil(lambda: app.tray is not None, timeout=5000)
+    assert app.window.close_to_tray and not qapp.quitOnLastWindowClosed()
 
 
 def test_start_minimized_to_the_tray(make_app) -> None:
