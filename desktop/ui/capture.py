@@ -133,7 +133,7 @@ class CaptureOverlay(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.drawPixmap(self.rect(), self.shot)
-        shade = QColor(0, 0, 0, 110)
+        shade = QColor(0, 0, 0, 130)
         selection = self._selection.normalized()
         if selection.isEmpty():
             painter.fillRect(self.rect(), shade)
