@@ -1,4 +1,5 @@
-"""Building the application: settings, history, server, upload service, window — wired here.
+"""Building the application: settings, history, server, upload service, window, tray, the
+single-instance socket — wired here.
 
 No module-level state: everything is created in `PicdropApp` and passed to whoever needs it.
 """
@@ -15,20 +16,32 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, ORG_NAME, __version__
+from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
+from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
 from desktop.core.history import HistoryStore
+from desktop.core.ipc import socket_name
 from desktop.core.paths import embedded_server_dir, history_path, user_data_dir
 from desktop.gc_guard import GuiThreadCollector
+from desktop.instance import InstanceServer, claim
+from desktop.instance_client import hand_over
+from desktop.remote import RemoteRequests
 from desktop.service import UploadService
-from desktop.settings import SettingsStore
+from desktop.settings import SettingsStore, open_qsettings
+from desktop.tray_controller import TrayController
 from desktop.ui import theme
 from desktop.ui.main_window import MainWindow
+from desktop.ui.tray import TrayIcon
 
 log = logging.getLogger(__name__)
+
+# Without a tray at start, look for one every TRAY_WATCH_MS for TRAY_WATCH_CHECKS times.
+TRAY_WATCH_MS = 1000
+TRAY_WATCH_CHECKS = 60
 
 
 class PicdropApp(QObject):
@@ -41,11 +54,15 @@ class PicdropApp(QObject):
         data_dir: Path,
         qsettings: QSettings,
         environ: Mapping[str, str] | None = None,
+        instance: InstanceServer | None = None,
+        tray_available: bool | None = None,
+        autostart_entry: autostart.Autostart | None = None,
     ) -> None:
         super().__init__()
         self.qt_app = qt_app
         self.data_dir = data_dir
         self.environ = os.environ if environ is None else environ
+        self.autostart_entry = autostart_entry
         self.settings_store = SettingsStore(qsettings)
         self.config = self.settings_store.load()
         self.embedded = None
@@ -72,7 +89,61 @@ class PicdropApp(QObject):
         self.uploads.connection_tested.connect(
             lambda _url, ok, message: self.window.show_connection_result(ok, message)
         )
+
+        self.tray: TrayIcon | None = None
+        self.tray_controller: TrayController | None = None
+        self._tray_watch: QTimer | None = None
+        if tray_available or (tray_available is None and QSystemTrayIcon.isSystemTrayAvailable()):
+            self._make_tray()
+        else:
+            log.info("no system tray: picdrop runs in its window, and closing the window quits")
+            qt_app.setQuitOnLastWindowClosed(True)
+            if tray_available is None:
+                self._watch_for_tray()
+
+        self.instance = instance
+        self.remote: RemoteRequests | None = None
+        if instance is not None:
+            self.remote = RemoteRequests(instance, self.uploads, self.copier, self)
+            self.remote.open_files.connect(self.open_files)
         qt_app.aboutToQuit.connect(self.shutdown)
+
+    def _watch_for_tray(self) -> None:
+        """Started on login, picdrop can be up before the panel is: look again for a while."""
+        checks = iter(range(TRAY_WATCH_CHECKS))
+        self._tray_watch = QTimer(self, interval=TRAY_WATCH_MS)
+
+        def check() -> None:
+            if QSystemTrayIcon.isSystemTrayAvailable():
+                log.info("a system tray appeared")
+                self._make_tray()
+            elif next(checks, None) is not None:
+                return
+            self._tray_watch.stop()
+
+        self._tray_watch.timeout.connect(check)
+        self._tray_watch.start()
+
+    def _make_tray(self) -> None:
+        self.tray = TrayIcon(self)
+        self.capture = ScreenCapture(self)
+        self.tray_controller = TrayController(
+            self.tray,
+            self.uploads,
+            self.history,
+            self.copier,
+            self.capture,
+            self.qt_app.clipboard(),
+            self,
+        )
+        self.tray.show_window.connect(self.show_window)
+        self.tray.open_settings.connect(self.open_settings)
+        self.tray.quit_requested.connect(self.quit)
+        self.window.close_to_tray = True
+        self.window.hidden_to_tray.connect(self._on_hidden_to_tray)
+        self.tray.show()
+        # With a tray the app lives on when its window closes (and keeps the clipboard alive).
+        self.qt_app.setQuitOnLastWindowClosed(False)
 
     def _connect(self, config: AppConfig) -> tuple[str, str]:
         """The server to upload to and the mode shown: "remote", "local" or "lan"."""
@@ -99,15 +170,56 @@ class PicdropApp(QObject):
             self.embedded.stop()
             self.embedded = None
 
-    def start(self, files: Sequence[Path] = ()) -> None:
-        self.window.show()
+    def start(self, files: Sequence[Path] = (), *, minimized: bool = False) -> None:
+        if self.tray is None or not (minimized or self.config.start_minimized):
+            self.window.show()
+        if self.config.start_on_login:
+            self._apply_autostart(True)  # keeps the entry pointing at this installation
         self.uploads.resume_unfinished()
         if files:
             self.uploads.enqueue_paths(files)
 
+    # -- requests from the tray and from other processes ------------------------------------
+    def show_window(self) -> None:
+        self.window.show_and_raise()
+
+    def open_settings(self) -> None:
+        self.show_window()
+        self.window.open_settings()
+
+    def open_files(self, files: list[Path]) -> None:
+        """A second launch (or "Open with") handed these over: upload them, show the window."""
+        if files:
+            self.uploads.enqueue_paths(files)
+        self.show_window()
+
+    def quit(self) -> None:
+        self.window.close_to_tray = False  # a quit must not be turned into "hide"
+        self.qt_app.quit()
+
+    def _on_hidden_to_tray(self) -> None:
+        if self.tray is not None and not self.config.tray_notice_shown:
+            self.tray.notify(
+                "picdrop is still running",
+                "It keeps your links on the clipboard. Quit from the tray icon's menu.",
+            )
+            self.config.tray_notice_shown = True
+            self.settings_store.save(self.config)
+
+    def _apply_autostart(self, enabled: bool) -> None:
+        try:
+            autostart.apply(enabled, self.autostart_entry)
+        except OSError as exc:
+            log.warning("could not change starting on login: %s", exc)
+            self.window.show_notice("Could not change starting on login")
+
     def apply_config(self, config: AppConfig) -> None:
         old = self.config
-        self.config = replace(config, embedded_port=old.embedded_port)
+        self.config = replace(
+            config, embedded_port=old.embedded_port, tray_notice_shown=old.tray_notice_shown
+        )
+        if old.start_on_login != self.config.start_on_login:
+            self._apply_autostart(self.config.start_on_login)
         self.uploads.set_parallel(self.config.parallel_uploads)
         self.uploads.strip_metadata = self.config.strip_metadata
         if (old.server_url, old.share_on_lan) != (self.config.server_url, self.config.share_on_lan):
@@ -117,6 +229,12 @@ class PicdropApp(QObject):
         self.settings_store.save(self.config)
 
     def shutdown(self) -> None:
+        if self._tray_watch is not None:
+            self._tray_watch.stop()
+        if self.instance is not None:
+            self.instance.close()  # a launch from now on starts a new app
+        if self.tray is not None:
+            self.tray.close()
         # Unfinished uploads stay queued in history and resume on the next start.
         self.uploads.shutdown()
         self._stop_embedded()
@@ -137,18 +255,34 @@ def create_qt_app(argv: Sequence[str]) -> QApplication:
 
 
 def main(
-    argv: Sequence[str] | None = None, *, files: Sequence[Path] = (), data_dir: Path | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    files: Sequence[Path] = (),
+    data_dir: Path | None = None,
+    minimized: bool = False,
 ) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    data_dir = data_dir or user_data_dir()
     qt_app = create_qt_app(sys.argv[:1] if argv is None else argv)
+    name = socket_name(data_dir)
+    try:
+        instance = claim(name)
+    except RuntimeError as exc:  # no socket (odd permissions, a stuck lock): still usable alone
+        log.warning("running without the single-instance socket: %s", exc)
+        instance = None
+    else:
+        if instance is None:  # another launch became the running app a moment ago
+            return 0 if hand_over(name, files) else 1
     collector = GuiThreadCollector(qt_app)
-    picdrop = PicdropApp(qt_app, data_dir=data_dir or user_data_dir(), qsettings=QSettings())
-    # Ctrl+C in a terminal quits cleanly; the timer lets Python see the signal between Qt events.
-    signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
+    picdrop = PicdropApp(qt_app, data_dir=data_dir, qsettings=open_qsettings(), instance=instance)
+    # Ctrl+C in a terminal (or a plain `kill`) quits cleanly, removing the instance socket; the
+    # timer lets Python see the signal between Qt events.
+    signal.signal(signal.SIGINT, lambda *_: picdrop.quit())
+    signal.signal(signal.SIGTERM, lambda *_: picdrop.quit())
     tick = QTimer(interval=250)
     tick.timeout.connect(lambda: None)
     tick.start()
-    picdrop.start(files)
+    picdrop.start(files, minimized=minimized)
     status = qt_app.exec()
     collector.stop()
     return status

@@ -1,19 +1,40 @@
-"""The `picdrop` command. With no subcommand it opens the window (files given are uploaded)."""
+"""The `picdrop` command.
+
+With no subcommand it opens the window; when picdrop is already running, the files go to it and
+this process exits at once. `upload`, `history` and `delete` work without a window (and without a
+display) — see `desktop.commands`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from desktop import __version__
+from desktop.commands.status import EXIT_HELP
 from desktop.core.config import SERVER_ENV
+
+COMMANDS_HELP = """\
+commands:
+  picdrop [FILE...]          open the window; a running picdrop gets the files instead
+  picdrop upload FILE...     upload without a window; prints one link per file
+  picdrop upload -           upload an image read from standard input
+  picdrop history [--json]   list past uploads
+  picdrop delete ID          delete an upload from its server (stored delete token)
+  picdrop COMMAND --help     the options of a command
+
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="picdrop", description="Drop an image, get a short link on the clipboard."
+        prog="picdrop",
+        description="Drop an image, get a short link on the clipboard.",
+        epilog=COMMANDS_HELP + EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"picdrop {__version__}")
     parser.add_argument("files", nargs="*", type=Path, help="images or folders to upload")
@@ -26,13 +47,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="history and local server data (default: the user data directory)",
     )
+    parser.add_argument(
+        "--minimized", action="store_true", help="start in the tray, without the window"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from desktop.commands import COMMANDS
+
+    if argv and argv[0] in COMMANDS:
+        from desktop.commands import run
+
+        return run(argv)
+
     args = build_parser().parse_args(argv)
+    from desktop.core.ipc import socket_name
+    from desktop.core.paths import user_data_dir
+    from desktop.instance_client import hand_over
+
+    data_dir = (args.data_dir or user_data_dir()).resolve()
+    files = [p.resolve() for p in args.files]
+    # Already running: hand the files over (it uploads them and shows its window) and go.
+    if hand_over(socket_name(data_dir), files):
+        return 0
     if args.server:
         os.environ[SERVER_ENV] = args.server
-    from desktop.app import main as gui_main  # Qt only when the GUI is really wanted
+    from desktop.app import main as gui_main  # Qt widgets only when the window is really wanted
 
-    return gui_main(files=[p.resolve() for p in args.files], data_dir=args.data_dir)
+    return gui_main(files=files, data_dir=data_dir, minimized=args.minimized)

@@ -30,15 +30,28 @@ class LinkCopier(QObject):
         self.service = service
         self.clipboard = clipboard
         self.config = config
+        # Batches whose links someone else copies (the `picdrop upload` command, in its format).
+        self._held: set[str] = set()
         service.job_done.connect(self._on_job_done)
         service.batch_finished.connect(self._on_batch_finished)
+
+    def hold_batch(self, batch: str) -> None:
+        """Do not auto-copy this batch's links: whoever queued it copies them itself."""
+        self._held.add(batch)
+
+    def copies_job(self, key: str) -> bool:
+        """Whether a finished job's link goes on the clipboard automatically."""
+        return self.config().auto_copy and self.service.job(key).batch not in self._held
+
+    def copy_text(self, text: str, count: int = 1) -> None:
+        if text:
+            self.clipboard.setText(text)
+            self.copied.emit(text, count)
 
     def copy_infos(self, infos: list[LinkInfo], fmt: LinkFormat | None = None) -> str:
         config = self.config()
         text = format_links(infos, fmt or config.link_format, config.link_template)
-        if text:
-            self.clipboard.setText(text)
-            self.copied.emit(text, len(infos))
+        self.copy_text(text, len(infos))
         return text
 
     def copy_job(self, key: str, fmt: LinkFormat | None = None) -> str:
@@ -51,11 +64,14 @@ class LinkCopier(QObject):
 
     @Slot(str)
     def _on_job_done(self, key: str) -> None:
-        if self.config().auto_copy:
+        if self.copies_job(key):
             self.copy_job(key)
 
     @Slot(str)
     def _on_batch_finished(self, batch: str) -> None:
+        if batch in self._held:
+            self._held.discard(batch)
+            return
         infos = self.service.batch_links(batch)
         if self.config().auto_copy and len(infos) > 1:
             self.copy_infos(infos)

@@ -54,6 +54,7 @@ class UploadService(QObject):
     job_done = Signal(str)
     batch_finished = Signal(str)  # batch id; every job of it has finished
     history_changed = Signal()
+    paused_changed = Signal(bool)
     connection_tested = Signal(str, bool, str)  # server URL, reachable, sentence
 
     # Private: worker -> GUI thread. `run` tags which try a report belongs to, so a report
@@ -64,7 +65,7 @@ class UploadService(QObject):
     _sending = Signal(str, int, "qint64", "qint64")
     _waiting = Signal(str, int, str)
     _succeeded = Signal(str, int, object)
-    _failed = Signal(str, int, str)
+    _failed = Signal(str, int, str, bool)  # key, run, message, server unreachable
     _stopped = Signal(str, int)
     _deleted = Signal(str, str)  # key, error ("" when deleted)
 
@@ -90,6 +91,7 @@ class UploadService(QObject):
         self._runs: dict[str, int] = {}
         self._meters: dict[str, SpeedMeter] = {}
         self._stopping = False
+        self._paused = False
         # App-owned, not QThreadPool.globalInstance(): quitting waits for exactly our workers.
         self.pool = QThreadPool(self)
         self._resize_pool()
@@ -135,13 +137,17 @@ class UploadService(QObject):
     def enqueue_url(self, url: str) -> str:
         return self.enqueue([UrlSource(url)])
 
-    def enqueue(self, sources: Iterable[Source], batch: str = "") -> str:
+    def enqueue(
+        self, sources: Iterable[Source], batch: str = "", *, expires: str | None = None
+    ) -> str:
         """Queue one batch; returns its id. Rows appear at once; preparing (reading, stripping,
-        recording in history) happens in a worker."""
+        recording in history) happens in a worker. `expires`: the lifetime asked of the server."""
         batch = batch or uuid.uuid4().hex
         for source in sources:
             size = len(source.data) if isinstance(source, BytesSource) else 0
-            job = self.queue.add(Job(key=new_key(), name=source.name, batch=batch, size=size))
+            job = self.queue.add(
+                Job(key=new_key(), name=source.name, batch=batch, size=size, expires=expires)
+            )
             self._runs[job.key] = 0
             self.job_added.emit(job.key)
             self._start(
@@ -175,6 +181,7 @@ class UploadService(QObject):
             removed=list(item.removed),
             thumbnail=item.thumbnail,
             created_at=item.created_at,
+            expires=item.expires,
         )
 
     # -- user actions -------------------------------------------------------------------------
@@ -216,11 +223,29 @@ class UploadService(QObject):
             self.history.renew_idempotency_key(key, job.idem_key)
         job.state = JobState.QUEUED
         job.error = job.status = ""
+        job.unreachable = False
         job.sent = 0
         self.history.set_state(key, JobState.QUEUED)
         self.job_changed.emit(key)
         self.history_changed.emit()
         self._schedule()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused: nothing new starts; uploads already sending finish (stopping them halfway
+        would waste what was sent). Resuming starts what waited."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self.paused_changed.emit(paused)
+        self._schedule()
+
+    def notify_history_changed(self) -> None:
+        """Another process (the `picdrop` command) wrote to the history database."""
+        self.history_changed.emit()
 
     def clear_finished(self) -> None:
         for job in self.jobs():
@@ -267,7 +292,7 @@ class UploadService(QObject):
         self.pool.start(work)
 
     def _schedule(self) -> None:
-        if self._stopping:
+        if self._stopping or self._paused:
             return
         for job in self.queue.next_to_start():
             self._runs[job.key] = run = self._runs.get(job.key, 0) + 1
@@ -279,7 +304,7 @@ class UploadService(QObject):
             server = self.server_url
             self._start(
                 lambda j=job, r=run, t=token, s=server: self._upload_worker(
-                    j.key, j.idem_key, j.name, r, t, s
+                    j.key, j.idem_key, j.name, r, t, s, j.expires
                 )
             )
 
@@ -317,6 +342,7 @@ class UploadService(QObject):
                     created_at=job.created_at,
                     removed=prepared.removed,
                     thumbnail=prepared.thumbnail,
+                    expires=job.expires,
                 ),
                 prepared.data,
             )
@@ -331,7 +357,14 @@ class UploadService(QObject):
             self._prepared.emit(job.key, (name, prepared))
 
     def _upload_worker(
-        self, key: str, idem_key: str, name: str, run: int, token: CancelToken, server: str
+        self,
+        key: str,
+        idem_key: str,
+        name: str,
+        run: int,
+        token: CancelToken,
+        server: str,
+        expires: str | None = None,
     ) -> None:
         last_emit = 0.0
 
@@ -349,7 +382,7 @@ class UploadService(QObject):
         try:
             data = self.history.payload(key)
             if data is None:
-                self._failed.emit(key, run, "The file to upload is no longer available.")
+                self._failed.emit(key, run, "The file to upload is no longer available.", False)
                 return
             item = self.history.get(key)
             mime = item.mime if item else "application/octet-stream"
@@ -363,14 +396,15 @@ class UploadService(QObject):
                 cancel=token,
                 progress=progress,
                 waiting=waiting,
+                expires=expires,
             )
         except UploadCancelled:
             self._stopped.emit(key, run)
         except (ApiError, ServerUnreachable) as exc:
-            self._failed.emit(key, run, describe_error(exc))
+            self._failed.emit(key, run, describe_error(exc), isinstance(exc, ServerUnreachable))
         except Exception as exc:  # a worker must always report back
             log.exception("upload %s failed", key)
-            self._failed.emit(key, run, f"Unexpected error: {exc}")
+            self._failed.emit(key, run, f"Unexpected error: {exc}", False)
         else:
             self._succeeded.emit(key, run, result)
         finally:
@@ -495,13 +529,14 @@ class UploadService(QObject):
         finally:
             client.close()
 
-    @Slot(str, int, str)
-    def _on_failed(self, key: str, run: int, message: str) -> None:
+    @Slot(str, int, str, bool)
+    def _on_failed(self, key: str, run: int, message: str, unreachable: bool) -> None:
         job = self._current(key, run)
         if job is None:
             return
         job.state = JobState.FAILED
         job.error = message
+        job.unreachable = unreachable
         job.status = ""
         self.history.set_state(key, JobState.FAILED, message)
         self.job_changed.emit(key)

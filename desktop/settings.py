@@ -6,8 +6,15 @@ from dataclasses import fields
 
 from PySide6.QtCore import QSettings
 
+from desktop import APP_NAME, ORG_NAME
 from desktop.core.config import AppConfig
 from desktop.core.links import LinkFormat
+
+
+def open_qsettings() -> QSettings:
+    """The user's settings, as the app sees them; explicit names, so that the `picdrop` command
+    (which has no QApplication) reads the very same store."""
+    return QSettings(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, ORG_NAME, APP_NAME)
 
 
 class SettingsStore:

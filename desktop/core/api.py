@@ -198,6 +198,9 @@ class PicdropClient:
             raise ServerUnreachable(self.base_url, _connection_reason(exc)) from exc
         except requests.exceptions.Timeout as exc:
             raise ServerUnreachable(self.base_url, "no answer (timed out)") from exc
+        except requests.exceptions.ChunkedEncodingError as exc:
+            # The answer broke off halfway (server killed or restarted): no answer, so retry.
+            raise ServerUnreachable(self.base_url, "the answer broke off") from exc
         if response.status_code >= 400:
             raise _api_error(response)
         return response

@@ -22,6 +22,10 @@ class AppConfig:
     strip_metadata: bool = True
     open_after_upload: bool = False
     share_on_lan: bool = False
+    start_minimized: bool = False  # start hidden in the tray (when there is a tray)
+    start_on_login: bool = False
+    # The "still running in the tray" notice is shown the first time the window is closed only.
+    tray_notice_shown: bool = False
     # The embedded server's port is kept between runs so that old local links keep working.
     embedded_port: int = 0
 

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     width         INTEGER,
     height        INTEGER,
     sha256        TEXT,
+    expires       TEXT,               -- what was asked for: 1h, 1d, 7d, 30d, never (NULL: default)
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS payloads (
 _COLUMNS = ", ".join(
     ("key", "idem_key", "batch", "name", "size", "mime", "state", "error", "server", "removed",
      "thumbnail", "image_id", "url", "page_url", "thumbnail_url", "delete_url", "delete_token",
-     "width", "height", "sha256", "created_at", "updated_at")
+     "width", "height", "sha256", "expires", "created_at", "updated_at")
 )  # fmt: skip
 
 
@@ -86,6 +87,7 @@ class HistoryItem:
     width: int | None = None
     height: int | None = None
     sha256: str | None = None
+    expires: str | None = None
 
     def link_info(self) -> LinkInfo | None:
         if not self.url:
@@ -113,6 +115,12 @@ class HistoryStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(uploads)")}
+        if "expires" not in columns:  # databases from before `expires` was recorded
+            self._db.execute("ALTER TABLE uploads ADD COLUMN expires TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -135,8 +143,8 @@ class HistoryStore:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO uploads (key, idem_key, batch, name, size, mime, state, server, "
-                "removed, thumbnail, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "removed, thumbnail, expires, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     item.key,
                     item.idem_key,
@@ -148,6 +156,7 @@ class HistoryStore:
                     item.server,
                     json.dumps(item.removed),
                     item.thumbnail,
+                    item.expires,
                     item.created_at,
                     now,
                 ),
@@ -227,6 +236,28 @@ class HistoryStore:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [_item(r) for r in rows]
+
+    def recent_done(self, limit: int = 5) -> list[HistoryItem]:
+        """The newest uploads that have a working link (the tray's "recent uploads")."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM uploads WHERE state = ? AND url IS NOT NULL "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (JobState.DONE, limit),
+            ).fetchall()
+        return [_item(r) for r in rows]
+
+    def find(self, ref: str) -> HistoryItem | None:
+        """An upload by its server ID, its link or viewer page, or its history key; the newest
+        when several match (the same image uploaded twice has one ID per upload anyway)."""
+        ref = ref.strip()
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM uploads WHERE image_id = ? OR url = ? OR page_url = ? "
+                "OR key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                (ref, ref, ref, ref),
+            ).fetchone()
+        return _item(row) if row else None
 
     def unfinished(self) -> list[HistoryItem]:
         """Rows a previous run queued or was sending when it stopped, oldest first."""

@@ -60,6 +60,8 @@ class Job:
     speed: float = 0.0  # bytes per second
     error: str = ""
     status: str = ""  # transient line, e.g. "Cannot reach ...: retrying in 4 s"
+    unreachable: bool = False  # failed because the server gave no answer at all
+    expires: str | None = None  # asked-for lifetime (1h, 1d, 7d, 30d, never); None: the default
     removed: list[str] = field(default_factory=list)
     thumbnail: bytes | None = None
     result: UploadResult | None = None

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
-def x_display() -> Iterator[None]:
-    """Use $DISPLAY, or start Xvfb on a free display number for the duration."""
+def x_display(size: str = "1600x1200") -> Iterator[None]:
+    """Use $DISPLAY, or start Xvfb (`size`, 24 bit) on a free display number for the duration."""
     if os.environ.get("DISPLAY"):
         yield
         return
@@ -35,7 +35,7 @@ def x_display() -> Iterator[None]:
     # -displayfd: Xvfb picks a free display and writes its number to the pipe once ready.
     read_fd, write_fd = os.pipe()
     process = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
         pass_fds=(write_fd,),
         stderr=subprocess.DEVNULL,
     )

@@ -43,6 +43,7 @@ from desktop.ui.toast import Toast
 class MainWindow(QMainWindow):
     config_changed = Signal(object)  # AppConfig chosen in the settings dialog
     test_connection = Signal(str)  # server URL to check
+    hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
 
     def __init__(
         self,
@@ -59,6 +60,9 @@ class MainWindow(QMainWindow):
         self.copier = copier
         self.env_server = env_server
         self.settings_dialog: SettingsDialog | None = None
+        # With a tray icon, closing the window hides it and the app keeps running (and keeps
+        # owning the clipboard). The app turns this off to really quit.
+        self.close_to_tray = False
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setWindowIcon(theme.app_icon())
         self.resize(780, 640)
@@ -313,5 +317,18 @@ class MainWindow(QMainWindow):
         if self.settings_dialog is not None:
             self.settings_dialog.show_test_result(ok, message)
 
+    def show_and_raise(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        else:
+            self.show()
+        self.raise_()
+        self.activateWindow()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.close_to_tray:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+            return
         event.accept()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.jobs import Job, JobState
+from desktop.core.units import human_size
 from desktop.ui import theme
 
 THUMB = 48
@@ -191,11 +192,11 @@ class UploadRow(QFrame):
     def _show_meta(self, job: Job) -> None:
         parts = []
         if job.state is JobState.UPLOADING and job.size:
-            parts.append(f"{theme.human_size(job.sent)} of {theme.human_size(job.size)}")
+            parts.append(f"{human_size(job.sent)} of {human_size(job.size)}")
             if job.speed > 0:
-                parts.append(f"{theme.human_size(job.speed)}/s")
+                parts.append(f"{human_size(job.speed)}/s")
         elif job.size:
-            parts.append(theme.human_size(job.size))
+            parts.append(human_size(job.size))
         if job.removed:
             parts.append("Removed: " + ", ".join(job.removed))
         elif job.ready and job.state is not JobState.FAILED:

@@ -69,6 +69,10 @@ class SettingsDialog(QDialog):
         self.open_after.setChecked(config.open_after_upload)
         self.share_lan = QCheckBox("Share on my local network (built-in server only)")
         self.share_lan.setChecked(config.share_on_lan)
+        self.start_minimized = QCheckBox("Start minimized to the tray (when there is a tray)")
+        self.start_minimized.setChecked(config.start_minimized)
+        self.start_on_login = QCheckBox("Start picdrop when I log in")
+        self.start_on_login.setChecked(config.start_on_login)
 
         form = QFormLayout()
         form.addRow("Server", server_row)
@@ -85,6 +89,8 @@ class SettingsDialog(QDialog):
         form.addRow("", self.strip)
         form.addRow("", self.open_after)
         form.addRow("", self.share_lan)
+        form.addRow("", self.start_minimized)
+        form.addRow("", self.start_on_login)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -125,4 +131,6 @@ class SettingsDialog(QDialog):
             strip_metadata=self.strip.isChecked(),
             open_after_upload=self.open_after.isChecked(),
             share_on_lan=self.share_lan.isChecked(),
+            start_minimized=self.start_minimized.isChecked(),
+            start_on_login=self.start_on_login.isChecked(),
         )

@@ -412,3 +412,108 @@ def launch_app(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
         if child.poll() is None:
             child.kill()
         child.wait()
+
+
+# -- single instance, command line, X server -----------------------------------------------------
+@pytest.fixture
+def run_dir() -> Iterator[Path]:
+    """TMPDIR for child processes: where the app's instance socket and lock file go. Short, as a
+    Unix socket path must stay under 108 bytes (pytest's tmp_path can be longer)."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="pd-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def instance_address(run_dir: Path, data_dir: Path) -> str:
+    """The running app's socket as seen from this process (its TMPDIR may differ)."""
+    from desktop.core.ipc import socket_name
+
+    return str(run_dir / socket_name(data_dir))
+
+
+@pytest.fixture
+def picdrop_env(tmp_path: Path, run_dir: Path) -> Callable[..., dict[str, str]]:
+    """Environment for `python -m desktop` children: own settings store, own socket folder."""
+
+    def make(**extra: str) -> dict[str, str]:
+        env = child_env(XDG_CONFIG_HOME=str(tmp_path / "config"), TMPDIR=str(run_dir))
+        env.pop("DISPLAY", None)
+        env.pop("WAYLAND_DISPLAY", None)
+        env.update(extra)
+        return env
+
+    return make
+
+
+@pytest.fixture
+def run_cli(picdrop_env) -> Callable[..., subprocess.CompletedProcess]:
+    """`run_cli("upload", "a.png", input=b"...")`: the `picdrop` command as a child process."""
+
+    def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "desktop", *map(str, args)],
+            cwd=REPO,
+            input=input if input is not None else b"",
+            capture_output=True,
+            env=env or picdrop_env(),
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture
+def app_process(picdrop_env, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start the app (`python -m desktop`, offscreen) as a child; SIGKILLed after the test. Its
+    log goes to a file (`child.log_path`): a pipe nobody reads could fill up and stall it."""
+    children: list[subprocess.Popen] = []
+
+    def launch(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        log_path = tmp_path / f"app-{len(children) + 1}.log"
+        with log_path.open("wb") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "desktop", *map(str, args)],
+                cwd=REPO,
+                env=env or picdrop_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        child.log_path = log_path
+        children.append(child)
+        return child
+
+    yield launch
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    """A fresh Xvfb (1024x768, 24 bit); yields its DISPLAY. Skips, or fails in CI, without it."""
+    from tests.conftest import require_program
+
+    binary = require_program("Xvfb")
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        [binary, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()  # written once Xvfb accepts clients
+    if not number:
+        process.kill()
+        process.wait()
+        pytest.fail("Xvfb did not start")
+    try:
+        yield f":{number}"
+    finally:
+        process.terminate()
+        process.wait()

@@ -1,0 +1,107 @@
+"""The `picdrop` subcommands: upload, history, delete. Qt-free except for reading the saved
+settings (QtCore) and talking to the running app (QtNetwork); no display is ever needed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from desktop.commands.status import EXIT_HELP, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from desktop.core.config import SERVER_ENV
+
+COMMANDS = ("upload", "history", "delete")
+FORMATS = ("url", "markdown", "html", "bbcode", "json")
+EXPIRY_CHOICES = ("1h", "1d", "7d", "30d", "never")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="history and local server data (default: the user data directory)",
+    )
+    parser = argparse.ArgumentParser(prog="picdrop")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    upload = sub.add_parser(
+        "upload",
+        parents=[common],
+        formatter_class=fmt,
+        help="upload images and print their links",
+        description=(
+            "Upload images without opening a window. Prints one link per file on standard\n"
+            "output (nothing else goes there), records the uploads in the history, and puts\n"
+            "the links on the clipboard through the running picdrop app.\n\n"
+            f"Server: --server, else {SERVER_ENV}, else the one chosen in the app's settings;\n"
+            "with none of them, the files go to the running picdrop app (and its built-in\n"
+            "server, whose links keep working after this command ends)."
+        ),
+        epilog=EXIT_HELP,
+    )
+    upload.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="image files or folders; - reads one image from standard input",
+    )
+    upload.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="url",
+        help="what to print per file (json: one object per line, everything the server "
+        "returned, delete URL included); default: url",
+    )
+    upload.add_argument("--server", metavar="URL", help="picdrop server to upload to")
+    upload.add_argument(
+        "--expires", choices=EXPIRY_CHOICES, help="how long the image lives (server default)"
+    )
+    upload.add_argument(
+        "--no-copy", action="store_true", help="do not put the links on the clipboard"
+    )
+
+    history = sub.add_parser(
+        "history",
+        parents=[common],
+        formatter_class=fmt,
+        help="list past uploads, newest first",
+        epilog=EXIT_HELP,
+    )
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+    history.add_argument("--limit", type=int, default=50, metavar="N", help="default: 50")
+
+    delete = sub.add_parser(
+        "delete",
+        parents=[common],
+        formatter_class=fmt,
+        help="delete an upload from its server with its stored delete token",
+        epilog=EXIT_HELP,
+    )
+    delete.add_argument("id", metavar="ID", help="the image ID, its link, or its page")
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    try:
+        if args.command == "upload":
+            from desktop.commands.upload import run_upload
+
+            return run_upload(args)
+        if args.command == "history":
+            from desktop.commands.history import run_history
+
+            return run_history(args)
+        from desktop.commands.delete import run_delete
+
+        return run_delete(args)
+    except UsageError as exc:
+        print(f"picdrop {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED

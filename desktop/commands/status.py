@@ -1,0 +1,19 @@
+"""Exit statuses of the `picdrop` command, and their description for `--help` and the README."""
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # some files failed (the links of the others were printed); a delete refused
+EXIT_USAGE = 2  # bad arguments: unknown option, missing file, unknown ID (argparse uses 2 too)
+EXIT_UNREACHABLE = 3  # no server answered, or none is configured and picdrop is not running
+EXIT_INTERRUPTED = 130  # Ctrl+C
+
+EXIT_HELP = """\
+exit status:
+  0    every file uploaded (or the command did what it was asked)
+  1    some files failed; the links of the others were printed
+  2    bad arguments: unknown option, missing file, unknown ID
+  3    server unreachable, or no server configured and picdrop not running
+  130  interrupted (Ctrl+C)"""
+
+
+class UsageError(Exception):
+    """Bad arguments: the message is printed and the command exits with EXIT_USAGE."""

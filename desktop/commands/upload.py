@@ -1,0 +1,123 @@
+"""`picdrop upload FILE... | -`: upload without a window."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+
+from desktop.commands.clipboard_tools import clipboard_command, copy_with
+from desktop.commands.direct import upload_direct
+from desktop.commands.inputs import collect_inputs
+from desktop.commands.progress import ProgressBar
+from desktop.commands.report import Outcome, Reporter, clipboard_text
+from desktop.commands.status import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    UsageError,
+)
+from desktop.core.config import SERVER_ENV, AppConfig
+from desktop.core.history import HistoryStore
+from desktop.core.ipc import socket_name
+from desktop.core.paths import history_path, user_data_dir
+
+NO_SERVER = (
+    "no server to upload to, and picdrop is not running.\n"
+    "  Start the picdrop app (its built-in server takes the files), or choose a server:\n"
+    f"  --server URL, the {SERVER_ENV} environment variable, or Settings in the app."
+)
+
+
+def load_config() -> AppConfig:
+    from desktop.settings import SettingsStore, open_qsettings  # QtCore only
+
+    return SettingsStore(open_qsettings()).load()
+
+
+def resolve_server(flag: str | None, environ: Mapping[str, str], config: AppConfig) -> str:
+    """--server, else PICDROP_SERVER, else the saved setting; "" when none is set."""
+    server = (flag or environ.get(SERVER_ENV) or config.server_url or "").strip().rstrip("/")
+    if server and not server.startswith(("http://", "https://")):
+        raise UsageError(f"the server must be an http:// or https:// URL, not {server!r}")
+    return server
+
+
+def exit_status(outcomes: list[Outcome]) -> int:
+    if all(o.ok for o in outcomes):
+        return EXIT_OK
+    if not any(o.ok for o in outcomes) and any(o.unreachable for o in outcomes):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED
+
+
+def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    inputs = collect_inputs(
+        args.files, sys.stdin.buffer, sys.stdin.isatty() if "-" in args.files else False
+    )
+    config = load_config()
+    server = resolve_server(args.server, environ, config)
+    data_dir = args.data_dir or user_data_dir()
+    name = socket_name(data_dir)
+    reporter = Reporter(
+        inputs,
+        args.format,
+        sys.stdout,
+        sys.stderr,
+        ProgressBar(sys.stderr, len(inputs), enabled=sys.stderr.isatty()),
+    )
+    copy = not args.no_copy
+
+    if not server:
+        from desktop.commands.via_app import upload_via_app
+        from desktop.instance_client import InstanceClient
+
+        client = InstanceClient.connect(name)
+        if client is None:
+            print(f"picdrop upload: {NO_SERVER}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        with client:
+            upload_via_app(
+                client, inputs, reporter, expires=args.expires, copy=copy, fmt=args.format
+            )
+        return exit_status(reporter.finish())
+
+    history = HistoryStore(history_path(data_dir))
+    try:
+        upload_direct(
+            inputs,
+            server,
+            history,
+            reporter,
+            expires=args.expires,
+            strip=config.strip_metadata,
+        )
+    finally:
+        history.close()
+    outcomes = reporter.finish()
+    if copy and any(o.ok for o in outcomes):
+        copy_links(
+            name, clipboard_text(outcomes, args.format), sum(o.ok for o in outcomes), environ
+        )
+    return exit_status(outcomes)
+
+
+def copy_links(name: str, text: str, count: int, environ: Mapping[str, str]) -> None:
+    """Through the running app (which owns the clipboard), else a clipboard program, else say
+    plainly that the links were only printed."""
+    from desktop.instance_client import copy_via_app
+
+    if copy_via_app(name, text, count):
+        return
+    command = clipboard_command(environ)
+    if command is not None and copy_with(command, text):
+        return
+    what = "link was" if count == 1 else "links were"
+    print(
+        f"picdrop upload: the {what} printed, not copied to the clipboard: picdrop is not "
+        "running to keep it (a clipboard dies with the program that set it), and no clipboard "
+        "tool (xclip, xsel, wl-copy) was found.",
+        file=sys.stderr,
+    )

@@ -1,0 +1,176 @@
+"""The tray's adapter: it listens to the upload service (progress, finished and failed uploads)
+and shows that on the tray icon, and turns the tray menu's intent into uploads.
+
+Like the window, it only listens to the service and calls it; the two never talk to each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QClipboard, QDesktopServices
+from PySide6.QtWidgets import QFileDialog
+
+from desktop.capture import ScreenCapture
+from desktop.clipboard import LinkCopier
+from desktop.core.activity import Activity, summarize
+from desktop.core.history import HistoryStore
+from desktop.core.intake import IMAGE_SUFFIXES, FileSource
+from desktop.core.jobs import JobState
+from desktop.service import UploadService
+from desktop.ui.mime import sources_from_mime
+from desktop.ui.tray import RECENT_COUNT, RecentEntry, TrayIcon
+
+
+class TrayController(QObject):
+    def __init__(
+        self,
+        tray: TrayIcon,
+        service: UploadService,
+        history: HistoryStore,
+        copier: LinkCopier,
+        capture: ScreenCapture,
+        clipboard: QClipboard,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tray = tray
+        self.service = service
+        self.history = history
+        self.copier = copier
+        self.capture = capture
+        self.clipboard = clipboard
+        # The run in progress: jobs added since the queue was last idle. The tooltip and the
+        # ring count these, so "2 of 5" means this run's five, not everything since launch.
+        self._run: list[str] = []
+        self._states: dict[str, JobState] = {}
+        self._last_page = ""
+
+        tray.menu_opening.connect(self.refresh_menu)
+        tray.upload_clipboard.connect(self.upload_clipboard)
+        tray.upload_files.connect(self.upload_files)
+        tray.capture_screen.connect(self.capture_screen)
+        tray.recent_chosen.connect(self.copy_recent)
+        tray.pause_toggled.connect(service.set_paused)
+        tray.message_clicked.connect(self._open_last_page)
+        capture.captured.connect(self._on_captured)
+        capture.failed.connect(
+            lambda text: self.notify("Cannot capture the screen", text, error=True)
+        )
+
+        service.job_added.connect(self._on_job_added)
+        service.job_changed.connect(self._on_job_changed)
+        service.job_progress.connect(lambda *_: self.update_activity())
+        service.job_removed.connect(self._on_job_removed)
+        service.job_done.connect(self._on_job_done)
+        service.paused_changed.connect(lambda _paused: self.update_activity())
+        for job in service.jobs():
+            self._on_job_added(job.key)
+        self.update_activity()
+
+    # -- state shown --------------------------------------------------------------------------
+    def activity(self) -> Activity:
+        jobs = [self.service.job(k) for k in self._run if k in self.service.queue]
+        return summarize(jobs, paused=self.service.paused)
+
+    def update_activity(self) -> None:
+        self.tray.show_activity(self.activity())
+
+    @Slot()
+    def refresh_menu(self) -> None:
+        recent = [
+            RecentEntry(item.key, item.name, item.url or "", item.thumbnail)
+            for item in self.history.recent_done(RECENT_COUNT)
+        ]
+        self.tray.rebuild_menu(recent, paused=self.service.paused)
+
+    # -- intent -------------------------------------------------------------------------------
+    @Slot()
+    def upload_clipboard(self) -> None:
+        mime = self.clipboard.mimeData()
+        sources = sources_from_mime(mime) if mime is not None else []
+        if not sources:
+            self.notify("Nothing to upload", "The clipboard holds no image, file or link.")
+            return
+        paths = [s.path for s in sources if isinstance(s, FileSource)]
+        others = [s for s in sources if not isinstance(s, FileSource)]
+        if paths:
+            self.service.enqueue_paths(paths)  # folders are expanded in a worker
+        if others:
+            self.service.enqueue(others)
+
+    @Slot()
+    def upload_files(self) -> None:
+        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+        files, _ = QFileDialog.getOpenFileNames(
+            None, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
+        )
+        if files:
+            self.service.enqueue_paths([Path(f) for f in files])
+
+    @Slot()
+    def capture_screen(self) -> None:
+        self.capture.start()
+
+    @Slot(bytes, str)
+    def _on_captured(self, data: bytes, name: str) -> None:
+        self.service.enqueue_bytes(data, name, "image/png")
+
+    @Slot(str)
+    def copy_recent(self, key: str) -> None:
+        item = self.history.get(key)
+        info = item.link_info() if item else None
+        if info is None:
+            return
+        self.copier.copy_infos([info])
+        self.notify("Link copied", item.name, page=info.page_url)
+
+    # -- service reports ----------------------------------------------------------------------
+    @Slot(str)
+    def _on_job_added(self, key: str) -> None:
+        if all(
+            k not in self.service.queue or self.service.job(k).state.finished for k in self._run
+        ):
+            self._run = []  # the previous run is over: this job starts a new one
+        self._run.append(key)
+        self._states[key] = self.service.job(key).state
+        self.update_activity()
+
+    @Slot(str)
+    def _on_job_removed(self, key: str) -> None:
+        self._states.pop(key, None)
+        if key in self._run:
+            self._run.remove(key)
+        self.update_activity()
+
+    @Slot(str)
+    def _on_job_changed(self, key: str) -> None:
+        if key not in self.service.queue:
+            return
+        job = self.service.job(key)
+        before = self._states.get(key)
+        self._states[key] = job.state
+        # Automatic retries keep the job uploading (with a "retrying in…" status): only the
+        # final failure changes its state, so each failure is announced once.
+        if job.state is JobState.FAILED and before is not JobState.FAILED:
+            self.notify(f"Upload failed: {job.name}", job.error or "Unknown error", error=True)
+        self.update_activity()
+
+    @Slot(str)
+    def _on_job_done(self, key: str) -> None:
+        job = self.service.job(key)
+        info = self.service.link_info(key)
+        title = "Link copied" if self.copier.copies_job(key) else "Upload finished"
+        self.notify(title, job.name, page=info.page_url if info else "")
+        self.update_activity()
+
+    def notify(self, title: str, text: str, *, page: str = "", error: bool = False) -> None:
+        """Show a notification; clicking it opens `page` (when there is one)."""
+        self._last_page = page
+        self.tray.notify(title, text, error=error)
+
+    @Slot()
+    def _open_last_page(self) -> None:
+        if self._last_page:
+            QDesktopServices.openUrl(QUrl(self._last_page))
