@@ -572,6 +572,5 @@ def test_readme_links_every_screenshot_and_each_exists():
     readme = (REPO / "README.md").read_text()
     linked = set(re.findall(r"docs/screenshots/([a-z0-9-]+)\.png", readme))
     assert taken - linked == set(), "screenshots the README does not show"
-    assert {n for n in linked - taken if not n.startswith("main-window")} == set()
-    for name in taken:
+    for name in taken | linked:  # the README's others come from the desktop screenshot tools
         assert (SCREENSHOT_DIR / f"{name}.png").is_file(), name
