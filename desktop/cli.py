@@ -16,6 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="picdrop", description="Drop an image, get a short link on the clipboard."
     )
     parser.add_argument("--version", action="version", version=f"picdrop {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (server round trip, Qt plugins, TLS), print a report, exit",
+    )
     parser.add_argument("files", nargs="*", type=Path, help="images or folders to upload")
     parser.add_argument(
         "--server", metavar="URL", help=f"picdrop server to upload to (overrides {SERVER_ENV})"
@@ -31,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from desktop import selftest
+
+        return selftest.run()
     if args.server:
         os.environ[SERVER_ENV] = args.server
     from desktop.app import main as gui_main  # Qt only when the GUI is really wanted
