@@ -156,7 +156,7 @@ def app_metadata(init_file: Path = REPO / "desktop" / "__init__.py") -> dict[str
 
 
 def numeric_version(version: str) -> tuple[int, int, int, int]:
-    """"1.2.3rc1" → (1, 2, 3, 0): the four numbers Windows version resources want."""
+    """ "1.2.3rc1" → (1, 2, 3, 0): the four numbers Windows version resources want."""
     numbers = [int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]]
     return (*numbers, *([0] * (4 - len(numbers))))[:4]  # type: ignore[return-value]
 

@@ -5,7 +5,8 @@
 Writes (and commits, so a build needs no SVG renderer):
 - `assets/icons/app/picdrop-{16..512}.png`: the app icon for Linux (hicolor theme, window icon);
 - `assets/icons/app/picdrop.ico` (Windows executable) and `assets/icons/app/picdrop.icns` (macOS
-  bundle), written by Pillow from the PNG renders (16–256 in the ICO, 16–1024 in the ICNS);
+  bundle), written by Pillow from the PNG renders (16–256 in the ICO; 32–1024 px in the ICNS,
+  whose 16 and 32 pt slots are the retina ones);
 - `assets/icons/tray/tray-{light,dark,busy}.svg`: monochrome tray glyphs made from the drop in the
   app icon (light glyph for dark panels, dark glyph for light panels, busy = light glyph with an
   upload badge), and their PNGs at the sizes trays ask for (16, 22, 24, 32, 48, 64).
@@ -170,20 +171,26 @@ def _check_container(path: Path, expected: bytes) -> list[str]:
     """An ICO or ICNS: the same frames (sizes) as a fresh one, and its main frame alike."""
     from PIL import Image
 
-    have, want = Image.open(path), Image.open(io.BytesIO(expected))
-    have_sizes, want_sizes = sorted(have.info.get("sizes", [])), sorted(want.info.get("sizes", []))
-    if have_sizes != want_sizes:
-        return [f"frames {have_sizes}, expected {want_sizes}"]
-
-    def png(image: Image.Image) -> bytes:
-        out = io.BytesIO()
-        image.convert("RGBA").save(out, "PNG")
-        return out.getvalue()
-
-    diff = _difference(png(have), png(want))
+    with (
+        Image.open(io.BytesIO(path.read_bytes())) as have,
+        Image.open(io.BytesIO(expected)) as want,
+    ):
+        have_sizes = sorted(have.info.get("sizes", []))
+        want_sizes = sorted(want.info.get("sizes", []))
+        if have_sizes != want_sizes:
+            return [f"frames {have_sizes}, expected {want_sizes}"]
+        size = have.size[0]
+        have_png, want_png = _png(have), _png(want)
+    diff = _difference(have_png, want_png)
     if diff is None or diff > TOLERANCE:
-        return [f"{have.size[0]} px frame differs from a fresh render"]
+        return [f"{size} px frame differs from a fresh render"]
     return []
+
+
+def _png(image) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGBA").save(out, "PNG")
+    return out.getvalue()
 
 
 def write(files: dict[Path, bytes]) -> None:
