@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 TOOLS = ("Xvfb", "xdotool", "import")
 
@@ -81,6 +82,13 @@ class Launch:
     process: subprocess.Popen
     window: str
     seconds: float  # from spawning the process to its window being viewable
+    log: IO[bytes]  # the app's stderr
+
+    def stop(self, timeout: float = 15.0) -> int:
+        try:
+            return stop(self.process, timeout)
+        finally:
+            self.log.close()
 
 
 def launch_until_window(
@@ -95,7 +103,7 @@ def launch_until_window(
     """Start `command` and wait until it shows a window; raises (after killing it) if it exits
     or shows nothing within `timeout`."""
     # stderr to a file, not a pipe: a chatty app must never block on a full pipe
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the process ends, below)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Launch.stop or on failure)
     started = time.perf_counter()
     process = subprocess.Popen(
         list(command), env=dict(env), cwd=cwd, stdout=subprocess.DEVNULL, stderr=log
@@ -104,13 +112,15 @@ def launch_until_window(
     while time.perf_counter() < deadline:
         windows = visible_windows(process.pid, display)
         if windows:
-            return Launch(process, windows[0], time.perf_counter() - started)
+            return Launch(process, windows[0], time.perf_counter() - started, log)
         if process.poll() is not None:
             log.seek(0)
             err = log.read().decode(errors="replace")
+            log.close()
             raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{err[-3000:]}")
         time.sleep(poll)
     stop(process)
+    log.close()
     raise RuntimeError(f"{command[0]} showed no window within {timeout:.0f} s")
 
 

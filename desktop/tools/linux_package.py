@@ -178,7 +178,7 @@ def install_script() -> str:
 
 def tarball(dist: Path = REPO / "dist") -> Path:
     """`dist/picdrop-VERSION-linux-ARCH.tar.gz` from the one-folder build in `dist/picdrop`."""
-    folder = dist / APP_NAME
+    folder = (dist / APP_NAME).resolve()
     program = folder / APP_NAME
     if not program.is_file():
         raise SystemExit(f"{program} is missing: build it first (make dist)")
