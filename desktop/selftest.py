@@ -338,6 +338,25 @@ def check_image_formats() -> str:
     return f"decoded {', '.join(decoded)}"
 
 
+def check_qt_text() -> str:
+    """What Qt asks ICU for on Linux (the bundle ships a trimmed ICU data library, see
+    desktop/tools/freeze.py): collation, legacy text codecs, time-zone names, locale case rules."""
+    from PySide6.QtCore import QCollator, QDateTime, QLocale, QStringDecoder, QTimeZone
+
+    require(QCollator(QLocale("de_DE")).compare("ä", "b") < 0, "German collation: ä after b")
+    require(QCollator(QLocale("sv_SE")).compare("ä", "z") > 0, "Swedish collation: ä before z")
+    codecs = ("Shift_JIS", "GB18030", "EUC-KR", "windows-1251", "ISO-8859-2")
+    broken = [name for name in codecs if not QStringDecoder(name).isValid()]
+    require(not broken, f"no text codec for {', '.join(broken)}")
+    name = QTimeZone(b"Europe/Berlin").displayName(
+        QDateTime.currentDateTime(), QTimeZone.NameType.LongName, QLocale("de_DE")
+    )
+    require(name and "Europe/Berlin" not in name, f"no German name for Europe/Berlin: {name!r}")
+    if _platform_key() == "linux":  # locale case rules come from ICU, which Linux Qt uses
+        require(QLocale("tr_TR").toUpper("i") == "İ", "Turkish upper case of i")
+    return f"collation, {len(codecs)} codecs, time-zone names ({name}), case rules"
+
+
 def check_tray_support(report: Report) -> None:
     """Information only: whether a tray host exists depends on the desktop, not the build."""
     from PySide6.QtWidgets import QSystemTrayIcon
@@ -383,6 +402,7 @@ def run(out: TextIO | None = None) -> int:
             report.check("qt", lambda: check_qt_app(report))
             report.check("qt platforms", check_platform_plugins)
             report.check("image formats", check_image_formats)
+            report.check("qt text", check_qt_text)
             report.check("tls (qt)", check_qt_tls)
             check_tray_support(report)
         finally:

@@ -12,6 +12,10 @@ The rules, in short (docs/PACKAGING.md explains every one):
   tooling, SQL drivers, print support, PDF, EGL device integrations, network information...).
 - Qt libraries nothing of the above needs are dropped (QML, Quick, PDF, OpenGL, the Wayland
   compositor, Designer...); Qt's translations are dropped (the UI is English only).
+- ICU's data library (Linux; 31 MB) is rebuilt without the parts Qt never asks ICU for: Qt calls
+  ICU only for collation, text codecs, case mapping and time-zone names (the `_73` symbols its
+  libraries import), so the break-iterator dictionaries and the display names of languages,
+  regions, currencies and units, transliteration and number spell-out rules go (15 MB).
 - Linux system libraries that every desktop has and that must match the running system (X11, the
   graphics stack, fontconfig/freetype, glib, libstdc++) are not shipped; the xcb utility libraries
   and xkbcommon, which many minimal installs lack and Qt's xcb plugin needs, are.
@@ -22,6 +26,9 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+import shutil
+import struct
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
@@ -257,6 +264,87 @@ def prune_unreferenced(
     kept = [e for e in entries if e in keep]
     dropped = [e for e in entries if e not in keep]
     return kept, dropped
+
+
+# Top-level trees of ICU's data package that no ICU function Qt calls reads: break iterators
+# (ubrk_*), unit, currency, language and region display names (unum_*, uldn_*), transliteration
+# (utrans_*), rule-based number formats (unum with RBNF). Qt 6 imports ucol_* (collation: coll/),
+# ucnv_* (codecs: *.cnv), u_strToUpper/Lower (compiled into libicuuc), ucal_* (time-zone names:
+# zone/ and the locale tree): those stay.
+ICU_UNUSED_TREES = ("brkitr", "unit", "curr", "lang", "region", "translit", "rbnf")
+ICU_TOOLS = ("icupkg", "genccode", "ld")
+
+
+def elf_symbol_bytes(path: Path, name: str) -> bytes:
+    """The bytes of a dynamic symbol (an object) of a 64-bit little-endian ELF library."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise ValueError(f"{path} is not a 64-bit little-endian ELF file")
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    # (name, type, flags, addr, offset, size, link, info, addralign, entsize)
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
+    ]
+    for section in sections:
+        if section[1] != 11:  # SHT_DYNSYM
+            continue
+        strtab = sections[section[6]][4]
+        for offset in range(section[4], section[4] + section[5], 24):
+            st_name, _info, _other, shndx, value, size = struct.unpack_from("<IBBHQQ", data, offset)
+            end = data.index(b"\0", strtab + st_name)
+            if data[strtab + st_name : end] == name.encode():
+                target = sections[shndx]
+                start = target[4] + value - target[3]
+                return data[start : start + size]
+    raise KeyError(f"{name} not in {path}")
+
+
+def slim_icu_data(library: Path, workdir: Path) -> tuple[Path, int]:
+    """Rebuild `libicudata.so.NN` without ICU_UNUSED_TREES; returns the new library and the
+    number of items removed. Needs ICU's icupkg and genccode (Debian: icu-devtools; their ICU
+    version does not matter, the package format is stable) and binutils' ld."""
+    missing = [tool for tool in ICU_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise FileNotFoundError(f"not installed: {', '.join(missing)}")
+    library, workdir = library.resolve(), workdir.resolve()
+    match = re.fullmatch(r"libicudata\.so\.(\d+)", library.name)
+    if match is None:
+        raise ValueError(f"not an ICU data library: {library}")
+    version = match.group(1)
+    workdir.mkdir(parents=True, exist_ok=True)
+    full, slim = workdir / "full", workdir / "slim"
+    full.mkdir(exist_ok=True)
+    slim.mkdir(exist_ok=True)
+    package = f"icudt{version}l.dat"
+    (full / package).write_bytes(elf_symbol_bytes(library, f"icudt{version}_dat"))
+
+    def run(*command: str | Path) -> str:
+        return subprocess.run(
+            [str(c) for c in command], cwd=workdir, check=True, capture_output=True, text=True
+        ).stdout
+
+    items = run("icupkg", "-l", full / package).split()
+    remove = [item for item in items if item.split("/", 1)[0] in ICU_UNUSED_TREES]
+    (workdir / "remove.txt").write_text("\n".join(remove) + "\n")
+    run("icupkg", "-r", workdir / "remove.txt", full / package, slim / package)
+    run(
+        "genccode",
+        "-q",
+        "-o",
+        "-e",
+        f"icudt{version}",
+        "-m",
+        library,
+        "-d",
+        workdir,
+        slim / package,
+    )
+    output = workdir / library.name
+    run("ld", "-shared", "-soname", library.name, "-o", output, workdir / f"icudt{version}l_dat.o")
+    if elf_symbol_bytes(output, f"icudt{version}_dat") != (slim / package).read_bytes():
+        raise RuntimeError(f"{output} does not hold the trimmed ICU data")
+    return output, len(remove)
 
 
 def asset_datas(root: Path = REPO) -> list[tuple[str, str]]:

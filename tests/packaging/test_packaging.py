@@ -140,6 +140,20 @@ def test_prune_keeps_only_libraries_reachable_from_extensions_and_plugins():
     assert ("libQt6Gui.so.6", "PySide6/Qt/lib/libQt6Gui.so.6", "SYMLINK") in kept
 
 
+def test_icu_data_is_found_in_the_library_by_its_symbol():
+    import PySide6
+
+    libraries = sorted((Path(PySide6.__file__).parent / "Qt" / "lib").glob("libicudata.so.*"))
+    if not libraries:
+        pytest.skip("this Qt has no ICU of its own (Windows, macOS)")
+    version = libraries[0].name.rsplit(".", 1)[1]
+    data = freeze.elf_symbol_bytes(libraries[0], f"icudt{version}_dat")
+    assert data[2:4] == b"\xda\x27"  # ICU common data header magic
+    assert len(data) > 10 * 2**20
+    with pytest.raises(KeyError):
+        freeze.elf_symbol_bytes(libraries[0], "no_such_symbol")
+
+
 def test_datas_ship_assets_templates_static_files_and_migrations():
     dests = {(Path(src).name, dest) for src, dest in freeze.asset_datas()}
     assert ("picdrop.svg", "assets/icons") in dests
