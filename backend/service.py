@@ -97,6 +97,10 @@ class ImageService:
             max_total_pixels=settings.max_total_pixels,
         )
         self.cache = ByteCache(settings.cache_bytes)
+        # Whether direct_location may send a client elsewhere (then the HTTP fast path steps aside).
+        self.may_serve_directly = bool(settings.x_accel_redirect) or (
+            settings.s3_serve == "redirect" and hasattr(store, "url")
+        )
 
     # -- upload ---------------------------------------------------------------------------------
     def expiry(self, requested: str | None) -> float | None:

@@ -6,10 +6,9 @@ import hashlib
 from dataclasses import dataclass
 
 from backend.images._limits import Limits
-from backend.images.fingerprint import perceptual_hash
 from backend.images.formats import ImageInfo, probe
 from backend.images.strip import strip_metadata
-from backend.images.verify import verify_decode
+from backend.images.verify import verify_and_hash
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,11 @@ def process(data: bytes, limits: Limits) -> Processed:
     info = probe(data, limits)
     stripped = strip_metadata(data, info)
     # The stripped bytes are what people will download, so those are the ones decoded.
-    verify_decode(stripped.data, info, limits)
+    dhash = verify_and_hash(stripped.data, info, limits)
     return Processed(
         stripped.data,
         info,
         stripped.removed,
         hashlib.sha256(stripped.data).hexdigest(),
-        perceptual_hash(stripped.data, info),
+        dhash,
     )
