@@ -157,8 +157,9 @@ class UploadRow(QFrame):
         elif state is JobState.QUEUED and not job.ready:
             label = "Preparing"
         self.badge.setText(label)
-        self.badge.setStyleSheet(
-            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};"
+        _set_style(
+            self.badge,
+            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};",
         )
         self.badge.setAccessibleName(f"State: {label}")
 
@@ -206,7 +207,15 @@ class UploadRow(QFrame):
     def _set_detail(self, text: str, color, link: bool = False) -> None:
         self.detail.setVisible(bool(text))
         self.detail.setText(text)
-        self.detail.setStyleSheet(f"color: {color.name()};")
+        _set_style(self.detail, f"color: {color.name()};")
+
+
+def _set_style(widget: QWidget, sheet: str) -> None:
+    """A style sheet, set only when it changes: setting one re-polishes the widget, which is
+    slow enough to stall the window when a batch updates many rows at once."""
+    if getattr(widget, "_picdrop_sheet", None) != sheet:
+        widget._picdrop_sheet = sheet
+        widget.setStyleSheet(sheet)
 
 
 def _alpha(color: QColor, alpha: float) -> QColor:
