@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run server test lint bench dist install-desktop clean
+.PHONY: run server test lint bench bench-startup dist dist-onefile install-desktop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,29 @@ server: $(STAMP)
 ## test: the whole test suite (PICDROP_REQUIRE_ALL=1 turns skips for missing components into failures)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## dist: the packaged app (build.spec): dist/picdrop/ (one folder), checked with its --self-test,
+## and on Linux dist/picdrop-VERSION-linux-ARCH.tar.gz. PICDROP_ONEFILE=1: dist/onefile/picdrop.
+dist: $(STAMP)
+ifeq ($(filter-out 0,$(PICDROP_ONEFILE)),)
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --workpath build/pyinstaller --distpath dist build.spec
+	dist/picdrop/picdrop --self-test
+	@if [ "$$(uname -s)" = Linux ]; then $(BIN)/python -m desktop.tools.linux_package tarball; fi
+else
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --workpath build/pyinstaller-onefile --distpath dist/onefile build.spec
+	dist/onefile/picdrop --self-test
+endif
+
+dist-onefile:
+	$(MAKE) dist PICDROP_ONEFILE=1
+
+## install-desktop: menu entry + icons in $$XDG_DATA_HOME (runs dist/picdrop/picdrop if built, else .venv's; EXEC=path to choose)
+install-desktop: $(STAMP)
+	$(BIN)/python -m desktop.tools.linux_package install $(if $(EXEC),--exec "$(EXEC)")
+
+## bench-startup: bundle sizes, start-up time to a shown window and idle memory, frozen vs source
+bench-startup: $(STAMP)
+	$(BIN)/python -m bench.bench_startup
 
 lint: $(STAMP)
 	$(BIN)/ruff check backend desktop tests bench

@@ -31,7 +31,11 @@ class Settings:
     )
     host: str = _doc("Address to listen on.", default="127.0.0.1")
     port: int = _doc("Port to listen on (0 picks a free one).", default=8000)
-    public_url: str = _doc("Base URL that links are built on. Empty: http://HOST:PORT.", default="")
+    public_url: str = _doc(
+        "Base URL that links are built on (set it in production). "
+        "Empty: the scheme and host the request came to.",
+        default="",
+    )
     admin_token: str = _doc(
         "Bearer token for the /api/admin endpoints. Empty: admin API disabled.", default=""
     )

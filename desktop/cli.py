@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"picdrop {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation (server round trip, Qt plugins, TLS), print a report, exit",
+    )
     parser.add_argument("files", nargs="*", type=Path, help="images or folders to upload")
     parser.add_argument(
         "--server", metavar="URL", help=f"picdrop server to upload to (overrides {SERVER_ENV})"
@@ -63,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(argv)
 
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from desktop import selftest
+
+        return selftest.run()
+
     from desktop.core.ipc import socket_name
     from desktop.core.paths import user_data_dir
     from desktop.instance_client import hand_over

@@ -37,8 +37,13 @@ def start_embedded_server(
     host = lan_address() if share_on_lan else LOCALHOST
     data_dir.mkdir(parents=True, exist_ok=True)
     last_error: Exception | None = None
+    # Only this computer's user can reach a server on 127.0.0.1: a batch of a hundred drops must
+    # not wait on the public server's rate limits. Shared on the LAN, the limits apply.
+    limits = {} if share_on_lan else {"upload_rate": "off", "notfound_rate": "off"}
     for candidate in [port, 0] if port else [0]:
-        settings = Settings(data_dir=data_dir, host=host, port=candidate, sweep_interval=600)
+        settings = Settings(
+            data_dir=data_dir, host=host, port=candidate, sweep_interval=600, **limits
+        )
         server = EmbeddedServer(settings)
         try:
             server.start()

@@ -30,9 +30,14 @@ def panel_variant() -> str:
     return "light" if scheme == Qt.ColorScheme.Light else "dark"
 
 
+# The rendered glyphs (desktop/tools/render_icons.py) are named by their own colour: a light
+# glyph for a dark panel and the other way round.
+GLYPH_FOR_PANEL = {"dark": "tray-light", "light": "tray-dark"}
+
+
 @cache
 def _svg_bytes(variant: str) -> bytes:
-    return asset_path(f"icons/tray-{variant}.svg").read_bytes()
+    return asset_path(f"icons/tray/{GLYPH_FOR_PANEL[variant]}.svg").read_bytes()
 
 
 def glyph_color(variant: str) -> QColor:

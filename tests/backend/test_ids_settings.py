@@ -83,3 +83,14 @@ def test_bad_settings_say_which_variable(name, value):
 def test_default_base_url():
     assert Settings(host="127.0.0.1", port=8000).base_url == "http://127.0.0.1:8000"
     assert Settings(host="::1", port=8000).base_url == "http://[::1]:8000"
+
+
+def test_config_doc_is_current():
+    """docs/CONFIG.md is generated from the settings; regenerate it when they change:
+    `picdrop-server settings --markdown > docs/CONFIG.md`."""
+    from pathlib import Path
+
+    from backend.cli import settings_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "CONFIG.md"
+    assert doc.read_text() == settings_markdown()
