@@ -131,6 +131,11 @@ class Catalog:
             self._read_engine = self._write_engine = engine
         self.is_postgresql = self._write_engine.dialect.name == "postgresql"
         self._quick = _QuickReader(url) if self.is_sqlite else None
+        # SQLite has one writer at a time. Writers of this process queue here, and each is woken
+        # the moment the one before commits; left to SQLite's busy handler they would poll,
+        # sleeping up to 100 ms between tries, while the lock is free most of that time.
+        # (Other processes sharing the file still meet at BEGIN IMMEDIATE and the busy timeout.)
+        self._write_lock = threading.RLock() if self.is_sqlite else None
 
     def close(self) -> None:
         if self._quick is not None:
@@ -186,7 +191,11 @@ class Catalog:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with self._write_engine.begin() as conn:
+        if self._write_lock is None:
+            with self._write_engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._write_engine.begin() as conn:
             yield conn
 
     # -- images ---------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ FastAPI's routing, dependency machinery, response objects and the hop to a worke
 several times more than sending a cached 450 KB image. This layer sits inside the access log and
 the abuse guard (so both still see every request) and answers the common case itself: a plain
 GET or HEAD (no Range, no conditional headers) of a live image under its canonical name whose
-bytes are in the service's cache, with the same status, headers and body as the route in
+bytes are in the service's cache — or, behind nginx with PICDROP_X_ACCEL_REDIRECT, the headers
+that hand the file to nginx — with the same status, headers and body as the route in
 routes_serve.py. Everything else — a cache miss, a conditional or range request, an unknown,
-deleted, expired or removed image, a non-canonical extension, nginx or S3 serving, a catalog that
+deleted, expired or removed image, a non-canonical extension, redirects to S3, a catalog that
 cannot answer without waiting — goes to the app unchanged, which gives the exact answer (and
 fills the cache).
 
@@ -67,21 +68,36 @@ class FastImages:
             return None
         if record.expired(now):
             return None
-        data = service.cache.get(record.blob_key)
-        if data is None or service.may_serve_directly:
-            return None
-        headers = [
-            (b"content-length", str(len(data)).encode()),
+        common = [
             (b"content-type", record.mime.encode()),
             *_STATIC_HEADERS,
-            (b"etag", f'"{record.sha256}"'.encode()),
             (b"cache-control", image_cache_control(record, now).encode()),
-            (
-                b"content-disposition",
-                f'inline; filename="{record.id}.{record.ext}"'.encode(),
-            ),
+            (b"content-disposition", f'inline; filename="{record.id}.{record.ext}"'.encode()),
         ]
-        body = b"" if scope["method"] == "HEAD" else data
+        if service.may_serve_directly:
+            # nginx sends the file (X-Accel-Redirect): the answer is headers only, as in
+            # routes_serve._direct. Redirects to S3 stay with the route (they presign URLs).
+            if service.settings.s3_serve == "redirect":
+                return None
+            location = service.direct_location(record)
+            if location is None or location.accel_path is None:
+                return None
+            headers = [
+                (b"content-length", b"0"),
+                *common,
+                (b"x-accel-redirect", location.accel_path.encode()),
+            ]
+            body = b""
+        else:
+            data = service.cache.get(record.blob_key)
+            if data is None:
+                return None
+            headers = [
+                (b"content-length", str(len(data)).encode()),
+                *common,
+                (b"etag", f'"{record.sha256}"'.encode()),
+            ]
+            body = b"" if scope["method"] == "HEAD" else data
         return (
             {"type": "http.response.start", "status": 200, "headers": headers},
             {"type": "http.response.body", "body": body, "more_body": False},

@@ -79,7 +79,8 @@ async def receive_upload(request: Request) -> Upload | None:
         # The bytes as received and as stripped are both in memory until the blob is written.
         async with request.app.state.upload_budget.hold(2 * body.file.size):
             processed = await anyio.to_thread.run_sync(
-                lambda: service.prepare(body.read()), limiter=request.app.state.cpu_limiter
+                lambda: service.prepare(body.read(), body.sha256),
+                limiter=request.app.state.cpu_limiter,
             )
             body.close()
             return await anyio.to_thread.run_sync(

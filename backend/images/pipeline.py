@@ -21,8 +21,12 @@ class Processed:
     dhash: str | None = None
 
 
-def process(data: bytes, limits: Limits) -> Processed:
-    """Raise an ImageRejected subclass, or return the bytes that may be published."""
+def process(data: bytes, limits: Limits, data_sha256: str | None = None) -> Processed:
+    """Raise an ImageRejected subclass, or return the bytes that may be published.
+
+    `data_sha256`: the SHA-256 of `data` when the caller has it already (the upload path hashes
+    the body while it streams in); reused when stripping leaves the bytes as they were.
+    """
     info = probe(data, limits)
     stripped = strip_metadata(data, info)
     # The stripped bytes are what people will download, so those are the ones decoded.
@@ -31,6 +35,8 @@ def process(data: bytes, limits: Limits) -> Processed:
         stripped.data,
         info,
         stripped.removed,
-        hashlib.sha256(stripped.data).hexdigest(),
+        data_sha256
+        if data_sha256 is not None and stripped.data == data
+        else hashlib.sha256(stripped.data).hexdigest(),
         dhash,
     )

@@ -104,3 +104,21 @@ def test_the_quick_read_steps_aside_when_it_cannot_answer(tmp_path):
     missing.migrate()
     assert missing.get_nowait("abcdefghij") is None
     missing.close()
+
+
+@pytest.mark.parametrize("settings_overrides", [{"x_accel_redirect": "/_picdrop_blobs/"}])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_behind_nginx_the_fast_path_hands_over_the_same_headers(
+    client, uploaded, method, monkeypatch
+):
+    path = f"/{uploaded['id']}.jpg"
+    fast = _answer(client, method, path)
+    sha = uploaded["sha256"]
+    assert fast[0] == 200 and fast[2] == b""
+    assert fast[1]["x-accel-redirect"] == f"/_picdrop_blobs/{sha[:2]}/{sha}.jpg"
+
+    def busy(_image_id):
+        raise WouldBlock()
+
+    monkeypatch.setattr(_service(client).catalog, "get_nowait", busy)
+    assert _answer(client, method, path) == fast  # the route's answer
