@@ -35,9 +35,10 @@ def perceptual_hash(data: bytes, info: ImageInfo) -> str | None:
 
 
 def hash_image(image: Image.Image) -> str | None:
-    """The hash of an opened image (JPEG: after `draft(*JPEG_DRAFT)`), first frame, upright."""
-    upright = ImageOps.exif_transpose(image)  # loads the first frame only
-    pixels = _displayable(upright)
+    """The hash of an opened image (JPEG: after `draft(*JPEG_DRAFT)`), first frame, upright.
+    Turns `image` itself upright (no copy of the pixels; the caller is done with it)."""
+    ImageOps.exif_transpose(image, in_place=True)  # loads the first frame only
+    pixels = _displayable(image)
     if pixels.mode == "RGBA":
         background = Image.new("RGBA", pixels.size, (255, 255, 255, 255))
         pixels = Image.alpha_composite(background, pixels)
