@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import io
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench.harness import ROOT, Row, print_table
 
 OUT = ROOT / "docs" / "bench"
+DOC = ROOT / "docs" / "PERFORMANCE.md"
 SUITES = ("serve", "upload", "pipeline", "memory", "desktop", "startup")
 
 
@@ -126,6 +128,27 @@ def save(rows: list[Row], info: dict[str, object], out: Path = OUT) -> None:
     from bench.plot import plot
 
     plot(rows, out / "results.png", f"picdrop benchmarks, {info['date']}, commit {info['commit']}")
+    update_doc(rows, info)
+
+
+def update_doc(rows: list[Row], info: dict[str, object], doc: Path = DOC) -> None:
+    """Put the table between the markers in docs/PERFORMANCE.md (if it has them)."""
+    if not doc.exists():
+        return
+    text = doc.read_text()
+    start, end = "<!-- bench-table -->", "<!-- /bench-table -->"
+    if start not in text or end not in text:
+        return
+    table = io.StringIO()
+    print_table(rows, file=table)
+    block = (
+        f"{start}\n```\n{table.getvalue()}```\n"
+        f"{info['date']}, commit {info['commit']}, {info['cpus']} CPUs, "
+        f"load average {info['load_average_before']:.2f} before the run, {info['seconds']} s.\n"
+        f"{end}"
+    )
+    head, rest = text.split(start, 1)
+    doc.write_text(head + block + rest.split(end, 1)[1])
 
 
 def main() -> int:
@@ -147,7 +170,8 @@ def main() -> int:
     print(f"\n{len(rows)} figures in {info['seconds']} s on {info['cpus']} CPUs")
     if not args.no_save:
         save(rows, info)
-        print(f"saved {OUT.relative_to(ROOT)}/results.json and results.png")
+        print(f"saved {OUT.relative_to(ROOT)}/results.json and results.png, updated the table "
+              f"in {DOC.relative_to(ROOT)}")  # fmt: skip
     return 0
 
 
