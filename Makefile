@@ -43,6 +43,12 @@ dist-onefile:
 install-desktop: $(STAMP)
 	$(BIN)/python -m desktop.tools.linux_package install $(if $(EXEC),--exec "$(EXEC)")
 
+## bench: every benchmark in one run (serving, uploads, pipeline, memory, desktop; start-up too
+## when dist/ has the builds): one table, docs/bench/results.json and docs/bench/results.png.
+## BENCH_ARGS="--quick" for a short smoke run, "--only serve,upload" for some of them.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
 ## bench-startup: bundle sizes, start-up time to a shown window and idle memory, frozen vs source
 bench-startup: $(STAMP)
 	$(BIN)/python -m bench.bench_startup

@@ -97,6 +97,10 @@ class ImageService:
             max_total_pixels=settings.max_total_pixels,
         )
         self.cache = ByteCache(settings.cache_bytes)
+        # Whether direct_location may send a client elsewhere (then the HTTP fast path steps aside).
+        self.may_serve_directly = bool(settings.x_accel_redirect) or (
+            settings.s3_serve == "redirect" and hasattr(store, "url")
+        )
 
     # -- upload ---------------------------------------------------------------------------------
     def expiry(self, requested: str | None) -> float | None:
@@ -135,9 +139,10 @@ class ImageService:
             raise Removed()
         return Upload(record, ids.unseal_token(found.sealed_token, key), replayed=True)
 
-    def prepare(self, data: bytes) -> Processed:
-        """CPU-bound: validate and strip. Raises ImageRejected (or a check's ApiError)."""
-        processed = process(data, self.limits)
+    def prepare(self, data: bytes, data_sha256: str | None = None) -> Processed:
+        """CPU-bound: validate and strip. Raises ImageRejected (or a check's ApiError).
+        `data_sha256`: the digest of `data`, when known (saves hashing it again)."""
+        processed = process(data, self.limits, data_sha256)
         for check in self.checks:
             check(processed)
         return processed

@@ -115,8 +115,8 @@ class Settings:
     )
     workers: int = _doc("Image-processing jobs run at once (0: one per CPU core).", default=0)
     upload_memory: int = _doc(
-        "Bytes of uploads processed at once (twice each body: as received and stripped); "
-        "bigger uploads wait their turn.",
+        "Bytes of uploads processed at once (three times each body: as received, as stripped, "
+        "and its decoded pixels); bigger uploads wait their turn.",
         default=96 * 1024 * 1024,
     )
     cache_bytes: int = _doc(

@@ -45,12 +45,36 @@ class Row:
     reference: str = ""
     reference_value: float | None = None
     target: str = ""
+    # The target in a form that can be checked: (">=" or "<=", "ratio" or "value", bound).
+    goal: tuple[str, str, float] | None = None
 
     @property
     def ratio(self) -> float | None:
         if not self.reference_value:
             return None
         return self.value / self.reference_value
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target is met (None: the row has no checkable target)."""
+        if self.goal is None:
+            return None
+        op, of, bound = self.goal
+        got = self.ratio if of == "ratio" else self.value
+        if got is None:
+            return None
+        return got >= bound if op == ">=" else got <= bound
+
+    @property
+    def score(self) -> float | None:
+        """How far the target is reached: 1.0 exactly at it, above 1 better (for the plot)."""
+        if self.goal is None:
+            return None
+        op, of, bound = self.goal
+        got = self.ratio if of == "ratio" else self.value
+        if not got or not bound:
+            return None
+        return got / bound if op == ">=" else bound / got
 
 
 def median(values: list[float]) -> float:
@@ -113,15 +137,23 @@ def unique_variants(data: bytes, count: int) -> list[bytes]:
 # -- servers -----------------------------------------------------------------------------------
 @contextlib.contextmanager
 def picdrop_server(
-    extra_env: dict[str, str] | None = None, *args: str
+    extra_env: dict[str, str] | None = None, *args: str, data_dir: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`picdrop-server serve` in a subprocess with a fresh data dir: yields (url, process)."""
+    """`picdrop-server serve` in a subprocess with a fresh data dir (or `data_dir`): yields
+    (url, process)."""
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="picdrop-bench-") as data:
+    with contextlib.ExitStack() as stack:
+        data = (
+            str(data_dir)
+            if data_dir
+            else stack.enter_context(tempfile.TemporaryDirectory(prefix="picdrop-bench-"))
+        )
         env = {
             **os.environ,
             "PICDROP_LOG_REQUESTS": "0",
             "PICDROP_SWEEP_INTERVAL": "0",
+            # One client sending hundreds of uploads: no upload limit (the others stay on).
+            "PICDROP_UPLOAD_RATE": "off",
             **(extra_env or {}),
         }
         proc = subprocess.Popen(
@@ -234,17 +266,18 @@ def rss_peak_kb(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
-def print_table(rows: list[Row]) -> None:
-    headers = ("bench", "metric", "value", "reference", "ratio", "target")
+def print_table(rows: list[Row], file=None) -> None:
+    headers = ("bench", "metric", "value", "reference", "ratio", "target", "met")
     lines = []
     for r in rows:
         value = f"{r.value:,.2f} {r.unit}"
         ref = f"{r.reference} {r.reference_value:,.2f}" if r.reference_value else r.reference
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
-        lines.append((r.bench, r.metric, value, ref, ratio, r.target))
+        met = {True: "yes", False: "NO", None: ""}[r.met]
+        lines.append((r.bench, r.metric, value, ref, ratio, r.target, met))
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
     fmt = " | ".join(f"{{:{w}}}" for w in widths)
-    print(fmt.format(*headers))
-    print("-+-".join("-" * w for w in widths))
+    print(fmt.format(*headers).rstrip(), file=file)
+    print("-+-".join("-" * w for w in widths), file=file)
     for line in lines:
-        print(fmt.format(*line))
+        print(fmt.format(*line).rstrip(), file=file)

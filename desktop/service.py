@@ -35,8 +35,9 @@ from desktop.core.intake import (
 )
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobQueue, JobState, new_key
 from desktop.core.links import LinkInfo
-from desktop.core.prepare import Prepared, prepare
+from desktop.core.prepare import Prepared, make_thumbnail, prepare
 from desktop.core.retry import RetryPolicy
+from desktop.core.thumbnailer import Thumbnailer
 from desktop.core.uploader import SpeedMeter, describe_error, describe_wait, upload_with_retry
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class UploadService(QObject):
     # from a try that was cancelled and retried meanwhile is ignored.
     _expanded = Signal(str, list)  # batch, paths
     _prepared = Signal(str, object)
+    _thumbnailed = Signal(str, object)  # key, PNG bytes
     _prepare_failed = Signal(str, str)
     _sending = Signal(str, int, "qint64", "qint64")
     _waiting = Signal(str, int, str)
@@ -92,12 +94,19 @@ class UploadService(QObject):
         self._meters: dict[str, SpeedMeter] = {}
         self._stopping = False
         self._paused = False
+        # Thumbnails are made by one low-priority thread while the uploads run; a batch is
+        # reported finished once its jobs have theirs (or gave up on them), so a finished batch
+        # shows every thumbnail, in the queue and in history.
+        self._thumbnailer = Thumbnailer(self._make_thumbnail)
+        self._thumbnail_pending: set[str] = set()
+        self._batches_waiting: set[str] = set()
         # App-owned, not QThreadPool.globalInstance(): quitting waits for exactly our workers.
         self.pool = QThreadPool(self)
         self._resize_pool()
 
         self._expanded.connect(self._on_expanded)
         self._prepared.connect(self._on_prepared)
+        self._thumbnailed.connect(self._on_thumbnailed)
         self._prepare_failed.connect(self._on_prepare_failed)
         self._sending.connect(self._on_sending)
         self._waiting.connect(self._on_waiting)
@@ -149,6 +158,7 @@ class UploadService(QObject):
                 Job(key=new_key(), name=source.name, batch=batch, size=size, expires=expires)
             )
             self._runs[job.key] = 0
+            self._thumbnail_pending.add(job.key)
             self.job_added.emit(job.key)
             self._start(
                 lambda j=job, src=source, srv=self.server_url: self._prepare_worker(j, src, srv)
@@ -285,7 +295,9 @@ class UploadService(QObject):
         self._stopping = True
         for token in self._tokens.values():
             token.cancel()
-        return self.pool.waitForDone(timeout_ms)
+        done = self.pool.waitForDone(timeout_ms)
+        self._thumbnailer.stop()
+        return done
 
     # -- scheduling ---------------------------------------------------------------------------
     def _start(self, work: Callable[[], None]) -> None:
@@ -299,7 +311,7 @@ class UploadService(QObject):
             token = self._tokens[job.key] = CancelToken()
             job.state = JobState.UPLOADING
             job.status = ""
-            self.history.set_state(job.key, JobState.UPLOADING)
+            self.history.set_state(job.key, JobState.UPLOADING, wait=False)
             self.job_changed.emit(job.key)
             server = self.server_url
             self._start(
@@ -312,12 +324,33 @@ class UploadService(QObject):
         self._tokens.pop(job.key, None)
         self._meters.pop(job.key, None)
         job.speed = 0.0
-        if self.queue.batch_finished(job.batch):
-            self.batch_finished.emit(job.batch)
+        self._report_batch(job.batch)
         self._schedule()
 
     # -- workers (run on pool threads: no Qt objects touched, only signals emitted) ------------
     def _prepare_worker(self, job: Job, source: Source, server: str) -> None:
+        data = None
+        try:
+            data = self._prepare(job, source, server)
+        finally:
+            if data is None:  # nothing to make a thumbnail of: that job is done waiting for one
+                self._thumbnailed.emit(job.key, None)
+            else:  # after the upload has started, in the background
+                self._thumbnailer.submit(job.key, data)
+
+    def _make_thumbnail(self, key: str, data: bytes) -> None:
+        thumbnail = None
+        try:
+            thumbnail = make_thumbnail(data)
+            if thumbnail is not None:
+                self.history.set_thumbnail(key, thumbnail)
+        except Exception:  # only the row's picture is missing
+            log.exception("thumbnail of %s failed", key)
+        finally:
+            self._thumbnailed.emit(key, thumbnail)
+
+    def _prepare(self, job: Job, source: Source, server: str) -> bytes | None:
+        """Read, strip and record one job; the bytes to send, or None when it failed."""
         try:
             if isinstance(source, FileSource):
                 name, data = source.path.name, source.path.read_bytes()
@@ -326,7 +359,8 @@ class UploadService(QObject):
                 name, data = fetched.name, fetched.data
             else:
                 name, data = source.name, source.data
-            prepared = prepare(name, data, strip=self.strip_metadata)
+            # The thumbnail comes after the upload has started (below): it is for the rows only.
+            prepared = prepare(name, data, strip=self.strip_metadata, thumbnail=False)
             # Recorded with its bytes before the first byte is sent: from here on a crash
             # cannot lose it, and a resumed try sends exactly the same body.
             self.history.add_queued(
@@ -341,7 +375,7 @@ class UploadService(QObject):
                     server=server,
                     created_at=job.created_at,
                     removed=prepared.removed,
-                    thumbnail=prepared.thumbnail,
+                    thumbnail=None,
                     expires=job.expires,
                 ),
                 prepared.data,
@@ -355,6 +389,8 @@ class UploadService(QObject):
             self._prepare_failed.emit(job.key, f"Cannot prepare this file: {exc}")
         else:
             self._prepared.emit(job.key, (name, prepared))
+            return prepared.data
+        return None
 
     def _upload_worker(
         self,
@@ -468,6 +504,29 @@ class UploadService(QObject):
         self.history_changed.emit()
         self._schedule()
 
+    @Slot(str, object)
+    def _on_thumbnailed(self, key: str, thumbnail: bytes | None) -> None:
+        self._thumbnail_pending.discard(key)
+        if key not in self.queue:
+            return
+        job = self.queue.get(key)
+        if thumbnail is not None:
+            job.thumbnail = thumbnail
+            self.job_changed.emit(key)
+            self.history_changed.emit()
+        if job.batch in self._batches_waiting:
+            self._report_batch(job.batch)
+
+    def _report_batch(self, batch: str) -> None:
+        """batch_finished, once every job of the batch finished and has its thumbnail."""
+        if not self.queue.batch_finished(batch):
+            return
+        if any(j.key in self._thumbnail_pending for j in self.queue.batch_jobs(batch)):
+            self._batches_waiting.add(batch)
+            return
+        self._batches_waiting.discard(batch)
+        self.batch_finished.emit(batch)
+
     @Slot(str, str)
     def _on_prepare_failed(self, key: str, message: str) -> None:
         if key not in self.queue:
@@ -514,7 +573,7 @@ class UploadService(QObject):
         job.result = result
         job.sent = job.size
         job.status = job.error = ""
-        self.history.set_done(key, result)
+        self.history.set_done(key, result, wait=False)
         self.job_changed.emit(key)
         self.job_done.emit(key)
         self.history_changed.emit()
@@ -538,7 +597,7 @@ class UploadService(QObject):
         job.error = message
         job.unreachable = unreachable
         job.status = ""
-        self.history.set_state(key, JobState.FAILED, message)
+        self.history.set_state(key, JobState.FAILED, message, wait=False)
         self.job_changed.emit(key)
         self.history_changed.emit()
         self._after_finish(job)

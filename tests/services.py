@@ -318,7 +318,8 @@ def render_nginx_site(
 class Nginx:
     """nginx in the foreground with a prefix dir of its own, serving one site config."""
 
-    def __init__(self, site_conf: str) -> None:
+    def __init__(self, site_conf: str, *, access_log: bool = True) -> None:
+        self.access_log = access_log
         self.program = shutil.which("nginx") or (
             "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
         )
@@ -349,7 +350,7 @@ events {{ worker_connections 1024; }}
 http {{
     {mime}
     default_type application/octet-stream;
-    access_log {d}/access.log;
+    access_log {f"{d}/access.log" if self.access_log else "off"};
     client_body_temp_path {d}/client_body;
     proxy_temp_path {d}/proxy_temp;
     fastcgi_temp_path {d}/fastcgi_temp;

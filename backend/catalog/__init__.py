@@ -6,6 +6,14 @@ from backend.catalog.catalog import (
     IdempotencyRecord,
     ImageRecord,
     NewImage,
+    WouldBlock,
 )
 
-__all__ = ["Catalog", "IdempotencyClaim", "IdempotencyRecord", "ImageRecord", "NewImage"]
+__all__ = [
+    "Catalog",
+    "IdempotencyClaim",
+    "IdempotencyRecord",
+    "ImageRecord",
+    "NewImage",
+    "WouldBlock",
+]

@@ -27,6 +27,8 @@ On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -128,8 +130,16 @@ class Catalog:
             )
             self._read_engine = self._write_engine = engine
         self.is_postgresql = self._write_engine.dialect.name == "postgresql"
+        self._quick = _QuickReader(url) if self.is_sqlite else None
+        # SQLite has one writer at a time. Writers of this process queue here, and each is woken
+        # the moment the one before commits; left to SQLite's busy handler they would poll,
+        # sleeping up to 100 ms between tries, while the lock is free most of that time.
+        # (Other processes sharing the file still meet at BEGIN IMMEDIATE and the busy timeout.)
+        self._write_lock = threading.RLock() if self.is_sqlite else None
 
     def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
         self._read_engine.dispose()
         self._write_engine.dispose()
 
@@ -181,7 +191,11 @@ class Catalog:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with self._write_engine.begin() as conn:
+        if self._write_lock is None:
+            with self._write_engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._write_engine.begin() as conn:
             yield conn
 
     # -- images ---------------------------------------------------------------------------------
@@ -189,6 +203,18 @@ class Catalog:
         with self._reading() as conn:
             row = conn.execute(select(images).where(images.c.id == image_id)).first()
         return ImageRecord(**row._mapping) if row else None
+
+    def get_nowait(self, image_id: str) -> ImageRecord | None:
+        """Like `get`, for the event loop's fast path: a point read straight through sqlite3 that
+        never waits for a lock. Raises WouldBlock when it cannot answer at once (not SQLite, an
+        in-memory database, or the database is busy); the caller then takes the normal path.
+
+        Every call reads the database afresh (no cache), so a delete by another process (replica)
+        is seen by the very next request here.
+        """
+        if self._quick is None:
+            raise WouldBlock()
+        return self._quick.get(image_id)
 
     def add_image(
         self,
@@ -349,6 +375,57 @@ class Catalog:
             return "ok"
         with self._reading() as conn:
             return conn.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+
+
+class WouldBlock(Exception):
+    """The quick read cannot answer without waiting; use the normal (threaded) path."""
+
+
+_IMAGE_COLUMNS = ", ".join(f'"{c}"' for c in ImageRecord.__dataclass_fields__)
+_QUICK_GET = f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?"
+
+
+class _QuickReader:
+    """One plain sqlite3 connection per thread for point reads, without pool or ORM layers.
+
+    busy_timeout 0: in WAL mode readers do not wait for writers, so the only waits left are rare
+    (a checkpoint truncating the WAL, recovery after a crash); those raise WouldBlock at once
+    instead of stalling the event loop. query_only: this connection can never write.
+    """
+
+    def __init__(self, url: str) -> None:
+        path = url.split(":///", 1)[-1] if ":///" in url else ""
+        self.path = path if path and path != ":memory:" and "mode=memory" not in path else None
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path is None or not Path(self.path).exists():
+                raise WouldBlock()
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA query_only=1")
+            with self._lock:
+                self._all.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        try:
+            row = self._connection().execute(_QUICK_GET, (image_id,)).fetchone()
+        except sqlite3.OperationalError as exc:  # busy, locked, or the schema is not there yet
+            raise WouldBlock() from exc
+        return ImageRecord(*row) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
 
 
 def advisory_key(name: str) -> int:

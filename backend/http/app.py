@@ -25,6 +25,7 @@ from backend.http import (
 )
 from backend.http.access_log import AccessLog
 from backend.http.budget import ByteBudget
+from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
 from backend.moderation import Moderation
 from backend.scanner import Scanner
@@ -102,6 +103,8 @@ def create_app(
     # Last: `/{id}` and `/{id}.{ext}` would otherwise shadow fixed paths.
     app.include_router(routes_serve.router)
     app.mount("/static", pages.static_files(), name="static")
+    # Innermost: cached images answered without FastAPI's router or a thread hop (fastpath.py).
+    app.add_middleware(FastImages, service=service)
     app.add_middleware(GuardMiddleware, guard=guard)  # inside the access log: 429s are logged
     if settings.log_requests:
         app.add_middleware(AccessLog)

@@ -17,6 +17,8 @@ from backend.service import ImageService, Upload
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+UPLOAD_MEMORY_FACTOR = 3
+
 MULTIPART_BODY = {
     "requestBody": {
         "required": True,
@@ -76,10 +78,13 @@ async def receive_upload(request: Request) -> Upload | None:
             replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
             if replay is not None:
                 return replay
-        # The bytes as received and as stripped are both in memory until the blob is written.
-        async with request.app.state.upload_budget.hold(2 * body.file.size):
+        # Counted three times: the bytes as received, as stripped (the same object when nothing
+        # was removed), and about as much again for the pixels a check decodes (a PNG's first
+        # frame, for its perceptual hash; JPEGs are decoded at 1/8 scale, far less).
+        async with request.app.state.upload_budget.hold(UPLOAD_MEMORY_FACTOR * body.file.size):
             processed = await anyio.to_thread.run_sync(
-                lambda: service.prepare(body.read()), limiter=request.app.state.cpu_limiter
+                lambda: service.prepare(body.read(), body.sha256),
+                limiter=request.app.state.cpu_limiter,
             )
             body.close()
             return await anyio.to_thread.run_sync(

@@ -170,11 +170,13 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
     out: list[bytes | memoryview] = [view[:2]]
     orientation_at = 1  # right after SOI, or after a leading JFIF APP0 (JFIF wants to be first)
     end = 2
+    rewritten = False
     for marker, start, end in segments(data):
         if marker == COM or 0xE0 <= marker <= 0xEF:
             keep = _keep(marker, data[start + 4 : end], removed)
             if keep is False:
                 continue
+            rewritten = rewritten or keep is not True
             out.append(view[start:end] if keep is True else _app_segment(marker, keep))
             if marker == APP0 and len(out) == 2:
                 orientation_at = 2
@@ -184,4 +186,6 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
         removed.trailing(len(data) - end)  # e.g. the extra images of an MPF file, or a ZIP
     if orientation != 1:
         out.insert(orientation_at, orientation_segment(orientation))
+    if not rewritten and orientation == 1 and sum(len(p) for p in out) == len(data):
+        return data  # every byte kept, in order: no second copy of the image in memory
     return b"".join(out)

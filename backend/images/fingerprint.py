@@ -22,13 +22,23 @@ _SIDE = 8
 MIN_CONTRAST = 4  # grey levels between the darkest and lightest cell, below which: no hash
 
 
+# What a JPEG is decoded to for the hash: grey, and scaled 1/2..1/8 by libjpeg for free.
+JPEG_DRAFT = ("L", (4 * _SIDE, 4 * _SIDE))
+
+
 def perceptual_hash(data: bytes, info: ImageInfo) -> str | None:
     """32 hex digits, or None for a picture with too little contrast. Raises ImageRejected."""
     with opened(data, info, info.width * info.height) as image:
         if info.format == "jpeg":
-            image.draft("L", (4 * _SIDE, 4 * _SIDE))  # libjpeg: grey, scaled 1/2..1/8, for free
-        upright = ImageOps.exif_transpose(image)  # loads the first frame only
-    pixels = _displayable(upright)
+            image.draft(*JPEG_DRAFT)
+        return hash_image(image)
+
+
+def hash_image(image: Image.Image) -> str | None:
+    """The hash of an opened image (JPEG: after `draft(*JPEG_DRAFT)`), first frame, upright.
+    Turns `image` itself upright (no copy of the pixels; the caller is done with it)."""
+    ImageOps.exif_transpose(image, in_place=True)  # loads the first frame only
+    pixels = _displayable(image)
     if pixels.mode == "RGBA":
         background = Image.new("RGBA", pixels.size, (255, 255, 255, 255))
         pixels = Image.alpha_composite(background, pixels)

@@ -6,10 +6,9 @@ import hashlib
 from dataclasses import dataclass
 
 from backend.images._limits import Limits
-from backend.images.fingerprint import perceptual_hash
 from backend.images.formats import ImageInfo, probe
 from backend.images.strip import strip_metadata
-from backend.images.verify import verify_decode
+from backend.images.verify import verify_and_hash
 
 
 @dataclass(frozen=True)
@@ -22,16 +21,22 @@ class Processed:
     dhash: str | None = None
 
 
-def process(data: bytes, limits: Limits) -> Processed:
-    """Raise an ImageRejected subclass, or return the bytes that may be published."""
+def process(data: bytes, limits: Limits, data_sha256: str | None = None) -> Processed:
+    """Raise an ImageRejected subclass, or return the bytes that may be published.
+
+    `data_sha256`: the SHA-256 of `data` when the caller has it already (the upload path hashes
+    the body while it streams in); reused when stripping leaves the bytes as they were.
+    """
     info = probe(data, limits)
     stripped = strip_metadata(data, info)
     # The stripped bytes are what people will download, so those are the ones decoded.
-    verify_decode(stripped.data, info, limits)
+    dhash = verify_and_hash(stripped.data, info, limits)
     return Processed(
         stripped.data,
         info,
         stripped.removed,
-        hashlib.sha256(stripped.data).hexdigest(),
-        perceptual_hash(stripped.data, info),
+        data_sha256
+        if data_sha256 is not None and stripped.data == data
+        else hashlib.sha256(stripped.data).hexdigest(),
+        dhash,
     )

@@ -24,7 +24,9 @@ def _displayable(image: Image.Image) -> Image.Image:
         # Converting 16-bit grey to 8 bits clips instead of scaling: scale it ourselves.
         image = image.convert("I").point(lambda v: v / 257).convert("L")
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
-    return image.convert("RGBA" if has_alpha else "RGB")
+    mode = "RGBA" if has_alpha else "RGB"
+    # Already so: the image itself (converting would copy it, megabytes for a big picture).
+    return image if image.mode == mode and "transparency" not in image.info else image.convert(mode)
 
 
 def make_thumbnail(data: bytes, max_side: int = THUMBNAIL_SIDE) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from backend.images import _png
 from backend.images._limits import Limits
 from backend.images._pillow import opened
+from backend.images.fingerprint import JPEG_DRAFT, hash_image, perceptual_hash
 from backend.images.formats import ImageInfo
 
 
@@ -30,3 +31,19 @@ def verify_decode(data: bytes, info: ImageInfo, limits: Limits) -> None:
         for index in range(info.frames):  # GIF and WebP: every frame, composited
             image.seek(index)
             image.load()
+
+
+def verify_and_hash(data: bytes, info: ImageInfo, limits: Limits) -> str | None:
+    """`verify_decode`, then `perceptual_hash` of the same bytes; for JPEG one decode does both.
+
+    The hash's reduced JPEG decode (grey, 1/8 scale for pictures of 256 pixels a side or more)
+    still entropy-decodes every coefficient, so it verifies the image exactly as
+    `verify_decode` does, and the hash is the one `perceptual_hash` computes.
+    """
+    if info.format != "jpeg":
+        verify_decode(data, info, limits)
+        return perceptual_hash(data, info)
+    with opened(data, info, limits.max_pixels) as image:
+        image.draft(*JPEG_DRAFT)
+        image.load()
+        return hash_image(image)

@@ -7,13 +7,14 @@ touch `verify` or `trust_env`.
 
 from __future__ import annotations
 
+import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
+from urllib3.fields import format_multipart_header_param
 
 from desktop import __version__
 
@@ -97,20 +98,64 @@ class UploadResult:
         return cls(**{k: data.get(k) for k in fields})
 
 
-class _ChunkedBody:
-    """A file-like view of the multipart monitor that reads in bounded chunks and checks the
-    cancel token on every read, so a cancel stops the transfer within one chunk."""
+class _MultipartBody:
+    """A multipart/form-data body sent straight from the bytes in memory, CHUNK at a time.
 
-    def __init__(self, monitor: MultipartEncoderMonitor, cancel: CancelToken) -> None:
-        self._monitor = monitor
+    An iterable with a length: requests sends it with a Content-Length, and http.client writes
+    each chunk as it comes (a file-like body would be read 8 KB at a time, each read a round of
+    Python; this is a few dozen). Every chunk checks the cancel token first, so a cancel stops
+    the transfer within one chunk, and reports progress in bytes of the file.
+    """
+
+    def __init__(
+        self,
+        fields: dict[str, str],
+        filename: str,
+        data: bytes,
+        mime: str,
+        cancel: CancelToken,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.boundary = secrets.token_hex(16)
+        head = b"".join(
+            f"--{self.boundary}\r\nContent-Disposition: form-data; {_param('name', name)}"
+            f"\r\n\r\n{value}\r\n".encode()
+            for name, value in fields.items()
+        )
+        head += (
+            f"--{self.boundary}\r\nContent-Disposition: form-data; "
+            f'name="file"; {_param("filename", filename)}\r\n'
+            f"Content-Type: {mime}\r\n\r\n"
+        ).encode()
+        self._head = head
+        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self._data = data
         self._cancel = cancel
-        self.len = monitor.len
+        self._progress = progress
 
-    def read(self, size: int = -1) -> bytes:
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._data) + len(self._tail)
+
+    def __iter__(self) -> Iterator[bytes | memoryview]:
         self._cancel.raise_if_cancelled()
-        if size is None or size < 0 or size > CHUNK:
-            size = CHUNK
-        return self._monitor.read(size)
+        yield self._head
+        view = memoryview(self._data)
+        total = len(view)
+        for start in range(0, total, CHUNK):
+            self._cancel.raise_if_cancelled()
+            yield view[start : start + CHUNK]
+            if self._progress is not None:
+                self._progress(min(total, start + CHUNK), total)
+        yield self._tail
+
+
+def _param(name: str, value: str) -> str:
+    """name="value" as browsers (and urllib3) write it in a multipart header."""
+    return format_multipart_header_param(name, value)
 
 
 class PicdropClient:
@@ -151,30 +196,15 @@ class PicdropClient:
         rising monotonically to `len(data)`. `cancel` aborts the transfer between chunks.
         """
         cancel = cancel or CancelToken()
-        fields: dict[str, Any] = {"file": (filename, data, mime)}
-        if expires:
-            fields["expires"] = expires
-        encoder = MultipartEncoder(fields=fields)
-        total = len(data)
-        last = -1
-
-        def on_read(monitor: MultipartEncoderMonitor) -> None:
-            nonlocal last
-            # Scale framing+file bytes to file bytes: monotonic and ends exactly at `total`.
-            done = monitor.bytes_read >= monitor.len
-            sent = total if done else monitor.bytes_read * total // monitor.len
-            if progress is not None and sent != last:
-                last = sent
-                progress(sent, total)
-
-        body = _ChunkedBody(MultipartEncoderMonitor(encoder, on_read), cancel)
+        fields = {"expires": expires} if expires else {}
+        body = _MultipartBody(fields, filename, data, mime, cancel, progress)
         if progress is not None:
-            progress(0, total)
+            progress(0, len(data))
         response = self._request(
             "POST",
             "/api/upload",
             data=body,
-            headers={"Content-Type": encoder.content_type, "Idempotency-Key": idempotency_key},
+            headers={"Content-Type": body.content_type, "Idempotency-Key": idempotency_key},
         )
         return UploadResult.from_json(response.json())
 

@@ -4,15 +4,22 @@ A job is written here — with the exact bytes it will send — before its first
 crash or a quit loses nothing: on the next start the queued and interrupted rows are resumed with
 the same key (hence the same Idempotency-Key, hence no duplicate on the server).
 
-SQLite in WAL mode; one connection guarded by a lock, shared by the GUI and worker threads.
+SQLite in WAL mode, one connection per thread: readers never wait for a writer (a worker storing
+a big payload does not hold up the window). The frequent small updates the GUI thread makes while
+uploads run (sending, done, failed) can be handed to a writer thread (`wait=False`), so the event
+loop never waits for a commit; every read first waits for those writes, so a reader always sees
+what was written before it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +28,10 @@ from pathlib import Path
 from desktop.core.api import UploadResult
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkInfo
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 65536
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -103,39 +114,127 @@ class HistoryItem:
         )
 
 
+class _Connection:
+    """One thread's connection; closed when the thread (the only holder) goes away."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        # Big pages for a new database (an existing one keeps its own: see _migrate): a queued
+        # upload's payload is megabytes, which 4 KB pages make several times slower to write.
+        self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a row that says "queued" must really be on disk before the upload starts.
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __del__(self) -> None:
+        self.db.close()
+
+
 class HistoryStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a row that says "queued" must really be on disk before the upload starts.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        self._writes: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        db = self._db()
+        db.executescript(SCHEMA)
         self._migrate()
 
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _Connection(self.path)
+            with self._connections_lock:
+                self._connections.add(conn)
+        return conn.db
+
     def _migrate(self) -> None:
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(uploads)")}
+        db = self._db()
+        columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
         if "expires" not in columns:  # databases from before `expires` was recorded
-            self._db.execute("ALTER TABLE uploads ADD COLUMN expires TEXT")
+            db.execute("ALTER TABLE uploads ADD COLUMN expires TEXT")
+        if db.execute("PRAGMA page_size").fetchone()[0] < PAGE_SIZE:
+            # Databases made with 4 KB pages: rebuilt once with big ones (only outside WAL mode).
+            try:
+                db.execute("PRAGMA journal_mode=DELETE")
+                db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+                db.execute("VACUUM")
+            except sqlite3.OperationalError:  # another process has it open: next time
+                log.info("history database kept its page size for now (in use)")
+            finally:
+                db.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.flush()
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writes.put(None)
+                self._writer.join()
+                self._writer = None
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections = weakref.WeakSet()
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        self.flush()  # a write comes after those handed to the writer before it
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _read(self) -> sqlite3.Connection:
+        """This thread's connection, once every write handed to the writer is committed."""
+        self.flush()
+        return self._db()
+
+    # -- the writer thread --------------------------------------------------------------------
+    def flush(self) -> None:
+        """Wait until the writes handed to the writer thread are committed."""
+        if self._writer is not None and threading.current_thread() is not self._writer:
+            self._writes.join()
+
+    def _write(self, wait: bool, work, *args) -> None:
+        if wait:
+            work(*args)
+            return
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="picdrop-history-writer", daemon=True
+                )
+                self._writer.start()
+        self._writes.put((work, args))
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._writes.get()
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                if item is None:
+                    return
+                work, args = item
+                try:
+                    work(*args)
+                except Exception:  # nobody waits for it: say so in the log
+                    log.exception("a history update could not be written")
+            finally:
+                self._writes.task_done()
 
     # -- writes -----------------------------------------------------------------------------
     def add_queued(self, item: HistoryItem, payload: bytes) -> None:
@@ -163,12 +262,20 @@ class HistoryStore:
             )
             db.execute("INSERT INTO payloads (key, data) VALUES (?, ?)", (item.key, payload))
 
-    def set_state(self, key: str, state: JobState, error: str = "") -> None:
+    def set_state(self, key: str, state: JobState, error: str = "", *, wait: bool = True) -> None:
+        """wait=False: hand the update to the writer thread and return at once."""
+        self._write(wait, self._set_state, key, state, error)
+
+    def _set_state(self, key: str, state: JobState, error: str) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE uploads SET state = ?, error = ?, updated_at = ? WHERE key = ?",
                 (state, error, time.time(), key),
             )
+
+    def set_thumbnail(self, key: str, thumbnail: bytes) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE uploads SET thumbnail = ? WHERE key = ?", (thumbnail, key))
 
     def renew_idempotency_key(self, key: str, idem_key: str) -> None:
         """A retry after a cancel is a new upload: the old key may name an image the cancel
@@ -176,7 +283,11 @@ class HistoryStore:
         with self._tx() as db:
             db.execute("UPDATE uploads SET idem_key = ? WHERE key = ?", (idem_key, key))
 
-    def set_done(self, key: str, result: UploadResult) -> None:
+    def set_done(self, key: str, result: UploadResult, *, wait: bool = True) -> None:
+        """wait=False: hand the update to the writer thread and return at once."""
+        self._write(wait, self._set_done, key, result)
+
+    def _set_done(self, key: str, result: UploadResult) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE uploads SET state = ?, error = '', image_id = ?, url = ?, page_url = ?, "
@@ -205,15 +316,13 @@ class HistoryStore:
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, key: str) -> HistoryItem | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE key = ?", (key,)
-            ).fetchone()
+        row = (
+            self._read().execute(f"SELECT {_COLUMNS} FROM uploads WHERE key = ?", (key,)).fetchone()
+        )
         return _item(row) if row else None
 
     def payload(self, key: str) -> bytes | None:
-        with self._lock:
-            row = self._db.execute("SELECT data FROM payloads WHERE key = ?", (key,)).fetchone()
+        row = self._read().execute("SELECT data FROM payloads WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None
 
     def items(self, search: str = "", limit: int = 500) -> list[HistoryItem]:
@@ -233,39 +342,47 @@ class HistoryStore:
             args += [like] * 4
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
         args.append(limit)
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+        rows = self._read().execute(sql, args).fetchall()
         return [_item(r) for r in rows]
 
     def recent_done(self, limit: int = 5) -> list[HistoryItem]:
         """The newest uploads that have a working link (the tray's "recent uploads")."""
-        with self._lock:
-            rows = self._db.execute(
+        rows = (
+            self._read()
+            .execute(
                 f"SELECT {_COLUMNS} FROM uploads WHERE state = ? AND url IS NOT NULL "
                 "ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (JobState.DONE, limit),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [_item(r) for r in rows]
 
     def find(self, ref: str) -> HistoryItem | None:
         """An upload by its server ID, its link or viewer page, or its history key; the newest
         when several match (the same image uploaded twice has one ID per upload anyway)."""
         ref = ref.strip()
-        with self._lock:
-            row = self._db.execute(
+        row = (
+            self._read()
+            .execute(
                 f"SELECT {_COLUMNS} FROM uploads WHERE image_id = ? OR url = ? OR page_url = ? "
                 "OR key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
                 (ref, ref, ref, ref),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         return _item(row) if row else None
 
     def unfinished(self) -> list[HistoryItem]:
         """Rows a previous run queued or was sending when it stopped, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
+        rows = (
+            self._read()
+            .execute(
                 f"SELECT {_COLUMNS} FROM uploads WHERE state IN (?, ?) ORDER BY created_at, rowid",
                 (JobState.QUEUED, JobState.UPLOADING),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [_item(r) for r in rows]
 
 

@@ -41,7 +41,10 @@ def guess_mime(name: str, data: bytes) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def prepare(name: str, data: bytes, *, strip: bool = True) -> Prepared:
+def prepare(name: str, data: bytes, *, strip: bool = True, thumbnail: bool = True) -> Prepared:
+    """The bytes to send (metadata stripped), their type, what was removed and, unless
+    `thumbnail` is False (the caller makes it later, off the upload's critical path), a
+    thumbnail."""
     mime = guess_mime(name, data)
     removed: list[str] = []
     try:
@@ -53,7 +56,8 @@ def prepare(name: str, data: bytes, *, strip: bool = True) -> Prepared:
         if strip:
             stripped = strip_metadata(data, info)
             data, removed = stripped.data, list(stripped.removed)
-    return Prepared(data=data, mime=mime, removed=removed, thumbnail=make_thumbnail(data))
+    thumb = make_thumbnail(data) if thumbnail else None
+    return Prepared(data=data, mime=mime, removed=removed, thumbnail=thumb)
 
 
 def make_thumbnail(data: bytes, side: int = THUMBNAIL_SIDE) -> bytes | None:

@@ -215,22 +215,25 @@ class MainWindow(QMainWindow):
     # -- queue --------------------------------------------------------------------------------
     @Slot(str)
     def _on_job_added(self, key: str) -> None:
-        row = UploadRow(self.uploads.job(key))
+        self.queue_view.add_later(key, lambda: self._build_row(key))
+        self.tabs.setCurrentIndex(0)
+
+    def _build_row(self, key: str) -> UploadRow:
+        row = UploadRow(self.uploads.job(key))  # the job as it is now
         row.cancel_clicked.connect(self.uploads.cancel)
         row.retry_clicked.connect(self.uploads.retry)
         row.copy_clicked.connect(lambda k: self.copier.copy_job(k))
         row.open_clicked.connect(self.open_job)
-        self.queue_view.add(row)
-        self.tabs.setCurrentIndex(0)
+        return row
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:
-        if key in self.queue_view.rows():
+        if self.queue_view.has_row(key):
             self.queue_view.row(key).show_job(self.uploads.job(key))
 
     @Slot(str, "qint64", "qint64")
     def _on_job_progress(self, key: str, sent: int, total: int) -> None:
-        if key in self.queue_view.rows():
+        if self.queue_view.has_row(key):
             self.queue_view.row(key).show_progress(self.uploads.job(key))
 
     @Slot(str)

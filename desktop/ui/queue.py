@@ -3,7 +3,9 @@ actions. Rows show a Job; the window feeds them from the upload service's signal
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -22,6 +24,7 @@ from desktop.core.units import human_size
 from desktop.ui import theme
 
 THUMB = 48
+ROWS_PER_TURN = 2
 
 
 def thumbnail_pixmap(data: bytes | None, side: int, ratio: float) -> QPixmap:
@@ -157,8 +160,9 @@ class UploadRow(QFrame):
         elif state is JobState.QUEUED and not job.ready:
             label = "Preparing"
         self.badge.setText(label)
-        self.badge.setStyleSheet(
-            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};"
+        _set_style(
+            self.badge,
+            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};",
         )
         self.badge.setAccessibleName(f"State: {label}")
 
@@ -206,7 +210,15 @@ class UploadRow(QFrame):
     def _set_detail(self, text: str, color, link: bool = False) -> None:
         self.detail.setVisible(bool(text))
         self.detail.setText(text)
-        self.detail.setStyleSheet(f"color: {color.name()};")
+        _set_style(self.detail, f"color: {color.name()};")
+
+
+def _set_style(widget: QWidget, sheet: str) -> None:
+    """A style sheet, set only when it changes: setting one re-polishes the widget, which is
+    slow enough to stall the window when a batch updates many rows at once."""
+    if getattr(widget, "_picdrop_sheet", None) != sheet:
+        widget._picdrop_sheet = sheet
+        widget.setStyleSheet(sheet)
 
 
 def _alpha(color: QColor, alpha: float) -> QColor:
@@ -225,6 +237,11 @@ class QueueView(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._rows: dict[str, UploadRow] = {}
+        # Rows of a big batch are built a few per turn of the event loop (each takes a few ms),
+        # so dropping many files at once never freezes the window while they appear.
+        self._pending: dict[str, Callable[[], UploadRow]] = {}
+        self._builder = QTimer(self, interval=0)
+        self._builder.timeout.connect(self._build_some)
         body = QWidget()
         body.setObjectName("QueueBody")
         self._layout = QVBoxLayout(body)
@@ -239,10 +256,36 @@ class QueueView(QScrollArea):
         self.setWidget(body)
 
     def rows(self) -> dict[str, UploadRow]:
+        self._build_all()
         return dict(self._rows)
 
     def row(self, key: str) -> UploadRow:
+        if key in self._pending:
+            self._build_all()
         return self._rows[key]
+
+    def has_row(self, key: str) -> bool:
+        """Whether the row is built (a pending one shows the job as it is once built)."""
+        return key in self._rows
+
+    def add_later(self, key: str, build: Callable[[], UploadRow]) -> None:
+        self._pending[key] = build
+        self.empty.hide()
+        if not self._builder.isActive():
+            self._builder.start()
+
+    def _build_some(self) -> None:
+        for _ in range(ROWS_PER_TURN):
+            if not self._pending:
+                break
+            key = next(iter(self._pending))
+            self.add(self._pending.pop(key)())
+        if not self._pending:
+            self._builder.stop()
+
+    def _build_all(self) -> None:
+        while self._pending:
+            self._build_some()
 
     def add(self, row: UploadRow) -> None:
         self._rows[row.key] = row
@@ -250,9 +293,10 @@ class QueueView(QScrollArea):
         self.empty.hide()
 
     def remove(self, key: str) -> None:
+        self._pending.pop(key, None)
         row = self._rows.pop(key, None)
         if row is not None:
             self._layout.removeWidget(row)
             row.hide()
             row.deleteLater()
-        self.empty.setVisible(not self._rows)
+        self.empty.setVisible(not self._rows and not self._pending)

@@ -35,14 +35,27 @@ def render_svg(svg: str, size: int, ratio: float = 1.0) -> QPixmap:
     return pixmap
 
 
+_icons: dict[tuple[str, int], QIcon] = {}
+
+
 def icon(name: str, color: QColor | None = None) -> QIcon:
     """A line icon from assets/icons tinted with `color` (default: the palette's text colour),
-    rendered at every size so it stays sharp on HiDPI screens."""
+    rendered at every size so it stays sharp on HiDPI screens.
+
+    Rendered once per name and colour (a queue row uses several, and a batch adds many rows at
+    once: rendering SVGs for each would stall the window); QIcon is shared, so handing out the
+    same one is cheap and safe.
+    """
     color = color or QGuiApplication.palette().color(QPalette.ColorRole.WindowText)
+    key = (name, color.rgba())
+    cached = _icons.get(key)
+    if cached is not None:
+        return cached
     svg = _svg(name).replace("currentColor", color.name())
     result = QIcon()
     for size in ICON_SIZES:
         result.addPixmap(render_svg(svg, size))
+    _icons[key] = result
     return result
 
 

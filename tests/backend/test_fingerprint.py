@@ -108,3 +108,20 @@ def test_plain_pictures_get_no_hash(build):
 def test_every_accepted_kind_gets_a_hash(build):
     result = process(build(), LIMITS).dhash
     assert result is not None and len(result) == BITS // 4
+
+
+def test_one_decode_verifies_and_hashes_a_jpeg_like_the_two_separate_steps() -> None:
+    from backend.images import BrokenImage, Limits, probe, verify_decode
+    from backend.images.fingerprint import perceptual_hash
+    from backend.images.verify import verify_and_hash
+
+    limits = Limits()
+    for size in ((800, 600), (300, 200), (120, 90)):  # 1/8 scale, and the smaller drafts
+        data = samples.unique_jpeg(size=size)
+        info = probe(data, limits)
+        verify_decode(data, info, limits)
+        assert verify_and_hash(data, info, limits) == perceptual_hash(data, info)
+    for data in (samples.plain_jpeg((800, 600)), samples.progressive_jpeg((800, 600))):
+        info = probe(data, limits)
+        with pytest.raises(BrokenImage):
+            verify_and_hash(samples.truncated(data), info, limits)

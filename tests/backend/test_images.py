@@ -660,3 +660,13 @@ def test_thumbnail_of_garbage_is_a_rejection() -> None:
         make_thumbnail(samples.HTML)
     with pytest.raises(BrokenImage):
         make_thumbnail(samples.truncated(samples.plain_jpeg((128, 96))))
+
+
+def test_process_reuses_the_callers_digest_only_for_unchanged_bytes() -> None:
+    plain = samples.plain_jpeg((64, 48))
+    digest = hashlib.sha256(plain).hexdigest()
+    assert process(plain, LIMITS, digest).sha256 == digest
+    tagged = samples.jpeg_with_metadata()
+    processed = process(tagged, LIMITS, hashlib.sha256(tagged).hexdigest())
+    assert processed.data != tagged
+    assert processed.sha256 == hashlib.sha256(processed.data).hexdigest()

@@ -182,3 +182,64 @@ def test_history_keeps_queued_jobs_with_their_bytes(tmp_path: Path) -> None:
     store.forget("k1")
     assert store.get("k1") is None and store.payload("k1") is None
     store.close()
+
+
+def test_history_updates_handed_to_the_writer_are_seen_by_the_next_read(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    store.add_queued(item("k1", "first.png", 1.0), b"abc")
+    # A writer busy elsewhere (another connection holds the write lock for a moment).
+    other = sqlite3.connect(tmp_path / "h.sqlite3", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+    release.start()
+    store.set_state("k1", JobState.UPLOADING, wait=False)  # returns at once
+    store.set_state("k1", JobState.FAILED, "boom", wait=False)
+    got = store.get("k1")  # waits for both, in order
+    release.join()
+    other.close()
+    assert got is not None and got.state is JobState.FAILED and got.error == "boom"
+    store.close()
+    assert HistoryStore(tmp_path / "h.sqlite3").get("k1").state is JobState.FAILED
+
+
+def test_history_databases_get_big_pages_once(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.sqlite3")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("CREATE TABLE keep (a)")
+    old.execute("INSERT INTO keep VALUES (1)")
+    old.commit()
+    old.close()
+    store = HistoryStore(tmp_path / "old.sqlite3")
+    store.add_queued(item("k1", "first.png", 1.0), b"abc")
+    store.close()
+    db = sqlite3.connect(tmp_path / "old.sqlite3")
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 65536
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT a FROM keep").fetchall() == [(1,)]
+    db.close()
+
+
+def test_thumbnailer_runs_jobs_in_order_and_stops() -> None:
+    import threading
+
+    from desktop.core.thumbnailer import Thumbnailer
+
+    done: list[str] = []
+    finished = threading.Event()
+
+    def work(key: str, data: bytes) -> None:
+        done.append(key)
+        if key == "c":
+            finished.set()
+
+    thumbnailer = Thumbnailer(work)
+    for key in "abc":
+        thumbnailer.submit(key, b"")
+    assert finished.wait(5)
+    thumbnailer.stop()
+    assert done == ["a", "b", "c"]
