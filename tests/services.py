@@ -404,7 +404,7 @@ class ServerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PICDROP_")}
         env.update({"PICDROP_HOST": "127.0.0.1", "PICDROP_PORT": "0"})
-        env.setdefault("PICDROP_DATA_DIR", str(self.workdir / f"{self.name}-data"))
+        env.setdefault("PICDROP_DATA_DIR", str(self.data_dir))
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         with open(self.log_path, "ab") as log:
@@ -440,6 +440,10 @@ class ServerProcess:
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"{self.name} did not answer /healthz:\n{self.log()}")
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env.get("PICDROP_DATA_DIR", self.workdir / f"{self.name}-data"))
 
     @property
     def address(self) -> str:

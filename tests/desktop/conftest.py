@@ -9,8 +9,6 @@ import io
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,9 +23,11 @@ import pytest
 from PIL import Image
 
 import backend
+from backend.settings import env_name
 from desktop.core.config import AppConfig
 from desktop.core.history import HistoryStore
 from desktop.core.retry import RetryPolicy
+from tests.services import ServerProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 # Child processes import the same backend and desktop code as this process.
@@ -335,12 +335,6 @@ def fault_proxy() -> Iterator[Callable[..., FaultProxy]]:
 
 
 # -- processes ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICDROP_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
@@ -349,69 +343,38 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class BackendProcess:
+@pytest.fixture
+def backend_process(tmp_path: Path):
     """The backend in its own process, so a test can SIGKILL it and start it again on the same
-    port and data directory."""
+    port and data directory (`.start().wait()`, `.kill()`, `.url`, `.data_dir`)."""
+    from tests.conftest import GENEROUS_LIMITS
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> BackendProcess:
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "serve_backend.py"), str(self.data_dir), str(self.port)],
-            stdout=subprocess.PIPE,
-            env=child_env(),
-            text=True,
-        )
-        line = self.process.stdout.readline()  # blocks until the server listens
-        if not line.startswith("http://"):
-            raise RuntimeError(f"backend did not start: {line!r}")
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        if self.process is not None and self.process.stdout:
-            self.process.stdout.close()
-        self.process = None
-
-
-@pytest.fixture
-def backend_process(tmp_path: Path) -> Iterator[BackendProcess]:
-    data = tmp_path / "server-data"
-    data.mkdir()
-    backend = BackendProcess(data, free_port())
+    env = {
+        "PICDROP_DATA_DIR": str(tmp_path / "server-data"),
+        "PICDROP_PORT": str(free_port()),
+        "PICDROP_SWEEP_INTERVAL": "0",
+        **{env_name(k): v for k, v in GENEROUS_LIMITS.items()},
+    }
+    backend = ServerProcess(env, tmp_path, "backend")
     yield backend
-    backend.kill()
+    backend.stop()
 
 
-@pytest.fixture
-def launch_app(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start `python -m desktop` (offscreen) in a child process; killed after the test."""
-    children: list[subprocess.Popen] = []
-
-    def launch(data_dir: Path, server: str, files: list[Path] = ()) -> subprocess.Popen:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "desktop", "--data-dir", str(data_dir), "--server", server]
-            + [str(f) for f in files],
-            cwd=REPO,
-            # Own settings store, so the developer's QSettings are never read or written.
-            env=child_env(XDG_CONFIG_HOME=str(tmp_path / "config")),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        children.append(child)
-        return child
-
-    yield launch
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
+def history_column(data_dir: Path, column: str, state: str | None = None) -> list[str]:
+    """One column of an app's upload history, read from outside (read-only), sorted; [] until
+    the app has created it."""
+    path = data_dir / "history.sqlite3"
+    if not path.exists():
+        return []
+    query = f"SELECT {column} FROM uploads" + (" WHERE state = ?" if state else "")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return sorted(r[0] for r in db.execute(query, (state,) if state else ()))
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # created, schema not written yet
+        return []
 
 
 # -- single instance, command line, X server -----------------------------------------------------

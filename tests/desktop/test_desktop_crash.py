@@ -3,43 +3,28 @@ directory: every file is uploaded exactly once and shown in history."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 from desktop.core.history import HistoryStore
 from desktop.core.jobs import JobState
 from desktop.ui.history_view import HistoryView
+from tests.desktop.conftest import history_column
 
 TIMEOUT = 60_000
 
 
-def history_states(data_dir: Path) -> list[str]:
-    """Read the app's history from outside, read-only; [] until the app has created it."""
-    path = data_dir / "history.sqlite3"
-    if not path.exists():
-        return []
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return [r[0] for r in db.execute("SELECT state FROM uploads")]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:  # created but schema not written yet
-        return []
-
-
 def test_killed_mid_queue_resumes_without_loss_or_duplicates(
-    live_server, fault_proxy, images, tmp_path, qtbot, catalog, launch_app
+    live_server, fault_proxy, images, tmp_path, qtbot, catalog, app_process
 ):
     paths = images(6, side=300)  # ~270 KB each
     data_dir = tmp_path / "client-data"
     slow = fault_proxy(live_server.url, rate=400_000)  # under a second per file
 
-    first = launch_app(data_dir, slow.url, paths)
+    first = app_process("--data-dir", data_dir, "--server", slow.url, *paths)
     try:
         # Mid-queue: every file recorded, at least one done, not all of them.
         qtbot.waitUntil(
-            lambda: len(states := history_states(data_dir)) == 6 and JobState.DONE in states,
+            lambda: (
+                len(states := history_column(data_dir, "state")) == 6 and JobState.DONE in states
+            ),
             timeout=TIMEOUT,
         )
         first.kill()  # SIGKILL
@@ -48,12 +33,14 @@ def test_killed_mid_queue_resumes_without_loss_or_duplicates(
         if first.poll() is None:
             first.kill()
             first.wait()
-    states = history_states(data_dir)
+    states = history_column(data_dir, "state")
     assert 1 <= states.count(JobState.DONE) < 6, states
 
-    second = launch_app(data_dir, live_server.url)
+    second = app_process("--data-dir", data_dir, "--server", live_server.url)
     try:
-        qtbot.waitUntil(lambda: history_states(data_dir).count(JobState.DONE) == 6, timeout=TIMEOUT)
+        qtbot.waitUntil(
+            lambda: history_column(data_dir, "state").count(JobState.DONE) == 6, timeout=TIMEOUT
+        )
     finally:
         second.kill()
         second.wait()

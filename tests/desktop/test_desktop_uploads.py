@@ -265,7 +265,7 @@ def test_415_shows_the_servers_sentence_on_the_row(
 def test_batch_completes_when_the_server_is_killed_and_comes_back(
     backend_process, make_service, make_window, images, qtbot, catalog
 ):
-    backend_process.start()
+    backend_process.start().wait()
     service = make_service(
         backend_process.url, parallel=2, policy=RetryPolicy(max_attempts=200, base=0.05, cap=0.3)
     )
@@ -288,7 +288,7 @@ def test_batch_completes_when_the_server_is_killed_and_comes_back(
     waiting = next(j for j in service.jobs() if j.status)
     assert "retrying in" in window.queue_view.row(waiting.key).detail.text()
 
-    backend_process.start()  # same port, same data directory
+    backend_process.start().wait()  # same port, same data directory
     jobs = finished_jobs(service, qtbot, 6)
     assert all(j.state is JobState.DONE for j in jobs)
     assert catalog.count(backend_process.data_dir) == 6

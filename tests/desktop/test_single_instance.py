@@ -5,7 +5,6 @@ to the running app and exits at once; a crashed app's socket does not stop the n
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,24 +12,9 @@ import pytest
 import requests
 
 from desktop.instance_client import ping
-from tests.desktop.conftest import instance_address
+from tests.desktop.conftest import history_column, instance_address
 
 TIMEOUT = 60_000
-
-
-def done_names(data_dir: Path) -> list[str]:
-    """Names of finished uploads in an app's history, read from outside, read-only."""
-    path = data_dir / "history.sqlite3"
-    if not path.exists():
-        return []
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return sorted(r[0] for r in db.execute("SELECT name FROM uploads WHERE state='done'"))
-        finally:
-            db.close()
-    except sqlite3.OperationalError:  # created, schema not written yet
-        return []
 
 
 @pytest.fixture
@@ -62,7 +46,10 @@ def test_second_launch_hands_its_files_over_and_exits(
     assert time.monotonic() - started < 10
 
     # The first instance uploads both; there is still only one app.
-    qtbot.waitUntil(lambda: done_names(app_dir) == sorted(p.name for p in paths), timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: history_column(app_dir, "name", "done") == sorted(p.name for p in paths),
+        timeout=TIMEOUT,
+    )
     assert catalog.count(live_server.settings.data_dir) == 2
     assert ping(address)["pid"] == first.pid
     assert first.poll() is None
@@ -83,11 +70,11 @@ def test_a_stale_socket_from_a_crash_does_not_stop_the_next_launch(
     second = app_process("--data-dir", app_dir, "--server", live_server.url, path)
     hello = wait_listening(qtbot, address, second)
     assert hello["pid"] == second.pid
-    qtbot.waitUntil(lambda: done_names(app_dir) == [path.name], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: history_column(app_dir, "name", "done") == [path.name], timeout=TIMEOUT)
     # And it is a working instance: a further launch hands over to it.
     (more,) = images(1, folder="more")
     assert run_cli("--data-dir", app_dir, more, timeout=30).returncode == 0
-    qtbot.waitUntil(lambda: len(done_names(app_dir)) == 2, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(history_column(app_dir, "name", "done")) == 2, timeout=TIMEOUT)
 
 
 def test_a_clean_quit_removes_the_socket(app_process, run_dir, app_dir, qtbot) -> None:
@@ -114,5 +101,5 @@ def test_upload_command_through_the_app_and_its_built_in_server(
     for link in links:
         served = requests.get(link, timeout=5)
         assert served.status_code == 200 and served.headers["Content-Type"] == "image/png"
-    assert done_names(app_dir) == sorted(p.name for p in paths)
+    assert history_column(app_dir, "name", "done") == sorted(p.name for p in paths)
     assert "not copied" not in result.stderr.decode()
