@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backend import __version__
+from backend.server import quiet_library_logs
 from backend.settings import FIELDS, Settings, env_name
 
 
@@ -124,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_library_logs()
     if args.command == "settings":
         print(settings_markdown() if args.markdown else settings_text(), end="")
         return 0

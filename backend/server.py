@@ -18,6 +18,16 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def quiet_library_logs() -> None:
+    """Alembic announces each of its plugins and its DDL mode at INFO on every start; the
+    migrations it runs stay visible."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(
+        lambda record: record.getMessage().startswith("Running upgrade")
+        or record.levelno >= logging.WARNING
+    )
+
+
 def pin_malloc_mmap_threshold(threshold: int = 256 * 1024) -> None:
     """Make glibc return big freed buffers (upload bodies) to the system at once.
 

@@ -9,7 +9,7 @@ import logging
 import socket
 from pathlib import Path
 
-from backend.server import EmbeddedServer
+from backend.server import EmbeddedServer, quiet_library_logs
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def start_embedded_server(
     """Start the backend with its data in `data_dir`, on 127.0.0.1 or (sharing) the LAN address,
     which links are then built on. Tries `port` first, so links made in an earlier run keep
     working, then any free port."""
+    quiet_library_logs()
     host = lan_address() if share_on_lan else LOCALHOST
     data_dir.mkdir(parents=True, exist_ok=True)
     last_error: Exception | None = None
