@@ -365,6 +365,11 @@ class Catalog:
             for row in conn.execute(select(images).order_by(images.c.created_at)):
                 yield ImageRecord(**row._mapping)
 
+    def ping(self) -> None:
+        """Raises when the database cannot be reached (the health check)."""
+        with self._reading() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def count_images(self) -> int:
         with self._reading() as conn:
             return conn.execute(select(func.count()).select_from(images)).scalar_one()
