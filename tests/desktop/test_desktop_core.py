@@ -7,14 +7,17 @@ import random
 from pathlib import Path
 
 import pytest
+import requests
 
 from desktop.core.api import ApiError, ServerUnreachable
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import (
+    MAX_DOWNLOAD_BYTES,
     BytesSource,
     FileSource,
     IntakeError,
     UrlSource,
+    download_image,
     expand_paths,
     image_sources_in_html,
     parse_data_uri,
@@ -243,3 +246,29 @@ def test_thumbnailer_runs_jobs_in_order_and_stops() -> None:
     assert finished.wait(5)
     thumbnailer.stop()
     assert done == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("path", "max_bytes", "sentence"),
+    [
+        ("/{id}.png", 100, "is too large"),  # over the size cap
+        ("/{id}", None, "is not an image"),  # the viewer page is HTML
+        ("/AAAAAAAAAA.png", None, "the site answered 404"),
+    ],
+)
+def test_download_image_refusals(live_server, samples, path, max_bytes, sentence):
+    hosted = requests.post(
+        f"{live_server.url}/api/upload", files={"file": ("a.png", samples.png())}, timeout=10
+    ).json()
+    url = live_server.url + path.format(id=hosted["id"])
+    with pytest.raises(IntakeError, match=sentence):
+        download_image(url, max_bytes=max_bytes or MAX_DOWNLOAD_BYTES)
+
+
+def test_download_image_fetches_the_bytes(live_server, samples):
+    data = samples.png()
+    hosted = requests.post(
+        f"{live_server.url}/api/upload", files={"file": ("a.png", data)}, timeout=10
+    ).json()
+    got = download_image(hosted["url"])
+    assert got.data == requests.get(hosted["url"], timeout=10).content
