@@ -1,11 +1,15 @@
-"""The built-in server the app starts when no server is configured."""
+"""The built-in server the app starts when no server is configured, and the Settings dialog's
+connection test."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 
-from desktop.embedded import start_embedded_server
+from backend import __version__
+from desktop.embedded import lan_address, start_embedded_server
 from tests.backend import imagesamples as samples
+from tests.services import free_port
 
 
 def test_a_big_local_batch_is_not_rate_limited(tmp_path):
@@ -24,3 +28,33 @@ def test_a_big_local_batch_is_not_rate_limited(tmp_path):
     finally:
         server.stop()
     assert statuses == [201] * 40
+
+
+def test_sharing_on_the_local_network_binds_the_lan_address(tmp_path):
+    host = lan_address()
+    server = start_embedded_server(tmp_path / "server", share_on_lan=True)
+    try:
+        assert server.url.startswith(f"http://{host}:")
+        r = requests.post(
+            f"{server.url}/api/upload",
+            files={"file": ("a.jpg", samples.unique_jpeg())},
+            timeout=30,
+        )
+        assert r.status_code == 201
+        assert r.json()["url"].startswith(f"http://{host}:")  # links others on the LAN can open
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_settings_test_connection(live_server, make_service, qtbot, reachable):
+    url = live_server.url if reachable else f"http://127.0.0.1:{free_port()}"
+    service = make_service(live_server.url)
+    with qtbot.waitSignal(service.connection_tested, timeout=20_000) as tested:
+        service.test_connection(url)
+    answered_url, ok, sentence = tested.args
+    assert (answered_url, ok) == (url, reachable)
+    if reachable:
+        assert sentence == f"Connected to picdrop {__version__} at {url}"
+    else:
+        assert "connection refused" in sentence
