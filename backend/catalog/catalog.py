@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -449,10 +449,34 @@ def _dialect_insert(conn: Connection):
     return sqlite_insert
 
 
+def _enable_wal(path: str, timeout: float = 30.0) -> None:
+    """Switch the database file to WAL once (the mode is stored in the file).
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+    without calling the busy handler, when another connection is opening the same new database
+    (seen with several processes starting together); so retry here, before any pool exists.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            with closing(sqlite3.connect(path, timeout=timeout)) as conn:
+                if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                    return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    path = url.split(":///", 1)[-1]
+    path = url.split(":///", 1)[-1] if ":///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _enable_wal(path)
     engine = create_engine(url, pool_size=8, max_overflow=16)
 
     @event.listens_for(engine, "connect")
@@ -461,10 +485,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # recipe for pysqlite, whose own implicit BEGIN is DEFERRED).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        # The busy timeout first: switching a new database to WAL takes a lock that another
-        # process opening it at the same moment may hold.
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")  # WAL itself was set by _enable_wal
         # FULL: a commit is on disk when it returns, so a 201 survives power loss, not just a crash.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
