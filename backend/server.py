@@ -23,8 +23,9 @@ def quiet_library_logs() -> None:
     migrations it runs stay visible."""
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").addFilter(
-        lambda record: record.getMessage().startswith("Running upgrade")
-        or record.levelno >= logging.WARNING
+        lambda record: (
+            record.getMessage().startswith("Running upgrade") or record.levelno >= logging.WARNING
+        )
     )
 
 
