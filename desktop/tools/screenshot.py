@@ -99,7 +99,11 @@ def sample_images(folder: Path) -> list[Path]:
         path.write_bytes(buffer.getvalue())
         files.append(path)
     scan = folder / "scanned-receipt.bmp"
-    Image.new("RGB", (200, 300), "white").save(scan, "BMP")
+    receipt = Image.new("RGB", (200, 300), (250, 248, 240))
+    draw = ImageDraw.Draw(receipt)
+    for row, width in enumerate((150, 110, 160, 90, 140, 120, 60)):  # lines of "text"
+        draw.rectangle([20, 30 + row * 34, 20 + width, 42 + row * 34], fill=(120, 120, 130))
+    receipt.save(scan, "BMP")
     files.append(scan)
     return files
 
