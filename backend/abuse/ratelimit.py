@@ -15,7 +15,6 @@ rate-limit storage only, and stop meaning anything once their day's salt is gone
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import math
@@ -60,15 +59,18 @@ class Salts:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._day: str | None = None
+        self._day_number: int | None = None
         self._salt = b""
 
     def current(self) -> bytes:
-        day = utc_day(self.clock())
+        # Asked on every request: compare day numbers, format and lock only when the day turns.
+        day_number = int(self.clock() // 86400)
+        if day_number == self._day_number:
+            return self._salt
         with self._lock:
-            if day != self._day:
-                self._salt = self._fetch(day)  # the old salt is dropped here
-                self._day = day
+            if day_number != self._day_number:
+                self._salt = self._fetch(utc_day(day_number * 86400))  # the old salt is dropped
+                self._day_number = day_number
             return self._salt
 
     def _fetch(self, day: str) -> bytes:
@@ -145,8 +147,7 @@ class RateLimits:
         """The only name a client has here: a keyed hash that changes every day."""
         if address is None:
             return "no-address"
-        digest = hmac.new(self.salts.current(), network_prefix(address), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        return hmac.digest(self.salts.current(), network_prefix(address), "sha256").hex()[:32]
 
     # -- synchronous (memory storage: microseconds; Redis: a round trip) ------------------------
     def test(self, items: Sequence[RateLimitItem], *identifiers: str) -> Verdict:
