@@ -99,6 +99,8 @@ class UploadRow(QFrame):
         self.badge.setObjectName("Badge")
         self.meta = QLabel()
         self.meta.setObjectName("Muted")
+        # A long "Removed: ..." list wraps instead of widening the row past the window.
+        self.meta.setWordWrap(True)
         self.detail = QLabel()
         self.detail.setObjectName("Detail")
         self.detail.setWordWrap(True)

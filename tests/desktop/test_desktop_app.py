@@ -18,10 +18,11 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.app import PicdropApp
 from desktop.assets import asset_path
 from desktop.core.config import AppConfig, effective_server
-from desktop.core.jobs import JobState
+from desktop.core.jobs import Job, JobState
 from desktop.core.links import LinkFormat
 from desktop.settings import SettingsStore
 from desktop.ui import theme
+from desktop.ui.queue import QueueView, UploadRow
 
 TIMEOUT = 20_000
 
@@ -149,6 +150,36 @@ def test_icons_render_sharp_at_hidpi(qapp) -> None:
     pixmap = theme.app_pixmap(32, ratio=2.0)
     assert (pixmap.width(), pixmap.height()) == (64, 64)
     assert not theme.app_icon().isNull()
+
+
+def test_a_long_list_of_removed_metadata_wraps_inside_the_window(qtbot) -> None:
+    removed = [
+        "GPS location",
+        "camera make and model",
+        "camera serial number",
+        "owner and author names",
+        "EXIF data",
+        "XMP data",
+        "comments",
+    ]
+    view = QueueView()
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    job = Job(
+        key="k",
+        name="camera.jpg",
+        batch="b",
+        size=10_500,
+        state=JobState.DONE,
+        ready=True,
+        removed=removed,
+    )
+    view.add(UploadRow(job))
+    view.show()
+    row = view.rows()["k"]
+    qtbot.waitUntil(lambda: row.isVisible())
+    assert row.width() <= view.viewport().width()
+    assert row.meta.height() > row.meta.fontMetrics().height()  # wrapped onto several lines
 
 
 def require_xvfb() -> None:
