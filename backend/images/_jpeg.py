@@ -186,6 +186,4 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
         removed.trailing(len(data) - end)  # e.g. the extra images of an MPF file, or a ZIP
     if orientation != 1:
         out.insert(orientation_at, orientation_segment(orientation))
-    if not rewritten and orientation == 1 and sum(len(p) for p in out) == len(data):
-        return data  # every byte kept, in order: no second copy of the image in memory
-    return b"".join(out)
+    return md.rejoin(data, out, added=rewritten or orientation != 1)

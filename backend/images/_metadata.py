@@ -1,4 +1,5 @@
-"""Reading EXIF/XMP just enough to tell people what was removed, and the one tag we keep.
+"""Reading EXIF/XMP just enough to tell people what was removed, the one tag we keep, and what
+the format strippers share (the Removed collector, rejoining the kept pieces).
 
 Nothing here raises on malformed metadata: metadata is dropped either way, and a damaged EXIF
 block only means a vaguer label ("EXIF data").
@@ -82,6 +83,15 @@ _XMP_HINTS = (
     (b"dc:creator", NAMES),
     (b"ImageUniqueID", UNIQUE_ID),
 )
+
+
+def rejoin(data: bytes, parts: list[bytes | memoryview], *, added: bool) -> bytes:
+    """A stripper's kept pieces of `data` (slices, in order) as one bytes object. `added`: a piece
+    is new or rewritten. `data` itself when nothing was dropped or added: no second copy of a
+    big image in memory."""
+    if not added and sum(len(p) for p in parts) == len(data):
+        return data
+    return b"".join(parts)
 
 
 class Removed:

@@ -135,15 +135,7 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
             removed.add(md.OTHER)
     if end < len(data):
         removed.trailing(len(data) - end)
-    return _joined(data, out, inserted=orientation != 1)
-
-
-def _joined(data: bytes, parts: list[bytes | memoryview], *, inserted: bool) -> bytes:
-    """The parts as one bytes object; `data` itself when they are all of it, in order (nothing
-    dropped or added): no second copy of a big image in memory."""
-    if not inserted and sum(len(p) for p in parts) == len(data):
-        return data
-    return b"".join(parts)
+    return md.rejoin(data, out, added=orientation != 1)
 
 
 def _rows(width: int, height: int, bits_per_pixel: int, interlaced: bool) -> list[tuple[int, int]]:

@@ -220,6 +220,23 @@ def test_strip_reports_nothing_for_a_clean_image() -> None:
     assert (result.data, result.removed) == (clean, ())
 
 
+@pytest.mark.parametrize(
+    ("build", "unchanged"),
+    [
+        (samples.plain_jpeg, True),
+        (samples.plain_png, True),
+        (samples.jpeg_with_metadata, False),
+        (lambda: samples.jpeg_with_metadata(orientation=6), False),  # orientation rewritten
+        (samples.png_with_text, False),
+        (lambda: samples.png_with_text(orientation=6), False),
+    ],
+)
+def test_strip_hands_back_the_very_bytes_when_it_changes_nothing(build, unchanged) -> None:
+    """No second copy of a big image in memory when there is nothing to remove."""
+    original = build()
+    assert (strip(original) is original) is unchanged
+
+
 # -- JPEG ------------------------------------------------------------------------------------
 
 
