@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,11 +191,7 @@ class Catalog:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        if self._write_lock is None:
-            with self._write_engine.begin() as conn:
-                yield conn
-            return
-        with self._write_lock, self._write_engine.begin() as conn:
+        with self._write_lock or nullcontext(), self._write_engine.begin() as conn:
             yield conn
 
     # -- images ---------------------------------------------------------------------------------
