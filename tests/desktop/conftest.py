@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from PIL import Image
 
 import backend
@@ -102,6 +103,21 @@ def images(tmp_path: Path) -> Callable[..., list[Path]]:
         return paths
 
     return make
+
+
+@pytest.fixture
+def hosted(live_server) -> Callable[[bytes], dict]:
+    """`hosted(data)` puts an image on the live server as any client would: its JSON answer
+    (`url`, `page_url`, `id`...), for tests that drop or download a link."""
+
+    def host(data: bytes) -> dict:
+        answer = requests.post(
+            f"{live_server.url}/api/upload", files={"file": ("hosted.png", data)}, timeout=10
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    return host
 
 
 # -- app pieces ----------------------------------------------------------------------------------

@@ -256,19 +256,13 @@ def test_thumbnailer_runs_jobs_in_order_and_stops() -> None:
         ("/AAAAAAAAAA.png", None, "the site answered 404"),
     ],
 )
-def test_download_image_refusals(live_server, samples, path, max_bytes, sentence):
-    hosted = requests.post(
-        f"{live_server.url}/api/upload", files={"file": ("a.png", samples.png())}, timeout=10
-    ).json()
-    url = live_server.url + path.format(id=hosted["id"])
+def test_download_image_refusals(live_server, hosted, samples, path, max_bytes, sentence):
+    url = live_server.url + path.format(id=hosted(samples.png())["id"])
     with pytest.raises(IntakeError, match=sentence):
         download_image(url, max_bytes=max_bytes or MAX_DOWNLOAD_BYTES)
 
 
-def test_download_image_fetches_the_bytes(live_server, samples):
-    data = samples.png()
-    hosted = requests.post(
-        f"{live_server.url}/api/upload", files={"file": ("a.png", data)}, timeout=10
-    ).json()
-    got = download_image(hosted["url"])
-    assert got.data == requests.get(hosted["url"], timeout=10).content
+def test_download_image_fetches_the_bytes(hosted, samples):
+    url = hosted(samples.png())["url"]
+    got = download_image(url)
+    assert got.data == requests.get(url, timeout=10).content

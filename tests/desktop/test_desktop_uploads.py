@@ -124,38 +124,34 @@ def test_dropped_html_with_data_uri_is_uploaded(
 
 
 def test_dropped_image_link_is_downloaded_and_uploaded(
-    live_server, make_service, make_window, samples, qtbot, qapp
+    live_server, hosted, make_service, make_window, samples, qtbot, qapp
 ):
     """A link dragged from a browser: the app fetches the image (type and size checked) and
     uploads it. The image is hosted by the same test server, reached over real HTTP."""
     data = samples.png(40, 30, "orchid")
-    hosted = requests.post(
-        f"{live_server.url}/api/upload", files={"file": ("o.png", data)}, timeout=10
-    ).json()
+    original = hosted(data)
     service = make_service(live_server.url)
     window = make_window(service)
     mime = QMimeData()
-    mime.setUrls([QUrl(hosted["url"])])
+    mime.setUrls([QUrl(original["url"])])
 
     with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
         drop(window.drop_zone, mime)
 
     job = service.job(done.args[0])
-    assert job.result.id != hosted["id"]
+    assert job.result.id != original["id"]
     assert qapp.clipboard().text() == job.result.url
     assert same_pixels(requests.get(job.result.url, timeout=10).content, data)
 
 
 def test_dropped_link_to_a_page_is_refused_on_its_row(
-    live_server, make_service, make_window, samples, qtbot
+    live_server, hosted, make_service, make_window, samples, qtbot
 ):
-    hosted = requests.post(
-        f"{live_server.url}/api/upload", files={"file": ("o.png", samples.png())}, timeout=10
-    ).json()
+    original = hosted(samples.png())
     service = make_service(live_server.url)
     window = make_window(service)
     mime = QMimeData()
-    mime.setUrls([QUrl(hosted["page_url"])])  # the viewer page: HTML, not an image
+    mime.setUrls([QUrl(original["page_url"])])  # the viewer page: HTML, not an image
 
     with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
         drop(window.drop_zone, mime)
@@ -163,7 +159,7 @@ def test_dropped_link_to_a_page_is_refused_on_its_row(
     (job,) = service.jobs()
     assert job.state is JobState.FAILED
     assert "is not an image" in window.queue_view.row(job.key).detail.text()
-    assert requests.get(f"{live_server.url}/api/images/{hosted['id']}", timeout=10).ok
+    assert requests.get(f"{live_server.url}/api/images/{original['id']}", timeout=10).ok
 
 
 def test_drop_zone_refuses_what_it_cannot_take(make_service, make_window, live_server):
