@@ -51,7 +51,9 @@ def is_current(executable: Path) -> bool:
         return False
     sources = [ROOT / "build.spec", *ROOT.glob("backend/**/*"), *ROOT.glob("desktop/**/*"),
                *ROOT.glob("assets/**/*")]  # fmt: skip
-    newest = max(p.stat().st_mtime for p in sources if p.is_file())
+    # Bytecode caches appear whenever the sources first run (a fresh clone, the tests): no build
+    # is made of them.
+    newest = max(p.stat().st_mtime for p in sources if p.is_file() and "__pycache__" not in p.parts)
     return executable.stat().st_mtime >= newest
 
 

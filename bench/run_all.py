@@ -59,8 +59,9 @@ def _desktop(quick: bool) -> list[Row]:
 
 
 def _startup(quick: bool) -> list[Row]:
-    """Bundle sizes and start-up, frozen beside source. Uses the builds in dist/ when there are
-    any, else builds both into a temporary directory (~1.5 min on 2 cores)."""
+    """Bundle sizes and start-up, frozen beside source. Uses the builds in dist/ when they are
+    newer than every source file, else builds both into a temporary directory (~1.5 min on 2
+    cores)."""
     from bench import bench_startup
 
     return bench_startup.run(runs=2 if quick else 3)
