@@ -78,7 +78,9 @@ class Moderation:
         ]
         if not blocked:
             return None  # nothing to compare with: no decode
-        frames = frame_hashes(processed.data, processed.info, self.service.limits)
+        frames = frame_hashes(
+            processed.data, processed.info, self.service.limits, first=processed.dhash
+        )
         # Every frame against every stored hash: O(frames x blocks x 8) bit counts, at most
         # max_frames x blocks x 8 (identical frames are hashed once).
         limit = self.settings.block_distance

@@ -60,43 +60,52 @@ def hash_image(image: Image.Image) -> str | None:
     return hash_of(_upright_grey(image, _orientation(image)))
 
 
-def frame_hashes(data: bytes, info: ImageInfo, limits: Limits) -> list[str]:
+def frame_hashes(
+    data: bytes, info: ImageInfo, limits: Limits, *, first: str | None = None
+) -> list[str]:
     """The distinct hashes of every frame a viewer can be shown, in order. Raises ImageRejected.
 
     Every frame up to the frame limit, however briefly it is shown: a decoy first frame, or an
     APNG default image that is not part of the animation, hides nothing. The first hash is the
     one `perceptual_hash` gives (when the first frame is not too plain to have one).
+    `first`: that hash, when the caller has it: a still image is then not decoded again.
     """
-    return list(
-        dict.fromkeys(h for grey in _upright_frames(data, info, limits) if (h := hash_of(grey)))
-    )
+    with opened(data, info, limits.max_pixels) as image:
+        if first is not None and _frame_count(image, limits) == 1:
+            return [first]
+        hashes = (hash_of(grey) for grey in _upright_frames(image, info, limits))
+        return list(dict.fromkeys(h for h in hashes if h is not None))
 
 
 def dihedral_hashes(data: bytes, info: ImageInfo, limits: Limits) -> list[tuple[str, ...]]:
     """For each of `frame_hashes`: the frame's distinct hashes in all eight orientations, the
     upright one first. What a removal blocks. Raises ImageRejected."""
     found: dict[str, tuple[str, ...]] = {}
-    for grey in _upright_frames(data, info, limits):
-        upright = hash_of(grey)
-        if upright is None or upright in found:
-            continue
-        turned = (hash_of(grey.transpose(method)) for method in Image.Transpose)
-        found[upright] = tuple(dict.fromkeys(h for h in (upright, *turned) if h is not None))
+    with opened(data, info, limits.max_pixels) as image:
+        for grey in _upright_frames(image, info, limits):
+            upright = hash_of(grey)
+            if upright is None or upright in found:
+                continue
+            turned = (hash_of(grey.transpose(method)) for method in Image.Transpose)
+            found[upright] = tuple(dict.fromkeys(h for h in (upright, *turned) if h is not None))
     return list(found.values())
 
 
-def _upright_frames(data: bytes, info: ImageInfo, limits: Limits) -> Iterator[Image.Image]:
-    """Each frame as a grey picture, upright, one at a time (JPEG: decoded at reduced size)."""
-    with opened(data, info, limits.max_pixels) as image:
-        if info.format == "jpeg":
-            image.draft(*JPEG_DRAFT)
-        image.load()
-        orientation = _orientation(image)
-        # Pillow counts an APNG default image outside the animation as a frame: one more than
-        # the animation's own count, which the probe held to the limit.
-        for index in range(min(getattr(image, "n_frames", 1), limits.max_frames + 1)):
-            image.seek(index)  # GIF, APNG and WebP frames come composited, as they are shown
-            yield _upright_grey(image, orientation)
+def _frame_count(image: Image.Image, limits: Limits) -> int:
+    # Pillow counts an APNG default image outside the animation as a frame: one more than the
+    # animation's own count, which the probe held to the limit.
+    return min(getattr(image, "n_frames", 1), limits.max_frames + 1)
+
+
+def _upright_frames(image: Image.Image, info: ImageInfo, limits: Limits) -> Iterator[Image.Image]:
+    """Each frame of an opened image in grey, upright, one at a time (JPEG: at reduced size)."""
+    if info.format == "jpeg":
+        image.draft(*JPEG_DRAFT)
+    image.load()
+    orientation = _orientation(image)
+    for index in range(_frame_count(image, limits)):
+        image.seek(index)  # GIF, APNG and WebP frames come composited, as they are shown
+        yield _upright_grey(image, orientation)
 
 
 def _orientation(image: Image.Image) -> int:

@@ -189,9 +189,36 @@ def test_first_frame_hash_is_the_uploads_hash(build):
     assert len(frames) == len(set(frames)) == processed.info.frames
 
 
+@pytest.mark.parametrize(
+    ("build", "decoded"),
+    [
+        (lambda: samples.encode(samples.varied_picture(5), "PNG"), False),
+        (samples.animated_gif, True),
+        # One frame by its animation control, two to show: the default image is not part of it.
+        (
+            lambda: animation("PNG", _pictures(6, 2), default_image=True, duration=100),
+            True,
+        ),
+    ],
+    ids=["still png", "gif", "apng with a default image"],
+)
+def test_a_known_first_hash_spares_only_a_still_image_a_second_decode(build, decoded):
+    known = "0123456789abcdef" * 2
+    processed = process(build(), LIMITS)
+    hashes = frame_hashes(processed.data, processed.info, LIMITS, first=known)
+    if decoded:
+        assert hashes == frame_hashes(processed.data, processed.info, LIMITS)
+        assert len(hashes) > 1 and known not in hashes
+    else:
+        assert hashes == [known]
+
+
+def _pictures(seed: int, count: int) -> list[Image.Image]:
+    return [samples.varied_picture(seed + i).resize((160, 120)) for i in range(count)]
+
+
 def test_frame_hashes_stop_at_the_frame_limit():
-    frames = [samples.varied_picture(seed).resize((64, 48)) for seed in range(6)]
-    data = process(animation("GIF", frames, duration=50), LIMITS)
+    data = process(animation("GIF", _pictures(0, 6), duration=50), LIMITS)
     assert len(frame_hashes(data.data, data.info, LIMITS)) == 6
     assert len(frame_hashes(data.data, data.info, Limits(max_frames=3))) == 4
 

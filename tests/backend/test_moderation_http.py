@@ -298,6 +298,30 @@ def test_a_removed_animation_blocks_the_picture_in_each_of_its_frames(client):
         assert r.status_code == 451, r.text
 
 
+def test_a_block_from_before_orientations_gains_them_when_its_picture_is_removed(client):
+    """A perceptual block made before migration 0003 holds the upright hash only (its picture
+    was deleted with the removal); it still refuses upright copies, and removing another copy
+    of the picture fills in the orientations of that same block."""
+    picture = _pictures(74, 1)[0]
+    image = upload(client, samples.encode(picture, quality=90))
+    [row] = client.rows()
+    with sqlite3.connect(client.server.settings.data_dir / "picdrop.db") as conn:
+        conn.execute(
+            "INSERT INTO blocks (kind, value, image_id, created_at) VALUES ('dhash', ?, ?, 0)",
+            (row["dhash"], "OldRemoval"),
+        )
+    [old] = admin(client, "GET", "/api/admin/blocks").json()["blocks"]
+    assert client.upload(samples.encode(picture, quality=80)).status_code == 451
+
+    r = admin(client, "POST", f"/api/admin/images/{image['id']}/remove")
+    assert r.status_code == 200 and old["id"] in r.json()["blocks"]
+    blocks = admin(client, "GET", "/api/admin/blocks").json()["blocks"]
+    assert sorted(b["kind"] for b in blocks) == ["dhash", "sha256"]
+    turned = picture.transpose(Image.Transpose.ROTATE_90)
+    r = client.upload(samples.encode(turned, quality=85))
+    assert r.status_code == 451, r.text
+
+
 def test_removal_closes_reports_and_is_in_the_audit_log(client):
     image = upload(client, photo_jpeg())
     report(client, image["id"], reason="violence", details="gore")
