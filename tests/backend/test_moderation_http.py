@@ -245,7 +245,7 @@ def test_removal_answers_451_blocks_copies_and_purges_the_blob(client):
     assert len(client.rows()) == 4  # image, twin (kept as 'removed' rows), keep, the last one
 
 
-def _pictures(seed: int, count: int):
+def _pictures(seed: int, count: int) -> list[Image.Image]:
     return [samples.varied_picture(seed + i).resize((320, 240)) for i in range(count)]
 
 
