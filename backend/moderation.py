@@ -12,11 +12,11 @@ from dataclasses import asdict
 from typing import Any
 
 from backend import ids
-from backend.catalog.moderation import Block, ModerationCatalog, Report
+from backend.catalog.moderation import Block, Fingerprint, ModerationCatalog, Report
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import BadRequest, Blocked, NotFound
 from backend.images import Processed, probe
-from backend.images.fingerprint import distance, perceptual_hash
+from backend.images.fingerprint import dihedral_hashes, distance, frame_hashes
 from backend.service import ImageService
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,33 @@ class Moderation:
 
     # -- the upload screen -------------------------------------------------------------------------
     def screen(self, processed: Processed) -> None:
-        """Refuse (451) the same bytes as removed content, or a perceptual near-copy of it."""
-        block = self.db.find_block(
-            processed.sha256, processed.dhash, self.settings.block_distance, distance
-        )
+        """Refuse (451) the same bytes as removed content, or an upload any frame of which shows
+        a perceptual near-copy of a removed picture, mirrored or turned or not.
+
+        CPU-bound when there are perceptual blocks: it decodes every frame of the upload.
+        """
+        block = self.db.block_for_bytes(processed.sha256) or self._perceptual_match(processed)
         if block is not None:
             log.info("upload refused: matches block %d (%s)", block.id, block.kind)
             raise Blocked()
+
+    def _perceptual_match(self, processed: Processed) -> Block | None:
+        blocked = [
+            (int(h, 16), block) for block, hashes in self.db.perceptual_blocks() for h in hashes
+        ]
+        if not blocked:
+            return None  # nothing to compare with: no decode
+        frames = frame_hashes(
+            processed.data, processed.info, self.service.limits, first=processed.dhash
+        )
+        # Every frame against every stored hash: O(frames x blocks x 8) bit counts, at most
+        # max_frames x blocks x 8 (identical frames are hashed once).
+        limit = self.settings.block_distance
+        for frame in [int(h, 16) for h in frames]:
+            for value, block in blocked:
+                if (frame ^ value).bit_count() <= limit:
+                    return block
+        return None
 
     # -- reports (anyone) --------------------------------------------------------------------------
     def report(self, image_id: str, reason: Any, details: Any, *, store: bool = True) -> bool:
@@ -143,18 +163,16 @@ class Moderation:
         if not ids.is_valid_id(image_id):
             raise NotFound()
         record = self.service.catalog.get(image_id)
-        hashes: list[tuple[str, str]] = []
+        hashes: list[Fingerprint] = []
         if record is not None:
-            hashes.append(("sha256", record.sha256))
-            dhash = record.dhash or self._dhash_of_blob(record.blob_key)
-            if dhash:
-                hashes.append(("dhash", dhash))
+            hashes.append(Fingerprint("sha256", record.sha256))
+            hashes += self._pictures(record.blob_key, record.dhash)
         else:  # gone already (deleted by its uploader?): block what its reports recorded
             for r in self.db.reports_for(image_id):
                 if r.sha256:
-                    hashes.append(("sha256", r.sha256))
+                    hashes.append(Fingerprint("sha256", r.sha256))
                 if r.dhash:
-                    hashes.append(("dhash", r.dhash))
+                    hashes.append(Fingerprint("dhash", r.dhash))
             if not hashes:
                 raise NotFound()
         removal = self.db.remove(
@@ -171,14 +189,27 @@ class Moderation:
             "reports_closed": removal.reports_closed,
         }
 
-    def _dhash_of_blob(self, key: str) -> str | None:
-        """For images stored before perceptual hashes were recorded."""
+    def _pictures(self, key: str, dhash: str | None) -> list[Fingerprint]:
+        """The perceptual blocks for a stored image: each distinct frame (a frame within the
+        block distance of one kept already adds nothing), in all eight orientations. Only the
+        recorded upright hash, if any, when the blob cannot be read."""
         try:
             data = self.service.store.get(key)
-            return perceptual_hash(data, probe(data, self.service.limits))
+            frames = dihedral_hashes(data, probe(data, self.service.limits), self.service.limits)
         except Exception:
-            log.warning("no perceptual hash for a removed image: its blob cannot be read")
-            return None
+            log.warning(
+                "a removed image's blob cannot be read: its picture is blocked upright only"
+            )
+            return [Fingerprint("dhash", dhash)] if dhash else []
+        kept: list[Fingerprint] = []
+        for upright, *turned in frames:
+            if not any(
+                distance(upright, h) <= self.settings.block_distance
+                for k in kept
+                for h in (k.value, *k.orientations)
+            ):
+                kept.append(Fingerprint("dhash", upright, tuple(turned)))
+        return kept
 
     def dismiss(self, image_id: str, *, actor: str, note: Any = None) -> dict[str, Any]:
         note = clean_text(note, MAX_NOTE, "note")

@@ -28,7 +28,7 @@ IDEMPOTENCY_KEY_LENGTH = (16, 200)
 
 # A check run on every processed upload before it is stored (blocklist, external scanner...).
 # It raises an ApiError to refuse the upload. `checks` run in the CPU stage (prepare), `screens`
-# at the start of the I/O stage (store_upload): the blocklist and the scanner hook are screens.
+# at the start of the I/O stage (store_upload): the blocklist is a check, the scanner a screen.
 UploadCheck = Callable[[Processed], None]
 
 

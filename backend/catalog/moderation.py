@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy import update as sql_update
 
 from backend.catalog.catalog import Catalog, _dialect_insert
@@ -44,6 +44,19 @@ class Block:
     image_id: str | None
     created_at: float
     note: str | None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a removal blocks: exact bytes, or a picture by its perceptual hash."""
+
+    kind: str  # "sha256" or "dhash"
+    value: str  # dhash: the picture upright
+    orientations: tuple[str, ...] = ()  # dhash: the picture mirrored and turned, when known
+
+
+# A block as shown to admins: its orientation hashes are matching detail.
+_BLOCK = [c for c in blocks.c if c.name != "orientations"]
 
 
 @dataclass(frozen=True)
@@ -136,13 +149,13 @@ class ModerationCatalog:
         self,
         image_id: str,
         *,
-        hashes: Sequence[tuple[str, str]],
+        hashes: Sequence[Fingerprint],
         delete_blob: Callable[[str], None],
         actor: str,
         note: str | None,
         now: float | None = None,
     ) -> Removal:
-        """Remove the image and its twins, block `hashes` ((kind, value) pairs), close reports.
+        """Remove the image and its twins, block `hashes`, close reports.
 
         Works for an ID whose row is gone too (deleted by its uploader after being reported):
         then only the hashes are blocked and the reports closed.
@@ -161,9 +174,7 @@ class ModerationCatalog:
                 for row in rows:
                     removed.append(row.id)
                     self.catalog._drop_blob_ref(conn, row.blob_key, delete_blob)
-            block_ids = [
-                self._add_block(conn, kind, value, image_id, now, note) for kind, value in hashes
-            ]
+            block_ids = [self._add_block(conn, h, image_id, now, note) for h in hashes]
             closed = conn.execute(
                 sql_update(reports)
                 .where(
@@ -177,28 +188,39 @@ class ModerationCatalog:
             return Removal(tuple(removed), tuple(block_ids), closed)
 
     def _add_block(
-        self, conn: Connection, kind: str, value: str, image_id: str, now: float, note: str | None
+        self, conn: Connection, h: Fingerprint, image_id: str, now: float, note: str | None
     ) -> int:
-        stmt = (
-            _dialect_insert(conn)(blocks)
-            .values(kind=kind, value=value, image_id=image_id, created_at=now, note=note)
-            .on_conflict_do_nothing(index_elements=[blocks.c.kind, blocks.c.value])
+        stmt = _dialect_insert(conn)(blocks).values(
+            kind=h.kind,
+            value=h.value,
+            image_id=image_id,
+            created_at=now,
+            note=note,
+            orientations=" ".join(h.orientations) or None,
+        )
+        # Blocked already: the block stays as it was, gaining orientations it lacked.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[blocks.c.kind, blocks.c.value],
+            set_={"orientations": stmt.excluded.orientations},
+            where=blocks.c.orientations.is_(None),
         )
         conn.execute(stmt)
         return conn.execute(
-            select(blocks.c.id).where(blocks.c.kind == kind, blocks.c.value == value)
+            select(blocks.c.id).where(blocks.c.kind == h.kind, blocks.c.value == h.value)
         ).scalar_one()
 
     # -- blocks -----------------------------------------------------------------------------------
     def blocks(self) -> list[Block]:
         with self.catalog._reading() as conn:
-            return [Block(**r._mapping) for r in conn.execute(select(blocks).order_by(blocks.c.id))]
+            return [
+                Block(**r._mapping) for r in conn.execute(select(*_BLOCK).order_by(blocks.c.id))
+            ]
 
     def unblock(self, block_id: int, *, actor: str, note: str | None) -> Block | None:
         now = time.time()
         with self.catalog._writing() as conn:
             row = conn.execute(
-                delete(blocks).where(blocks.c.id == block_id).returning(blocks)
+                delete(blocks).where(blocks.c.id == block_id).returning(*_BLOCK)
             ).first()
             if row is None:
                 return None
@@ -207,21 +229,28 @@ class ModerationCatalog:
             _audit(conn, now, actor, "unblock", str(block_id), detail)
             return block
 
-    def find_block(
-        self, sha256: str, dhash: str | None, max_distance: int, distance: Callable[[str, str], int]
-    ) -> Block | None:
-        """The block an upload with these hashes falls under, if any."""
+    def block_for_bytes(self, sha256: str) -> Block | None:
         with self.catalog._reading() as conn:
-            conditions = [and_(blocks.c.kind == "sha256", blocks.c.value == sha256)]
-            if dhash is not None:
-                conditions.append(blocks.c.kind == "dhash")
-            for row in conn.execute(select(blocks).where(or_(*conditions)).order_by(blocks.c.id)):
-                block = Block(**row._mapping)
-                if block.kind == "sha256" or (
-                    dhash is not None and distance(block.value, dhash) <= max_distance
-                ):
-                    return block
-        return None
+            row = conn.execute(
+                select(*_BLOCK).where(blocks.c.kind == "sha256", blocks.c.value == sha256)
+            ).first()
+            return None if row is None else Block(**row._mapping)
+
+    def perceptual_blocks(self) -> list[tuple[Block, tuple[str, ...]]]:
+        """Each dhash block with the hashes it matches: upright, then mirrored and turned."""
+        with self.catalog._reading() as conn:
+            rows = conn.execute(
+                select(*_BLOCK, blocks.c.orientations)
+                .where(blocks.c.kind == "dhash")
+                .order_by(blocks.c.id)
+            )
+            return [
+                (
+                    Block(**{c.name: row._mapping[c.name] for c in _BLOCK}),
+                    (row.value, *(row.orientations or "").split()),
+                )
+                for row in rows
+            ]
 
     # -- audit log --------------------------------------------------------------------------------
     def audit(

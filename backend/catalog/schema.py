@@ -85,7 +85,8 @@ reports = Table(
     Index("ix_reports_image", "image_id"),
 )
 
-# Content that may not come back: the SHA-256 of removed bytes, or their perceptual hash.
+# Content that may not come back: the SHA-256 of removed bytes, or a perceptual hash of one of
+# their frames (upright; `orientations` holds it mirrored and turned, from migration 0003).
 blocks = Table(
     "blocks",
     metadata,
@@ -95,6 +96,9 @@ blocks = Table(
     Column("image_id", String(32), nullable=True),  # the removal that added it
     Column("created_at", Float, nullable=False),
     Column("note", Text, nullable=True),
+    # dhash only: the frame's hashes in its other orientations, space-separated. NULL for blocks
+    # whose picture could not be read when they were made (older blocks, deleted uploads).
+    Column("orientations", Text, nullable=True),
     UniqueConstraint("kind", "value", name="uq_blocks_kind_value"),
 )
 

@@ -51,7 +51,8 @@ def create_app(
     service = ImageService(settings, catalog, store, checks=checks)
     moderation = Moderation(service)
     # Before anything is stored: removed content stays out, then the operator's scanner decides.
-    service.screens.append(moderation.screen)
+    # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
+    service.checks.append(moderation.screen)
     if settings.scanner_url:
         service.screens.append(Scanner(settings.scanner_url, settings.scanner_timeout))
     limits = RateLimits(

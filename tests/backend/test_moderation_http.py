@@ -10,11 +10,13 @@ import sqlite3
 
 import pytest
 import requests
+from PIL import Image
 from requests_toolbelt.adapters.source import SourceAddressAdapter
 
 from backend import cli
 from backend.http import routes_moderation
 from tests.backend import imagesamples as samples
+from tests.backend.test_fingerprint import animation, disguises
 
 ADMIN = "admin-token-for-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -241,6 +243,83 @@ def test_removal_answers_451_blocks_copies_and_purges_the_blob(client):
         assert r.json()["code"] == "blocked"
     assert client.upload(photo_jpeg(13)).status_code == 201  # other pictures are fine
     assert len(client.rows()) == 4  # image, twin (kept as 'removed' rows), keep, the last one
+
+
+def _pictures(seed: int, count: int) -> list[Image.Image]:
+    return [samples.varied_picture(seed + i).resize((320, 240)) for i in range(count)]
+
+
+DISGUISES = list(disguises(samples.picture(), samples.picture(seed=1)))  # their names
+
+
+@pytest.mark.parametrize("disguise", DISGUISES)
+def test_removed_picture_is_refused_in_any_frame_and_orientation(client, disguise):
+    """A removed picture comes back as a frame of an animation behind a decoy, or mirrored,
+    rotated or transposed: 451, like the picture itself."""
+    picture, decoy = _pictures(71, 2)
+    image = upload(client, samples.encode(picture, quality=90))
+    assert admin(client, "POST", f"/api/admin/images/{image['id']}/remove").status_code == 200
+    r = client.upload(disguises(picture, decoy)[disguise])
+    assert r.status_code == 451, r.text
+    assert r.json()["code"] == "blocked"
+
+
+UNRELATED = {
+    "another picture": lambda: photo_jpeg(72),
+    "an animation of other pictures": lambda: animation("GIF", _pictures(80, 4), duration=80),
+    "an apng of other pictures": lambda: animation(
+        "PNG", _pictures(90, 3), default_image=True, duration=80
+    ),
+    "another picture mirrored": lambda: samples.encode(
+        samples.varied_picture(72).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    ),
+}
+
+
+@pytest.mark.parametrize("build", UNRELATED.values(), ids=UNRELATED)
+def test_other_pictures_and_animations_are_still_accepted(client, build):
+    picture, _ = _pictures(71, 2)
+    image = upload(client, samples.encode(picture, quality=90))
+    assert admin(client, "POST", f"/api/admin/images/{image['id']}/remove").status_code == 200
+    r = client.upload(build())
+    assert r.status_code == 201, r.text
+
+
+def test_a_removed_animation_blocks_the_picture_in_each_of_its_frames(client):
+    """Removing an APNG whose default image is a decoy blocks the picture its frame shows,
+    which then cannot come back as a still image."""
+    picture, decoy = _pictures(73, 2)
+    apng = animation("PNG", [decoy, picture], default_image=True, duration=1000)
+    image = upload(client, apng)
+    r = admin(client, "POST", f"/api/admin/images/{image['id']}/remove")
+    assert r.status_code == 200 and len(r.json()["blocks"]) == 3  # bytes, decoy, picture
+    for data in (samples.encode(picture, quality=85), samples.encode(decoy, "PNG")):
+        r = client.upload(data)
+        assert r.status_code == 451, r.text
+
+
+def test_a_block_from_before_orientations_gains_them_when_its_picture_is_removed(client):
+    """A perceptual block made before migration 0003 holds the upright hash only (its picture
+    was deleted with the removal); it still refuses upright copies, and removing another copy
+    of the picture fills in the orientations of that same block."""
+    picture = _pictures(74, 1)[0]
+    image = upload(client, samples.encode(picture, quality=90))
+    [row] = client.rows()
+    with sqlite3.connect(client.server.settings.data_dir / "picdrop.db") as conn:
+        conn.execute(
+            "INSERT INTO blocks (kind, value, image_id, created_at) VALUES ('dhash', ?, ?, 0)",
+            (row["dhash"], "OldRemoval"),
+        )
+    [old] = admin(client, "GET", "/api/admin/blocks").json()["blocks"]
+    assert client.upload(samples.encode(picture, quality=80)).status_code == 451
+
+    r = admin(client, "POST", f"/api/admin/images/{image['id']}/remove")
+    assert r.status_code == 200 and old["id"] in r.json()["blocks"]
+    blocks = admin(client, "GET", "/api/admin/blocks").json()["blocks"]
+    assert sorted(b["kind"] for b in blocks) == ["dhash", "sha256"]
+    turned = picture.transpose(Image.Transpose.ROTATE_90)
+    r = client.upload(samples.encode(turned, quality=85))
+    assert r.status_code == 451, r.text
 
 
 def test_removal_closes_reports_and_is_in_the_audit_log(client):
