@@ -1,5 +1,6 @@
-"""JPEG container: walking marker segments, finding where the image really ends, and dropping
-metadata segments without touching the entropy-coded data (so pixels stay bit-exact)."""
+"""JPEG container: walking marker segments, finding where the image really ends, counting scans
+and segments against the limits, and keeping only the segments a decoder uses (colour profile
+only when it is one) without touching the entropy-coded data (so pixels stay bit-exact)."""
 
 from __future__ import annotations
 

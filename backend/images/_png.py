@@ -1,5 +1,6 @@
-"""PNG and APNG container: chunk walking, header limits, metadata chunk removal, and a
-streaming check of the compressed image data (CRCs, zlib, sizes, filter bytes)."""
+"""PNG and APNG container: chunk walking, header and chunk-count limits, metadata chunk removal
+(kept chunks only at their size for the colour type, image data cut to its exact zlib stream),
+and a streaming check of the compressed image data (CRCs, zlib, sizes, filter bytes)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ _KEEP = frozenset(
 # Kept chunks that are only ever about one thing, each of exactly this many bytes: anything more
 # or less is not what the chunk claims to be (and could carry anything).
 _FIXED_SIZE = {
-    b"IEND": 0,
     b"cHRM": 32,
     b"gAMA": 4,
     b"sRGB": 1,
@@ -197,7 +197,7 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
             ctype, payload, colour, palette
         ):
             if ctype == b"PLTE" and colour == 3:
-                raise _broken("its palette has a broken size")
+                raise _broken("its palette is broken or given twice")
             removed.add(md.OTHER)
         else:
             seen.add(ctype)

@@ -1,5 +1,6 @@
-"""WebP container (RIFF): canvas size, ANMF frame count, and removal of EXIF/XMP chunks with the
-VP8X flags and RIFF size kept consistent."""
+"""WebP container (RIFF): canvas size, ANMF frame and chunk counts, and removal of every chunk
+the format does not define where it stands (EXIF/XMP, unknown chunks, also inside frames; a
+colour profile that is not one) with the VP8X flags and RIFF size kept consistent."""
 
 from __future__ import annotations
 
