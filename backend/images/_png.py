@@ -151,8 +151,8 @@ def _icc_profile_chunk(payload: bytes | memoryview) -> bool:
     return inflater.eof and not inflater.unused_data and _icc.is_profile(profile)
 
 
-def _valid(ctype: bytes, payload: memoryview, colour: int, palette: int) -> bool:
-    """Whether a kept ancillary chunk is what it claims: its size for the colour type."""
+def _valid(ctype: bytes, payload: memoryview, depth: int, colour: int, palette: int) -> bool:
+    """Whether a kept chunk is what it claims: its size for the colour type and bit depth."""
     size = len(payload)
     if ctype in _FIXED_SIZE:
         return size == _FIXED_SIZE[ctype]
@@ -164,15 +164,15 @@ def _valid(ctype: bytes, payload: memoryview, colour: int, palette: int) -> bool
         return size == 2 * palette > 0
     if ctype == b"iCCP":
         return _icc_profile_chunk(payload)
-    if ctype == b"PLTE":
-        return colour != 0 and colour != 4 and 0 < size <= 768 and size % 3 == 0
+    if ctype == b"PLTE":  # only indexed images use one (a "suggested" palette is never shown)
+        return colour == 3 and 0 < size <= 3 << depth and size % 3 == 0
     return True  # IHDR (checked by _ihdr), the image data and frame data (checked by streams)
 
 
 def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
     """Drop metadata chunks and kept chunks that are not what they claim; cut every image
     stream (IDAT, each frame's fdAT) to its exact zlib stream."""
-    _, _, _, colour, _ = _ihdr(data)
+    _, _, depth, colour, _ = _ihdr(data)
     cut = _stream_cuts(data)
     view = memoryview(data)
     out: list[bytes | memoryview] = [view[: len(SIGNATURE)]]
@@ -194,7 +194,7 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
             removed.trailing(len(payload))
             out.append(_chunk(b"IEND", b""))
         elif (ctype in seen and ctype not in _REPEATED) or not _valid(
-            ctype, payload, colour, palette
+            ctype, payload, depth, colour, palette
         ):
             if ctype == b"PLTE" and colour == 3:
                 raise _broken("its palette is broken or given twice")

@@ -12,7 +12,7 @@ from backend.images import _icc, _limits
 from backend.images import _metadata as md
 from backend.images.errors import BrokenImage
 
-_FLAG_ANIMATION, _FLAG_XMP, _FLAG_EXIF, _FLAG_ICC = 0x02, 0x04, 0x08, 0x20
+_FLAG_ANIMATION, _FLAG_XMP, _FLAG_EXIF, _FLAG_ALPHA, _FLAG_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
 _IMAGES = (b"VP8 ", b"VP8L")
 _FRAME_HEADER = 16  # ANMF: position, size, duration and flags, then the frame's own chunks
 _ANIM_SIZE = 6  # background colour, loop count
@@ -151,6 +151,8 @@ def _frame(data: bytes, start: int, chunk_end: int, removed: md.Removed) -> byte
     kept: list[bytes | memoryview] = []
     for fourcc, sub_start, sub_end in chunks(data, header_end, end):
         if fourcc in _IMAGES or (fourcc == b"ALPH" and not kept):
+            # Lossless frames carry their own alpha: an ALPH before one is unused.
+            kept = kept if fourcc == b"VP8 " else []
             kept.append(memoryview(data)[sub_start:sub_end])
             if fourcc in _IMAGES:
                 break
@@ -163,16 +165,20 @@ def _frame(data: bytes, start: int, chunk_end: int, removed: md.Removed) -> byte
     return _chunk(b"ANMF", data[start + 8 : header_end] + b"".join(kept))
 
 
-def _defined(fourcc: bytes, payload: memoryview, animated: bool, seen: set[bytes]) -> bool:
+def _defined(fourcc: bytes, payload: memoryview, flags: int, seen: set[bytes]) -> bool:
     """Whether a chunk after VP8X is one the format defines there: each at most once, nothing
-    after a still image's image chunk, an ICC profile first and only a real one."""
+    after a still image's image chunk, an ICC profile first and only a real one, alpha data
+    only when the header says there is some (decoders ignore it otherwise)."""
+    animated = bool(flags & _FLAG_ANIMATION)
     if fourcc in seen or not seen.isdisjoint(_IMAGES):
         return False
     if fourcc == b"ICCP":
         return not seen and _icc.is_profile(bytes(payload))
     if fourcc == b"ANIM":
         return animated and len(payload) == _ANIM_SIZE
-    return not animated and (fourcc in _IMAGES or fourcc == b"ALPH")
+    if fourcc == b"ALPH":
+        return not animated and bool(flags & _FLAG_ALPHA)
+    return not animated and fourcc in _IMAGES
 
 
 def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
@@ -187,18 +193,20 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
         if _payload_end(data, start) - start != 18:
             raise _broken("its extended header has the wrong size")
         flags = data[start + 8]
-        animated = bool(flags & _FLAG_ANIMATION)
-        flags &= ~(_FLAG_EXIF | _FLAG_XMP | _FLAG_ICC) & 0xFF
         seen: set[bytes] = set()
         for fourcc, start, chunk_end in walk:
             payload = view[start + 8 : _payload_end(data, start)]
-            if animated and fourcc == b"ANMF":
+            if flags & _FLAG_ANIMATION and fourcc == b"ANMF":
                 body.append(_frame(data, start, chunk_end, removed))
-            elif _defined(fourcc, payload, animated, seen):
+            elif _defined(fourcc, payload, flags, seen):
                 seen.add(fourcc)
                 body.append(view[start:chunk_end])
             else:
                 _describe(fourcc, payload, removed)
+        if {b"ALPH", b"VP8L"} <= seen:  # lossless images carry their own alpha: ALPH is unused
+            removed.add(md.OTHER)
+            body = [part for part in body if bytes(part[:4]) != b"ALPH"]
+        flags &= ~(_FLAG_EXIF | _FLAG_XMP | _FLAG_ICC) & 0xFF
         if b"ICCP" in seen:
             flags |= _FLAG_ICC
         if orientation != 1:

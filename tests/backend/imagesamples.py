@@ -519,11 +519,15 @@ def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
+def webp_with_chunk_after_header(chunk: bytes, flags: int = 0) -> bytes:
+    """An extended still WebP with `chunk` right after its VP8X header (`flags` added there)."""
+    vp8x, *rest = [chunk for _, chunk in webp_chunks(still_webp(metadata=True))]
+    return riff(vp8x[:8] + bytes([vp8x[8] | flags]) + vp8x[9:], chunk, *rest)
+
+
 def webp_with_icc(profile: bytes) -> bytes:
     """An extended still WebP with an ICCP chunk (and the ICC flag) holding `profile`."""
-    vp8x, *rest = [chunk for _, chunk in webp_chunks(still_webp(metadata=True))]
-    flagged = vp8x[:8] + bytes([vp8x[8] | 0x20]) + vp8x[9:]
-    return riff(flagged, riff_chunk(b"ICCP", profile), *rest)
+    return webp_with_chunk_after_header(riff_chunk(b"ICCP", profile), flags=0x20)
 
 
 def webp_with_many_chunks(count: int) -> bytes:

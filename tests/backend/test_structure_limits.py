@@ -145,6 +145,10 @@ PAYLOADS: dict[str, tuple[Callable[[], bytes], Callable[[], bytes]]] = {
         )
         for ctype in (b"bKGD", b"gAMA", b"cHRM", b"pHYs", b"tRNS", b"sRGB", b"sBIT")
     },
+    "png-palette-in-a-truecolour-image": (
+        lambda: samples.png_with_chunk(b"PLTE", ZIP + b"\x00" * (-len(ZIP) % 3)),
+        samples.plain_png,
+    ),
     "png-iccp-not-a-profile": (lambda: _png_with_icc(ZIP), samples.plain_png),
     "png-iend-with-data": (
         lambda: samples.plain_png()[:-12] + samples.png_chunk(b"IEND", ZIP),
@@ -152,6 +156,10 @@ PAYLOADS: dict[str, tuple[Callable[[], bytes], Callable[[], bytes]]] = {
     ),
     "webp-iccp-not-a-profile": (
         lambda: samples.webp_with_icc(ZIP),
+        lambda: samples.still_webp(metadata=True),
+    ),
+    "webp-alpha-chunk-without-alpha": (
+        lambda: samples.webp_with_chunk_after_header(samples.riff_chunk(b"ALPH", ZIP)),
         lambda: samples.still_webp(metadata=True),
     ),
     "webp-unknown-chunk-in-frame": (
