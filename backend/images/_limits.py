@@ -1,10 +1,11 @@
-"""Pixel and frame budgets, checked from header fields before anything is decoded."""
+"""Pixel, frame and structure budgets, checked from headers and container walks before
+anything is decoded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.images.errors import TooManyFrames, TooManyPixels
+from backend.images.errors import TooComplex, TooManyFrames, TooManyPixels
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,17 @@ class Limits:
     max_frames: int = 500
     # Sum over frames of the canvas each frame is composed onto: what a decoder really produces.
     max_total_pixels: int = 500_000_000
+    # A decoder redoes a progressive JPEG's work once per scan, over the whole image, so copied
+    # scans multiply the cost. Encoders write at most 18 (libjpeg: 10 for colour photos, 6 for
+    # grey, 14 for RGB and 18 for CMYK; mozjpeg and Photoshop fewer); 32 leaves room.
+    max_scans: int = 32
+    # JPEG marker segments, PNG chunks, WebP chunks (frames' inner chunks included) and GIF
+    # blocks: each is a step of our own walkers and of the decoder. Real files have a few dozen
+    # to a few thousand (a 25 MB PNG in 8 KB IDAT chunks: 3,200).
+    max_chunks: int = 100_000
+    # GIF data sub-blocks (at most 255 bytes each): 100,000 in a 25 MB GIF, millions when an
+    # attacker writes them one byte long.
+    max_sub_blocks: int = 1_000_000
 
 
 def count(n: int) -> str:
@@ -44,6 +56,14 @@ def check_frame_count(frames: int, limits: Limits) -> None:
         raise TooManyFrames(
             f"This animation has more than {limits.max_frames} frames; "
             f"the limit is {limits.max_frames}."
+        )
+
+
+def check_parts(found: int, limit: int, fmt: str, what: str) -> None:
+    """Called while walking a container, so walkers stop at the first part too many."""
+    if found > limit:
+        raise TooComplex(
+            f"This {fmt} has more than {limit:,} {what}; at most {limit:,} are allowed."
         )
 
 

@@ -1,5 +1,6 @@
-"""WebP container (RIFF): canvas size, ANMF frame count, and removal of EXIF/XMP chunks with the
-VP8X flags and RIFF size kept consistent."""
+"""WebP container (RIFF): canvas size, ANMF frame and chunk counts, and removal of every chunk
+the format does not define where it stands (EXIF/XMP, unknown chunks, also inside frames; a
+colour profile that is not one) with the VP8X flags and RIFF size kept consistent."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from backend.images import _limits
+from backend.images import _icc, _limits
 from backend.images import _metadata as md
 from backend.images.errors import BrokenImage
 
-_FLAG_ANIMATION, _FLAG_XMP, _FLAG_EXIF = 0x02, 0x04, 0x08
-_IMAGE_CHUNKS = frozenset([b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"])
+_FLAG_ANIMATION, _FLAG_XMP, _FLAG_EXIF, _FLAG_ALPHA, _FLAG_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
+_IMAGES = (b"VP8 ", b"VP8L")
+_FRAME_HEADER = 16  # ANMF: position, size, duration and flags, then the frame's own chunks
+_ANIM_SIZE = 6  # background colour, loop count
 
 
 def _broken(detail: str) -> BrokenImage:
@@ -67,8 +70,25 @@ def _still_size(fourcc: bytes, data: bytes, start: int, end: int) -> tuple[int, 
     raise _broken("its image header is invalid")
 
 
+def _payload_end(data: bytes, start: int) -> int:
+    return start + 8 + struct.unpack_from("<I", data, start + 4)[0]
+
+
+def _count_chunks(data: bytes, end: int, limits: _limits.Limits) -> None:
+    """Every chunk, the frames' own chunks included, against the limit before any is used."""
+    parts = 0
+    for fourcc, start, chunk_end in chunks(data, 12, end):
+        parts += 1
+        _limits.check_parts(parts, limits.max_chunks, "WebP", "chunks")
+        if fourcc == b"ANMF" and chunk_end - start >= 8 + _FRAME_HEADER:
+            for _ in chunks(data, start + 8 + _FRAME_HEADER, _payload_end(data, start)):
+                parts += 1
+                _limits.check_parts(parts, limits.max_chunks, "WebP", "chunks")
+
+
 def probe(data: bytes, limits: _limits.Limits) -> Header:
     end = riff_end(data)
+    _count_chunks(data, end, limits)
     walk = chunks(data, 12, end)
     first = next(walk, None)
     if first is None:
@@ -112,31 +132,90 @@ def _chunk(fourcc: bytes, payload: bytes) -> bytes:
     return fourcc + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
 
 
+def _describe(fourcc: bytes, payload: memoryview, removed: md.Removed) -> None:
+    if fourcc == b"EXIF":
+        removed.add(*md.describe_exif(bytes(payload)))
+    elif fourcc == b"XMP ":
+        removed.add(*md.describe_xmp(bytes(payload)))
+    else:
+        removed.add(md.OTHER)
+
+
+def _frame(data: bytes, start: int, chunk_end: int, removed: md.Removed) -> bytes | memoryview:
+    """An ANMF chunk with only what a frame is made of: an optional ALPH, then one VP8/VP8L.
+    Unknown chunks inside frames are allowed by the format and ignored by decoders: dropped."""
+    end = _payload_end(data, start)
+    header_end = start + 8 + _FRAME_HEADER
+    if end < header_end:
+        raise _broken("an animation frame header is too short")
+    kept: list[bytes | memoryview] = []
+    for fourcc, sub_start, sub_end in chunks(data, header_end, end):
+        if fourcc in _IMAGES or (fourcc == b"ALPH" and not kept):
+            # Lossless frames carry their own alpha: an ALPH before one is unused.
+            kept = kept if fourcc == b"VP8 " else []
+            kept.append(memoryview(data)[sub_start:sub_end])
+            if fourcc in _IMAGES:
+                break
+        else:
+            _describe(fourcc, memoryview(data)[sub_start + 8 : sub_end], removed)
+    body_size = sum(len(part) for part in kept)
+    if header_end + body_size == end:
+        return memoryview(data)[start:chunk_end]
+    removed.add(md.OTHER)
+    return _chunk(b"ANMF", data[start + 8 : header_end] + b"".join(kept))
+
+
+def _defined(fourcc: bytes, payload: memoryview, flags: int, seen: set[bytes]) -> bool:
+    """Whether a chunk after VP8X is one the format defines there: each at most once, nothing
+    after a still image's image chunk, an ICC profile first and only a real one, alpha data
+    only when the header says there is some (decoders ignore it otherwise)."""
+    animated = bool(flags & _FLAG_ANIMATION)
+    if fourcc in seen or not seen.isdisjoint(_IMAGES):
+        return False
+    if fourcc == b"ICCP":
+        return not seen and _icc.is_profile(bytes(payload))
+    if fourcc == b"ANIM":
+        return animated and len(payload) == _ANIM_SIZE
+    if fourcc == b"ALPH":
+        return not animated and bool(flags & _FLAG_ALPHA)
+    return not animated and fourcc in _IMAGES
+
+
 def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
+    """Keep the chunks the format defines, each in its place and only as often as it may occur
+    (a second image chunk is never shown, so it could carry anything); drop the rest."""
     end = riff_end(data)
     view = memoryview(data)
-    body: list[bytes | memoryview] = []
-    extended = False
-    for index, (fourcc, start, chunk_end) in enumerate(chunks(data, 12, end)):
-        # The simple format is one VP8/VP8L chunk; anything after it is not shown.
-        if fourcc in _IMAGE_CHUNKS and (extended or index == 0):
-            if fourcc == b"VP8X":
-                extended = True
-                vp8x = bytearray(view[start:chunk_end])
-                vp8x[8] &= ~(_FLAG_EXIF | _FLAG_XMP) & 0xFF
-                if orientation != 1:
-                    vp8x[8] |= _FLAG_EXIF
-                body.append(bytes(vp8x))
-            else:
+    walk = chunks(data, 12, end)
+    fourcc, start, chunk_end = next(walk)
+    body: list[bytes | memoryview] = [view[start:chunk_end]]
+    if fourcc == b"VP8X":
+        if _payload_end(data, start) - start != 18:
+            raise _broken("its extended header has the wrong size")
+        flags = data[start + 8]
+        seen: set[bytes] = set()
+        for fourcc, start, chunk_end in walk:
+            payload = view[start + 8 : _payload_end(data, start)]
+            if flags & _FLAG_ANIMATION and fourcc == b"ANMF":
+                body.append(_frame(data, start, chunk_end, removed))
+            elif _defined(fourcc, payload, flags, seen):
+                seen.add(fourcc)
                 body.append(view[start:chunk_end])
-        elif fourcc == b"EXIF":
-            removed.add(*md.describe_exif(data[start + 8 : chunk_end]))
-        elif fourcc == b"XMP ":
-            removed.add(*md.describe_xmp(data[start + 8 : chunk_end]))
-        else:
+            else:
+                _describe(fourcc, payload, removed)
+        if {b"ALPH", b"VP8L"} <= seen:  # lossless images carry their own alpha: ALPH is unused
             removed.add(md.OTHER)
-    if extended and orientation != 1:
-        body.append(_chunk(b"EXIF", md.orientation_tiff(orientation)))  # EXIF goes after image
+            body = [part for part in body if bytes(part[:4]) != b"ALPH"]
+        flags &= ~(_FLAG_EXIF | _FLAG_XMP | _FLAG_ICC) & 0xFF
+        if b"ICCP" in seen:
+            flags |= _FLAG_ICC
+        if orientation != 1:
+            flags |= _FLAG_EXIF
+            body.append(_chunk(b"EXIF", md.orientation_tiff(orientation)))  # after the image
+        body[0] = bytes(body[0][:8]) + bytes([flags]) + bytes(body[0][9:])
+    else:  # the simple format is one VP8/VP8L chunk; anything after it is not shown
+        for fourcc, start, chunk_end in walk:
+            _describe(fourcc, view[start + 8 : chunk_end], removed)
     if end < len(data):
         removed.trailing(len(data) - end)
     size = 4 + sum(len(part) for part in body)

@@ -30,5 +30,11 @@ class TooManyFrames(ImageRejected):
     code = "too_many_frames"
 
 
+class TooComplex(ImageRejected):
+    """Too many scans, chunks, blocks or sub-blocks: each costs decoder (or walker) time."""
+
+    code = "too_complex"
+
+
 class BrokenImage(ImageRejected):
     code = "broken_image"

@@ -86,7 +86,7 @@ def probe(data: bytes, limits: Limits) -> ImageInfo:
     fmt = detect_format(data[:12])
     orientation = 1
     if fmt == "jpeg":
-        jpeg = _jpeg.probe(data)
+        jpeg = _jpeg.probe(data, limits)
         check_size(jpeg.width, jpeg.height, limits)
         width, height, frames, orientation = jpeg.width, jpeg.height, 1, jpeg.orientation
     elif fmt == "png":

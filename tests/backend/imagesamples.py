@@ -167,6 +167,33 @@ def jpeg_with_comment_between_scans(size: tuple[int, int] = (64, 48)) -> bytes:
     return jpeg[:second] + _jpeg_segment(0xFE, COMMENT) + jpeg[second:]
 
 
+def jpeg_with_segments(*segments: bytes, jpeg: bytes | None = None) -> bytes:
+    """Segments inserted right after SOI."""
+    return _insert_after_soi(jpeg or plain_jpeg(), *segments)
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return _jpeg_segment(marker, payload)
+
+
+def jpeg_with_fake_icc(payload: bytes) -> bytes:
+    """An APP2 segment that merely starts like an ICC profile chunk (1 of 1)."""
+    return jpeg_with_segments(_jpeg_segment(0xE2, b"ICC_PROFILE\x00\x01\x01" + payload))
+
+
+def jpeg_with_repeated_scans(copies: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A progressive JPEG whose last scan (header and data) is repeated `copies` more times:
+    every copy makes the decoder go over the whole image again."""
+    jpeg = progressive_jpeg(size)
+    last_scan = jpeg.rindex(b"\xff\xda")  # 0xFF 0xDA cannot occur inside scan data
+    eoi = len(jpeg) - 2
+    return jpeg[:eoi] + jpeg[last_scan:eoi] * copies + jpeg[eoi:]
+
+
+def jpeg_scan_count(data: bytes) -> int:
+    return data.count(b"\xff\xda")
+
+
 def cmyk_jpeg(size: tuple[int, int] = (40, 30)) -> bytes:
     """CMYK JPEG; Pillow writes the Adobe APP14 segment that must survive stripping."""
     return _save(picture(size, "CMYK"), "JPEG", quality=90)
@@ -351,11 +378,36 @@ def png_with_bad_crc(png: bytes | None = None) -> bytes:
     return bytes(data)
 
 
-def png_followed_by_zip() -> bytes:
+def html_zip() -> bytes:
+    """A ZIP archive with an HTML file inside: the payload hidden in images by polyglot tricks."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("payload.html", "<html><script>alert(1)</script></html>")
-    return plain_png() + archive.getvalue()
+    return archive.getvalue()
+
+
+def png_followed_by_zip() -> bytes:
+    return plain_png() + html_zip()
+
+
+def png_with_chunk(ctype: bytes, payload: bytes, png: bytes | None = None) -> bytes:
+    """A chunk inserted right after IHDR (where the colour chunks go)."""
+    png = png or plain_png()
+    return png[:33] + png_chunk(ctype, payload) + png[33:]
+
+
+def png_with_idat_extra(extra: bytes, *, own_chunk: bool, png: bytes | None = None) -> bytes:
+    """Bytes after the end of the image data's zlib stream (its Adler-32 checksum): in the
+    last IDAT chunk itself, or in an IDAT chunk of their own after it."""
+    png = png or plain_png()
+    start, end = _idat_span(png)
+    chunks = [png[start:end], extra] if own_chunk else [png[start:end] + extra]
+    return png[: start - 8] + b"".join(png_chunk(b"IDAT", c) for c in chunks) + png[end + 4 :]
+
+
+def png_with_many_chunks(count: int) -> bytes:
+    png = plain_png()
+    return png[:33] + png_chunk(b"prIv", b"") * count + png[33:]
 
 
 # -- GIF -------------------------------------------------------------------------------------
@@ -383,6 +435,24 @@ def animated_gif(
     # Application extension: an 11-byte identifier block, then data sub-blocks.
     xmp = b"!\xff\x0bXMP DataXMP" + _gif_sub_blocks(XMP_PACKET)
     return gif[:-1] + xmp + b";"
+
+
+def gif_with_loop_extension(*sub_blocks: bytes) -> bytes:
+    """A looping GIF whose NETSCAPE2.0 extension has these sub-blocks (the real one: 1, loop
+    count) instead of Pillow's."""
+    gif = animated_gif(metadata=False)
+    start = gif.index(b"!\xff\x0bNETSCAPE2.0")
+    end = gif.index(b"\x00", start + 14 + 4)  # Pillow writes the one 3-byte sub-block
+    blocks = b"".join(bytes([len(b)]) + b for b in sub_blocks) + b"\x00"
+    return gif[:start] + b"!\xff\x0bNETSCAPE2.0" + blocks + gif[end + 1 :]
+
+
+def gif_with_comment_sub_blocks(count: int, size: int = 1) -> bytes:
+    """A still GIF with a comment extension of `count` sub-blocks of `size` bytes each."""
+    gif = still_gif()
+    header_end = 13 + (3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0)
+    body = (bytes([size]) + b"c" * size) * count + b"\x00"
+    return gif[:header_end] + b"!\xfe" + body + gif[header_end:]
 
 
 def still_gif(size: tuple[int, int] = (16, 16)) -> bytes:
@@ -427,6 +497,42 @@ def animated_webp(
         lossless=True,
         **options,
     )
+
+
+def riff(*chunks: bytes) -> bytes:
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def riff_chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+
+
+def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(fourcc, chunk with header and padding) of each top-level chunk."""
+    out, pos = [], 12
+    while pos + 8 <= len(data):
+        fourcc, size = struct.unpack_from("<4sI", data, pos)
+        end = pos + 8 + size + (size & 1)
+        out.append((fourcc, data[pos:end]))
+        pos = end
+    return out
+
+
+def webp_with_chunk_after_header(chunk: bytes, flags: int = 0) -> bytes:
+    """An extended still WebP with `chunk` right after its VP8X header (`flags` added there)."""
+    vp8x, *rest = [chunk for _, chunk in webp_chunks(still_webp(metadata=True))]
+    return riff(vp8x[:8] + bytes([vp8x[8] | flags]) + vp8x[9:], chunk, *rest)
+
+
+def webp_with_icc(profile: bytes) -> bytes:
+    """An extended still WebP with an ICCP chunk (and the ICC flag) holding `profile`."""
+    return webp_with_chunk_after_header(riff_chunk(b"ICCP", profile), flags=0x20)
+
+
+def webp_with_many_chunks(count: int) -> bytes:
+    vp8x, *rest = [chunk for _, chunk in webp_chunks(still_webp(metadata=True))]
+    return riff(vp8x, riff_chunk(b"prIv", b"") * count, *rest)
 
 
 # -- helpers for any format ------------------------------------------------------------------
