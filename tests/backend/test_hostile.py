@@ -27,7 +27,7 @@ from tests.backend.conftest import Client, read_response
 
 MAX_BYTES = 3 * 1024 * 1024  # above the 1 MB at which upload bodies spill to a temporary file
 STALL = 2
-ADMIN = "hostile-admin-token-0123456789"
+ADMIN = "hostile-admin-token-0123456789abcdef"
 
 
 @pytest.fixture

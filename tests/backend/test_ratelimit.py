@@ -299,7 +299,7 @@ def test_redis_limits_and_salt_are_shared_by_replicas(redis_url, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": "right-token-0123456789"}]
+    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": "right-token-0123456789abcdef0123456789"}]
 )
 def test_refused_admin_tokens_count_as_guesses(client):
     wrong = {"Authorization": "Bearer guess"}
