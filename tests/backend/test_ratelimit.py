@@ -298,12 +298,15 @@ def test_redis_limits_and_salt_are_shared_by_replicas(redis_url, tmp_path):
             server.stop()
 
 
+RIGHT_TOKEN = "right-token-0123456789abcdef0123456789"
+
+
 @pytest.mark.parametrize(
-    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": "right-token-0123456789abcdef0123456789"}]
+    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": RIGHT_TOKEN}]
 )
 def test_refused_admin_tokens_count_as_guesses(client):
     wrong = {"Authorization": "Bearer guess"}
     statuses = [client.get("/api/admin/reports", headers=wrong).status_code for _ in range(4)]
     assert statuses == [403, 403, 403, 429]
-    right = {"Authorization": "Bearer right-token-0123456789"}
+    right = {"Authorization": f"Bearer {RIGHT_TOKEN}"}
     assert client.get("/api/admin/reports", headers=right).status_code == 429  # even the right one
