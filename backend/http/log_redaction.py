@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import re
 
-_DELETE_TOKEN = re.compile(r"(/delete/[^/\s?#]+/)[^/\s?#\"']+")
+# In a value that is a path or URL, everything after the ID is the token or hides it (a decoded
+# %2F moves it one segment on); in free text (a message, a traceback) it runs to a space or quote.
+_IN_PATH = re.compile(r"(/delete/[^/]*/).*", re.DOTALL)
+_IN_TEXT = re.compile(r"(/delete/[^/\s]*/)[^\s\"']*")
 # Loggers that see request paths. Filters on a logger apply only to records logged on that
 # very logger, not to its children, hence the list; the root's handlers catch the rest in the
 # server's own logging setup.
@@ -26,14 +29,21 @@ PATH_LOGGERS = (
 )
 
 
+def redact_path(path: str) -> str:
+    return _IN_PATH.sub(r"\1[token]", path)
+
+
 def redact(text: str) -> str:
-    return _DELETE_TOKEN.sub(r"\1[token]", text)
+    return _IN_TEXT.sub(r"\1[token]", text)
 
 
 class RedactTokens(logging.Filter):
-    """Rewrites a record's message (and its traceback text) with the tokens taken out."""
+    """Rewrites a record's message (and its traceback text) with the tokens taken out: each
+    argument as a path (the access logs pass the path as one), then the message as text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
         message = record.getMessage()
         clean = redact(message)
         if clean != message:

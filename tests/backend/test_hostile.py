@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -511,3 +512,27 @@ def test_errors_on_the_delete_link_do_not_log_its_token(
     assert [line.split()[:3] for line in access] == [
         ["POST", f"/delete/{image['id']}/[token]", str(status)]
     ]
+
+
+TOKEN = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MDEy"
+
+
+@pytest.mark.parametrize(
+    ("msg", "args"),
+    [
+        ("%s %s %d", ("POST", f"/delete/abcdefghij/{TOKEN}", 404)),  # our access log
+        ('%s - "%s %s HTTP/%s" %d', ("-", "POST", f"/delete/a/{TOKEN}?x=1", "1.1", 404)),
+        ("%s %s %d", ("POST", f"/delete/a/b/{TOKEN}", 404)),  # a decoded %2F in the ID
+        ("%s %s %d", ("POST", f"/delete/a b/{TOKEN}", 404)),  # a decoded space in the ID
+        (f"cannot delete http://x/delete/abc/{TOKEN}: busy", ()),  # free text
+        (f"quoted '/delete/abc/{TOKEN}'", ()),
+    ],
+    ids=["access log", "uvicorn access log", "slash in the ID", "space in the ID", "text", "quote"],
+)
+def test_the_redaction_takes_the_token_out_of_every_shape(msg, args):
+    from backend.http.log_redaction import RedactTokens
+
+    record = logging.LogRecord("picdrop.access", logging.INFO, __file__, 1, msg, args, None)
+    assert RedactTokens().filter(record)
+    line = logging.Formatter().format(record)
+    assert TOKEN not in line and "[token]" in line
