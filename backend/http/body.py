@@ -150,13 +150,8 @@ async def _read_multipart(
                 received += len(chunk)
                 if received > max_bytes + MULTIPART_OVERHEAD:
                     raise too_large(max_bytes)
-                parser.write(chunk)
-        parser.finalize()
-        if parser.state != MultipartState.END:
-            raise BadRequest("The multipart body ends before its closing boundary: it was cut off.")
-    except MultipartParseError:
-        reader.close()
-        raise BadRequest("The multipart body is malformed.") from None
+                _write(parser, chunk)
+        _finish(parser)
     except ClientDisconnect:
         reader.close()
         raise ClientGone() from None
@@ -164,6 +159,23 @@ async def _read_multipart(
         reader.close()
         raise
     return reader.result()
+
+
+def _write(parser: MultipartParser, data: bytes) -> None:
+    try:
+        parser.write(data)
+    except MultipartParseError:
+        raise BadRequest("The multipart body is malformed.") from None
+
+
+def _finish(parser: MultipartParser) -> None:
+    """End of the body: the parser must have seen the closing boundary."""
+    try:
+        parser.finalize()
+    except MultipartParseError:
+        raise BadRequest("The multipart body is malformed.") from None
+    if parser.state != MultipartState.END:
+        raise BadRequest("The multipart body ends before its closing boundary: it was cut off.")
 
 
 class _Spool:
@@ -191,15 +203,20 @@ class _Spool:
 
 
 class _MultipartReader:
-    """Collects the one file part and a few small text fields from python-multipart's events."""
+    """Collects the one file part and a few small text fields from python-multipart's events.
+    Without a spool directory, a form of text fields only: a file part is refused."""
 
-    def __init__(self, max_bytes: int, spool: Path) -> None:
+    def __init__(
+        self, max_bytes: int, spool: Path | None, field_bytes: int = MAX_FIELD_BYTES
+    ) -> None:
         self.max_bytes = max_bytes
         self.spool = spool
+        self.field_bytes = field_bytes
         self.fields: dict[str, str] = {}
         self.file: _Spool | None = None
         self.filename: str | None = None
         self.files_seen = 0
+        self.parts_seen = 0
         self._header_name = bytearray()
         self._header_value = bytearray()
         self._headers: dict[bytes, bytes] = {}
@@ -233,7 +250,12 @@ class _MultipartReader:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
-        if name in FILE_FIELDS or filename is not None:
+        if self.spool is None and filename is not None:
+            raise BadRequest("This form takes text fields only, not files.")
+        self.parts_seen += 1
+        if self.parts_seen > MAX_FORM_FIELDS:
+            raise BadRequest(f"The form has more than {MAX_FORM_FIELDS} fields.")
+        if self.spool is not None and (name in FILE_FIELDS or filename is not None):
             self.files_seen += 1
             if self.files_seen > 1:
                 raise BadRequest("Send one file per request.")
@@ -249,7 +271,7 @@ class _MultipartReader:
             self.file.write(data[start:end])
         elif self._field_name is not None:
             self._field_value.extend(data[start:end])
-            if len(self._field_value) > MAX_FIELD_BYTES:
+            if len(self._field_value) > self.field_bytes:
                 raise BadRequest(f"The form field {self._field_name!r} is too long.")
 
     def _part_end(self) -> None:
@@ -306,8 +328,8 @@ async def form_fields(request: Request, *, allow_empty: bool = False) -> dict[st
     body = await small_body(request)
     if allow_empty and not body.strip():
         return {}
-    ctype = parse_options_header(request.headers.get("content-type"))[0].decode("latin-1")
-    ctype = ctype.lower()
+    raw_type, params = parse_options_header(request.headers.get("content-type"))
+    ctype = raw_type.decode("latin-1").lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         return parse_json_object(body)
     if ctype == "application/x-www-form-urlencoded":
@@ -319,29 +341,17 @@ async def form_fields(request: Request, *, allow_empty: bool = False) -> dict[st
             raise BadRequest("The form is malformed.") from None
         return dict(pairs)
     if ctype == "multipart/form-data":
-        return await _multipart_fields(request, body)
+        return _multipart_fields(body, params.get(b"boundary"))
     raise UnsupportedMediaType(
         "Send the fields as JSON, application/x-www-form-urlencoded or multipart/form-data."
     )
 
 
-async def _multipart_fields(request: Request, body: bytes) -> dict[str, Any]:
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    again = Request(request.scope, replay)
-    try:
-        form = await again.form(
-            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_SMALL_BODY
-        )
-    except Exception:  # MultiPartException or HTTPException from Starlette's parser
-        raise BadRequest("The multipart form is malformed (and may not contain files).") from None
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    await form.close()
-    return fields
+def _multipart_fields(body: bytes, boundary: bytes | None) -> dict[str, Any]:
+    if not boundary:
+        raise BadRequest("The multipart body has no boundary.")
+    reader = _MultipartReader(0, None, field_bytes=MAX_SMALL_BODY)
+    parser = MultipartParser(boundary, reader.callbacks())
+    _write(parser, body)
+    _finish(parser)
+    return reader.fields
