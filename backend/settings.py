@@ -16,6 +16,9 @@ from typing import Any
 import platformdirs
 
 S3_SERVE_CHOICES = ("stream", "redirect")
+MIN_ADMIN_TOKEN = 32
+# Placeholders shipped in deploy/ (tested): a copied example must not open the admin API.
+EXAMPLE_ADMIN_TOKENS = frozenset({"change-me-to-a-long-random-string"})
 EXPIRY_CHOICES = {"1h": 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "never": None}
 
 
@@ -168,6 +171,11 @@ class Settings:
         "Seconds an upload body may stall (no bytes arriving) before the request is dropped.",
         default=60,
     )
+    api_docs: bool = _doc(
+        "Serve Swagger UI at /api/docs (it loads its scripts from a CDN, outside the pages' "
+        "security policy). /openapi.json is served either way.",
+        default=False,
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -206,6 +214,7 @@ class Settings:
         parse_retention(self.retention, env_name("retention"))
         if not 0 <= self.block_distance <= 64:
             raise ValueError(f"{env_name('block_distance')} must be between 0 and 64")
+        check_admin_token(self.admin_token)
 
     # ------------------------------------------------------------------
     @property
@@ -226,6 +235,22 @@ class Settings:
     @property
     def job_limit(self) -> int:
         return self.workers or os.cpu_count() or 1
+
+
+def check_admin_token(token: str) -> None:
+    """Empty turns the admin API off; anything else must be a real secret."""
+    if not token:
+        return
+    if token in EXAMPLE_ADMIN_TOKENS:
+        raise ValueError(
+            f"{env_name('admin_token')} is still the example value from deploy/; "
+            "set a random one (e.g. `openssl rand -hex 32`)"
+        )
+    if len(token) < MIN_ADMIN_TOKEN:
+        raise ValueError(
+            f"{env_name('admin_token')} is {len(token)} characters long; use at least "
+            f"{MIN_ADMIN_TOKEN} random ones (e.g. `openssl rand -hex 32`)"
+        )
 
 
 def env_name(field_name: str) -> str:

@@ -16,6 +16,7 @@ from backend.abuse.secret import server_secret
 from backend.catalog import Catalog
 from backend.http import (
     errors,
+    log_redaction,
     pages,
     routes_api,
     routes_moderation,
@@ -25,6 +26,7 @@ from backend.http import (
 )
 from backend.http.access_log import AccessLog
 from backend.http.budget import ByteBudget
+from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
 from backend.moderation import Moderation
@@ -44,6 +46,7 @@ def create_app(
     checks: list[UploadCheck] | None = None,
 ) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_redaction.install()
     catalog = catalog or Catalog(
         settings.resolved_database_url, pool_size=settings.database_pool_size
     )
@@ -83,7 +86,8 @@ def create_app(
         version=__version__,
         summary="Anonymous image sharing: upload an image, get a short unguessable link.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Swagger UI loads from a CDN and cannot live under the pages' CSP: off unless asked for.
+        docs_url="/api/docs" if settings.api_docs else None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -107,6 +111,9 @@ def create_app(
     # Innermost: cached images answered without FastAPI's router or a thread hop (fastpath.py).
     app.add_middleware(FastImages, service=service)
     app.add_middleware(GuardMiddleware, guard=guard)  # inside the access log: 429s are logged
+    app.add_middleware(RefuseCrossSite)  # outside the limits: a forged form costs nobody a hit
+    # Inside the access log too, so that an incident's 500 is logged like any other answer.
+    app.add_middleware(errors.Incidents)
     if settings.log_requests:
         app.add_middleware(AccessLog)
     return app

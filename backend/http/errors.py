@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import secrets
+import traceback
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import ApiError, InsufficientStorage
 from backend.http.models import ErrorBody
@@ -41,14 +45,20 @@ def wants_html(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Response:
+    """`extra`: more fields of the JSON body (the text and HTML forms carry the message only)."""
     if wants_text(request):
         return PlainTextResponse(f"error: {message}\n", status, headers=headers)
     if wants_html(request):
         pages = request.app.state.pages
         return pages.error(request, status, message, headers=headers)
-    return JSONResponse({"error": message, "code": code}, status, headers=headers)
+    return JSONResponse({"error": message, "code": code, **(extra or {})}, status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -85,14 +95,14 @@ def install(app: FastAPI) -> None:
                 "The server is too busy to store this right now; try again in a few seconds.",
                 {"Retry-After": "5"},
             )
-        return await unexpected(request, exc)
+        raise exc  # an incident (Incidents, below)
 
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # e.g. the temporary file of a large body
             log.error("storage full: %s", exc.strerror)
             return full(request)
-        return await unexpected(request, exc)
+        raise exc  # an incident (Incidents, below)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -106,14 +116,73 @@ def install(app: FastAPI) -> None:
         code, message = HTTP_SENTENCES.get(exc.status_code, ("http_error", str(exc.detail)))
         return error_response(request, exc.status_code, code, message, exc.headers)
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(
-            request, 500, "internal_error", "Something went wrong on the server; it was logged."
-        )
-
-    app.add_exception_handler(Exception, unexpected)
     app.openapi = lambda: honest_openapi(app)
+
+
+class Incidents:
+    """The last net: an exception nothing else handled becomes a 500 with an incident id.
+
+    Not an `Exception` handler: Starlette runs that one in its ServerErrorMiddleware, which sends
+    the answer and then re-raises, so uvicorn logs a second traceback and closes the keep-alive
+    connection. Here the exception ends with the answer. The log gets one line per incident,
+    with the traceback only the first time an error site (exception type and the line that
+    raised it) is seen by this process: the operator sees every bug once, in full, and a client
+    repeating the request that hits it cannot flood the log with tracebacks.
+    """
+
+    MAX_SITES = 1024  # beyond this many distinct sites, tracebacks stop (the lines go on)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen_sites: set[tuple[str, str, int]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            incident = secrets.token_hex(6)
+            self.report(incident, scope, exc)
+            if started:  # half an answer is out; nothing sensible can follow it
+                return
+            message = f"Something went wrong on our side (incident {incident})."
+            extra = {"incident": incident}
+            try:
+                response = error_response(
+                    Request(scope, receive), 500, "internal_error", message, extra=extra
+                )
+            except Exception:  # the error page itself failed: the plain JSON form
+                response = JSONResponse({"error": message, "code": "internal_error", **extra}, 500)
+            await response(scope, receive, send)
+
+    def report(self, incident: str, scope: Scope, exc: Exception) -> None:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = frames[-1] if frames else None
+        site = (
+            type(exc).__name__,
+            os.path.basename(where.filename) if where else "?",
+            (where.lineno or 0) if where else 0,
+        )
+        first = site not in self.seen_sites and len(self.seen_sites) < self.MAX_SITES
+        if first:
+            self.seen_sites.add(site)
+        log.error(
+            "incident %s: %s at %s:%d on %s %s",
+            incident,
+            *site,
+            scope.get("method", ""),
+            scope.get("path", ""),
+            exc_info=exc if first else None,
+        )
 
 
 def honest_openapi(app: FastAPI) -> dict:

@@ -6,7 +6,9 @@ put in an error message.
 
 'Not found' limit: every 404 a client gets counts (and so does a refused admin token). Once the
 limit is used up, every request that names an ID is answered 429 — the existing IDs too, so a
-client over the limit learns nothing about which IDs exist.
+client over the limit learns nothing about which IDs exist. A 404 is counted as it is about to be
+sent, by the same atomic operation that checks the limit (`hit`): the one that does not fit is
+sent as 429 instead, so simultaneous guesses cannot all slip in before any of them is counted.
 """
 
 from __future__ import annotations
@@ -80,12 +82,16 @@ class Guard:
         verdict = await self.limits.atest(self.limits.notfound, "notfound", self.client_key(scope))
         return None if verdict.allowed else _limited(verdict, "requests for missing images")
 
-    async def after(self, scope: Scope, status: int) -> None:
+    async def count_answer(self, scope: Scope, status: int) -> RateLimited | None:
+        """Count a guess that failed (404, a refused admin token) before it is answered; the
+        refusal to send instead when it is one too many."""
         counts = status == 404 or (
             status in (401, 403) and scope.get("path", "").startswith("/api/admin/")
         )
-        if counts and self.limits.notfound:
-            await self.limits.ahit(self.limits.notfound, "notfound", self.client_key(scope))
+        if not counts or not self.limits.notfound:
+            return None
+        verdict = await self.limits.ahit(self.limits.notfound, "notfound", self.client_key(scope))
+        return None if verdict.allowed else _limited(verdict, "requests for missing images")
 
 
 class GuardMiddleware:
@@ -101,21 +107,30 @@ class GuardMiddleware:
             return
         refused = await self.guard.before(scope)
         if refused is not None:
-            from backend.http.errors import error_response
-
-            request = Request(scope, receive)
-            response = error_response(
-                request, refused.status, refused.code, refused.message, refused.headers
-            )
-            await response(scope, receive, send)
+            await self.refuse(refused, scope, receive, send)
             return
-        status = 0
+        replaced = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal replaced
+            if replaced:  # the rest of an answer that was turned into a 429
+                return
             if message["type"] == "http.response.start":
-                status = message["status"]
+                over = await self.guard.count_answer(scope, message["status"])
+                if over is not None:
+                    replaced = True
+                    await self.refuse(over, scope, receive, send)
+                    return
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-        await self.guard.after(scope, status)
+
+    @staticmethod
+    async def refuse(refused: RateLimited, scope: Scope, receive: Receive, send: Send) -> None:
+        from backend.http.errors import error_response
+
+        request = Request(scope, receive)
+        response = error_response(
+            request, refused.status, refused.code, refused.message, refused.headers
+        )
+        await response(scope, receive, send)

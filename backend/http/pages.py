@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from backend import __version__, ids
 from backend.catalog import ImageRecord
 from backend.errors import Forbidden
-from backend.http.body import _too_large
+from backend.http.body import too_large
 from backend.http.models import ImageMeta, UploadResult, base_url, image_meta
 from backend.moderation import REASON_LABELS
 from backend.service import ImageService
@@ -229,7 +229,7 @@ class Pages:
             "home.html",
             max_bytes=self.settings.max_bytes,
             max_mb=f"{self.settings.max_bytes / 1024 / 1024:g}",
-            too_large=_too_large(self.settings.max_bytes).message,
+            too_large=too_large(self.settings.max_bytes).message,
             expiry_choices=self.expiry_choices(),
             default_expiry=default if default in keys else keys[-1],
         )

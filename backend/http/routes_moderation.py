@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
-import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,101 +17,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from python_multipart.multipart import parse_options_header
-from starlette.requests import ClientDisconnect
 
 from backend.catalog.schema import REPORT_REASONS
-from backend.errors import (
-    BadRequest,
-    Forbidden,
-    PayloadTooLarge,
-    Unauthorized,
-    UnsupportedMediaType,
-)
+from backend.errors import Forbidden, Unauthorized
+from backend.http.body import form_fields
 from backend.http.models import ErrorBody
 from backend.moderation import MAX_DETAILS, MAX_NOTE, Moderation, check_reason, clean_text
 
 router = APIRouter()
 pages_router = APIRouter(include_in_schema=False)
-
-MAX_SMALL_BODY = 16 * 1024
-
-
-# -- small request bodies (reports, admin notes) ------------------------------------------------
-def _too_large(limit: int) -> PayloadTooLarge:
-    # Connection: close, or the server would read (and discard) the rest of the body.
-    return PayloadTooLarge(
-        f"This request is larger than {limit // 1024} KB.", headers={"Connection": "close"}
-    )
-
-
-async def small_body(request: Request, limit: int = MAX_SMALL_BODY) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise BadRequest("The Content-Length header is not a number.")
-        if int(declared) > limit:
-            raise _too_large(limit)
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise _too_large(limit)
-    except ClientDisconnect:
-        raise BadRequest("The request body was cut off.") from None
-    return bytes(body)
-
-
-async def form_fields(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
-    """A JSON object, a urlencoded form or a multipart form (no files), as a dict."""
-    body = await small_body(request)
-    if allow_empty and not body.strip():
-        return {}
-    ctype = parse_options_header(request.headers.get("content-type"))[0].decode("latin-1")
-    ctype = ctype.lower()
-    if ctype == "application/json" or ctype.endswith("+json"):
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("The request body is not valid JSON.") from None
-        if not isinstance(data, dict):
-            raise BadRequest("The request body must be a JSON object.")
-        return data
-    if ctype == "application/x-www-form-urlencoded":
-        try:
-            pairs = urllib.parse.parse_qsl(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=20
-            )
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("The form is malformed.") from None
-        return dict(pairs)
-    if ctype == "multipart/form-data":
-        return await _multipart_fields(request, body)
-    raise UnsupportedMediaType(
-        "Send the fields as JSON, application/x-www-form-urlencoded or multipart/form-data."
-    )
-
-
-async def _multipart_fields(request: Request, body: bytes) -> dict[str, Any]:
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    again = Request(request.scope, replay)
-    try:
-        form = await again.form(max_files=0, max_fields=20, max_part_size=MAX_SMALL_BODY)
-    except Exception:  # MultiPartException or HTTPException from Starlette's parser
-        raise BadRequest("The multipart form is malformed (and may not contain files).") from None
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    await form.close()
-    return fields
-
 
 # -- reports -------------------------------------------------------------------------------------
 REPORT_BODY_SCHEMA = {

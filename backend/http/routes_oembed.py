@@ -14,7 +14,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from backend.errors import ApiError, NotFound
+from backend.errors import ApiError, BadRequest, NotFound
 from backend.http.models import ERROR_RESPONSES, base_url, image_meta
 from backend.images.thumbnail import THUMBNAIL_SIDE
 from backend.service import ImageService
@@ -63,7 +63,7 @@ def thumbnail_size(width: int, height: int, side: int = THUMBNAIL_SIDE) -> tuple
     "/api/oembed",
     responses={
         **{s: ERROR_RESPONSES[s] for s in (404, 451)},
-        400: {"description": "Only format=json is implemented."},
+        400: {"description": "Not a URL, or a format other than json."},
     },
     summary="oEmbed for a viewer page or image URL (photo type)",
 )
@@ -81,11 +81,14 @@ async def oembed(
     if format.lower() not in ("json", ""):
         raise FormatNotImplemented("Only format=json is implemented.")
     base = base_url(request)
-    parts = urlsplit(url.strip())
+    try:  # both come from the client (the base from its Host header, without public_url)
+        parts, ours = urlsplit(url.strip()), urlsplit(base)
+    except ValueError:  # 'http://[::1/x', a host that NFKC-normalises into '#' or '/'...
+        raise BadRequest("The url parameter is not a valid URL.") from None
     match = _PATH.match(parts.path)
     if parts.scheme not in ("http", "https") or match is None:
         raise NotFound("This URL is not an image of this server.")
-    if parts.netloc.lower() != urlsplit(base).netloc.lower():
+    if parts.netloc.lower() != ours.netloc.lower():
         raise NotFound("This URL is not an image of this server.")
     service: ImageService = request.app.state.service
     record = await anyio.to_thread.run_sync(service.lookup, match.group(1))

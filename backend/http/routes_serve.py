@@ -7,6 +7,8 @@ treating one as anything but an image.
 
 from __future__ import annotations
 
+import re
+
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -66,26 +68,33 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     )
 
 
-def _byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """(start, end inclusive) of a single `bytes=` range; None to send the whole body.
+# One range of digits only (int() alone would take "1_0", " 10" or "+1"); `bytes` in any case.
+_BYTE_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.IGNORECASE)
 
-    Raises ValueError when the range cannot be satisfied (416).
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single `bytes=` range; None to send the whole body: several
+    ranges (optional in RFC 9110), another unit, or an invalid range, which RFC 9110 (14.2) says
+    to ignore.
+
+    Raises ValueError when a valid range cannot be satisfied (416).
     """
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None  # multipart ranges are optional (RFC 9110); the whole body is a valid answer
-    first, _, last = spec.strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                raise ValueError
-            return max(0, size - length), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
+    match = _BYTE_RANGE.fullmatch(header.strip())
+    if match is None:
         return None
-    if start >= size or end < start:
+    first, last = match.groups()
+    if first == "":
+        if last == "":
+            return None
+        length = int(last)
+        if length == 0:
+            raise ValueError  # the last zero bytes: valid, never satisfiable
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
         raise ValueError
     return start, min(end, size - 1)
 

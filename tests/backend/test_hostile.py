@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import logging
 import os
 import socket
 import tempfile
@@ -21,13 +23,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy.exc import OperationalError
 
 from tests.backend import imagesamples as samples
 from tests.backend.conftest import Client, read_response
 
 MAX_BYTES = 3 * 1024 * 1024  # above the 1 MB at which upload bodies spill to a temporary file
 STALL = 2
-ADMIN = "hostile-admin-token-0123456789"
+ADMIN = "hostile-admin-token-0123456789abcdef"
 
 
 @pytest.fixture
@@ -37,15 +40,19 @@ def settings_overrides():
 
 def open_temp_files(data_dir: Path) -> set[str]:
     """Temporary files this process (which runs the server) holds open, deleted or not: where
-    upload bodies spill. The catalog's own files (under the data dir) are not temporary."""
+    upload bodies spill (DATA_DIR/spool; the system's temp dir if that promise broke). The
+    catalog's own files (elsewhere under the data dir) are not temporary."""
     tmp = tempfile.gettempdir()
+    spool = str(data_dir / "spool") + os.sep
     found = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue
-        if target.startswith(tmp) and not target.startswith(str(data_dir)):
+        if target.startswith(spool) or (
+            target.startswith(tmp) and not target.startswith(str(data_dir))
+        ):
             found.add(f"{fd}:{target}")
     return found
 
@@ -403,3 +410,133 @@ def test_idempotency_key_reused_with_another_file(target):
     assert first.status_code == 201
     target.before = target.snapshot()
     target.refused(client.upload(samples.unique_jpeg(), headers=key), 422, "idempotency_key_reused")
+
+
+# -- garbage that once reached an unhandled exception ---------------------------------------------
+DEEP_JSON = "[" * 15000  # nested past the JSON parser's recursion limit
+GARBAGE = {
+    # name: (method, path (ID: the innocent image), request keywords)
+    "deep JSON report": ("POST", "/api/images/ID/report", {"data": DEEP_JSON, "json": True}),
+    "deep JSON report form": ("POST", "/report/ID", {"data": DEEP_JSON, "json": True}),
+    "deep JSON removal note": (
+        "POST",
+        "/api/admin/images/ID/remove",
+        {"data": DEEP_JSON, "json": True, "admin": True},
+    ),
+    "deep JSON dismissal note": (
+        "POST",
+        "/api/admin/images/ID/dismiss",
+        {"data": DEEP_JSON, "json": True, "admin": True},
+    ),
+    "oEmbed of an unclosed IPv6 host": ("GET", "/api/oembed?url=http://[::1/x", {}),
+    "oEmbed of a host with a fullwidth #": ("GET", "/api/oembed?url=http://a\uff03b/ID", {}),
+}
+
+
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_garbage_is_a_400_not_a_500(target, no_token_in_logs, name):
+    method, path, kw = GARBAGE[name]
+    headers = dict(kw.get("headers", {}))
+    if kw.get("json"):
+        headers["Content-Type"] = "application/json"
+    if kw.get("admin"):
+        headers["Authorization"] = f"Bearer {ADMIN}"
+    client = target.client
+    path = path.replace("ID", target.innocent["id"])
+    r = client.session.request(
+        method, client.url + path, data=kw.get("data"), headers=headers, timeout=30
+    )
+    target.refused(r, 400, "bad_request")
+    assert not [line for line in no_token_in_logs.lines if "Traceback" in line]
+
+
+# -- unexpected errors: one line with an incident id, the connection kept ----------------------
+def test_unexpected_error_is_an_incident_logged_once_and_the_connection_survives(
+    target, no_token_in_logs, monkeypatch
+):
+    service = target.client.server.app.state.service
+    monkeypatch.setattr(service, "lookup", lambda image_id: 1 / 0)
+    request = f"GET /api/images/{target.innocent['id']} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    answers = []
+    with socket.create_connection(target.client.address(), timeout=30) as sock:
+        for _ in range(3):  # the same socket: keep-alive survives each 500
+            sock.sendall(request)
+            answers.append(read_response(sock))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(read_response(sock)) == 200
+    incidents = []
+    for answer in answers:
+        assert status_of(answer) == 500
+        body = json.loads(answer.partition(b"\r\n\r\n")[2])
+        assert body["code"] == "internal_error" and body["incident"] in body["error"]
+        incidents.append(body["incident"])
+    assert len(set(incidents)) == 3
+    errors = [line for line in no_token_in_logs.lines if "ZeroDivisionError" in line]
+    for incident in incidents:  # one line each...
+        assert len([line for line in errors if f"incident {incident}" in line]) == 1
+    # ...and one traceback in all: the first time this error site was seen.
+    tracebacks = [line for line in no_token_in_logs.lines if "Traceback" in line]
+    assert len(tracebacks) == 1 and f"incident {incidents[0]}" in tracebacks[0]
+
+
+# -- delete tokens never reach the log ------------------------------------------------------------
+def _busy(image_id: str, token: str) -> None:
+    raise OperationalError("DELETE FROM images", {}, Exception("database is locked"))
+
+
+def _crash(image_id: str, token: str) -> None:
+    raise RuntimeError("cannot delete")
+
+
+def _crash_quoting_the_path(image_id: str, token: str) -> None:
+    raise RuntimeError(f"cannot delete /delete/{image_id}/{token}")
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [(_busy, 503), (_crash, 500), (_crash_quoting_the_path, 500)],
+    ids=["database busy", "unexpected error", "unexpected error quoting the path"],
+)
+def test_errors_on_the_delete_link_do_not_log_its_token(
+    target, no_token_in_logs, monkeypatch, fault, status
+):
+    client = target.client
+    image = client.upload(samples.unique_jpeg()).json()
+    monkeypatch.setattr(client.server.app.state.service, "delete", fault)
+    r = client.session.post(image["delete_url"], timeout=30)
+    assert r.status_code == status
+    deadline = time.monotonic() + 10  # the access log writes its line once the answer is out
+    while not [line for line in no_token_in_logs.lines if line.startswith("POST /delete/")]:
+        assert time.monotonic() < deadline, "no access log line"
+        time.sleep(0.01)
+    logged = "\n".join(no_token_in_logs.lines)
+    assert f"/delete/{image['id']}/[token]" in logged  # the error was logged, redacted
+    assert image["delete_token"] not in logged
+    access = [line for line in no_token_in_logs.lines if line.startswith("POST /delete/")]
+    assert [line.split()[:3] for line in access] == [
+        ["POST", f"/delete/{image['id']}/[token]", str(status)]
+    ]
+
+
+TOKEN = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MDEy"
+
+
+@pytest.mark.parametrize(
+    ("msg", "args"),
+    [
+        ("%s %s %d", ("POST", f"/delete/abcdefghij/{TOKEN}", 404)),  # our access log
+        ('%s - "%s %s HTTP/%s" %d', ("-", "POST", f"/delete/a/{TOKEN}?x=1", "1.1", 404)),
+        ("%s %s %d", ("POST", f"/delete/a/b/{TOKEN}", 404)),  # a decoded %2F in the ID
+        ("%s %s %d", ("POST", f"/delete/a b/{TOKEN}", 404)),  # a decoded space in the ID
+        (f"cannot delete http://x/delete/abc/{TOKEN}: busy", ()),  # free text
+        (f"quoted '/delete/abc/{TOKEN}'", ()),
+    ],
+    ids=["access log", "uvicorn access log", "slash in the ID", "space in the ID", "text", "quote"],
+)
+def test_the_redaction_takes_the_token_out_of_every_shape(msg, args):
+    from backend.http.log_redaction import RedactTokens
+
+    record = logging.LogRecord("picdrop.access", logging.INFO, __file__, 1, msg, args, None)
+    assert RedactTokens().filter(record)
+    line = logging.Formatter().format(record)
+    assert TOKEN not in line and "[token]" in line

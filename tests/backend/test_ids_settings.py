@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+from pathlib import Path
+
 import pytest
 
-from backend import ids
+from backend import cli, ids
 from backend.settings import Settings, env_name
 
 
@@ -94,3 +98,36 @@ def test_config_doc_is_current():
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "CONFIG.md"
     assert doc.read_text() == settings_markdown()
+
+
+def _deploy_admin_tokens() -> list[str]:
+    """Every PICDROP_ADMIN_TOKEN value written in deploy/ (examples an operator may copy)."""
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    found = []
+    for path in deploy.rglob("*"):
+        if path.is_file():
+            text = path.read_text("utf-8", "replace")
+            found += re.findall(r"PICDROP_ADMIN_TOKEN=(\S+)", text)
+    return found
+
+
+def test_deploy_ships_an_admin_token_example():
+    assert _deploy_admin_tokens()  # else the refusal below tests nothing
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["short", "x" * 31, *_deploy_admin_tokens()],
+    ids=lambda t: f"{len(t)} characters" if t in ("short", "x" * 31) else "deploy/ example",
+)
+def test_weak_admin_tokens_are_refused_at_startup(tmp_path, capsys, token):
+    with pytest.raises(ValueError, match="PICDROP_ADMIN_TOKEN"):
+        Settings(admin_token=token)
+    code = cli.main(["serve", "--data-dir", str(tmp_path), "--port", "0", "--admin-token", token])
+    assert code == 2
+    assert "PICDROP_ADMIN_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("token", ["", secrets.token_hex(16), secrets.token_urlsafe(32)])
+def test_empty_or_strong_admin_tokens_are_accepted(token):
+    assert Settings(admin_token=token).admin_token == token

@@ -490,3 +490,35 @@ def test_removed_image_file_digest_cannot_be_served_from_cache(client):
     assert client.get(f"/{image['id']}.jpg").status_code == 451
     service = client.server.app.state.service
     assert service.cache.get(client.rows()[0]["blob_key"]) is None
+
+
+REASON_PART = b'--B\r\nContent-Disposition: form-data; name="reason"\r\n\r\nspam\r\n'
+FILE_PART = (
+    b'--B\r\nContent-Disposition: form-data; name="details"; filename="a.txt"\r\n\r\nhello\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "sentence"),
+    [
+        (REASON_PART + b"--B--\r\n", 202, None),
+        (REASON_PART, 400, "closing boundary"),
+        (REASON_PART[:-10], 400, "closing boundary"),
+        (REASON_PART + FILE_PART + b"--B--\r\n", 400, "not files"),
+        (REASON_PART * 30 + b"--B--\r\n", 400, "more than 20 fields"),
+    ],
+    ids=["complete", "no closing boundary", "cut in a field", "a file", "30 fields"],
+)
+@pytest.mark.parametrize("path", ["/api/images/ID/report", "/report/ID"])
+def test_multipart_forms_are_parsed_like_uploads(client, path, body, status, sentence):
+    """The report form's multipart body goes through the uploads' parser: the same closing
+    boundary check, text fields only."""
+    image = upload(client, photo_jpeg())
+    r = client.session.post(
+        client.url + path.replace("ID", image["id"]),
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert r.status_code == (200 if status == 202 and path.startswith("/report") else status)
+    if sentence:
+        assert r.json()["code"] == "bad_request" and sentence in r.json()["error"]

@@ -280,3 +280,87 @@ def test_report_confirmation_page(tmp_path):
     text = r.body.decode()
     assert "report received" in text and "<code>AbCdEfGhIj</code>" in text
     assert not [a for t, a in Markup(text).tags if t == "script" and not a.get("src")]
+
+
+# -- forms refuse cross-site posts ----------------------------------------------------------------
+def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
+    """Every form a browser can post: (path, request keywords, status when accepted). Each call
+    uploads a fresh image, so an accepted delete has something to delete."""
+    image = client.upload(samples.unique_jpeg()).json()
+    upload = {"files": {"file": ("a.jpg", samples.unique_jpeg())}}
+    return {
+        "report form": (f"/report/{image['id']}", {"data": {"reason": "spam"}}, 200),
+        "report API": (f"/api/images/{image['id']}/report", {"data": {"reason": "spam"}}, 202),
+        "delete link": (image["delete_url"].removeprefix(client.url), {}, 200),
+        "upload form": ("/upload", upload, 201),
+        "curl upload": ("/", upload, 201),
+    }
+
+
+FORMS = ["report form", "report API", "delete link", "upload form", "curl upload"]
+PAGE_FORMS = {"report form", "delete link", "upload form"}
+CROSS_SITE = {
+    "Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
+    "Sec-Fetch-Site same-site": {"Sec-Fetch-Site": "same-site"},
+    "Sec-Fetch-Site beats Origin": {"Sec-Fetch-Site": "cross-site", "Origin": "SELF"},
+    "Origin of another site": {"Origin": "https://evil.example"},
+    "Origin of another port": {"Origin": "SELF-PORT"},
+    "Origin null": {"Origin": "null"},
+}
+SAME_SITE = {
+    "no headers (curl)": {},
+    "Sec-Fetch-Site same-origin": {"Sec-Fetch-Site": "same-origin"},
+    "Sec-Fetch-Site none": {"Sec-Fetch-Site": "none"},
+    "our own Origin": {"Origin": "SELF"},
+}
+
+
+def _headers(client, headers: dict[str, str]) -> dict[str, str]:
+    other_port = client.url.rsplit(":", 1)[0] + ":1"
+    values = {"SELF": client.url, "SELF-PORT": other_port}
+    return {k: values.get(v, v) for k, v in headers.items()}
+
+
+@pytest.mark.parametrize("case", list(CROSS_SITE))
+@pytest.mark.parametrize("form", FORMS)
+def test_cross_site_form_posts_are_refused(client, form, case):
+    path, kw, _status = _form_posts(client)[form]
+    rows = client.rows()
+    r = client.session.post(
+        client.url + path, headers=_headers(client, CROSS_SITE[case]), timeout=30, **kw
+    )
+    assert r.status_code == 403, r.text
+    if form != "curl upload":  # plain text there, like every answer of `POST /`
+        assert r.json()["code"] == "cross_site"
+    assert "another website" in r.text
+    assert client.rows() == rows  # nothing uploaded, nothing deleted
+    page = client.session.post(
+        client.url + path,
+        headers={**_headers(client, CROSS_SITE[case]), **HTML},
+        timeout=30,
+        **kw,
+    )
+    assert page.status_code == 403 and "another website" in page.text
+    if form in PAGE_FORMS:  # a browser gets a page that says why
+        assert "text/html" in page.headers["content-type"]
+
+
+@pytest.mark.parametrize("case", list(SAME_SITE))
+@pytest.mark.parametrize("form", FORMS)
+def test_same_origin_and_non_browser_form_posts_are_accepted(client, form, case):
+    path, kw, status = _form_posts(client)[form]
+    r = client.session.post(
+        client.url + path, headers=_headers(client, SAME_SITE[case]), timeout=30, **kw
+    )
+    assert r.status_code == status, r.text
+
+
+# -- Swagger UI is off unless asked for -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("settings_overrides", "docs_status"),
+    [({}, 404), ({"api_docs": True}, 200)],
+    ids=["default", "PICDROP_API_DOCS=true"],
+)
+def test_swagger_ui_is_off_by_default_and_the_schema_is_always_served(client, docs_status):
+    assert client.get("/api/docs").status_code == docs_status
+    assert client.get("/openapi.json").json()["info"]["title"] == "picdrop"

@@ -7,7 +7,10 @@ import ipaddress
 import secrets
 import socket
 import subprocess
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -298,12 +301,38 @@ def test_redis_limits_and_salt_are_shared_by_replicas(redis_url, tmp_path):
             server.stop()
 
 
+RIGHT_TOKEN = "right-token-0123456789abcdef0123456789"
+
+
 @pytest.mark.parametrize(
-    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": "right-token-0123456789"}]
+    "settings_overrides", [{"notfound_rate": "3/minute", "admin_token": RIGHT_TOKEN}]
 )
 def test_refused_admin_tokens_count_as_guesses(client):
     wrong = {"Authorization": "Bearer guess"}
     statuses = [client.get("/api/admin/reports", headers=wrong).status_code for _ in range(4)]
     assert statuses == [403, 403, 403, 429]
-    right = {"Authorization": "Bearer right-token-0123456789"}
+    right = {"Authorization": f"Bearer {RIGHT_TOKEN}"}
     assert client.get("/api/admin/reports", headers=right).status_code == 429  # even the right one
+
+
+@pytest.mark.parametrize("settings_overrides", [{"notfound_rate": "100/minute"}])
+def test_simultaneous_guesses_cannot_outrun_the_not_found_limit(client):
+    """600 guesses in flight at once from one client: each 404 is counted by the same atomic
+    step that checks the limit, so at most 100 are answered 404 and the rest 429."""
+    guesses = [f"/{secrets.token_hex(5)}.jpg" for _ in range(600)]
+    start = threading.Barrier(60)
+
+    def guess_all(paths: list[str]) -> list[requests.Response]:
+        with requests.Session() as session:
+            start.wait()
+            return [session.get(client.url + path, timeout=60) for path in paths]
+
+    with ThreadPoolExecutor(60) as pool:
+        answers = [
+            r for batch in pool.map(guess_all, [guesses[i::60] for i in range(60)]) for r in batch
+        ]
+    statuses = Counter(r.status_code for r in answers)
+    assert set(statuses) <= {404, 429}, statuses
+    assert 0 < statuses[404] <= 100, statuses
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 429)
+    assert all(r.json()["code"] == "rate_limited" for r in answers if r.status_code == 429)

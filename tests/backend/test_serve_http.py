@@ -51,7 +51,16 @@ def test_conditional_get(client, uploaded):
         ("bytes=100-", 206, (100, None)),
         ("bytes=-50", 206, (-50, None)),
         ("bytes=999999999-", 416, None),
+        ("bytes=-0", 416, None),
+        ("BYTES=0-9", 206, (0, 9)),
         ("items=0-5", 200, None),
+        # Invalid ranges are ignored (RFC 9110 14.2): the whole image, not 416...
+        ("bytes=5-3", 200, None),
+        # ...and so is anything but ASCII digits (int() takes underscores, signs, spaces).
+        ("bytes=1_0-2_0", 200, None),
+        ("bytes=+1-2", 200, None),
+        ("bytes=1- 2", 200, None),
+        ("bytes=0-1,3-4", 200, None),
     ],
 )
 def test_ranges(client, uploaded, header, status, window):

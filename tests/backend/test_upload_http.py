@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
 import socket
 import subprocess
+import tempfile
 import threading
+import time
 import zipfile
 
 import pytest
@@ -257,3 +261,58 @@ def test_curl_errors_are_plain_sentences(client):
     assert r.status_code == 415
     assert r.headers["content-type"].startswith("text/plain")
     assert r.text.startswith("error: ") and r.text.endswith(".\n")
+
+
+def _multipart(data: bytes, *, closed: bool) -> bytes:
+    part = (
+        b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n" + data + b"\r\n"
+    )
+    return part + (b"--BOUNDARY--\r\n" if closed else b"")
+
+
+@pytest.mark.parametrize(
+    ("closed", "status"), [(True, 201), (False, 400)], ids=["closed", "no closing boundary"]
+)
+def test_a_multipart_body_must_end_with_its_closing_boundary(client, closed, status):
+    r = client.session.post(
+        f"{client.url}/api/upload",
+        data=_multipart(samples.unique_jpeg(), closed=closed),
+        headers={"Content-Type": "multipart/form-data; boundary=BOUNDARY"},
+        timeout=30,
+    )
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert r.json()["code"] == "bad_request" and "closing boundary" in r.json()["error"]
+        assert client.rows() == [] and client.blob_files() == []
+
+
+def _open_files() -> set[str]:
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc (Linux)")
+def test_large_bodies_spool_into_the_data_directory(client):
+    """Past 1 MB a body goes to a temporary file in DATA_DIR/spool (the disk the operator sized
+    for uploads), never to the system's temporary directory."""
+    spool = str(client.server.settings.data_dir / "spool") + os.sep
+    before = _open_files()
+    body = os.urandom(2 * 1024 * 1024)
+    with socket.create_connection(client.address(), timeout=30) as sock:
+        sock.sendall(
+            b"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            + f"Content-Length: {len(body) + 1}\r\n\r\n".encode()
+            + body  # one byte short: the server holds the spooled body, waiting for it
+        )
+        deadline = time.monotonic() + 20
+        while not any(f.startswith(spool) for f in _open_files() - before):
+            assert time.monotonic() < deadline, "the body never reached DATA_DIR/spool"
+            time.sleep(0.02)
+        new = _open_files() - before
+    system_temp = tempfile.gettempdir() + os.sep
+    data_dir = str(client.server.settings.data_dir)
+    assert not [f for f in new if f.startswith(system_temp) and not f.startswith(data_dir)]
