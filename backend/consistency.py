@@ -64,14 +64,14 @@ class CheckReport:
 
     def summary(self) -> str:
         repaired = len(self.findings) - len(self.unrepaired)
-        found = f"{len(self.findings)} problems found" if self.findings else "no problems found"
+        found = f"{_count(len(self.findings), 'problem')} found"
         if repaired:
             found += f", {repaired} repaired"
         return (
-            f"checked {_images(self.images)} using {self.blobs} blobs, and {self.stored} objects "
-            f"in the store: {found}. {self.missing_thumbnails} of those blobs have no thumbnail "
-            f"yet (one is made on first view); {self.recent} unused objects are newer than the "
-            "orphan grace and were left alone."
+            f"checked {_images(self.images)} using {_count(self.blobs, 'blob')}, and "
+            f"{_count(self.stored, 'object')} in the store: {found}. Images without a thumbnail "
+            f"yet (made on first view): {self.missing_thumbnails}. Unused objects newer than the "
+            f"orphan grace, left alone: {self.recent}."
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,8 +88,12 @@ class CheckReport:
         }
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
 def _images(n: int) -> str:
-    return f"{n} image" if n == 1 else f"{n} images"
+    return _count(n, "image")
 
 
 def check(
@@ -145,19 +149,19 @@ def _check_blob(
                 Finding(
                     "missing_blob",
                     key,
-                    f"{_images(usage.images)} use it ({', '.join(users)}{more}) but it is not in "
-                    "the store; restore it from a backup, or delete those images",
+                    f"used by {_images(usage.images)} ({', '.join(users)}{more}) but not in the "
+                    "store; restore it from a backup, or delete those images",
                 )
             )
     if usage.refcount == usage.images:
         return
     if usage.refcount is None:
-        kind, problem = "missing_refcount", f"{_images(usage.images)} use it but it has no count"
+        kind, problem = "missing_refcount", f"used by {_images(usage.images)} but has no count"
     elif usage.images == 0:
-        kind, problem = "stale_refcount", f"counted {usage.refcount} times but no image uses it"
+        kind, problem = "stale_refcount", f"counted {usage.refcount} times but used by no image"
     else:
         kind = "wrong_refcount"
-        problem = f"counted {usage.refcount} times but {_images(usage.images)} use it"
+        problem = f"counted {usage.refcount} times but used by {_images(usage.images)}"
     done = None
     if repair:
         count = catalog.repair_refcount(key)
@@ -200,4 +204,4 @@ def _check_stored(
                 continue  # an upload of the same bytes adopted it meanwhile: no orphan
             done = "removed"
         kind = "orphan_thumbnail" if thumbnail else "orphan_blob"
-        found(Finding(kind, key, "in the store, but no image uses it", done))
+        found(Finding(kind, key, "in the store but used by no image", done))
