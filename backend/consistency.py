@@ -14,7 +14,8 @@ What it looks for:
 
 `repair=True` fixes what can be fixed beside a running server: counts are recomputed under the
 blob's lock, orphans are removed the way the sweep removes them (never one an upload has just
-adopted). A missing blob cannot be made up: it is reported, and stays a problem.
+adopted), and so are the leftovers of interrupted writes older than the grace. A missing blob
+cannot be made up: it is reported, and stays a problem.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class CheckReport:
     stored: int = 0  # objects listed in the store
     thumbnails: int = 0  # thumbnails of live images in the store
     recent: int = 0  # unused objects younger than the grace, left alone
+    temporary: int = 0  # leftovers of interrupted writes removed (with repair)
 
     @property
     def unrepaired(self) -> list[Finding]:
@@ -71,7 +73,8 @@ class CheckReport:
             f"checked {_images(self.images)} using {_count(self.blobs, 'blob')}, and "
             f"{_count(self.stored, 'object')} in the store: {found}. Images without a thumbnail "
             f"yet (made on first view): {self.missing_thumbnails}. Unused objects newer than the "
-            f"orphan grace, left alone: {self.recent}."
+            f"orphan grace, left alone: {self.recent}. Leftovers of interrupted writes removed: "
+            f"{self.temporary}."
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,6 +88,7 @@ class CheckReport:
             "thumbnails": self.thumbnails,
             "missing_thumbnails": self.missing_thumbnails,
             "recent": self.recent,
+            "temporary": self.temporary,
         }
 
 
@@ -117,6 +121,8 @@ def check(
     for usage in catalog.blob_usage():  # counts first: a repaired count frees an orphan below
         _check_blob(catalog, store, usage, repair, report, found)
     cutoff = (time.time() if now is None else now) - grace
+    if repair:
+        report.temporary = store.sweep_temporary(grace)
     batch: dict[str, bool] = {}  # key -> older than the grace
     for info in store.list():
         report.stored += 1
