@@ -371,6 +371,104 @@ def test_full_filesystem(small_disk, caplog):
         server.stop()
 
 
+def test_deletes_work_on_a_full_disk_and_free_space(small_disk):
+    """Deleting is how space comes back, so a full disk must not refuse it. The delete commits
+    before its blob is removed, and the commit needs room in SQLite's WAL: the catalog's reserve
+    gives it that room. Even the delete of a shared blob, which frees nothing, goes through."""
+    data_dir = small_disk / "data"
+    settings = Settings(
+        data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0, **GENEROUS_LIMITS
+    )
+    server = EmbeddedServer(settings)
+    server.start()
+    s = requests.Session()
+    try:
+        shared = samples.encode(samples.photo((480, 360), seed=1), quality=95)
+        photos = [shared, shared] + [
+            samples.encode(samples.photo((480, 360), seed=seed), quality=95) for seed in (2, 3)
+        ]
+        images = [s.post(f"{server.url}/api/upload", files={"file": ("p.jpg", d)}) for d in photos]
+        assert [r.status_code for r in images] == [201] * 4
+        a, b, c, d = (r.json() for r in images)
+        with contextlib.closing(sqlite3.connect(data_dir / "picdrop.db")) as conn:
+            # An empty WAL, as after a restart: the next commit must grow it.
+            assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone() == (0, 0, 0)
+        filler = fill(small_disk)
+
+        for image in (a, c):  # a shares its blob with b (frees nothing); c frees its blob
+            r = s.delete(
+                f"{server.url}/api/images/{image['id']}",
+                headers={"Authorization": f"Bearer {image['delete_token']}"},
+            )
+            assert r.status_code == 204, r.text
+            assert s.get(f"{server.url}/{image['id']}.jpg").status_code == 404
+        for image in (b, d):
+            r = s.get(f"{server.url}/{image['id']}.jpg")
+            assert hashlib.sha256(r.content).hexdigest() == image["sha256"]
+        filler.unlink()
+        r = s.post(f"{server.url}/api/upload", files={"file": ("p.jpg", samples.unique_jpeg())})
+        assert r.status_code == 201, r.text
+        check_consistent(data_dir)
+    finally:
+        s.close()
+        server.stop()
+
+
+# -- a read-only blob directory -------------------------------------------------------------------
+@pytest.fixture
+def read_only(tmp_path: Path):
+    """Factory: makes a directory really read-only, by a read-only bind mount over itself (a
+    chmod would not stop root, and the tests run as root); undone at the end."""
+    mounted: list[Path] = []
+
+    def make(path: Path) -> None:
+        for args in (["--bind", str(path), str(path)], ["-o", "remount,bind,ro", str(path)]):
+            done = subprocess.run(["mount", *args], capture_output=True)
+            if done.returncode == 0 and args[0] == "--bind":
+                mounted.append(path)
+            require(done.returncode == 0, "root and bind mounts (for the read-only disk test)")
+
+    yield make
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_read_only_blob_directory_answers_503_and_keeps_serving(client, read_only, capsys):
+    kept = client.upload(samples.unique_jpeg(seed=1)).json()
+    assert client.get(f"/t/{kept['id']}.webp").status_code == 200
+    other = client.upload(samples.unique_jpeg(seed=2)).json()
+    blobs = client.server.settings.data_dir / "blobs"
+    read_only(blobs)
+    with pytest.raises(OSError):
+        (blobs / "probe").write_bytes(b"x")
+
+    refused = [
+        client.upload(samples.unique_jpeg(seed=3)),  # new bytes: nowhere to write them
+        client.get(f"/t/{other['id']}.webp"),  # a first thumbnail: nowhere to keep it
+    ]
+    for r in refused:
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "storage_unavailable"
+        assert int(r.headers["retry-after"]) > 0
+    # Serving goes on (images, kept thumbnails), and bytes already stored can be shared.
+    for path in (f"/{kept['id']}.jpg", f"/t/{kept['id']}.webp", f"/{other['id']}.jpg"):
+        assert client.get(path).status_code == 200, path
+    assert client.upload(samples.unique_jpeg(seed=1)).status_code == 201
+    # A delete goes through: the row goes now, the file stays as an orphan until it can go.
+    r = client.session.delete(
+        f"{client.url}/api/images/{other['id']}",
+        headers={"Authorization": f"Bearer {other['delete_token']}"},
+    )
+    assert r.status_code == 204
+    assert client.get(f"/{other['id']}.jpg").status_code == 404
+
+    subprocess.run(["umount", str(blobs)], check=True)
+    status, report = run_check(blobs.parent, capsys, "--repair", "--grace", "0")
+    assert status == 0 and [f["kind"] for f in report["findings"]] == ["orphan_blob"]
+    assert client.upload(samples.unique_jpeg(seed=3)).status_code == 201
+    check_consistent(blobs.parent)
+
+
 # -- clients that hang up or crawl ----------------------------------------------------------------
 @pytest.fixture
 def settings_overrides():
