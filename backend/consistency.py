@@ -184,6 +184,8 @@ def _check_stored(
     found: Callable[[Finding], None],
 ) -> None:
     """One batch of the store's listing: which objects no live image uses."""
+    if not batch:
+        return
     extensions = sorted({ext for _, ext in FORMATS.values()})
     # A thumbnail belongs to the image bytes of its SHA-256, whatever their format.
     owners = {

@@ -157,8 +157,9 @@ class ImageService:
     ) -> Upload:
         """Screen, write the blob durably, then commit the row.
 
-        Raises a screen's ApiError (blocked content, scanner refusal), or StorageFull when the
-        disk is full (the blob is then taken back unless another upload adopted it meanwhile).
+        Raises a screen's ApiError (blocked content, scanner refusal), StorageFull when the
+        disk is full (the blob is then taken back unless another upload adopted it meanwhile),
+        or StorageUnavailable when the store refuses writes (read-only, failing, unreachable).
         """
         for screen in self.screens:
             screen(processed)

@@ -39,7 +39,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -573,8 +573,9 @@ class _SpaceReserve:
                 f.write(bytes(self.size))  # zeros written, not a sparse file: really allocated
                 f.flush()
                 os.fsync(f.fileno())
-        except OSError:
-            self.path.unlink(missing_ok=True)
+        except OSError:  # no room (or a read-only directory): no reserve for now
+            with suppress(OSError):
+                self.path.unlink(missing_ok=True)
 
     def release(self) -> bool:
         """Give the room back to the filesystem; False if there was none to give."""
