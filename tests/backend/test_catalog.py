@@ -60,7 +60,7 @@ def test_migrate_is_idempotent(catalog):
     assert catalog.count_images() == 0
 
 
-def test_refcount_brings_the_blob_back_and_frees_it_last(catalog):
+def test_refcount_brings_the_blob_back_and_deletes_it_last(catalog):
     ensured = []
     a = catalog.add_image(new_image(), ensure_blob=lambda: ensured.append("a"))
     b = catalog.add_image(new_image(), ensure_blob=lambda: ensured.append("b"))
