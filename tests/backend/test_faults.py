@@ -1,6 +1,6 @@
-"""Faults against the running server: load, SIGKILL mid-upload, a full disk, clients that hang
-up or crawl. None of them may cost an acknowledged upload, leave a row without its blob, or stop
-the server from serving everyone else."""
+"""Faults against the running server: load, SIGKILL mid-upload and mid-delete, a full disk, a
+read-only blob directory, clients that hang up or crawl. None of them may cost an acknowledged
+upload, leave a row without its blob, or stop the server from serving everyone else."""
 
 from __future__ import annotations
 
