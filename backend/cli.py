@@ -57,6 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
                 help="only blobs unreferenced for this many seconds (default: ORPHAN_GRACE)",
             )
 
+    check_cmd = sub.add_parser(
+        "check",
+        help="check that the catalog and the blob store agree; --repair fixes what it can",
+        description="Compare the catalog with the blob store both ways: images whose blob is "
+        "missing, blobs and thumbnails no image uses (older than the orphan grace), wrong "
+        "reference counts. One line per problem, then a summary. Exit status 0 when there is "
+        "nothing wrong (or, with --repair, when everything was repaired), else 1. Safe to run "
+        "beside running servers.",
+    )
+    check_cmd.add_argument("--repair", action="store_true", help="fix what can be fixed")
+    check_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    check_cmd.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        help="only count unused blobs older than this many seconds (default: ORPHAN_GRACE)",
+    )
+    _add_setting_flags(check_cmd)
+
     migrate_storage = sub.add_parser(
         "migrate-storage",
         help="copy every blob from one store to another (see docs/DEPLOY.md)",
@@ -140,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return migrate_storage(settings, args.source, args.dest, jobs=args.jobs, check=args.check)
     if args.command == "admin":
         return admin(settings, args)
+    if args.command == "check":
+        return check(settings, repair=args.repair, as_json=args.json, grace=args.grace)
     service = _service(settings)
     try:
         if args.command == "purge-expired":
@@ -161,6 +182,25 @@ def _service(settings: Settings):
     catalog = Catalog(settings.resolved_database_url, pool_size=settings.database_pool_size)
     catalog.migrate()
     return ImageService(settings, catalog, store_from_settings(settings))
+
+
+def check(settings: Settings, *, repair: bool, as_json: bool, grace: float | None) -> int:
+    """Print what `consistency.check` finds: 0 when all is well (or repaired), else 1."""
+    from backend import consistency
+
+    service = _service(settings)
+    try:
+        report = consistency.check(
+            service.catalog,
+            service.store,
+            grace=settings.orphan_grace if grace is None else grace,
+            repair=repair,
+            on_finding=None if as_json else lambda finding: print(finding.line()),
+        )
+    finally:
+        service.catalog.close()
+    print(json.dumps(report.as_dict(), indent=2) if as_json else report.summary())
+    return 1 if report.unrepaired else 0
 
 
 def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs: int, check: bool):

@@ -178,10 +178,11 @@ class Moderation:
         removal = self.db.remove(
             image_id,
             hashes=list(dict.fromkeys(hashes)),
-            delete_blob=self.service._delete_blob,
             actor=actor,
             note=note,
         )
+        for key in removal.unused_blobs:
+            self.service.remove_unused_blob(key)
         return {
             "id": image_id,
             "removed": list(removal.removed_ids),

@@ -157,8 +157,9 @@ class ImageService:
     ) -> Upload:
         """Screen, write the blob durably, then commit the row.
 
-        Raises a screen's ApiError (blocked content, scanner refusal), or StorageFull when the
-        disk is full (the blob is then taken back unless another upload adopted it meanwhile).
+        Raises a screen's ApiError (blocked content, scanner refusal), StorageFull when the
+        disk is full (the blob is then taken back unless another upload adopted it meanwhile),
+        or StorageUnavailable when the store refuses writes (read-only, failing, unreachable).
         """
         for screen in self.screens:
             screen(processed)
@@ -169,9 +170,11 @@ class ImageService:
             kept_until = self.clock() + lifetime(len(data), self.settings.max_bytes, self.retention)
             expires_at = kept_until if expires_at is None else min(expires_at, kept_until)
 
-        # Same bytes already stored: no second write. ensure_blob covers a concurrent delete.
+        # Same bytes already in the store: no second write. The store is asked, not the catalog,
+        # so a blob that is referenced but missing is written again; ensure_blob covers a
+        # concurrent delete.
         wrote = False
-        if not self.catalog.blob_is_referenced(key):
+        if not self.store.exists(key):
             self.store.put(key, data)
             wrote = True
         try:
@@ -301,7 +304,7 @@ class ImageService:
         record = self.lookup_any(image_id)
         if not token or not ids.token_matches(token, record.delete_token_hash):
             raise Forbidden("This delete token does not match the image.")
-        self._delete(record)
+        self._delete(record.id)
 
     def lookup_any(self, image_id: str) -> ImageRecord:
         """Like lookup, but removed images are found too (their uploader may still delete them)."""
@@ -312,13 +315,27 @@ class ImageService:
             raise NotFound()
         return record
 
-    def _delete(self, record: ImageRecord) -> None:
-        self.catalog.delete_image(record.id, delete_blob=self._delete_blob)
+    def _delete(self, image_id: str) -> bool:
+        """Commit the delete, then remove the blob it left unused. False if already gone."""
+        deleted = self.catalog.delete_image(image_id)
+        if deleted is not None and deleted.unused_blob is not None:
+            self.remove_unused_blob(deleted.unused_blob)
+        return deleted is not None
 
-    def _delete_blob(self, key: str) -> None:
-        for k in (key, thumbnail_key(key_sha256(key))):
-            self.store.delete(k)
-            self.cache.discard(k)
+    def remove_unused_blob(self, key: str) -> None:
+        """After a committed delete left `key` without images: remove it and its thumbnail,
+        unless an upload of the same bytes adopted it meanwhile. Never raises: a blob that
+        cannot be removed now stays as an orphan for the sweep (or `check --repair`)."""
+        thumbnail = thumbnail_key(key_sha256(key))
+        try:
+            if self.catalog.delete_blob_if_unreferenced(key, self.store.delete):
+                self.store.delete(thumbnail)  # derived data: no lock needed, remade on demand
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}"  # one line
+            log.warning("blob %s outlived its images (%s); the sweep will remove it", key, why)
+        finally:  # the cache must never serve bytes the store no longer has
+            self.cache.discard(key)
+            self.cache.discard(thumbnail)
 
     # -- housekeeping ---------------------------------------------------------------------------
     def purge_expired(self) -> int:
@@ -326,9 +343,7 @@ class ImageService:
         is one transaction that either removes the row (and counts) or finds it already gone."""
         purged = 0
         while batch := self.catalog.expired_ids(self.clock()):
-            for image_id in batch:
-                if self.catalog.delete_image(image_id, delete_blob=self._delete_blob):
-                    purged += 1
+            purged += sum(self._delete(image_id) for image_id in batch)
         self.catalog.forget_idempotency(self.clock() - IDEMPOTENCY_TTL)
         return purged
 

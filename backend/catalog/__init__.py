@@ -1,19 +1,25 @@
 """The catalog: image records, blob reference counts and idempotency keys, in SQL."""
 
 from backend.catalog.catalog import (
+    BlobUsage,
     Catalog,
+    Deleted,
     IdempotencyClaim,
     IdempotencyRecord,
     ImageRecord,
     NewImage,
     WouldBlock,
+    is_disk_full,
 )
 
 __all__ = [
+    "BlobUsage",
     "Catalog",
+    "Deleted",
     "IdempotencyClaim",
     "IdempotencyRecord",
     "ImageRecord",
     "NewImage",
     "WouldBlock",
+    "is_disk_full",
 ]

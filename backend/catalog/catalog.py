@@ -2,12 +2,18 @@
 
 Consistency rules (design promise 5):
 - an image row is committed only after its blob is durable (the caller writes the blob first);
-- a blob's reference count lives in the `blobs` table; the object is deleted in the same
-  transaction that takes the count to zero, and an upload that brings a count back from zero checks
-  (under the same lock) that the object is still there, so a row never points at a missing blob.
+- a blob's reference count lives in the `blobs` table. A delete that takes the count to zero
+  removes the count's row and commits; only then is the object removed, through
+  `delete_blob_if_unreferenced`, and only if no upload adopted the bytes meanwhile. A crash or an
+  error between the two leaves an orphan object (the sweep removes it), never a row without its
+  blob;
+- an upload that brings a count back from zero checks (under the same lock) that the object is
+  still there, and writes it again if not.
 
 On SQLite every write transaction starts with BEGIN IMMEDIATE (it takes the write lock up front, so
 two writers never deadlock upgrading a read lock); reads use a separate engine with plain BEGIN.
+A file of zeros beside the database (`-reserve`) is given up when the disk is full, so that a
+delete, which needs room in the WAL before it can free any, still commits.
 
 On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by a global lock:
 - `INSERT ... ON CONFLICT DO UPDATE ... RETURNING refcount` locks the blob's row (or waits for a
@@ -15,8 +21,8 @@ On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by
   row meanwhile, PostgreSQL inserts a fresh one (refcount 1), so `ensure_blob` runs, as it must;
 - `UPDATE ... RETURNING` and `DELETE ... RETURNING` lock the rows they touch, so two deletes of
   one image cannot both succeed, and a refcount is never decremented twice;
-- the orphan sweep inserts a placeholder row for the key it deletes (ON CONFLICT DO NOTHING):
-  while it deletes the object, an upload of the same bytes waits on that row, then finds it gone
+- removing an unreferenced object inserts a placeholder row for its key (ON CONFLICT DO NOTHING):
+  while the object is deleted, an upload of the same bytes waits on that row, then finds it gone
   and writes the object again (SQLite gets the same from its write lock);
 - an ID collision is retried inside a SAVEPOINT, so the failed INSERT does not abort the upload;
 - migrations take a transaction-level advisory lock, so replicas starting at once upgrade the
@@ -27,11 +33,13 @@ On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, nullcontext
+from collections.abc import Callable, Collection, Iterator
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,18 +51,25 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
+    literal,
     select,
+    union_all,
 )
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import ids
 from backend.catalog.schema import blobs, idempotency, images
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_ID_ATTEMPTS = 8
+# Room kept for deletes on a full disk: one delete writes a few pages to the WAL (~30 KB).
+RESERVE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,24 @@ class IdempotencyClaim:
 
 
 @dataclass(frozen=True)
+class Deleted:
+    """A committed delete. `unused_blob`: the blob it left without images, for the caller to
+    remove (with `delete_blob_if_unreferenced`), or None when other images still use it."""
+
+    unused_blob: str | None
+
+
+@dataclass(frozen=True)
+class BlobUsage:
+    """One blob as the catalog sees it: how many live images use it, and its stored count
+    (None when it has no row in `blobs`). The two differ only if something went wrong."""
+
+    key: str
+    images: int
+    refcount: int | None
+
+
+@dataclass(frozen=True)
 class IdempotencyRecord:
     key_hash: str
     image_id: str
@@ -114,7 +147,9 @@ class IdempotencyRecord:
 
 
 class Catalog:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, reserve_bytes: int = RESERVE_BYTES
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -131,6 +166,12 @@ class Catalog:
             self._read_engine = self._write_engine = engine
         self.is_postgresql = self._write_engine.dialect.name == "postgresql"
         self._quick = _QuickReader(url) if self.is_sqlite else None
+        database = self._quick.path if self._quick is not None else None  # None: in memory
+        self._reserve = (
+            _SpaceReserve(Path(database + "-reserve"), reserve_bytes)
+            if database and reserve_bytes > 0
+            else None
+        )
         # SQLite has one writer at a time. Writers of this process queue here, and each is woken
         # the moment the one before commits; left to SQLite's busy handler they would poll,
         # sleeping up to 100 ms between tries, while the lock is free most of that time.
@@ -155,6 +196,8 @@ class Catalog:
                 conn.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+        if self._reserve is not None:
+            self._reserve.keep()
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:
@@ -273,23 +316,33 @@ class Catalog:
                 raise
         raise RuntimeError("could not find a free image ID")  # 62**10 IDs: practically never
 
-    def delete_image(self, image_id: str, *, delete_blob: Callable[[str], None]) -> bool:
-        """Delete the row; the blob goes too when no other image uses it. False if unknown."""
-        with self._writing() as conn:
-            row = conn.execute(
-                delete(images)
-                .where(images.c.id == image_id)
-                .returning(images.c.blob_key, images.c.removed_at)
-            ).first()
-            if row is None:
-                return False
-            if row.removed_at is None:  # a removed image gave up its blob reference already
-                self._drop_blob_ref(conn, row.blob_key, delete_blob)
-            return True
+    def delete_image(self, image_id: str) -> Deleted | None:
+        """Delete the row and its blob reference (None if unknown). Touches no object: the
+        caller removes `unused_blob` after this has committed. Works on a full disk."""
 
-    def _drop_blob_ref(
-        self, conn: Connection, key: str, delete_blob: Callable[[str], None]
-    ) -> None:
+        def write() -> Deleted | None:
+            with self._writing() as conn:
+                row = conn.execute(
+                    delete(images)
+                    .where(images.c.id == image_id)
+                    .returning(images.c.blob_key, images.c.removed_at)
+                ).first()
+                if row is None:
+                    return None
+                # A removed image gave up its blob reference already.
+                unused = row.removed_at is None and self._drop_blob_ref(conn, row.blob_key)
+                return Deleted(row.blob_key if unused else None)
+
+        try:
+            return write()
+        except OperationalError as exc:
+            if not is_disk_full(exc) or self._reserve is None or not self._reserve.release():
+                raise
+        log.warning("disk full: gave up the catalog's reserve so that a delete can free space")
+        return write()
+
+    def _drop_blob_ref(self, conn: Connection, key: str) -> bool:
+        """One image less uses `key`; True when that was the last one (its row is gone)."""
         remaining = conn.execute(
             sql_update(blobs)
             .where(blobs.c.key == key)
@@ -298,7 +351,8 @@ class Catalog:
         ).scalar()
         if remaining is not None and remaining <= 0:
             conn.execute(delete(blobs).where(blobs.c.key == key))
-            delete_blob(key)  # inside the transaction: an upload of the same bytes waits for us
+            return True
+        return False
 
     def expired_ids(self, now: float, limit: int = 500) -> list[str]:
         with self._reading() as conn:
@@ -334,13 +388,17 @@ class Catalog:
             return set(conn.execute(select(blobs.c.key)).scalars())
 
     def delete_blob_if_unreferenced(self, key: str, delete_blob: Callable[[str], None]) -> bool:
-        """For the orphan sweep: delete the object unless an image uses it, so that no upload
-        adopts it meanwhile.
+        """Delete the object unless an image uses it (after a delete that left it unused, and
+        for the orphan sweep), so that no upload adopts it meanwhile. True if it was deleted.
 
         A placeholder row (refcount 0) is inserted for the key and removed again in the same
         transaction: if the key has a row, it is referenced (False); if not, the placeholder
         holds the key's lock while the object is deleted, and an upload of the same bytes waits
-        for it, then inserts its own row and (refcount 1) writes the object again.
+        for it, then inserts its own row and (refcount 1) writes the object again. This is the one
+        place where blob I/O runs under a lock, and it must: an upload that found the object
+        there and committed before an unlocked delete would be left without its blob. The lock
+        is the key's row on PostgreSQL; on SQLite it is the write lock, held for one unlink.
+        If `delete_blob` raises, nothing changes in the catalog and the exception propagates.
         """
         with self._writing() as conn:
             stmt = (
@@ -353,13 +411,79 @@ class Catalog:
                 return False
             delete_blob(key)
             conn.execute(delete(blobs).where(blobs.c.key == key, blobs.c.refcount == 0))
-            return True
+        if self._reserve is not None:
+            self._reserve.keep()  # room was freed: take back what a full disk made us give up
+        return True
+
+    def repair_refcount(self, key: str) -> int:
+        """Set the blob's count to the number of live images using it (no row when none) and
+        return it. Safe beside live traffic: the row is locked before the images are counted,
+        so an upload or delete of the same blob either comes before the count or after it."""
+        with self._writing() as conn:
+            conn.execute(
+                _dialect_insert(conn)(blobs)
+                .values(key=key, size=0, refcount=0, created_at=time.time())
+                .on_conflict_do_nothing(index_elements=[blobs.c.key])
+            )
+            conn.execute(select(blobs.c.key).where(blobs.c.key == key).with_for_update())
+            count, size = conn.execute(
+                select(func.count(), func.max(images.c.size)).where(
+                    images.c.blob_key == key, images.c.removed_at.is_(None)
+                )
+            ).one()
+            if count == 0:
+                conn.execute(delete(blobs).where(blobs.c.key == key))
+            else:
+                conn.execute(
+                    sql_update(blobs).where(blobs.c.key == key).values(refcount=count, size=size)
+                )
+            return count
 
     # -- checks ---------------------------------------------------------------------------------
     def iter_images(self) -> Iterator[ImageRecord]:
         with self._reading() as conn:
             for row in conn.execute(select(images).order_by(images.c.created_at)):
                 yield ImageRecord(**row._mapping)
+
+    def blob_usage(self) -> Iterator[BlobUsage]:
+        """Every blob that live images use or that has a count, streamed, from one snapshot."""
+        live = images.c.removed_at.is_(None)
+        used = (
+            select(images.c.blob_key, func.count(), blobs.c.refcount)
+            .select_from(images.outerjoin(blobs, blobs.c.key == images.c.blob_key))
+            .where(live)
+            .group_by(images.c.blob_key, blobs.c.refcount)
+        )
+        counted_only = select(blobs.c.key, literal(0), blobs.c.refcount).where(
+            ~exists().where(images.c.blob_key == blobs.c.key, live)
+        )
+        with self._reading() as conn:
+            rows = conn.execution_options(yield_per=1000).execute(union_all(used, counted_only))
+            for key, count, refcount in rows:
+                yield BlobUsage(key, count, refcount)
+
+    def live_image_ids(self, blob_key: str, limit: int = 5) -> list[str]:
+        """Some of the live images that use `blob_key` (for a report)."""
+        with self._reading() as conn:
+            return list(
+                conn.execute(
+                    select(images.c.id)
+                    .where(images.c.blob_key == blob_key, images.c.removed_at.is_(None))
+                    .order_by(images.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def live_blob_keys_among(self, keys: Collection[str]) -> set[str]:
+        """Which of `keys` live images use (one query for a batch of a store's listing)."""
+        with self._reading() as conn:
+            return set(
+                conn.execute(
+                    select(images.c.blob_key)
+                    .where(images.c.blob_key.in_(list(keys)), images.c.removed_at.is_(None))
+                    .distinct()
+                ).scalars()
+            )
 
     def ping(self) -> None:
         """Raises when the database cannot be reached (the health check)."""
@@ -427,6 +551,46 @@ class _QuickReader:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+
+class _SpaceReserve:
+    """A file of zeros kept beside the SQLite database while there is room, deleted when a
+    delete meets a full disk: that delete then has room to commit, and frees its blob after."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size
+
+    def keep(self) -> None:
+        """Create the file if it is missing and there is room now (else at the next chance)."""
+        try:
+            if self.path.stat().st_size == self.size:
+                return
+        except FileNotFoundError:
+            pass
+        try:
+            with self.path.open("wb") as f:
+                f.write(bytes(self.size))  # zeros written, not a sparse file: really allocated
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:  # no room (or a read-only directory): no reserve for now
+            with suppress(OSError):
+                self.path.unlink(missing_ok=True)
+
+    def release(self) -> bool:
+        """Give the room back to the filesystem; False if there was none to give."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def is_disk_full(exc: OperationalError) -> bool:
+    """SQLite could not grow its file or its WAL."""
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", "")
+    return name.startswith("SQLITE_FULL") or "database or disk is full" in str(orig)
 
 
 def advisory_key(name: str) -> int:

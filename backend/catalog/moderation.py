@@ -1,16 +1,16 @@
 """Reports, blocks and the audit log, in the catalog's database (tables from migration 0002).
 
 A removal is one write transaction: the image (and every other live upload of the same bytes)
-gets `removed_at`, gives up its blob reference (the blob is deleted when that was the last one),
-its hashes join the blocklist, its open reports are closed, and the audit log says so. A crash
-in the middle leaves all of it or none of it.
+gets `removed_at`, gives up its blob reference, its hashes join the blocklist, its open reports
+are closed, and the audit log says so. A crash in the middle leaves all of it or none of it. The
+blobs left without images are removed by the caller after the commit (`Removal.unused_blobs`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,7 @@ class Removal:
     removed_ids: tuple[str, ...]  # the image and every other live upload of the same bytes
     block_ids: tuple[int, ...]
     reports_closed: int
+    unused_blobs: tuple[str, ...]  # for the caller to remove, now that this has committed
 
 
 class ModerationCatalog:
@@ -150,7 +151,6 @@ class ModerationCatalog:
         image_id: str,
         *,
         hashes: Sequence[Fingerprint],
-        delete_blob: Callable[[str], None],
         actor: str,
         note: str | None,
         now: float | None = None,
@@ -164,6 +164,7 @@ class ModerationCatalog:
         with self.catalog._writing() as conn:
             sha = conn.execute(select(images.c.sha256).where(images.c.id == image_id)).scalar()
             removed: list[str] = []
+            unused: list[str] = []
             if sha is not None:
                 rows = conn.execute(
                     sql_update(images)
@@ -173,7 +174,8 @@ class ModerationCatalog:
                 ).all()
                 for row in rows:
                     removed.append(row.id)
-                    self.catalog._drop_blob_ref(conn, row.blob_key, delete_blob)
+                    if self.catalog._drop_blob_ref(conn, row.blob_key):
+                        unused.append(row.blob_key)
             block_ids = [self._add_block(conn, h, image_id, now, note) for h in hashes]
             closed = conn.execute(
                 sql_update(reports)
@@ -185,7 +187,7 @@ class ModerationCatalog:
             ).rowcount
             detail = {"removed": removed, "blocks": block_ids, "reports": closed, "note": note}
             _audit(conn, now, actor, "remove", image_id, detail)
-            return Removal(tuple(removed), tuple(block_ids), closed)
+            return Removal(tuple(removed), tuple(block_ids), closed, tuple(unused))
 
     def _add_block(
         self, conn: Connection, h: Fingerprint, image_id: str, now: float, note: str | None

@@ -39,8 +39,9 @@ images = Table(
     Index("ix_images_expires_at", "expires_at"),
 )
 
-# One row per stored blob; `refcount` counts the images that use it. A blob's object is deleted in
-# the same transaction that takes its refcount to zero, so it can never vanish under a new upload.
+# One row per stored blob; `refcount` counts the images that use it. The row goes when the count
+# reaches zero; the object is deleted after that commit, under a placeholder row for its key, so
+# it can never vanish under a new upload (see catalog.py).
 blobs = Table(
     "blobs",
     metadata,

@@ -18,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.catalog import is_disk_full
 from backend.errors import ApiError, InsufficientStorage
 from backend.http.models import ErrorBody
 from backend.images import ImageRejected
-from backend.storage import StorageFull
+from backend.storage import StorageFull, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,21 @@ def install(app: FastAPI) -> None:
         log.error("storage full: %s", exc)
         return full(request)
 
+    def unavailable(request: Request) -> Response:
+        return error_response(
+            request,
+            503,
+            "storage_unavailable",
+            "The server cannot store images right now (its storage refuses writes); "
+            "try again later.",
+            {"Retry-After": "60"},
+        )
+
+    @app.exception_handler(StorageUnavailable)
+    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> Response:
+        log.error("storage unavailable: %s", exc)
+        return unavailable(request)
+
     @app.exception_handler(OperationalError)
     async def database_error(request: Request, exc: OperationalError) -> Response:
         if is_disk_full(exc):  # SQLite could not grow its file or its WAL
@@ -102,6 +118,9 @@ def install(app: FastAPI) -> None:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # e.g. the temporary file of a large body
             log.error("storage full: %s", exc.strerror)
             return full(request)
+        if exc.errno == errno.EROFS:
+            log.error("storage unavailable: %s", exc.strerror)
+            return unavailable(request)
         raise exc  # an incident (Incidents, below)
 
     @app.exception_handler(RequestValidationError)
@@ -218,9 +237,3 @@ def honest_openapi(app: FastAPI) -> dict:
         schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
         app.openapi_schema = spec
     return app.openapi_schema
-
-
-def is_disk_full(exc: OperationalError) -> bool:
-    orig = exc.orig
-    name = getattr(orig, "sqlite_errorname", "")
-    return name.startswith("SQLITE_FULL") or "database or disk is full" in str(orig)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from backend.storage.base import BlobInfo, BlobStore, StorageFull
+from backend.storage.base import BlobInfo, BlobStore, StorageFull, StorageUnavailable
 from backend.storage.fallback import FallbackStore
 from backend.storage.filesystem import FilesystemStore
 
@@ -51,6 +51,7 @@ __all__ = [
     "FallbackStore",
     "FilesystemStore",
     "StorageFull",
+    "StorageUnavailable",
     "open_store",
     "store_from_settings",
 ]

@@ -12,6 +12,11 @@ class StorageFull(Exception):
     """The store has no space left (507)."""
 
 
+class StorageUnavailable(Exception):
+    """The store cannot be written or read right now: a read-only or failing disk, lost
+    permissions, an object store that does not answer (503, try again later)."""
+
+
 @dataclass(frozen=True)
 class BlobInfo:
     key: str

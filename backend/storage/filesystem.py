@@ -3,19 +3,25 @@
 Each put writes a temp file in the target's own directory, fsyncs it, renames it over the final
 name and fsyncs the directory, so after a crash a blob is either complete or absent; at worst a
 `.tmp-*` file is left, which `sweep_temporary` removes.
+
+A full disk raises StorageFull; a disk that refuses writes or reads (read-only, failing, no
+permission) raises StorageUnavailable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from backend.storage.base import BlobInfo, StorageFull
+from backend.storage.base import BlobInfo, StorageFull, StorageUnavailable
 
 TMP_PREFIX = ".tmp-"
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_UNAVAILABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
 
 
 class FilesystemStore:
@@ -32,9 +38,9 @@ class FilesystemStore:
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         directory = path.parent
-        directory.mkdir(parents=True, exist_ok=True)
         tmp = directory / f"{TMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}"
         try:
+            directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 view = memoryview(data)
@@ -46,9 +52,9 @@ class FilesystemStore:
             os.replace(tmp, path)
             _fsync_dir(directory)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull("The server's storage is full.") from exc
+            with contextlib.suppress(OSError):  # e.g. read-only: there is no temp file either
+                tmp.unlink(missing_ok=True)
+            _raise_storage_error(exc)
             raise
 
     def get(self, key: str) -> bytes:
@@ -56,6 +62,9 @@ class FilesystemStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise KeyError(key) from None
+        except OSError as exc:
+            _raise_storage_error(exc)
+            raise
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -97,6 +106,14 @@ class FilesystemStore:
                     except FileNotFoundError:
                         pass
         return removed
+
+
+def _raise_storage_error(exc: OSError) -> None:
+    """Raise the store's own exception when `exc` means full or unavailable."""
+    if exc.errno in _FULL:
+        raise StorageFull("The server's storage is full.") from exc
+    if exc.errno in _UNAVAILABLE:
+        raise StorageUnavailable(f"The blob directory cannot be used: {exc.strerror}.") from exc
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from backend.storage.base import BlobInfo, StorageFull
+from backend.storage.base import BlobInfo, StorageFull, StorageUnavailable
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part size is 5 MiB (except the last part)
@@ -36,6 +36,7 @@ _TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": 
           "webp": "image/webp"}  # fmt: skip
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _FULL = {"QuotaExceeded", "StorageFull", "EntityTooLarge", "XMinioStorageFull"}
+_UNAVAILABLE = {"ServiceUnavailable", "SlowDown", "InternalError", "AccessDenied", "503", "500"}
 
 
 def _content_type(key: str) -> str:
@@ -45,6 +46,17 @@ def _content_type(key: str) -> str:
 
 def _error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _raise_storage_error(exc: Exception) -> None:
+    """Raise the store's own exception when `exc` means full, or unreachable or refusing."""
+    from botocore.exceptions import ConnectionError, HTTPClientError
+
+    code = _error_code(exc)
+    if code in _FULL:
+        raise StorageFull("The server's storage is full.") from exc
+    if code in _UNAVAILABLE or isinstance(exc, ConnectionError | HTTPClientError):
+        raise StorageUnavailable(f"The object store cannot be used: {code or exc}.") from exc
 
 
 class S3Store:
@@ -121,8 +133,7 @@ class S3Store:
                     Bucket=self.bucket, Key=object_key, Body=data, ContentMD5=md5, **extra
                 )
         except Exception as exc:
-            if _error_code(exc) in _FULL:
-                raise StorageFull("The server's storage is full.") from exc
+            _raise_storage_error(exc)
             raise
 
     def _put_multipart(self, object_key: str, data: bytes, extra: dict[str, str]) -> None:
@@ -163,6 +174,7 @@ class S3Store:
         except Exception as exc:
             if _error_code(exc) in _NOT_FOUND:
                 raise KeyError(key) from None
+            _raise_storage_error(exc)
             raise
         with response["Body"] as body:
             return body.read()

@@ -5,13 +5,14 @@ Several `Catalog` objects on one database stand for several replicas (processes)
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, NewImage
+from backend.catalog import Catalog, Deleted, IdempotencyClaim, IdempotencyRecord, NewImage
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -60,17 +61,44 @@ def test_migrate_is_idempotent(catalog):
 
 
 def test_refcount_brings_the_blob_back_and_deletes_it_last(catalog):
-    ensured, deleted = [], []
+    ensured = []
     a = catalog.add_image(new_image(), ensure_blob=lambda: ensured.append("a"))
     b = catalog.add_image(new_image(), ensure_blob=lambda: ensured.append("b"))
     assert ensured == ["a"]  # only the first reference checks the object
     assert a.id != b.id
-    assert catalog.delete_image(a.id, delete_blob=deleted.append)
-    assert deleted == []
-    assert catalog.delete_image(b.id, delete_blob=deleted.append)
-    assert deleted == ["ab/ab.jpg"]
-    assert not catalog.delete_image(b.id, delete_blob=deleted.append)
+    assert catalog.delete_image(a.id) == Deleted(unused_blob=None)
+    assert catalog.delete_image(b.id) == Deleted(unused_blob="ab/ab.jpg")
+    assert catalog.delete_image(b.id) is None
     assert catalog.referenced_blob_keys() == set()
+
+
+def test_a_delete_commits_before_any_object_is_touched(catalog):
+    """The catalog's delete removes rows only; the object goes afterwards, under the placeholder,
+    and an object that cannot be deleted leaves the catalog as it was (the row stays deleted)."""
+    objects = {"ab/ab.jpg"}
+    a = catalog.add_image(new_image(), ensure_blob=lambda: None)
+    deleted = catalog.delete_image(a.id)
+    assert catalog.get(a.id) is None and objects == {"ab/ab.jpg"}  # committed, object untouched
+
+    def failing_delete(key: str) -> None:
+        raise OSError(errno.EIO, "the disk said no")
+
+    with pytest.raises(OSError):
+        catalog.delete_blob_if_unreferenced(deleted.unused_blob, failing_delete)
+    assert catalog.get(a.id) is None
+    assert catalog.referenced_blob_keys() == set()  # no placeholder left behind
+    assert catalog.delete_blob_if_unreferenced(deleted.unused_blob, objects.discard)
+    assert objects == set()
+
+
+def test_an_upload_adopting_the_bytes_between_commit_and_removal_keeps_them(catalog, replica):
+    objects = {"ab/ab.jpg"}
+    a = catalog.add_image(new_image(), ensure_blob=lambda: None)
+    deleted = catalog.delete_image(a.id)
+    b = replica.add_image(new_image(), ensure_blob=lambda: None)  # found the object: no write
+    assert not catalog.delete_blob_if_unreferenced(deleted.unused_blob, objects.discard)
+    assert objects == {"ab/ab.jpg"}
+    assert catalog.get(b.id) is not None
 
 
 def test_idempotency_claim_wins_once(catalog):
@@ -110,7 +138,10 @@ def test_concurrent_adds_and_deletes_keep_counts_right(catalog):
         key = f"k{i % 5}/k{i % 5}.jpg"
         rec = catalog.add_image(new_image(key), ensure_blob=lambda: ensure(key))
         if i % 2:
-            assert catalog.delete_image(rec.id, delete_blob=delete)
+            deleted = catalog.delete_image(rec.id)
+            assert deleted is not None
+            if deleted.unused_blob:
+                catalog.delete_blob_if_unreferenced(deleted.unused_blob, delete)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(work, range(200)))
@@ -147,7 +178,10 @@ def test_one_image_deleted_from_two_replicas_at_once(catalog, replica):
 
         def delete(c: Catalog, image_id: str = rec.id, barrier=barrier) -> bool:
             barrier.wait()
-            return c.delete_image(image_id, delete_blob=deleted.append)
+            result = c.delete_image(image_id)
+            if result is not None:
+                deleted.append(result.unused_blob)
+            return result is not None
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = list(pool.map(delete, [catalog, replica]))
@@ -169,9 +203,8 @@ def test_concurrent_uploads_of_the_same_bytes_write_the_object_once(catalog, rep
         records = list(pool.map(upload, range(8)))
     assert len({r.id for r in records}) == 8
     assert ensured == ["x"]  # only the upload that took the count from zero
-    for rec in records:
-        catalog.delete_image(rec.id, delete_blob=ensured.append)
-    assert ensured == ["x", "ee/ee.jpg"]  # and only the last delete removes it
+    unused = [catalog.delete_image(rec.id).unused_blob for rec in records]
+    assert unused == [None] * 7 + ["ee/ee.jpg"]  # and only the last delete frees it
 
 
 def test_orphan_sweep_and_upload_of_the_same_bytes_race(catalog, replica):
@@ -221,7 +254,11 @@ def test_expired_uploads_purged_by_two_replicas_at_once(catalog, replica):
         barrier.wait()
         purged = 0
         while batch := c.expired_ids(time.time(), limit=10):
-            purged += sum(c.delete_image(i, delete_blob=deleted.append) for i in batch)
+            for image_id in batch:
+                result = c.delete_image(image_id)
+                purged += result is not None
+                if result is not None and result.unused_blob:
+                    deleted.append(result.unused_blob)
         return purged
 
     with ThreadPoolExecutor(max_workers=2) as pool:

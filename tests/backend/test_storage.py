@@ -3,6 +3,7 @@ store, and the S3 store talking over HTTP to an S3 protocol server that the fixt
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from backend.storage import FilesystemStore, StorageFull, open_store
+from backend.storage import FilesystemStore, StorageFull, StorageUnavailable, open_store
 from backend.storage.filesystem import TMP_PREFIX
 
 
@@ -67,15 +68,28 @@ def test_leftover_temporary_files_are_swept_and_never_listed(fs_store):
     assert store.exists("ab/one.png")
 
 
-def test_write_is_atomic_no_partial_file_on_failure(fs_store, monkeypatch):
+@pytest.mark.parametrize(
+    "error, raised",
+    [
+        (errno.EIO, StorageUnavailable),
+        (errno.EROFS, StorageUnavailable),
+        (errno.EACCES, StorageUnavailable),
+        (errno.ENOSPC, StorageFull),
+        (errno.EDQUOT, StorageFull),
+        (errno.EINVAL, OSError),
+    ],
+)
+def test_write_is_atomic_no_partial_file_on_failure(fs_store, monkeypatch, error, raised):
+    """A failed write leaves nothing; the store says 'full' or 'unavailable' when it means so."""
     store = fs_store
 
     def failing_fsync(fd):
-        raise OSError(5, "I/O error")
+        raise OSError(error, os.strerror(error))
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(raised) as caught:
         store.put("cd/cdef.png", b"data")
+    assert raised is OSError or not isinstance(caught.value, OSError)
     monkeypatch.undo()
     assert not store.exists("cd/cdef.png")
     assert list((store.root / "cd").iterdir()) == []
@@ -218,15 +232,39 @@ def test_s3_public_url(s3_server, s3_bucket):
     assert store.url("ab/x.png", expires_in=60) == "https://cdn.example/p/ab/x.png"
 
 
-def test_s3_quota_errors_mean_storage_full(s3_store, monkeypatch):
+def _client_error(code: str):
     from botocore.exceptions import ClientError
 
-    def full(**_kw):
-        raise ClientError({"Error": {"Code": "QuotaExceeded", "Message": "no"}}, "PutObject")
+    return ClientError({"Error": {"Code": code, "Message": "no"}}, "PutObject")
 
-    monkeypatch.setattr(s3_store.client, "put_object", full)
-    with pytest.raises(StorageFull):
-        s3_store.put("ab/x.png", b"x")
+
+def _unreachable():
+    from botocore.exceptions import EndpointConnectionError
+
+    return EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    "call, error, raised",
+    [
+        ("put_object", lambda: _client_error("QuotaExceeded"), StorageFull),
+        ("put_object", lambda: _client_error("ServiceUnavailable"), StorageUnavailable),
+        ("put_object", lambda: _client_error("AccessDenied"), StorageUnavailable),
+        ("put_object", _unreachable, StorageUnavailable),
+        ("get_object", lambda: _client_error("SlowDown"), StorageUnavailable),
+        ("get_object", _unreachable, StorageUnavailable),
+    ],
+)
+def test_s3_errors_mean_full_or_unavailable(s3_store, monkeypatch, call, error, raised):
+    def failing(**_kw):
+        raise error()
+
+    monkeypatch.setattr(s3_store.client, call, failing)
+    with pytest.raises(raised):
+        if call == "put_object":
+            s3_store.put("ab/x.png", b"x")
+        else:
+            s3_store.get("ab/x.png")
 
 
 def test_s3_store_is_safe_across_threads(s3_store):
