@@ -19,8 +19,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from desktop.commands.status import EXIT_FAILED
-from desktop.core.api import MAX_ANSWER
-from desktop.core.history import HistoryItem
+from desktop.core.api import MAX_ANSWER, UploadResult
+from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.jobs import Job, JobState
 from desktop.ui.history_view import HistoryRow
 from desktop.ui.queue import UploadRow
@@ -255,3 +255,32 @@ def test_rows_show_server_text_escaped_and_plain(qtbot, history, text) -> None:
     for label in (row.detail, meta):
         assert label.textFormat() is Qt.TextFormat.PlainText
         assert not unsafe_characters(label.text()) and "\n" not in label.text()
+
+
+def test_history_prints_stored_server_text_escaped(run_cli, tmp_path) -> None:
+    """A row written before answers were checked (or by an older picdrop) still prints safely, as
+    text and as JSON lines that decode to what was stored."""
+    client_dir = tmp_path / "client"
+    store = HistoryStore(client_dir / "history.sqlite3")
+    try:
+        for key in ("a", "b"):
+            store.add_queued(
+                HistoryItem(
+                    key=key, idem_key=key, batch="b", name=f"{key}.png", size=1,
+                    mime="image/png", state=JobState.QUEUED, server="http://127.0.0.1:9",
+                    created_at=0.0,
+                ),
+                b"x",
+            )  # fmt: skip
+        store.set_done("a", UploadResult(**good_but(url=f"http://127.0.0.1:9/{ESCAPES}.png")))
+        store.set_state("b", JobState.FAILED, f"Refused: {ESCAPES}")
+    finally:
+        store.close()
+    text = run_cli("history", "--data-dir", client_dir)
+    lines = run_cli("history", "--data-dir", client_dir, "--json")
+    for result in (text, lines):
+        assert result.returncode == 0, result.stderr
+        assert not unsafe_characters(result.stdout.decode()), result.stdout
+    rows = {row["name"]: row for row in map(json.loads, lines.stdout.decode().splitlines())}
+    assert rows["a.png"]["url"] == f"http://127.0.0.1:9/{ESCAPES}.png"
+    assert rows["b.png"]["error"] == f"Refused: {ESCAPES}"
