@@ -24,11 +24,12 @@ from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
 from desktop.core.history import HistoryStore
-from desktop.core.ipc import socket_name
+from desktop.core.ipc import UnsafeRuntimeDir, instance_address
 from desktop.core.paths import embedded_server_dir, history_path, user_data_dir
 from desktop.gc_guard import GuiThreadCollector
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
+from desktop.qt_workarounds import keep_true_alive
 from desktop.remote import RemoteRequests
 from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
@@ -242,6 +243,7 @@ class PicdropApp(QObject):
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:
+    keep_true_alive()
     QGuiApplication.setApplicationName(APP_NAME)
     QGuiApplication.setApplicationDisplayName(APP_DISPLAY_NAME)
     QGuiApplication.setOrganizationName(ORG_NAME)
@@ -264,10 +266,10 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     data_dir = data_dir or user_data_dir()
     qt_app = create_qt_app(sys.argv[:1] if argv is None else argv)
-    name = socket_name(data_dir)
     try:
+        name = instance_address(data_dir)
         instance = claim(name)
-    except RuntimeError as exc:  # no socket (odd permissions, a stuck lock): still usable alone
+    except (RuntimeError, UnsafeRuntimeDir) as exc:  # no socket: still usable alone
         log.warning("running without the single-instance socket: %s", exc)
         instance = None
     else:

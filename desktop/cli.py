@@ -8,6 +8,7 @@ display) — see `desktop.commands`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -73,15 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return selftest.run()
 
-    from desktop.core.ipc import socket_name
+    from desktop.core.ipc import UnsafeRuntimeDir, instance_address
     from desktop.core.paths import user_data_dir
     from desktop.instance_client import hand_over
 
     data_dir = (args.data_dir or user_data_dir()).resolve()
     files = [p.resolve() for p in args.files]
     # Already running: hand the files over (it uploads them and shows its window) and go.
-    if hand_over(socket_name(data_dir), files):
-        return 0
+    # Without a private place for the socket, this launch runs on its own (app.main says why).
+    with contextlib.suppress(UnsafeRuntimeDir):
+        if hand_over(instance_address(data_dir), files):
+            return 0
     if args.server:
         os.environ[SERVER_ENV] = args.server
     from desktop.app import main as gui_main  # Qt widgets only when the window is really wanted

@@ -1,9 +1,11 @@
 """One running app per user and data directory: the app listens on a local socket
 (QLocalServer); a second launch finds it there and hands over its files instead of starting.
 
+The address comes from `core.ipc.instance_address` (on Unix, a socket in a private directory).
 A crash leaves the socket file behind (on Unix); since nobody answers on it, the next launch
-removes it and listens again. A lock file around "is anyone there? then I listen" keeps two
-simultaneous launches from both becoming the running app.
+removes it and listens again, as it does when another user's process listens there. A lock file
+beside the socket, around "is anyone there? then I listen", keeps two simultaneous launches from
+both becoming the running app.
 """
 
 from __future__ import annotations
@@ -106,8 +108,13 @@ class InstanceServer(QObject):
             peer.message.connect(lambda message, p=peer: self.request.emit(p, message))
 
 
-def lock_path(name: str) -> Path:
-    return Path(QDir.tempPath()) / f"{name}.lock"
+def lock_path(address: str) -> Path:
+    """Beside the socket, in the same private directory; beside nothing on Windows (a pipe is
+    no file), so in the user's own temp directory."""
+    path = Path(address)
+    if path.is_absolute():
+        return path.with_name(f"{path.name}.lock")
+    return Path(QDir.tempPath()) / f"{address}.lock"
 
 
 def claim(name: str) -> InstanceServer | None:

@@ -2,11 +2,14 @@
 files, or the `picdrop` command uploading through the app or copying a link with it.
 
 QLocalSocket in blocking mode: no event loop, no QCoreApplication and no display are needed, and it
-is a Unix socket or a Windows named pipe as the platform wants.
+is a Unix socket or a Windows named pipe as the platform wants. Nothing is sent before the
+listening process is known to run as this user.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 
 from PySide6.QtNetwork import QLocalSocket
 
-from desktop.core.ipc import decode, encode
+from desktop.core.ipc import decode, encode, peer_uid
 
 CONNECT_MS = 1500
 REPLY_MS = 10_000
@@ -24,6 +27,17 @@ class InstanceGone(Exception):
     """The running app closed the connection (it quit or crashed) or stopped answering."""
 
 
+class ForeignInstance(Exception):
+    """What listens on the app's address runs as another user (or cannot be checked): it is
+    not our app, and nothing was sent to it."""
+
+    def __init__(self, address: str, owner: int | None) -> None:
+        whose = f"another user (uid {owner})" if owner is not None else "a user it cannot check"
+        super().__init__(
+            f"{address} is held by {whose}, not by your picdrop app; nothing was sent to it"
+        )
+
+
 class InstanceClient:
     def __init__(self, sock: QLocalSocket) -> None:
         self.sock = sock
@@ -31,12 +45,21 @@ class InstanceClient:
     @classmethod
     def connect(cls, name: str, timeout_ms: int = CONNECT_MS) -> InstanceClient | None:
         """A connection to the running app, or None when none listens under `name` (including
-        a stale socket file left by a crashed app: connecting to it is refused at once)."""
+        a stale socket file left by a crashed app: connecting to it is refused at once).
+        ForeignInstance when another user's process listens there."""
         sock = QLocalSocket()
         sock.connectToServer(name)
         if not sock.waitForConnected(timeout_ms):
             sock.abort()
             return None
+        try:
+            owner = peer_uid(int(sock.socketDescriptor()))
+            ours = owner is None or owner == os.getuid()
+        except OSError:  # cannot tell who listens: then it is not known to be us
+            owner, ours = None, False
+        if not ours:
+            sock.abort()
+            raise ForeignInstance(name, owner)
         return cls(sock)
 
     def __enter__(self) -> InstanceClient:
@@ -76,8 +99,19 @@ class InstanceClient:
         return self.receive(timeout_ms)
 
 
+def connect_to_ours(name: str, *, warn: bool = True) -> InstanceClient | None:
+    """InstanceClient.connect, with a foreign listener treated as no app at all (said on
+    standard error when `warn`)."""
+    try:
+        return InstanceClient.connect(name)
+    except ForeignInstance as exc:
+        if warn:
+            print(f"picdrop: {exc}", file=sys.stderr)
+        return None
+
+
 def ping(name: str) -> dict[str, Any] | None:
-    client = InstanceClient.connect(name)
+    client = connect_to_ours(name, warn=False)
     if client is None:
         return None
     with client:
@@ -90,7 +124,7 @@ def ping(name: str) -> dict[str, Any] | None:
 def hand_over(name: str, files: Sequence[Path]) -> bool:
     """Give files to the running app (which queues them and raises its window). False when no
     app is running."""
-    client = InstanceClient.connect(name)
+    client = connect_to_ours(name)
     if client is None:
         return False
     with client:
@@ -106,7 +140,7 @@ def hand_over(name: str, files: Sequence[Path]) -> bool:
 def copy_via_app(name: str, text: str, count: int) -> bool:
     """Put text on the clipboard through the running app, which owns it (on X11 a clipboard
     dies with the process that set it). False when no app is running."""
-    client = InstanceClient.connect(name)
+    client = connect_to_ours(name)
     if client is None:
         return False
     with client:

@@ -17,8 +17,10 @@ from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 from desktop.core.api import (
     ApiError,
+    BadAnswer,
     CancelToken,
     PicdropClient,
+    PicdropError,
     ServerUnreachable,
     UploadCancelled,
     UploadResult,
@@ -36,6 +38,7 @@ from desktop.core.intake import (
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobQueue, JobState, new_key
 from desktop.core.links import LinkInfo
 from desktop.core.prepare import Prepared, make_thumbnail, prepare
+from desktop.core.printable import printable
 from desktop.core.retry import RetryPolicy
 from desktop.core.thumbnailer import Thumbnailer
 from desktop.core.uploader import SpeedMeter, describe_error, describe_wait, upload_with_retry
@@ -436,11 +439,11 @@ class UploadService(QObject):
             )
         except UploadCancelled:
             self._stopped.emit(key, run)
-        except (ApiError, ServerUnreachable) as exc:
+        except PicdropError as exc:
             self._failed.emit(key, run, describe_error(exc), isinstance(exc, ServerUnreachable))
         except Exception as exc:  # a worker must always report back
             log.exception("upload %s failed", key)
-            self._failed.emit(key, run, f"Unexpected error: {exc}", False)
+            self._failed.emit(key, run, f"Unexpected error: {describe_error(exc)}", False)
         else:
             self._succeeded.emit(key, run, result)
         finally:
@@ -450,13 +453,17 @@ class UploadService(QObject):
         client = self.client_factory(url)
         try:
             health = client.health()
-        except (ApiError, ServerUnreachable) as exc:
+        except BadAnswer:
+            said = printable(f"{url} answered, but not as picdrop.")
+            self.connection_tested.emit(url, False, said)
+        except PicdropError as exc:
             self.connection_tested.emit(url, False, describe_error(exc))
-        except ValueError:
-            self.connection_tested.emit(url, False, f"{url} answered, but it is not picdrop.")
         else:
-            version = health.get("version", "") if isinstance(health, dict) else ""
-            self.connection_tested.emit(url, True, f"Connected to picdrop {version} at {url}")
+            version = health.get("version", "")
+            version = printable(version) if isinstance(version, str) else ""
+            self.connection_tested.emit(
+                url, True, printable(f"Connected to picdrop {version} at {url}")
+            )
         finally:
             client.close()
 
@@ -468,8 +475,8 @@ class UploadService(QObject):
         except ApiError as exc:
             # Already gone (deleted elsewhere, expired) counts as deleted.
             self._deleted.emit(item.key, "" if exc.status == 404 else describe_error(exc))
-        except ServerUnreachable as exc:
-            self._deleted.emit(item.key, str(exc))
+        except PicdropError as exc:
+            self._deleted.emit(item.key, describe_error(exc))
         else:
             self._deleted.emit(item.key, "")
         finally:
@@ -583,7 +590,7 @@ class UploadService(QObject):
         client = self.client_factory(self.server_url)
         try:
             client.delete(result.id, result.delete_token)
-        except (ApiError, ServerUnreachable):
+        except PicdropError:
             log.warning("could not delete cancelled upload %s", result.id)
         finally:
             client.close()

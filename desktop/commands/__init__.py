@@ -10,6 +10,7 @@ from pathlib import Path
 
 from desktop.commands.status import EXIT_HELP, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from desktop.core.config import SERVER_ENV
+from desktop.core.printable import printable
 
 COMMANDS = ("upload", "history", "delete")
 FORMATS = ("url", "markdown", "html", "bbcode", "json")
@@ -100,7 +101,7 @@ def run(argv: Sequence[str]) -> int:
 
         return run_delete(args)
     except UsageError as exc:
-        print(f"picdrop {args.command}: {exc}", file=sys.stderr)
+        print(printable(f"picdrop {args.command}: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(file=sys.stderr)

@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from desktop.commands.status import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UsageError
-from desktop.core.api import ApiError, PicdropClient, ServerUnreachable
+from desktop.core.api import ApiError, PicdropClient, PicdropError, ServerUnreachable
 from desktop.core.history import HistoryStore
 from desktop.core.jobs import JobState
 from desktop.core.paths import history_path, user_data_dir
+from desktop.core.printable import printable
 from desktop.core.uploader import describe_error
 
 
@@ -20,7 +21,8 @@ def run_delete(args: argparse.Namespace) -> int:
         if item is None or not item.image_id:
             raise UsageError(f"no upload {args.id!r} in the history (picdrop history lists them)")
         if item.state is JobState.DELETED:
-            print(f"picdrop delete: {item.image_id} was already deleted", file=sys.stderr)
+            said = f"picdrop delete: {item.image_id} was already deleted"
+            print(printable(said), file=sys.stderr)
             return EXIT_OK
         if not item.delete_token:
             raise UsageError(f"the history has no delete token for {item.image_id}")
@@ -28,16 +30,17 @@ def run_delete(args: argparse.Namespace) -> int:
         try:
             client.delete(item.image_id, item.delete_token)
         except ServerUnreachable as exc:
-            print(f"picdrop delete: {exc}", file=sys.stderr)
+            print(f"picdrop delete: {describe_error(exc)}", file=sys.stderr)
             return EXIT_UNREACHABLE
-        except ApiError as exc:
-            if exc.status != 404:  # 404: already gone (expired, deleted elsewhere)
+        except PicdropError as exc:
+            # 404: already gone (expired, deleted elsewhere)
+            if not (isinstance(exc, ApiError) and exc.status == 404):
                 print(f"picdrop delete: {describe_error(exc)}", file=sys.stderr)
                 return EXIT_FAILED
         finally:
             client.close()
         store.set_state(item.key, JobState.DELETED)
-        print(f"picdrop delete: deleted {item.image_id} ({item.name})", file=sys.stderr)
+        print(printable(f"picdrop delete: deleted {item.image_id} ({item.name})"), file=sys.stderr)
         return EXIT_OK
     finally:
         store.close()

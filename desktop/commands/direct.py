@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from desktop.commands.inputs import Input
 from desktop.commands.report import Reporter
-from desktop.core.api import ApiError, CancelToken, PicdropClient, ServerUnreachable
+from desktop.core.api import CancelToken, PicdropClient, PicdropError, ServerUnreachable
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.jobs import JobState, new_key
 from desktop.core.prepare import prepare
@@ -88,6 +88,8 @@ class DirectUploader:
             prepared.data,
         )
         history.set_state(key, JobState.UPLOADING)
+        # The row leaves "uploading" whatever happens below: done, failed, or (Ctrl+C) cancelled.
+        settled = False
         try:
             result = upload_with_retry(
                 self.client,
@@ -103,17 +105,21 @@ class DirectUploader:
                 ),
                 expires=self.expires,
             )
+            history.set_done(key, result)
+            settled = True
         except KeyboardInterrupt:
             history.set_state(key, JobState.CANCELLED)
+            settled = True
             raise
-        except ServerUnreachable as exc:
-            history.set_state(key, JobState.FAILED, str(exc))
-            reporter.failed(index, str(exc), unreachable=True)
-            return False
-        except ApiError as exc:
-            history.set_state(key, JobState.FAILED, describe_error(exc))
-            reporter.failed(index, describe_error(exc))
-            return True
-        history.set_done(key, result)
+        except PicdropError as exc:
+            message = describe_error(exc)
+            history.set_state(key, JobState.FAILED, message)
+            settled = True
+            unreachable = isinstance(exc, ServerUnreachable)
+            reporter.failed(index, message, unreachable=unreachable)
+            return not unreachable
+        finally:
+            if not settled:
+                history.set_state(key, JobState.FAILED, "The upload stopped on an error.")
         reporter.done(index, dataclasses.asdict(result))
         return True

@@ -10,6 +10,7 @@ import time
 from desktop.commands.status import EXIT_OK, UsageError
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.paths import history_path, user_data_dir
+from desktop.core.printable import printable
 
 # Everything but the bytes: the thumbnail is a picture and the delete token is in delete_url.
 JSON_FIELDS = (
@@ -40,6 +41,7 @@ def run_history(args: argparse.Namespace) -> int:
     finally:
         store.close()
     for item in items:
-        print(json.dumps(as_json(item), ensure_ascii=False) if args.json else as_line(item))
+        line = json.dumps(as_json(item), ensure_ascii=False) if args.json else as_line(item)
+        print(printable(line))
     sys.stdout.flush()
     return EXIT_OK

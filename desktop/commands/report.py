@@ -1,5 +1,6 @@
 """What `picdrop upload` writes: links (or JSON lines) on standard output, in the order the files
-were given and nothing else; errors and the progress bar on standard error."""
+were given and nothing else; errors and the progress bar on standard error. Every line goes out
+through `printable`: text from a server never reaches the terminal as control characters."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, TextIO
 from desktop.commands.inputs import Input
 from desktop.commands.progress import ProgressBar
 from desktop.core.links import LinkFormat, LinkInfo, format_link
+from desktop.core.printable import printable
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Reporter:
         self.progress.update(index, sent, total)
 
     def waiting(self, index: int, text: str) -> None:
-        self.progress.status(text)
+        self.progress.status(printable(text))
 
     def done(self, index: int, result: dict[str, Any]) -> None:
         self._settle(index, Outcome(self.inputs[index], result=result))
@@ -60,15 +62,16 @@ class Reporter:
     def failed(self, index: int, error: str, unreachable: bool = False) -> None:
         if index in self.outcomes:
             return
-        self.progress.clear()
-        print(f"picdrop upload: {self.inputs[index].label}: {error}", file=self.stderr)
-        self.stderr.flush()
+        self._say(self.stderr, f"picdrop upload: {self.inputs[index].label}: {error}")
         self._settle(index, Outcome(self.inputs[index], error=error, unreachable=unreachable))
 
     def note(self, text: str) -> None:
+        self._say(self.stderr, f"picdrop upload: {text}")
+
+    def _say(self, stream: TextIO, line: str) -> None:
         self.progress.clear()
-        print(f"picdrop upload: {text}", file=self.stderr)
-        self.stderr.flush()
+        print(printable(line), file=stream)
+        stream.flush()
         self.progress.redraw()
 
     def _settle(self, index: int, outcome: Outcome) -> None:
@@ -81,10 +84,7 @@ class Reporter:
         while self._next in self.outcomes:
             ready = self.outcomes[self._next]
             if ready.ok:
-                self.progress.clear()
-                print(render(ready, self.fmt), file=self.stdout)
-                self.stdout.flush()
-                self.progress.redraw()
+                self._say(self.stdout, render(ready, self.fmt))
             self._next += 1
 
     def finish(self) -> list[Outcome]:

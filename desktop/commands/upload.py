@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from desktop.commands.clipboard_tools import clipboard_command, copy_with
 from desktop.commands.direct import upload_direct
@@ -20,8 +22,9 @@ from desktop.commands.status import (
 )
 from desktop.core.config import SERVER_ENV, AppConfig
 from desktop.core.history import HistoryStore
-from desktop.core.ipc import socket_name
+from desktop.core.ipc import UnsafeRuntimeDir, instance_address
 from desktop.core.paths import history_path, user_data_dir
+from desktop.core.printable import printable
 
 NO_SERVER = (
     "no server to upload to, and picdrop is not running.\n"
@@ -60,7 +63,6 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     config = load_config()
     server = resolve_server(args.server, environ, config)
     data_dir = args.data_dir or user_data_dir()
-    name = socket_name(data_dir)
     reporter = Reporter(
         inputs,
         args.format,
@@ -72,9 +74,13 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
 
     if not server:
         from desktop.commands.via_app import upload_via_app
-        from desktop.instance_client import InstanceClient
+        from desktop.instance_client import ForeignInstance, InstanceClient
 
-        client = InstanceClient.connect(name)
+        try:
+            client = InstanceClient.connect(instance_address(data_dir))
+        except (UnsafeRuntimeDir, ForeignInstance) as exc:
+            print(printable(f"picdrop upload: {exc}"), file=sys.stderr)
+            return EXIT_UNREACHABLE
         if client is None:
             print(f"picdrop upload: {NO_SERVER}", file=sys.stderr)
             return EXIT_UNREACHABLE
@@ -99,18 +105,19 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     outcomes = reporter.finish()
     if copy and any(o.ok for o in outcomes):
         copy_links(
-            name, clipboard_text(outcomes, args.format), sum(o.ok for o in outcomes), environ
+            data_dir, clipboard_text(outcomes, args.format), sum(o.ok for o in outcomes), environ
         )
     return exit_status(outcomes)
 
 
-def copy_links(name: str, text: str, count: int, environ: Mapping[str, str]) -> None:
+def copy_links(data_dir: Path, text: str, count: int, environ: Mapping[str, str]) -> None:
     """Through the running app (which owns the clipboard), else a clipboard program, else say
     plainly that the links were only printed."""
     from desktop.instance_client import copy_via_app
 
-    if copy_via_app(name, text, count):
-        return
+    with contextlib.suppress(UnsafeRuntimeDir):  # no private socket: no app to copy with
+        if copy_via_app(instance_address(data_dir), text, count):
+            return
     command = clipboard_command(environ)
     if command is not None and copy_with(command, text):
         return

@@ -3,20 +3,29 @@
 Blocking by design: the upload service calls it from worker threads, the CLI calls it directly.
 TLS verification stays on and system proxies (HTTPS_PROXY, ...) are honoured because we never
 touch `verify` or `trust_env`.
+
+The server is not trusted: every answer is read with a size cap and checked against the API's
+schema, redirects go only to http(s) and never from https down to http, server text is made
+printable, and every failure is a `PicdropError` whose message is one sentence.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.fields import format_multipart_header_param
 
 from desktop import __version__
+from desktop.core.printable import is_printable, printable
 
 USER_AGENT = f"picdrop-desktop/{__version__}"
 # (connect, read) seconds. The read timeout also bounds how long a stalled server can hold a
@@ -24,11 +33,20 @@ USER_AGENT = f"picdrop-desktop/{__version__}"
 DEFAULT_TIMEOUT = (10.0, 120.0)
 # How much of the body is read per call; each read is a point where a cancel takes effect.
 CHUNK = 64 * 1024
+# A picdrop answer (JSON, an error, a redirect) is a few hundred bytes; reading stops past this.
+MAX_ANSWER = 1024 * 1024
+MAX_REDIRECTS = 5
+# How much of a server's error sentence is shown.
+MAX_MESSAGE = 300
 
 ProgressCallback = Callable[[int, int], None]
 
 
-class ApiError(Exception):
+class PicdropError(Exception):
+    """Why a request to a picdrop server failed; str() is one printable sentence."""
+
+
+class ApiError(PicdropError):
     """The server answered with an error status. `message` is its sentence for a person."""
 
     def __init__(
@@ -41,13 +59,25 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
-class ServerUnreachable(Exception):
+class ServerUnreachable(PicdropError):
     """No HTTP answer at all: refused, reset, DNS failure, timeout."""
 
     def __init__(self, base_url: str, reason: str) -> None:
         super().__init__(f"Cannot reach {base_url}: {reason}")
         self.base_url = base_url
         self.reason = reason
+
+
+class BadAnswer(PicdropError):
+    """The server answered, but not as a picdrop server does: an answer that is too large, not
+    JSON, not what the API promises, or a redirect that is not followed. Never retried."""
+
+    def __init__(self, base_url: str, problem: str) -> None:
+        super().__init__(printable(f"{base_url} gave an answer picdrop cannot use: {problem}"))
+
+
+class RedirectRefused(requests.exceptions.RequestException):
+    """A redirect that GuardedSession does not follow."""
 
 
 class UploadCancelled(Exception):
@@ -93,9 +123,73 @@ class UploadResult:
     expires_at: Any = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UploadResult:
-        fields = cls.__dataclass_fields__
-        return cls(**{k: data.get(k) for k in fields})
+    def from_json(cls, data: object) -> UploadResult:
+        """The result in a 201 answer; ValueError naming the first field that breaks the
+        schema (backend's UploadResult model, restated here: the desktop never imports it)."""
+        if not isinstance(data, dict):
+            raise ValueError("the answer is not a JSON object")
+        for name, (valid, what) in UPLOAD_RESULT_SCHEMA.items():
+            if name not in data:
+                raise ValueError(f"{name!r} is missing")
+            if not valid(data[name]):
+                raise ValueError(f"{name!r} is not {what}")
+        return cls(**{name: data[name] for name in UPLOAD_RESULT_SCHEMA})
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MIME = re.compile(r"image/[a-z0-9.+-]{1,64}")
+MAX_URL = 2048
+
+
+def _is_link(value: object) -> bool:
+    """A link in an answer: an absolute http(s) URL with a host, nothing unprintable or blank."""
+    if not isinstance(value, str) or len(value) > MAX_URL or not is_printable(value):
+        return False
+    if any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        return False
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+def _is_time_or_none(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+# field -> (check, what the field must be, for the error)
+UPLOAD_RESULT_SCHEMA: dict[str, tuple[Callable[[object], bool], str]] = {
+    "id": (_is_token, "an ID of letters, digits, - and _"),
+    "url": (_is_link, "an http(s) URL"),
+    "page_url": (_is_link, "an http(s) URL"),
+    "thumbnail_url": (_is_link, "an http(s) URL"),
+    "delete_url": (_is_link, "an http(s) URL"),
+    "delete_token": (_is_token, "a token of letters, digits, - and _"),
+    "width": (_is_count, "a whole number"),
+    "height": (_is_count, "a whole number"),
+    "size": (_is_count, "a whole number"),
+    "mime": (lambda v: isinstance(v, str) and _MIME.fullmatch(v) is not None, "an image type"),
+    "sha256": (lambda v: isinstance(v, str) and _SHA256.fullmatch(v) is not None, "a SHA-256"),
+    "expires_at": (_is_time_or_none, "a time or null"),
+}
 
 
 class _MultipartBody:
@@ -158,6 +252,38 @@ def _param(name: str, value: str) -> str:
     return format_multipart_header_param(name, value)
 
 
+class GuardedSession(requests.Session):
+    """A requests.Session that follows at most MAX_REDIRECTS redirects, only to http(s), never
+    from https down to http, and only when the redirect's own body is small (requests reads it
+    whole before following)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_redirects = MAX_REDIRECTS
+        self.hooks["response"].append(self._check_redirect)
+
+    def _check_redirect(self, response: requests.Response, **_kw: Any) -> None:
+        location = self.get_redirect_target(response)
+        if location is None:
+            return
+        problem = ""
+        try:
+            target = urljoin(response.url, location)
+            scheme = urlsplit(target).scheme
+        except ValueError:
+            target, scheme = location, ""
+        length = response.headers.get("Content-Length", "")
+        if scheme not in ("http", "https"):
+            problem = f"a redirect to {target!r}, which is not an http(s) URL"
+        elif scheme == "http" and urlsplit(response.url).scheme == "https":
+            problem = f"a redirect from https down to plain http ({target!r})"
+        elif not length.isdigit() or int(length) > MAX_ANSWER:
+            problem = "a redirect whose answer has no or too large a length"
+        if problem:
+            response.close()
+            raise RedirectRefused(problem)
+
+
 class PicdropClient:
     def __init__(
         self,
@@ -167,7 +293,7 @@ class PicdropClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or GuardedSession()
         self.session.headers["User-Agent"] = USER_AGENT
         self.timeout = timeout
 
@@ -176,8 +302,10 @@ class PicdropClient:
 
     # -- endpoints ------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        response = self._request("GET", "/healthz", timeout=(5.0, 10.0))
-        return response.json()
+        answer = self._json(self._request("GET", "/healthz", timeout=(5.0, 10.0)))
+        if not isinstance(answer, dict):
+            raise BadAnswer(self.base_url, "the health answer is not a JSON object")
+        return answer
 
     def upload(
         self,
@@ -200,13 +328,16 @@ class PicdropClient:
         body = _MultipartBody(fields, filename, data, mime, cancel, progress)
         if progress is not None:
             progress(0, len(data))
-        response = self._request(
+        answer = self._request(
             "POST",
             "/api/upload",
             data=body,
             headers={"Content-Type": body.content_type, "Idempotency-Key": idempotency_key},
         )
-        return UploadResult.from_json(response.json())
+        try:
+            return UploadResult.from_json(self._json(answer))
+        except ValueError as exc:
+            raise BadAnswer(self.base_url, str(exc)) from exc
 
     def delete(self, image_id: str, delete_token: str) -> None:
         self._request(
@@ -216,10 +347,13 @@ class PicdropClient:
         )
 
     # -- plumbing -------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
+    def _request(self, method: str, path: str, **kw: Any) -> bytes:
+        """The body of a successful answer (read up to MAX_ANSWER); every failure raised as a
+        PicdropError (UploadCancelled passes through)."""
         kw.setdefault("timeout", self.timeout)
         try:
-            response = self.session.request(method, self.base_url + path, **kw)
+            with self.session.request(method, self.base_url + path, stream=True, **kw) as response:
+                body = read_capped(response, MAX_ANSWER)
         except UploadCancelled:
             raise
         except requests.exceptions.SSLError as exc:
@@ -231,23 +365,66 @@ class PicdropClient:
         except requests.exceptions.ChunkedEncodingError as exc:
             # The answer broke off halfway (server killed or restarted): no answer, so retry.
             raise ServerUnreachable(self.base_url, "the answer broke off") from exc
+        except RedirectRefused as exc:
+            raise BadAnswer(self.base_url, str(exc)) from exc
+        except requests.exceptions.RequestException as exc:
+            raise BadAnswer(self.base_url, _request_problem(exc)) from exc
         if response.status_code >= 400:
-            raise _api_error(response)
-        return response
+            raise _api_error(response, body)
+        if body is None:
+            raise BadAnswer(self.base_url, f"the answer is larger than {MAX_ANSWER} bytes")
+        return body
+
+    def _json(self, body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested deep
+            raise BadAnswer(self.base_url, "the answer is not JSON") from exc
 
 
-def _api_error(response: requests.Response) -> ApiError:
+def read_capped(response: requests.Response, limit: int) -> bytes | None:
+    """The (decoded) body, or None as soon as it proves longer than `limit`: the rest is never
+    read, and closing the response drops the connection."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    for chunk in response.iter_content(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _api_error(response: requests.Response, body: bytes | None) -> ApiError:
     message, code = "", ""
     try:
-        payload = response.json()
-        if isinstance(payload, dict):
-            message = str(payload.get("error") or "")
-            code = str(payload.get("code") or "")
-    except ValueError:
-        pass
+        payload = json.loads(body) if body is not None else None
+    except (ValueError, RecursionError):
+        payload = None
+    if isinstance(payload, dict):
+        message = _shown(payload.get("error"))
+        code = _shown(payload.get("code"))
     if not message:
-        message = f"The server answered {response.status_code} {response.reason or ''}".strip()
+        reason = _shown(response.reason)
+        message = f"The server answered {response.status_code} {reason}".strip()
     return ApiError(response.status_code, message, code, parse_retry_after(response))
+
+
+def _shown(value: object) -> str:
+    """Server text as it may be shown: a string, printable, at most MAX_MESSAGE characters."""
+    if not isinstance(value, str):
+        return ""
+    text = printable(value.strip())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _request_problem(exc: requests.exceptions.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return "the answer could not be decoded"
+    return f"the request failed ({exc.__class__.__name__})"
 
 
 def parse_retry_after(response: requests.Response) -> float | None:

@@ -13,10 +13,12 @@ from desktop.core.api import (
     ApiError,
     CancelToken,
     PicdropClient,
+    PicdropError,
     ServerUnreachable,
     UploadCancelled,
     UploadResult,
 )
+from desktop.core.printable import printable
 from desktop.core.retry import RetryPolicy
 
 # (error, seconds until the next try, attempt that failed)
@@ -24,12 +26,12 @@ WaitingCallback = Callable[[Exception, float, int], None]
 
 
 def describe_error(error: Exception) -> str:
-    """The sentence shown on a row."""
+    """The sentence shown on a row (or printed): control characters escaped."""
     if isinstance(error, ApiError):
         if 400 <= error.status < 500 and error.status != 429:
-            return f"Refused by the server: {error.message}"
-        return error.message
-    return str(error)
+            return printable(f"Refused by the server: {error.message}")
+        return printable(error.message)
+    return printable(str(error))
 
 
 def describe_wait(error: Exception, delay: float) -> str:
@@ -50,7 +52,7 @@ def upload_with_retry(
     waiting: WaitingCallback | None = None,
     expires: str | None = None,
 ) -> UploadResult:
-    """Upload until it succeeds, fails for good (raises ApiError/ServerUnreachable) or is
+    """Upload until it succeeds, fails for good (raises a PicdropError) or is
     cancelled (raises UploadCancelled). Every try sends the same Idempotency-Key, so a try whose
     answer was lost cannot create a second image."""
     attempt = 0
@@ -79,7 +81,7 @@ def upload_with_retry(
         if cancel.cancelled:
             # Cancelled after the last byte left: the server has it. Cancel means "not on the
             # server", so take it back with the delete token we just got.
-            with contextlib.suppress(ApiError, ServerUnreachable):
+            with contextlib.suppress(PicdropError):
                 client.delete(result.id, result.delete_token)
             raise UploadCancelled()
         return result

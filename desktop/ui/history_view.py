@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop.core.history import HistoryItem
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
+from desktop.core.printable import printable
 from desktop.ui import theme
 from desktop.ui.queue import action_button, thumbnail_pixmap
 
@@ -68,7 +69,8 @@ class HistoryRow(QWidget):
         self.state_label = QLabel(state_text)
         self.state_label.setStyleSheet(f"color: {state_color.name()};")
         detail = item.error or item.url or ""
-        meta = QLabel("  ·  ".join(p for p in (when(item.created_at), detail) if p))
+        meta = QLabel(printable("  ·  ".join(p for p in (when(item.created_at), detail) if p)))
+        meta.setTextFormat(Qt.TextFormat.PlainText)  # server text, never HTML
         meta.setObjectName("Muted")
         meta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.jobs import Job, JobState
+from desktop.core.printable import printable
 from desktop.core.units import human_size
 from desktop.ui import theme
 
@@ -104,6 +105,8 @@ class UploadRow(QFrame):
         self.detail = QLabel()
         self.detail.setObjectName("Detail")
         self.detail.setWordWrap(True)
+        # Server text (errors, links): shown as text, never interpreted as HTML.
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
@@ -211,7 +214,7 @@ class UploadRow(QFrame):
 
     def _set_detail(self, text: str, color, link: bool = False) -> None:
         self.detail.setVisible(bool(text))
-        self.detail.setText(text)
+        self.detail.setText(printable(text))
         _set_style(self.detail, f"color: {color.name()};")
 
 

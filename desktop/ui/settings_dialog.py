@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.config import SERVER_ENV, AppConfig
 from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
+from desktop.core.printable import printable
 from desktop.ui import theme
 
 
@@ -43,6 +44,7 @@ class SettingsDialog(QDialog):
         self.test_button.clicked.connect(lambda: self.test_requested.emit(self.server.text()))
         self.test_result = QLabel()
         self.test_result.setWordWrap(True)
+        self.test_result.setTextFormat(Qt.TextFormat.PlainText)  # a server's words, never HTML
         server_row = QHBoxLayout()
         server_row.addWidget(self.server, 1)
         server_row.addWidget(self.test_button)
@@ -118,7 +120,7 @@ class SettingsDialog(QDialog):
         self.test_result.setStyleSheet(
             f"color: {(colors.success if ok else colors.danger).name()};"
         )
-        self.test_result.setText(message)
+        self.test_result.setText(printable(message))
 
     def config(self) -> AppConfig:
         return replace(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop import APP_DISPLAY_NAME
 from desktop.core.activity import Activity
+from desktop.core.printable import printable
 from desktop.ui import theme
 from desktop.ui.queue import thumbnail_pixmap
 from desktop.ui.tray_icons import panel_variant, ring_step, tray_icon
@@ -94,7 +95,7 @@ class TrayIcon(QObject):
             action = menu.addAction(elide(entry.name))
             action.setObjectName("recent")
             action.setData(entry.key)
-            action.setToolTip(f"Copy {entry.url}")
+            action.setToolTip(printable(f"Copy {entry.url}"))
             action.setIcon(QIcon(thumbnail_pixmap(entry.thumbnail, 20, ratio)))
             action.triggered.connect(lambda _=False, k=entry.key: self.recent_chosen.emit(k))
         menu.addSeparator()
@@ -138,6 +139,7 @@ class TrayIcon(QObject):
         return self.tray.toolTip()
 
     def notify(self, title: str, text: str, *, error: bool = False) -> None:
+        title, text = printable(title), printable(text)
         if error:
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, NOTIFY_MS)
         else:

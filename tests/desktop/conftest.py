@@ -28,7 +28,10 @@ from backend.settings import env_name
 from desktop.core.config import AppConfig
 from desktop.core.history import HistoryStore
 from desktop.core.retry import RetryPolicy
+from desktop.qt_workarounds import keep_true_alive
 from tests.services import ServerProcess, free_port
+
+keep_true_alive()  # before any test emits a signal: see desktop.qt_workarounds
 
 HERE = Path(__file__).resolve().parent
 # Child processes import the same backend and desktop code as this process.
@@ -396,8 +399,9 @@ def history_column(data_dir: Path, column: str, state: str | None = None) -> lis
 # -- single instance, command line, X server -----------------------------------------------------
 @pytest.fixture
 def run_dir() -> Iterator[Path]:
-    """TMPDIR for child processes: where the app's instance socket and lock file go. Short, as a
-    Unix socket path must stay under 108 bytes (pytest's tmp_path can be longer)."""
+    """TMPDIR and XDG_RUNTIME_DIR for child processes (private: mkdtemp makes it 0700): the app's
+    instance socket and lock file go in a directory below it. Short, as a Unix socket path must
+    stay under 108 bytes (pytest's tmp_path can be longer)."""
     import shutil
     import tempfile
 
@@ -407,10 +411,13 @@ def run_dir() -> Iterator[Path]:
 
 
 def instance_address(run_dir: Path, data_dir: Path) -> str:
-    """The running app's socket as seen from this process (its TMPDIR may differ)."""
-    from desktop.core.ipc import socket_name
+    """The running app's socket, as a child with `picdrop_env` finds it."""
+    from unittest import mock
 
-    return str(run_dir / socket_name(data_dir))
+    from desktop.core import ipc
+
+    with mock.patch.dict(os.environ, {"XDG_RUNTIME_DIR": str(run_dir)}):
+        return ipc.instance_address(data_dir)
 
 
 @pytest.fixture
@@ -418,7 +425,11 @@ def picdrop_env(tmp_path: Path, run_dir: Path) -> Callable[..., dict[str, str]]:
     """Environment for `python -m desktop` children: own settings store, own socket folder."""
 
     def make(**extra: str) -> dict[str, str]:
-        env = child_env(XDG_CONFIG_HOME=str(tmp_path / "config"), TMPDIR=str(run_dir))
+        env = child_env(
+            XDG_CONFIG_HOME=str(tmp_path / "config"),
+            TMPDIR=str(run_dir),
+            XDG_RUNTIME_DIR=str(run_dir),
+        )
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
         env.update(extra)

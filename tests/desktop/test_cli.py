@@ -290,7 +290,7 @@ def test_upload_needs_no_display(live_server, run_cli, picdrop_env, images, clie
 @pytest.fixture
 def running_app(make_service, history, qapp, run_dir, client_dir):
     """The app's side of the socket, in this process: the command finds it under the address it
-    derives from --data-dir (and TMPDIR), and the clipboard it fills is this process's."""
+    derives from --data-dir (and XDG_RUNTIME_DIR), and the clipboard it fills is this process's."""
     service = make_service("http://127.0.0.1:9")
     config = AppConfig()
     copier = LinkCopier(service, qapp.clipboard(), lambda: config, parent=service)

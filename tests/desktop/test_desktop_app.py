@@ -23,6 +23,7 @@ from desktop.core.links import LinkFormat
 from desktop.settings import SettingsStore
 from desktop.ui import theme
 from desktop.ui.queue import QueueView, UploadRow
+from tests.desktop.conftest import child_env
 
 TIMEOUT = 20_000
 
@@ -211,3 +212,24 @@ def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
             assert shot.size[0] >= 700 and shot.size[1] >= 700
             # Not blank: a real window has many colours.
             assert len(shot.convert("RGB").getcolors(1_000_000)) > 200
+
+
+def test_a_long_run_of_signals_does_not_abort_the_app(tmp_path) -> None:
+    """PySide6 6.12 drops a reference to True on each emit (desktop.qt_workarounds): an app that
+    emits as many signals as a long day of uploads must not abort when True runs out."""
+    script = (
+        "from PySide6.QtCore import QObject, Signal\n"
+        "from desktop.app import create_qt_app\n"
+        "app = create_qt_app(['picdrop'])\n"
+        "class Source(QObject):\n"
+        "    progress = Signal(str, int)\n"
+        "source = Source()\n"
+        "source.progress.connect(lambda key, sent: None)\n"
+        "for sent in range(200_000):\n"
+        "    source.progress.emit('key', sent)\n"
+        "print('done')\n"
+    )
+    env = child_env(XDG_CONFIG_HOME=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert run.stdout == b"done\n"

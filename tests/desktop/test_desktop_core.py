@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import random
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from desktop.core.intake import (
 )
 from desktop.core.jobs import Job, JobQueue, JobState
 from desktop.core.links import LinkFormat, LinkInfo, format_link, format_links, unknown_placeholders
+from desktop.core.printable import printable
 from desktop.core.retry import RetryPolicy
 
 INFO = LinkInfo(
@@ -266,3 +268,21 @@ def test_download_image_fetches_the_bytes(hosted, samples):
     url = hosted(samples.png())["url"]
     got = download_image(url)
     assert got.data == requests.get(url, timeout=10).content
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\x1b]0;title\x07", "\\u001b]0;title\\u0007"),  # OSC: retitle the terminal
+        ("\x1b[2J\x1b[H", "\\u001b[2J\\u001b[H"),  # CSI: clear the screen
+        ("a\rb\nc\td\x00", "a\\u000db\\u000ac\\u0009d\\u0000"),
+        ("\x7f\x9b31m", "\\u007f\\u009b31m"),  # DEL, and C1's one-byte CSI
+        ("abc\u202etxt.exe", "abc\\u202etxt.exe"),  # bidi override: reads as exe.txt
+        ("line\u2028sep", "line\\u2028sep"),
+        ("Größe 📷 日本 — ok", "Größe 📷 日本 — ok"),  # printable text stays as it is
+    ],
+)
+def test_printable_escapes_every_control_character(text, shown) -> None:
+    assert printable(text) == shown
+    # The escapes are JSON's: an escaped JSON line still decodes to the original.
+    assert json.loads(printable(json.dumps({"v": text}, ensure_ascii=False))) == {"v": text}
