@@ -29,7 +29,6 @@ from desktop.core.paths import embedded_server_dir, history_path, user_data_dir
 from desktop.gc_guard import GuiThreadCollector
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
-from desktop.qt_workarounds import keep_true_alive
 from desktop.remote import RemoteRequests
 from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
@@ -243,7 +242,6 @@ class PicdropApp(QObject):
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:
-    keep_true_alive()
     QGuiApplication.setApplicationName(APP_NAME)
     QGuiApplication.setApplicationDisplayName(APP_DISPLAY_NAME)
     QGuiApplication.setOrganizationName(ORG_NAME)

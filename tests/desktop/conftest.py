@@ -28,10 +28,7 @@ from backend.settings import env_name
 from desktop.core.config import AppConfig
 from desktop.core.history import HistoryStore
 from desktop.core.retry import RetryPolicy
-from desktop.qt_workarounds import keep_true_alive
 from tests.services import ServerProcess, free_port
-
-keep_true_alive()  # before any test emits a signal: see desktop.qt_workarounds
 
 HERE = Path(__file__).resolve().parent
 # Child processes import the same backend and desktop code as this process.

@@ -215,8 +215,8 @@ def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
 
 
 def test_a_long_run_of_signals_does_not_abort_the_app(tmp_path) -> None:
-    """PySide6 6.12 drops a reference to True on each emit (desktop.qt_workarounds): an app that
-    emits as many signals as a long day of uploads must not abort when True runs out."""
+    """PySide6 6.12.0 drops a reference to True on each emit (excluded in pyproject.toml): an app
+    that emits as many signals as a long day of uploads must not abort when True runs out."""
     script = (
         "from PySide6.QtCore import QObject, Signal\n"
         "from desktop.app import create_qt_app\n"

@@ -9,7 +9,7 @@ import io
 import pytest
 import requests
 from PIL import Image, ImageChops
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -22,7 +22,7 @@ TIMEOUT = 20_000
 
 def drop(widget, mime: QMimeData) -> None:
     """What Qt delivers for a real drag: enter (which must be accepted), then the drop."""
-    pos = QPointF(widget.rect().center())
+    pos = widget.rect().center()  # QDragEnterEvent takes a QPoint (QPointF only from 6.12)
     enter = QDragEnterEvent(
         pos,
         Qt.DropAction.CopyAction,
@@ -166,7 +166,7 @@ def test_drop_zone_refuses_what_it_cannot_take(make_service, make_window, live_s
     window = make_window(make_service(live_server.url))
     mime = QMimeData()
     mime.setText("just some words")
-    pos = QPointF(window.drop_zone.rect().center())
+    pos = window.drop_zone.rect().center()
     enter = QDragEnterEvent(
         pos,
         Qt.DropAction.CopyAction,
