@@ -135,11 +135,18 @@ def send_bytes(
 async def thumbnail(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
 
-    def load() -> tuple[ImageRecord, bytes]:
+    def stored() -> tuple[ImageRecord, bytes | None]:
         record = service.lookup(image_id)
-        return record, service.thumbnail(record)
+        return record, service.stored_thumbnail(record)
 
-    record, data = await anyio.to_thread.run_sync(load)
+    record, data = await anyio.to_thread.run_sync(stored)
+    if data is None:  # made once, however many ask at the same time
+        data = await request.app.state.image_work.once(
+            record.sha256,
+            request,
+            lambda: service.thumbnail_memory(record),
+            lambda: service.thumbnail(record),
+        )
     etag = f'"t-{record.sha256}"'
     headers = _cache_headers(record, service.clock(), etag)
     return send_bytes(request, data, media_type="image/webp", etag=etag, headers=headers)
