@@ -95,6 +95,8 @@ def create_app(
     app.state.image_work = ImageWork(
         settings.job_limit, ByteBudget(settings.upload_memory), settings.decode_timeout
     )
+    app.state.cpu_limiter = app.state.image_work.limiter
+    app.state.upload_budget = app.state.image_work.budget
     app.state.pages = pages.Pages(settings)
     errors.install(app)
     app.include_router(routes_api.router)

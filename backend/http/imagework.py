@@ -5,8 +5,8 @@ Every job
   (422) when it alone needs more than the whole budget;
 - runs on a thread of its own limiter, one job per core: waiting for a slot holds no thread, and
   the default thread pool (serving, health checks, database reads) is never used by image work;
-- when it is big, takes at most all but one of those slots, so small uploads never queue behind
-  a few huge images;
+- when it is big, or a thumbnail, takes at most all but one of those slots, so small uploads
+  never queue behind a few huge images or a storm of thumbnail requests;
 - stops at its deadline (TooSlow, 422) and when its client disconnects (ClientGone).
 
 Thumbnails are made once per image: concurrent first requests wait for one computation (single
@@ -29,8 +29,8 @@ from backend.images.cost import check_memory
 from backend.images.interrupt import Abandoned, Interrupt, applied
 
 T = TypeVar("T")
-# A job whose pixels take more than this is big: it may not take the last free slot.
-BIG_JOB_BYTES = 16 * 1024 * 1024
+# An upload whose pixels take more than this is big: it may not take the last free slot.
+BIG_JOB_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -43,7 +43,7 @@ class _Flight:
 class ImageWork:
     def __init__(self, jobs: int, budget: ByteBudget, seconds: float) -> None:
         self.limiter = anyio.CapacityLimiter(jobs)
-        self._big = anyio.CapacityLimiter(max(1, jobs - 1))
+        self._bulk = anyio.CapacityLimiter(max(1, jobs - 1))
         self.budget = budget
         self.seconds = seconds
         self._flights: dict[str, _Flight] = {}
@@ -81,7 +81,7 @@ class ImageWork:
         flight = self._flights.get(key)
         if flight is None or flight.interrupt.cancelled.is_set():  # none, or one being abandoned
             interrupt = Interrupt(self.seconds)
-            task = asyncio.ensure_future(self._measured(interrupt, measure, work, 0))
+            task = asyncio.ensure_future(self._measured(interrupt, measure, work, 0, bulk=True))
             flight = self._flights[key] = _Flight(task, interrupt)
             task.add_done_callback(lambda _task: self._landed(key, flight))
         flight.waiters += 1
@@ -105,13 +105,19 @@ class ImageWork:
             flight.task.exception()  # seen here, so an abandoned flight logs nothing
 
     async def _measured(
-        self, interrupt: Interrupt, measure: Callable[[], int], work: Callable[[], T], extra: int
+        self,
+        interrupt: Interrupt,
+        measure: Callable[[], int],
+        work: Callable[[], T],
+        extra: int,
+        *,
+        bulk: bool = False,
     ) -> T:
         memory = await self._job(interrupt, measure, 0) + extra
         check_memory(memory, self.budget.capacity)
-        if memory <= BIG_JOB_BYTES:
+        if not bulk and memory <= BIG_JOB_BYTES:
             return await self._job(interrupt, work, memory)
-        async with self._big:
+        async with self._bulk:
             return await self._job(interrupt, work, memory)
 
     async def _job(self, interrupt: Interrupt, work: Callable[[], T], memory: int) -> T:
