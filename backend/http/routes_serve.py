@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from backend.catalog import ImageRecord
 from backend.errors import NotFound
+from backend.http.body import ClientGone
 from backend.http.models import LOOKUP_RESPONSES
 from backend.images import FORMATS
 from backend.service import DirectLocation, ImageService, image_cache_control
@@ -141,12 +142,15 @@ async def thumbnail(request: Request, image_id: str) -> Response:
 
     record, data = await anyio.to_thread.run_sync(stored)
     if data is None:  # made once, however many ask at the same time
-        data = await request.app.state.image_work.once(
-            record.sha256,
-            request,
-            lambda: service.thumbnail_memory(record),
-            lambda: service.thumbnail(record),
-        )
+        try:
+            data = await request.app.state.image_work.once(
+                record.sha256,
+                request,
+                lambda: service.thumbnail_memory(record),
+                lambda: service.thumbnail(record),
+            )
+        except ClientGone:
+            return Response(status_code=400)  # nobody is listening; the status is for the log
     etag = f'"t-{record.sha256}"'
     headers = _cache_headers(record, service.clock(), etag)
     return send_bytes(request, data, media_type="image/webp", etag=etag, headers=headers)

@@ -261,3 +261,21 @@ def _assert_served_meanwhile(server, normal: bytes, in_flight: list[Future], gat
     if gate.waiting:  # some bombs were accepted and are being worked on: still in flight
         assert not gate.opened.is_set()
         assert not all(f.done() for f in in_flight)
+
+
+def test_a_thumbnail_nobody_waits_for_any_more_is_abandoned(start_server):
+    server = start_server(decode_timeout=600)
+    state = server.app.state
+    slow = bombs.scan_jpeg(side=2048, copies=600)  # seconds of decoding, for the upload too
+    image = upload(server.url, slow)
+    if image.status_code == 422:  # refused by a structural limit: bounded
+        return
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(f"GET /t/{image.json()['id']}.webp HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    wait_until(lambda: state.cpu_limiter.borrowed_tokens > 0, 60, "the thumbnail's decode")
+    sock.close()
+    wait_until(lambda: state.cpu_limiter.borrowed_tokens == 0, 60, "the slot to be given back")
+    assert state.upload_budget.used == 0
+    record = state.service.lookup(image.json()["id"])
+    assert state.service.stored_thumbnail(record) is None  # stopped, not finished
