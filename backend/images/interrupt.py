@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from backend.images.errors import ImageRejected
 
-CHUNK = 4096  # bytes a decoder gets between two checks
+CHUNK = 16384  # bytes a decoder gets between two checks
 
 
 class TooSlow(ImageRejected):
