@@ -95,7 +95,7 @@ def create_app(
     app.state.image_work = ImageWork(
         settings.job_limit, ByteBudget(settings.upload_memory), settings.decode_timeout
     )
-    app.state.cpu_limiter = app.state.image_work.limiter
+    app.state.cpu_limiter = app.state.image_work.limiter  # its parts, by the names they had
     app.state.upload_budget = app.state.image_work.budget
     app.state.pages = pages.Pages(settings)
     errors.install(app)

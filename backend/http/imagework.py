@@ -29,7 +29,7 @@ from backend.images.cost import check_memory
 from backend.images.interrupt import Abandoned, Interrupt, applied
 
 T = TypeVar("T")
-# An upload whose pixels take more than this is big: it may not take the last free slot.
+# An upload that takes more memory than this is big: it may not take the last free slot.
 BIG_JOB_BYTES = 8 * 1024 * 1024
 
 
