@@ -17,6 +17,7 @@ from backend import ids
 from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, ImageRecord, NewImage
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.images import Limits, Processed, make_thumbnail, process
+from backend.images.thumbnail import thumbnail_memory
 from backend.retention import lifetime, parse_retention
 from backend.settings import EXPIRY_CHOICES, Settings
 from backend.storage import BlobStore, StorageFull
@@ -282,21 +283,34 @@ class ImageService:
             return DirectLocation(redirect_url=url, redirect_max_age=max(0, keep))
         return None
 
-    def thumbnail(self, record: ImageRecord) -> bytes:
-        """Made on first request from the stored image, then kept in the blob store."""
+    def stored_thumbnail(self, record: ImageRecord) -> bytes | None:
+        """The thumbnail if it was made already (memory cache, then the blob store)."""
         key = thumbnail_key(record.sha256)
         data = self.cache.get(key)
+        if data is None:
+            try:
+                data = self.store.get(key)
+            except KeyError:
+                return None
+            self.cache.put(key, data)
+        return data
+
+    def thumbnail_memory(self, record: ImageRecord) -> int:
+        """The bytes of pixels making the thumbnail will decode (headers only)."""
+        return thumbnail_memory(self.blob(record))
+
+    def thumbnail(self, record: ImageRecord) -> bytes:
+        """Made on first request from the stored image, then kept in the blob store.
+        CPU-bound; the HTTP layer runs it once per image, under the image-work limits."""
+        data = self.stored_thumbnail(record)  # made meanwhile, by another replica perhaps
         if data is not None:
             return data
+        data = make_thumbnail(self.blob(record))
         try:
-            data = self.store.get(key)
-        except KeyError:
-            data = make_thumbnail(self.blob(record))
-            try:
-                self.store.put(key, data)
-            except StorageFull:  # reads keep working on a full disk; the next view retries
-                log.warning("storage full: thumbnail served without being kept")
-        self.cache.put(key, data)
+            self.store.put(thumbnail_key(record.sha256), data)
+        except StorageFull:  # reads keep working on a full disk; the next view retries
+            log.warning("storage full: thumbnail served without being kept")
+        self.cache.put(thumbnail_key(record.sha256), data)
         return data
 
     # -- deleting -------------------------------------------------------------------------------

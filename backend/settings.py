@@ -118,9 +118,10 @@ class Settings:
     )
     workers: int = _doc("Image-processing jobs run at once (0: one per CPU core).", default=0)
     upload_memory: int = _doc(
-        "Bytes of uploads processed at once (three times each body: as received, as stripped, "
-        "and its decoded pixels); bigger uploads wait their turn.",
-        default=96 * 1024 * 1024,
+        "Bytes of memory image work holds at once: each upload's body twice (as received and "
+        "as stripped) plus its decoded pixels, each thumbnail's decoded pixels; others wait "
+        "their turn, and an image that alone needs more is refused (422).",
+        default=128 * 1024 * 1024,
     )
     cache_bytes: int = _doc(
         "Memory for the cache of hot image bytes served from the app.", default=64 * 1024 * 1024
@@ -175,6 +176,11 @@ class Settings:
         "Serve Swagger UI at /api/docs (it loads its scripts from a CDN, outside the pages' "
         "security policy). /openapi.json is served either way.",
         default=False,
+    )
+    decode_timeout: int = _doc(
+        "Seconds of work checking an upload or making a thumbnail may take; a slower image is "
+        "refused (422).",
+        default=10,
     )
 
     # ------------------------------------------------------------------

@@ -4,8 +4,9 @@
     python -m bench.run_all --quick              # shorter runs, for a smoke test
     python -m bench.run_all --only serve,upload  # some of them
 
-Serving, uploads, the image pipeline, the server's memory, the desktop app (drop to clipboard, GUI
-stalls), and the packaged app's size, start-up time and idle memory beside the same from source.
+Serving, uploads, the image pipeline, the server's memory, decoding bombs against a live server,
+the desktop app (drop to clipboard, GUI stalls), and the packaged app's size, start-up time and
+idle memory beside the same from source.
 Each figure is a median of several runs beside a reference measured in the same run; the machine
 is shared and noisy, so only the ratios compare across runs.
 
@@ -33,7 +34,7 @@ from bench.harness import ROOT, Row, print_table
 
 OUT = ROOT / "docs" / "bench"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
-SUITES = ("serve", "upload", "pipeline", "memory", "desktop", "startup")
+SUITES = ("serve", "upload", "pipeline", "memory", "bombs", "desktop", "startup")
 
 
 def _desktop(quick: bool) -> list[Row]:
@@ -91,6 +92,10 @@ def collect(only: set[str], quick: bool) -> list[Row]:
             from bench import bench_memory
 
             rows += bench_memory.run()
+        elif name == "bombs":
+            from bench import bench_bombs
+
+            rows += bench_bombs.run(seconds=3 if quick else 6)
         elif name == "desktop":
             rows += _desktop(quick)
         elif name == "startup":

@@ -29,6 +29,7 @@ from backend.http.budget import ByteBudget
 from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
+from backend.http.imagework import ImageWork
 from backend.moderation import Moderation
 from backend.scanner import Scanner
 from backend.service import ImageService, UploadCheck
@@ -94,9 +95,13 @@ def create_app(
     app.state.service = service
     app.state.moderation = moderation
     app.state.guard = guard
-    # CPU-heavy image work runs about one job per core; the rest waits its turn.
-    app.state.cpu_limiter = anyio.CapacityLimiter(settings.job_limit)
-    app.state.upload_budget = ByteBudget(settings.upload_memory)
+    # CPU-heavy image work runs about one job per core, on threads of its own; the rest waits
+    # its turn without holding a thread of the default pool, which serving and health checks use.
+    app.state.image_work = ImageWork(
+        settings.job_limit, ByteBudget(settings.upload_memory), settings.decode_timeout
+    )
+    app.state.cpu_limiter = app.state.image_work.limiter  # its parts, by the names they had
+    app.state.upload_budget = app.state.image_work.budget
     app.state.pages = pages.Pages(settings)
     errors.install(app)
     app.include_router(routes_api.router)

@@ -1,7 +1,7 @@
-"""A byte-weighted semaphore: bounds the memory that uploads being processed hold at once.
+"""A byte-weighted semaphore: bounds the memory that image work holds at once.
 
-Many small uploads run side by side; big ones take turns. An upload larger than the whole budget
-still runs, alone, so no upload waits forever.
+Many small jobs run side by side; big ones take turns. A job larger than the whole budget is
+refused before it gets here (imagework.py), so no job waits forever.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+
+import anyio
 
 
 class ByteBudget:
@@ -27,6 +29,7 @@ class ByteBudget:
         try:
             yield
         finally:
-            async with self._changed:
-                self.used -= amount
-                self._changed.notify_all()
+            with anyio.CancelScope(shield=True):  # given back even when the holder is cancelled
+                async with self._changed:
+                    self.used -= amount
+                    self._changed.notify_all()

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from backend.catalog import ImageRecord
 from backend.errors import NotFound
+from backend.http.body import ClientGone
 from backend.http.models import LOOKUP_RESPONSES
 from backend.images import FORMATS
 from backend.service import DirectLocation, ImageService, image_cache_control
@@ -144,11 +145,21 @@ def send_bytes(
 async def thumbnail(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
 
-    def load() -> tuple[ImageRecord, bytes]:
+    def stored() -> tuple[ImageRecord, bytes | None]:
         record = service.lookup(image_id)
-        return record, service.thumbnail(record)
+        return record, service.stored_thumbnail(record)
 
-    record, data = await anyio.to_thread.run_sync(load)
+    record, data = await anyio.to_thread.run_sync(stored)
+    if data is None:  # made once, however many ask at the same time
+        try:
+            data = await request.app.state.image_work.once(
+                record.sha256,
+                request,
+                lambda: service.thumbnail_memory(record),
+                lambda: service.thumbnail(record),
+            )
+        except ClientGone:
+            return Response(status_code=400)  # nobody is listening; the status is for the log
     etag = f'"t-{record.sha256}"'
     headers = _cache_headers(record, service.clock(), etag)
     return send_bytes(request, data, media_type="image/webp", etag=etag, headers=headers)

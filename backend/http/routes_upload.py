@@ -12,12 +12,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from backend.errors import ApiError
 from backend.http.body import ClientGone, UploadBody, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
+from backend.images.pipeline import process_memory
 from backend.service import ImageService, Upload
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-UPLOAD_MEMORY_FACTOR = 3
 
 MULTIPART_BODY = {
     "requestBody": {
@@ -62,8 +61,7 @@ async def receive_upload(request: Request) -> Upload | None:
         await request.app.state.guard.check_upload(request)  # 429 before the body is read
         body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
     except ClientGone:
-        log.info("client disconnected during the upload; nothing stored")
-        return None
+        return _client_gone()
     except ApiError as refusal:
         # Refused before the whole body arrived (429, 413, 408, 415...): close the connection
         # after the answer, or the server would go on reading (and discarding) the rest of it.
@@ -78,15 +76,17 @@ async def receive_upload(request: Request) -> Upload | None:
             replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
             if replay is not None:
                 return replay
-        # Counted three times: the bytes as received, as stripped (the same object when nothing
-        # was removed), and about as much again for the pixels a check decodes (a PNG's first
-        # frame, for its perceptual hash; JPEGs are decoded at 1/8 scale, far less).
-        async with request.app.state.upload_budget.hold(UPLOAD_MEMORY_FACTOR * body.file.size):
-            processed = await anyio.to_thread.run_sync(
-                lambda: service.prepare(body.read(), body.sha256),
-                limiter=request.app.state.cpu_limiter,
-            )
-            body.close()
+        # Charged before anything is decoded: the body as received and as stripped (the same
+        # object when nothing was removed), and the pixels its check decodes, from its headers.
+        limits = service.limits
+        processed = await request.app.state.image_work.run(
+            request,
+            lambda: process_memory(body.read(), limits),
+            lambda: service.prepare(body.read(), body.sha256),
+            extra_memory=2 * body.file.size,
+        )
+        body.close()
+        async with request.app.state.image_work.budget.hold(len(processed.data)):
             return await anyio.to_thread.run_sync(
                 functools.partial(
                     service.store_upload,
@@ -96,8 +96,14 @@ async def receive_upload(request: Request) -> Upload | None:
                     idempotency_key=key,
                 )
             )
+    except ClientGone:
+        return _client_gone()
     finally:
         body.close()
+
+
+def _client_gone() -> None:
+    log.info("client disconnected during the upload; nothing stored")
 
 
 def _gone() -> Response:

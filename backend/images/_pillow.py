@@ -1,21 +1,22 @@
 """Opening bytes with Pillow on our terms: our limits are already checked, so Pillow's own
 bomb warning is silenced only when those limits allow more than it does, and every decoder
-failure becomes a BrokenImage (never an OSError or SyntaxError reaching the HTTP layer)."""
+failure becomes a BrokenImage (never an OSError or SyntaxError reaching the HTTP layer).
+Decoders are fed small chunks through a file that checks the work's interrupt (interrupt.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import io
 import struct
 import warnings
 import zlib
 from collections.abc import Iterator
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 from backend.images._limits import count
 from backend.images.errors import BrokenImage, TooManyPixels
 from backend.images.formats import ImageInfo
+from backend.images.interrupt import CHUNK, GuardedBytes
 
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
 # What Pillow's plugins raise on bad input (struct/zlib errors escape some of them).
@@ -45,7 +46,9 @@ def opened(data: bytes, info: ImageInfo, allowed_pixels: int) -> Iterator[Image.
                 # Only with limits above Pillow's: catch_warnings is process-wide, keep it rare.
                 stack.enter_context(warnings.catch_warnings())
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[_PIL_FORMAT[info.format]]) as image:
+            with Image.open(GuardedBytes(data), formats=[_PIL_FORMAT[info.format]]) as image:
+                if isinstance(image, ImageFile.ImageFile):
+                    image.decodermaxblock = CHUNK
                 yield image
     except Image.DecompressionBombError as e:
         raise TooManyPixels(

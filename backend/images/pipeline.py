@@ -1,4 +1,5 @@
-"""The upload path's one call: probe, strip, verify, and the content address of the result."""
+"""The upload path's one call: probe, strip, verify, and the content address of the result;
+and what that call will cost in memory, known before it runs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from backend.images._limits import Limits
+from backend.images.cost import decode_memory
 from backend.images.formats import ImageInfo, probe
 from backend.images.strip import strip_metadata
 from backend.images.verify import verify_and_hash
@@ -40,3 +42,9 @@ def process(data: bytes, limits: Limits, data_sha256: str | None = None) -> Proc
         else hashlib.sha256(stripped.data).hexdigest(),
         dhash,
     )
+
+
+def process_memory(data: bytes, limits: Limits) -> int:
+    """The bytes of pixels `process(data, limits)` will hold at its peak, from the headers.
+    Raises what `probe` raises."""
+    return decode_memory(data, probe(data, limits))

@@ -8,6 +8,7 @@ from PIL import Image, ImageOps
 
 from backend.images._limits import Limits
 from backend.images._pillow import opened
+from backend.images.cost import decode_memory
 from backend.images.formats import probe
 
 THUMBNAIL_SIDE = 320
@@ -37,9 +38,10 @@ def make_thumbnail(data: bytes, max_side: int = THUMBNAIL_SIDE) -> bytes:
             image.draft("RGB", (max_side, max_side))  # let libjpeg scale down by 2, 4 or 8
         icc = image.info.get("icc_profile")
         source_mode = image.mode
-        upright = ImageOps.exif_transpose(image)  # loads the first frame only
-    thumb = _displayable(upright)
-    thumb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        image.load()  # the first frame only
+        ImageOps.exif_transpose(image, in_place=True)  # no copy of a picture already upright
+        thumb = _displayable(image)
+        thumb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     options = {}
     # Keep an RGB profile (wide-gamut photos look wrong without it); a CMYK or grey one would
     # not describe the converted pixels.
@@ -48,3 +50,8 @@ def make_thumbnail(data: bytes, max_side: int = THUMBNAIL_SIDE) -> bytes:
     out = io.BytesIO()
     thumb.save(out, "WEBP", quality=_QUALITY, **options)
     return out.getvalue()
+
+
+def thumbnail_memory(data: bytes) -> int:
+    """The bytes of pixels `make_thumbnail(data)` will hold at its peak, from the headers."""
+    return decode_memory(data, probe(data, _NO_LIMITS))

@@ -6,7 +6,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES, so Pillow reports truncation instead of padding
 
 from __future__ import annotations
 
-from backend.images import _png
+from backend.images import _png, interrupt
 from backend.images._limits import Limits
 from backend.images._pillow import opened
 from backend.images.fingerprint import JPEG_DRAFT, hash_image, perceptual_hash
@@ -29,6 +29,7 @@ def verify_decode(data: bytes, info: ImageInfo, limits: Limits) -> None:
             image.load()
             return
         for index in range(info.frames):  # GIF and WebP: every frame, composited
+            interrupt.check()  # a WebP frame is decoded in one call: stop between frames
             image.seek(index)
             image.load()
 

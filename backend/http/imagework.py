@@ -1,0 +1,136 @@
+"""Image work (checking an upload, making a thumbnail): what it may cost and when it stops.
+
+Every job
+- charges the memory its pixels will take to the byte budget before it starts, and is refused
+  (422) when it alone needs more than the whole budget;
+- runs on a thread of its own limiter, one job per core: waiting for a slot holds no thread, and
+  the default thread pool (serving, health checks, database reads) is never used by image work;
+- when it is big, or a thumbnail, takes at most all but one of those slots, so small uploads
+  never queue behind a few huge images or a storm of thumbnail requests;
+- stops at its deadline (TooSlow, 422) and when its client disconnects (ClientGone).
+
+Thumbnails are made once per image: concurrent first requests wait for one computation (single
+flight), which stops only when every one of them has gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+from starlette.requests import Request
+
+from backend.http.body import ClientGone
+from backend.http.budget import ByteBudget
+from backend.images.cost import check_memory
+from backend.images.interrupt import Abandoned, Interrupt, applied
+
+T = TypeVar("T")
+# An upload that takes more memory than this is big: it may not take the last free slot.
+BIG_JOB_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class _Flight:
+    task: asyncio.Future
+    interrupt: Interrupt
+    waiters: int = 0
+
+
+class ImageWork:
+    def __init__(self, jobs: int, budget: ByteBudget, seconds: float) -> None:
+        self.limiter = anyio.CapacityLimiter(jobs)
+        self._bulk = anyio.CapacityLimiter(max(1, jobs - 1))
+        self.budget = budget
+        self.seconds = seconds
+        self._flights: dict[str, _Flight] = {}
+
+    async def run(
+        self,
+        request: Request,
+        measure: Callable[[], int],
+        work: Callable[[], T],
+        *,
+        extra_memory: int = 0,
+    ) -> T:
+        """`measure()` (headers only: the bytes of pixels `work` will decode), then `work()`
+        with that plus `extra_memory` charged. Raises ImageRejected or ClientGone."""
+        interrupt = Interrupt(self.seconds)
+        with anyio.CancelScope() as scope:
+
+            def gone() -> None:
+                interrupt.cancel()
+                scope.cancel()
+
+            watcher = asyncio.ensure_future(_on_disconnect(request, gone))
+            try:
+                return await self._measured(interrupt, measure, work, extra_memory)
+            except Abandoned:
+                pass
+            finally:
+                watcher.cancel()
+        raise ClientGone()
+
+    async def once(
+        self, key: str, request: Request, measure: Callable[[], int], work: Callable[[], T]
+    ) -> T:
+        """Like `run`, but concurrent calls with the same key share one computation."""
+        flight = self._flights.get(key)
+        if flight is None or flight.interrupt.cancelled.is_set():  # none, or one being abandoned
+            interrupt = Interrupt(self.seconds)
+            task = asyncio.ensure_future(self._measured(interrupt, measure, work, 0, bulk=True))
+            flight = self._flights[key] = _Flight(task, interrupt)
+            task.add_done_callback(lambda _task: self._landed(key, flight))
+        flight.waiters += 1
+        try:
+            with anyio.CancelScope() as scope:
+                watcher = asyncio.ensure_future(_on_disconnect(request, scope.cancel))
+                try:
+                    return await asyncio.shield(flight.task)
+                finally:
+                    watcher.cancel()
+            raise ClientGone()
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0:
+                flight.interrupt.cancel()  # nobody waits for it any more
+
+    def _landed(self, key: str, flight: _Flight) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.task.cancelled():
+            flight.task.exception()  # seen here, so an abandoned flight logs nothing
+
+    async def _measured(
+        self,
+        interrupt: Interrupt,
+        measure: Callable[[], int],
+        work: Callable[[], T],
+        extra: int,
+        *,
+        bulk: bool = False,
+    ) -> T:
+        memory = await self._job(interrupt, measure, 0) + extra
+        check_memory(memory, self.budget.capacity)
+        if not bulk and memory <= BIG_JOB_BYTES:
+            return await self._job(interrupt, work, memory)
+        async with self._bulk:
+            return await self._job(interrupt, work, memory)
+
+    async def _job(self, interrupt: Interrupt, work: Callable[[], T], memory: int) -> T:
+        def guarded() -> T:
+            with applied(interrupt):
+                return work()
+
+        async with self.budget.hold(memory):
+            return await anyio.to_thread.run_sync(guarded, limiter=self.limiter)
+
+
+async def _on_disconnect(request: Request, gone: Callable[[], None]) -> None:
+    """Call `gone` when the client hangs up (the body has been read: the next message says so)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    gone()
