@@ -4,7 +4,7 @@ The figure is the peak of the pixel buffers our pipeline holds at once for one i
 and hashing it at upload, or making its thumbnail): width x height x bytes per pixel of each
 buffer. Frames are decoded one at a time, each onto the whole canvas (GIF logical screen, WebP
 canvas), so an animation costs what one frame on its canvas costs. Measured with Pillow 13:
-RGBA PNG 13 bytes a pixel, RGB PNG 5, palette GIF 5, WebP 16 to 21, progressive JPEG 3 (4:2:0),
+RGBA PNG 8 bytes a pixel, RGB PNG 5, palette GIF 5, WebP 16, progressive JPEG 3 (4:2:0),
 baseline JPEG almost nothing (decoded at 1/8 scale).
 """
 
@@ -21,8 +21,8 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
 _NARROW_MODES = ("1", "L", "P")  # one byte a pixel; Pillow keeps RGB in four
 # WebP (Pillow opens it by decoding): libwebp's canvas, the frame's bytes and Pillow's copy.
 _WEBP_DECODED = 12
-# An RGBA picture is flattened onto white for its hash: a background and the result.
-_FLATTEN = 8
+# An RGBA picture's grey copy is flattened onto white for its hash: alpha, white and the result.
+_FLATTEN = 3
 _GREY = 1  # the grey copy the hash is computed from
 _THUMBNAIL_SIDE = 320
 

@@ -116,10 +116,12 @@ def _upright_grey(frame: Image.Image, orientation: int) -> Image.Image:
     """The frame in grey, transparency flattened onto white, turned upright (turning the grey
     copy, the smallest one)."""
     pixels = _displayable(frame)
-    if pixels.mode == "RGBA":
-        background = Image.new("RGBA", pixels.size, (255, 255, 255, 255))
-        pixels = Image.alpha_composite(background, pixels)
     grey = pixels.convert("L")
+    if pixels.mode == "RGBA":
+        # Grey is linear in R, G and B, so the grey copy flattened onto white is the grey of the
+        # flattened picture, made from one-byte buffers instead of two four-byte ones.
+        white = Image.new("L", pixels.size, 255)
+        grey = Image.composite(grey, white, pixels.getchannel("A"))
     method = _UPRIGHT.get(orientation)
     return grey if method is None else grey.transpose(method)
 
