@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QDir, QLockFile, QObject, Signal, Slot
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
 
 from desktop.core.ipc import MAX_LINE, ProtocolError, decode, encode
 from desktop.instance_client import ping
@@ -86,7 +86,7 @@ class InstanceServer(QObject):
     def listen(self) -> None:
         if self.server.listen(self.name):
             return
-        if self.server.serverError() == QLocalServer.SocketError.AddressInUseError:
+        if self.server.serverError() == QAbstractSocket.SocketError.AddressInUseError:
             # Nobody answered on it (the caller checked): a crashed instance left it behind.
             log.info("replacing the stale socket %s of an instance that did not exit", self.name)
             QLocalServer.removeServer(self.name)

@@ -35,6 +35,7 @@ import socket
 import stat
 import struct
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +76,27 @@ def instance_address(data_dir: Path) -> str:
     Windows a pipe name. Raises UnsafeRuntimeDir."""
     if sys.platform == "win32":
         return socket_name(data_dir)
-    return str(private_runtime_dir() / f"instance-{_digest(data_dir)}")
+    name = f"instance-{_digest(data_dir)}"
+    return str(private_runtime_dir(len(name) + 1) / name)
 
 
-def private_runtime_dir() -> Path:
+# sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs, the terminating NUL included.
+SOCKET_PATH_MAX = 107 if sys.platform.startswith("linux") else 103
+
+
+def private_runtime_dir(room: int = 0) -> Path:
     """A directory only this user can enter, created 0700 and checked: `$XDG_RUNTIME_DIR/picdrop`
-    when $XDG_RUNTIME_DIR is itself private, else `run` in the user's cache directory."""
+    when $XDG_RUNTIME_DIR is itself private, else `run` in the user's cache directory; when that
+    leaves fewer than `room` bytes of a socket path, `picdrop-UID` in the temp directory (as tmux
+    does: another user who made it first keeps picdrop from starting, but receives nothing)."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if runtime and os.path.isabs(runtime) and is_private_dir(Path(runtime)):
-        return ensure_private_dir(Path(runtime) / APP_NAME)
-    cache = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-    return ensure_private_dir(cache / "run")
+        candidate = Path(runtime) / APP_NAME
+    else:
+        candidate = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "run"
+    if len(os.fsencode(candidate)) + room > SOCKET_PATH_MAX:
+        candidate = Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"
+    return ensure_private_dir(candidate)
 
 
 def is_private_dir(path: Path) -> bool:

@@ -287,6 +287,21 @@ def test_the_socket_directory_is_private(tmp_path, monkeypatch, runtime) -> None
     assert stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == os.getuid()
 
 
+def test_a_deep_home_still_gets_a_socket_that_fits(tmp_path, monkeypatch) -> None:
+    """A socket path longer than sun_path cannot be listened on (the frozen app failed so under
+    a deep home): then the socket goes into a private picdrop-UID directory in the temp dir."""
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 4)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(deep / "cache"))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    address = ipc.instance_address(tmp_path / "data")
+    assert len(os.fsencode(address)) <= ipc.SOCKET_PATH_MAX
+    assert Path(address).parent.name == f"picdrop-{os.getuid()}"
+    assert ipc.is_private_dir(Path(address).parent)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(address)  # the proof that it fits
+    os.unlink(address)
+
+
 @pytest.mark.parametrize("problem", ["open to others", "a symlink", "owned by another user"])
 def test_a_socket_directory_that_is_not_private_is_refused(tmp_path, monkeypatch, problem) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
