@@ -43,8 +43,8 @@ class FastImages:
         self.app = app
         self.service = service
         self.settings = settings
-        # Redirects to S3 stay with the route (they presign URLs); behind nginx, the answer is
-        # headers only, as in serving.send_direct.
+        # With S3_SERVE=redirect every image goes to the route (it presigns URLs); behind nginx
+        # (X-Accel-Redirect) the answer is headers only, as in serving.send_direct.
         self.redirects = settings.s3_serve == "redirect"
         self.accel = bool(settings.x_accel_redirect)
 
