@@ -12,9 +12,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend import ids
-from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, ImageRecord, NewImage
+from backend.catalog import (
+    Catalog,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    ImageRecord,
+    NewImage,
+    WouldBlock,
+)
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.images import Limits, Processed, make_thumbnail, process
 from backend.images.thumbnail import thumbnail_memory
@@ -38,26 +46,6 @@ class Upload:
     record: ImageRecord
     delete_token: str
     replayed: bool = False
-
-
-YEAR = 31536000
-
-
-def image_cache_control(record: ImageRecord, now: float) -> str:
-    """A year and immutable (the bytes never change); less for an upload that expires sooner."""
-    if record.expires_at is None:
-        return f"public, max-age={YEAR}, immutable"
-    max_age = max(0, min(YEAR, int(record.expires_at - now)))
-    return f"public, max-age={max_age}" + (", immutable" if max_age == YEAR else "")
-
-
-@dataclass(frozen=True)
-class DirectLocation:
-    """Either a path for nginx's X-Accel-Redirect or a URL to send the client to."""
-
-    accel_path: str | None = None
-    redirect_url: str | None = None
-    redirect_max_age: int = 0
 
 
 def blob_key(sha256: str, ext: str) -> str:
@@ -98,10 +86,6 @@ class ImageService:
             max_total_pixels=settings.max_total_pixels,
         )
         self.cache = ByteCache(settings.cache_bytes)
-        # Whether direct_location may send a client elsewhere (then the HTTP fast path steps aside).
-        self.may_serve_directly = bool(settings.x_accel_redirect) or (
-            settings.s3_serve == "redirect" and hasattr(store, "url")
-        )
 
     # -- upload ---------------------------------------------------------------------------------
     def expiry(self, requested: str | None) -> float | None:
@@ -258,30 +242,40 @@ class ImageService:
             self.cache.put(record.blob_key, data)
         return data
 
-    def direct_location(self, record: ImageRecord) -> DirectLocation | None:
-        """Where the image's bytes can be fetched without the app sending them, if configured:
-        an X-Accel-Redirect path for nginx (filesystem store), or a URL to redirect to (S3)."""
-        settings = self.settings
-        if settings.x_accel_redirect and self.store.local_path(record.blob_key) is not None:
-            return DirectLocation(
-                accel_path=settings.x_accel_redirect.rstrip("/") + "/" + record.blob_key
-            )
-        url_for = getattr(self.store, "url", None)
-        if settings.s3_serve == "redirect" and url_for is not None:
-            now = self.clock()
-            remaining = YEAR if record.expires_at is None else int(record.expires_at - now)
-            lifetime = max(1, min(settings.s3_presign_seconds, remaining))
-            url = url_for(
-                record.blob_key,
-                expires_in=lifetime,
-                content_type=record.mime,
-                cache_control=image_cache_control(record, now),
-                content_disposition=f'inline; filename="{record.id}.{record.ext}"',
-            )
-            # A browser may keep the redirect while the URL it points to stays valid.
-            keep = min(remaining, 3600) if settings.s3_public_url else lifetime // 2
-            return DirectLocation(redirect_url=url, redirect_max_age=max(0, keep))
-        return None
+    def lookup_nowait(self, image_id: str, now: float) -> ImageRecord | None:
+        """The record if it is live at `now` and the catalog can tell without waiting; None
+        otherwise (unknown, expired, removed, or a catalog that would block): then `lookup`
+        gives the exact answer."""
+        if not ids.is_valid_id(image_id):
+            return None
+        try:
+            record = self.catalog.get_nowait(image_id)
+        except WouldBlock:
+            return None
+        if record is None or record.removed_at is not None or record.expired(now):
+            return None
+        return record
+
+    def cached_blob(self, record: ImageRecord) -> bytes | None:
+        """The image's bytes if they are in memory (no I/O)."""
+        return self.cache.get(record.blob_key)
+
+    def blob_path(self, record: ImageRecord) -> Path | None:
+        """A file holding the image's bytes, if the store keeps files (for X-Accel-Redirect)."""
+        return self.store.local_path(record.blob_key)
+
+    def blob_url(
+        self, record: ImageRecord, *, expires_in: int, cache_control: str, content_disposition: str
+    ) -> str | None:
+        """A URL where a client can fetch the image's bytes from the store itself, answered
+        with these headers, if the store has such URLs (see BlobStore.url)."""
+        return self.store.url(
+            record.blob_key,
+            expires_in=expires_in,
+            content_type=record.mime,
+            cache_control=cache_control,
+            content_disposition=content_disposition,
+        )
 
     def stored_thumbnail(self, record: ImageRecord) -> bytes | None:
         """The thumbnail if it was made already (memory cache, then the blob store)."""
@@ -312,6 +306,10 @@ class ImageService:
             log.warning("storage full: thumbnail served without being kept")
         self.cache.put(thumbnail_key(record.sha256), data)
         return data
+
+    def ping(self) -> None:
+        """Raises when the catalog does not answer (the health check)."""
+        self.catalog.ping()
 
     # -- deleting -------------------------------------------------------------------------------
     def delete(self, image_id: str, token: str) -> None:

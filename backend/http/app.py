@@ -114,7 +114,7 @@ def create_app(
     app.include_router(routes_serve.router)
     app.mount("/static", pages.static_files(), name="static")
     # Innermost: cached images answered without FastAPI's router or a thread hop (fastpath.py).
-    app.add_middleware(FastImages, service=service)
+    app.add_middleware(FastImages, service=service, settings=settings)
     app.add_middleware(GuardMiddleware, guard=guard)  # inside the access log: 429s are logged
     app.add_middleware(RefuseCrossSite)  # outside the limits: a forged form costs nobody a hit
     # Inside the access log too, so that an incident's 500 is logged like any other answer.

@@ -12,8 +12,8 @@ cannot answer without waiting — goes to the app unchanged, which gives the exa
 fills the cache).
 
 The row is read from the database on every request (a point read through sqlite3 that never
-waits: backend.catalog.Catalog.get_nowait), never cached, so a delete, expiry or removal shows
-at once here and on the next request in any other process sharing the catalog.
+waits: ImageService.lookup_nowait), never cached, so a delete, expiry or removal shows at once
+here and on the next request in any other process sharing the catalog.
 """
 
 from __future__ import annotations
@@ -22,10 +22,15 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend import ids
-from backend.catalog import WouldBlock
-from backend.http.routes_serve import IMAGE_HEADERS
-from backend.service import ImageService, image_cache_control
+from backend.http.serving import (
+    IMAGE_HEADERS,
+    accel_path,
+    cache_control,
+    content_disposition,
+    image_etag,
+)
+from backend.service import ImageService
+from backend.settings import Settings
 
 _PATH = re.compile(r"/([0-9A-Za-z]{10,32})\.(jpg|png|gif|webp)")
 # Request headers that need the full route's logic (ranges, conditional requests).
@@ -34,9 +39,14 @@ _STATIC_HEADERS = [(k.lower().encode(), v.encode()) for k, v in IMAGE_HEADERS.it
 
 
 class FastImages:
-    def __init__(self, app: ASGIApp, service: ImageService) -> None:
+    def __init__(self, app: ASGIApp, service: ImageService, settings: Settings) -> None:
         self.app = app
         self.service = service
+        self.settings = settings
+        # With S3_SERVE=redirect every image goes to the route (it presigns URLs); behind nginx
+        # (X-Accel-Redirect) the answer is headers only, as in serving.send_direct.
+        self.redirects = settings.s3_serve == "redirect"
+        self.accel = bool(settings.x_accel_redirect)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
@@ -49,6 +59,8 @@ class FastImages:
         await self.app(scope, receive, send)
 
     def _answer(self, scope: Scope) -> tuple[dict, dict] | None:
+        if self.redirects:
+            return None
         match = _PATH.fullmatch(scope["path"])
         if match is None:
             return None
@@ -57,45 +69,30 @@ class FastImages:
                 return None
         image_id, ext = match.groups()
         service = self.service
-        if not ids.is_valid_id(image_id):
-            return None
-        try:
-            record = service.catalog.get_nowait(image_id)
-        except WouldBlock:
-            return None
         now = service.clock()
-        if record is None or record.ext != ext or record.removed_at is not None:
-            return None
-        if record.expired(now):
+        record = service.lookup_nowait(image_id, now)
+        if record is None or record.ext != ext:
             return None
         common = [
             (b"content-type", record.mime.encode()),
             *_STATIC_HEADERS,
-            (b"cache-control", image_cache_control(record, now).encode()),
-            (b"content-disposition", f'inline; filename="{record.id}.{record.ext}"'.encode()),
+            (b"cache-control", cache_control(record, now).encode()),
+            (b"content-disposition", content_disposition(record).encode()),
         ]
-        if service.may_serve_directly:
-            # nginx sends the file (X-Accel-Redirect): the answer is headers only, as in
-            # routes_serve._direct. Redirects to S3 stay with the route (they presign URLs).
-            if service.settings.s3_serve == "redirect":
+        if self.accel:
+            path = accel_path(self.settings, service, record)
+            if path is None:
                 return None
-            location = service.direct_location(record)
-            if location is None or location.accel_path is None:
-                return None
-            headers = [
-                (b"content-length", b"0"),
-                *common,
-                (b"x-accel-redirect", location.accel_path.encode()),
-            ]
+            headers = [(b"content-length", b"0"), *common, (b"x-accel-redirect", path.encode())]
             body = b""
         else:
-            data = service.cache.get(record.blob_key)
+            data = service.cached_blob(record)
             if data is None:
                 return None
             headers = [
                 (b"content-length", str(len(data)).encode()),
                 *common,
-                (b"etag", f'"{record.sha256}"'.encode()),
+                (b"etag", image_etag(record).encode()),
             ]
             body = b"" if scope["method"] == "HEAD" else data
         return (

@@ -21,14 +21,15 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from backend import __version__, ids
 from backend.catalog import ImageRecord
 from backend.errors import Forbidden
 from backend.http.body import too_large
+from backend.http.errors import HTTP_SENTENCES, error_response
 from backend.http.models import ImageMeta, UploadResult, base_url, image_meta
+from backend.http.serving import IMMUTABLE, etag_matches
 from backend.moderation import REASON_LABELS
 from backend.service import ImageService
 from backend.settings import EXPIRY_CHOICES, Settings
@@ -107,26 +108,20 @@ class HashedAssets:
         assert scope["type"] == "http"
         asset = self.assets.get(scope["path"].rpartition("/")[2])
         if scope["method"] not in ("GET", "HEAD"):
-            response: Response = JSONResponse(
-                {
-                    "error": "This address does not accept that method.",
-                    "code": "method_not_allowed",
-                },
-                405,
-                headers={"Allow": "GET, HEAD"},
+            code, message = HTTP_SENTENCES[405]
+            response = error_response(
+                Request(scope, receive), 405, code, message, {"Allow": "GET, HEAD"}
             )
         elif asset is None:
-            response = JSONResponse(
-                {"error": "There is nothing at this address.", "code": "not_found"}, 404
-            )
+            response = error_response(Request(scope, receive), 404, *HTTP_SENTENCES[404])
         else:
             headers = {
-                "Cache-Control": "public, max-age=31536000, immutable",
+                "Cache-Control": IMMUTABLE,
                 "X-Content-Type-Options": "nosniff",
                 "ETag": asset.etag,
             }
             inm = dict(scope["headers"]).get(b"if-none-match", b"").decode("latin-1")
-            if asset.etag in (t.strip().removeprefix("W/") for t in inm.split(",")):
+            if etag_matches(inm, asset.etag):
                 response = Response(status_code=304, headers=headers)
             else:
                 body = b"" if scope["method"] == "HEAD" else asset.body

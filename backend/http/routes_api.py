@@ -7,27 +7,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from backend import __version__
-from backend.errors import Unauthorized
+from backend.http.auth import bearer_token
 from backend.http.models import ERROR_RESPONSES, ImageMeta, base_url, image_meta
 from backend.service import ImageService
 
 router = APIRouter()
 
 
-def bearer_token(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "Send the delete token as 'Authorization: Bearer <token>'.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return token.strip()
-
-
 @router.get("/healthz", summary="Health check")
 async def healthz(request: Request) -> dict:
     service: ImageService = request.app.state.service
-    await anyio.to_thread.run_sync(service.catalog.ping)  # the catalog answers
+    await anyio.to_thread.run_sync(service.ping)  # the catalog answers
     return {"status": "ok", "version": __version__}
 
 
@@ -54,7 +44,7 @@ async def image_metadata(request: Request, image_id: str) -> ImageMeta:
     summary="Delete an image with its delete token",
 )
 async def delete_image(request: Request, image_id: str) -> Response:
-    token = bearer_token(request)
+    token = bearer_token(request, "delete token")
     service: ImageService = request.app.state.service
     await anyio.to_thread.run_sync(service.delete, image_id, token)
     return Response(status_code=204)

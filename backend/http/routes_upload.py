@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 
 import anyio
 from fastapi import APIRouter, Request
@@ -106,16 +107,21 @@ def _client_gone() -> None:
     log.info("client disconnected during the upload; nothing stored")
 
 
-def _gone() -> Response:
-    return Response(status_code=400)  # nobody is listening; the status is for the access log
+Answer = Callable[[UploadResult, int], Response]  # the result, and 200 for a replay (else 201)
 
 
-def _json_result(request: Request, upload: Upload) -> JSONResponse:
+async def _upload_then(request: Request, answer: Answer) -> Response:
+    """Receive the upload, then `answer` with its result."""
+    upload = await receive_upload(request)
+    if upload is None:
+        return Response(status_code=400)  # nobody is listening; the status is for the access log
     result = upload_result(request, upload.record, upload.delete_token)
+    return answer(result, 200 if upload.replayed else 201)
+
+
+def _json_result(result: UploadResult, status: int) -> JSONResponse:
     return JSONResponse(
-        result.model_dump(mode="json"),
-        status_code=200 if upload.replayed else 201,
-        headers={"Location": result.page_url},
+        result.model_dump(mode="json"), status_code=status, headers={"Location": result.page_url}
     )
 
 
@@ -133,8 +139,7 @@ async def api_upload(request: Request) -> Response:
     201 with the links and the secret delete token; 200 when an Idempotency-Key replays an
     earlier upload.
     """
-    upload = await receive_upload(request)
-    return _gone() if upload is None else _json_result(request, upload)
+    return await _upload_then(request, _json_result)
 
 
 @router.put(
@@ -145,29 +150,26 @@ async def api_upload(request: Request) -> Response:
     summary="Upload a raw body (curl -T)",
 )
 async def api_put(request: Request, filename: str) -> Response:
-    upload = await receive_upload(request)
-    return _gone() if upload is None else _json_result(request, upload)
+    return await _upload_then(request, _json_result)
 
 
 @router.post("/", include_in_schema=False)
 async def curl_upload(request: Request) -> Response:
     """`curl -F file=@x.png host/`: the raw URL as plain text, the delete token in a header."""
-    upload = await receive_upload(request)
-    if upload is None:
-        return _gone()
-    result = upload_result(request, upload.record, upload.delete_token)
-    return PlainTextResponse(
-        result.url + "\n",
-        status_code=200 if upload.replayed else 201,
-        headers={"X-Delete-Token": result.delete_token, "X-Delete-Url": result.delete_url},
-    )
+
+    def plain_text(result: UploadResult, status: int) -> Response:
+        return PlainTextResponse(
+            result.url + "\n",
+            status_code=status,
+            headers={"X-Delete-Token": result.delete_token, "X-Delete-Url": result.delete_url},
+        )
+
+    return await _upload_then(request, plain_text)
 
 
 @router.post("/upload", include_in_schema=False)
 async def form_upload(request: Request) -> Response:
     """The web page's form, for browsers without JavaScript: an HTML page with the links."""
-    upload = await receive_upload(request)
-    if upload is None:
-        return _gone()
-    result = upload_result(request, upload.record, upload.delete_token)
-    return request.app.state.pages.uploaded(request, result)
+    return await _upload_then(
+        request, lambda result, _status: request.app.state.pages.uploaded(request, result)
+    )

@@ -51,6 +51,19 @@ class BlobStore(Protocol):
         """A file the server may send directly (sendfile / X-Accel-Redirect), if any."""
         ...
 
+    def url(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str | None:
+        """Where a client can fetch the blob from the store itself, valid for `expires_in`
+        seconds and answered with these headers; None when the store has no such URLs."""
+        ...
+
     def sweep_temporary(self, older_than: float) -> int:
         """Remove leftovers of interrupted writes; returns how many were removed."""
         ...

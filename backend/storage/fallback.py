@@ -47,5 +47,10 @@ class FallbackStore:
         path = self.primary.local_path(key)
         return path if path is not None and self.primary.exists(key) else None
 
+    def url(self, key: str, **_options: object) -> str | None:
+        # The app sends the bytes while blobs move: a URL into the primary would first need a
+        # request to the primary per view, to know the blob is there already.
+        return None
+
     def sweep_temporary(self, older_than: float) -> int:
         return self.primary.sweep_temporary(older_than)

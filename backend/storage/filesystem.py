@@ -92,6 +92,9 @@ class FilesystemStore:
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 
+    def url(self, key: str, **_options: object) -> str | None:
+        return None  # files reach clients through the app, or through nginx (local_path)
+
     def sweep_temporary(self, older_than: float) -> int:
         removed = 0
         cutoff = time.time() - older_than

@@ -180,6 +180,26 @@ def test_assets_are_served_under_their_content_hash_and_cached_forever(client):
     assert client.session.post(client.url + next(iter(urls))).status_code == 405
 
 
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+@pytest.mark.parametrize(
+    ("method", "asset", "elsewhere"),
+    [
+        ("GET", "/static/picdrop.000000000000.css", "/no/such/page"),
+        ("POST", "/static/picdrop.css", "/robots.txt"),
+    ],
+)
+def test_asset_errors_look_like_every_other_error(client, accept, method, asset, elsewhere):
+    """A missing asset or a wrong method answers in the form the client asked for (the error
+    page for a browser), like any other address."""
+    answers = [
+        client.session.request(method, client.url + path, headers={"Accept": accept}, timeout=30)
+        for path in (asset, elsewhere)
+    ]
+    assert answers[0].status_code == answers[1].status_code
+    assert answers[0].headers["content-type"] == answers[1].headers["content-type"]
+    assert answers[0].text == answers[1].text
+
+
 # -- oEmbed ---------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from backend.storage import FilesystemStore, StorageFull, StorageUnavailable, open_store
+from backend.storage import (
+    FallbackStore,
+    FilesystemStore,
+    StorageFull,
+    StorageUnavailable,
+    open_store,
+)
 from backend.storage.filesystem import TMP_PREFIX
 
 
@@ -131,6 +137,16 @@ def test_local_path_only_where_there_is_a_file(store):
         assert path is not None and path.read_bytes() == b"png"
     else:
         assert path is None
+
+
+@pytest.mark.parametrize("kind", ["filesystem", "fallback"])
+def test_stores_without_urls_of_their_own_say_so(tmp_path, kind):
+    """Such a store's images reach clients through the app (or nginx), never by a redirect."""
+    store = FilesystemStore(tmp_path / "new")
+    if kind == "fallback":
+        store = FallbackStore(store, FilesystemStore(tmp_path / "old"))
+    store.put("ab/abc.png", b"png")
+    assert store.url("ab/abc.png", expires_in=60, content_type="image/png") is None
 
 
 # -- S3 only -------------------------------------------------------------------------------------
