@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from backend import ids
@@ -80,15 +80,15 @@ class ImageService:
         catalog: Catalog,
         store: BlobStore,
         *,
-        checks: list[UploadCheck] | None = None,
-        screens: list[UploadCheck] | None = None,
+        checks: Iterable[UploadCheck] = (),
+        screens: Iterable[UploadCheck] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
-        self.checks = list(checks or [])
-        self.screens = list(screens or [])
+        self.checks = list(checks)
+        self.screens = list(screens)
         self.retention = parse_retention(settings.retention)
         self.clock = clock
         self.limits = Limits(
