@@ -442,11 +442,6 @@ class Catalog:
             return count
 
     # -- checks ---------------------------------------------------------------------------------
-    def iter_images(self) -> Iterator[ImageRecord]:
-        with self.reading() as conn:
-            for row in conn.execute(select(images).order_by(images.c.created_at)):
-                yield ImageRecord(**row._mapping)
-
     def blob_usage(self) -> Iterator[BlobUsage]:
         """Every blob that live images use or that has a count, streamed, from one snapshot."""
         live = images.c.removed_at.is_(None)
@@ -491,10 +486,6 @@ class Catalog:
         """Raises when the database cannot be reached (the health check)."""
         with self.reading() as conn:
             conn.exec_driver_sql("SELECT 1")
-
-    def count_images(self) -> int:
-        with self.reading() as conn:
-            return conn.execute(select(func.count()).select_from(images)).scalar_one()
 
     def integrity_check(self) -> str:
         """'ok' or SQLite's description of what is wrong (PostgreSQL: always 'ok')."""
