@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from backend import ids
 from backend.catalog import Catalog, IdempotencyClaim, IdempotencyRecord, ImageRecord, NewImage
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
+from backend.expiry import EXPIRY_CHOICES
 from backend.images import Limits, Processed, make_thumbnail, process
 from backend.images.thumbnail import thumbnail_memory
 from backend.retention import lifetime, parse_retention
-from backend.settings import EXPIRY_CHOICES, Settings
+from backend.settings import Settings
 from backend.storage import BlobStore, StorageFull
 
 log = logging.getLogger(__name__)
