@@ -37,7 +37,7 @@ def decode_memory(data: bytes, info: ImageInfo) -> int:
             return _jpeg_memory(image, area)
         decoded = 1 if image.mode in _NARROW_MODES and not info.animated else 4
         alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
-        # Made RGB or RGBA for the hash and the thumbnail (thumbnail._displayable).
+        # Made RGB or RGBA for the hash and the thumbnail (thumbnail.displayable).
         converted = 4 if image.mode not in ("RGB", "RGBA") or "transparency" in image.info else 0
         return area * (decoded + converted + (_FLATTEN if alpha else 0) + _GREY)
 
