@@ -249,14 +249,18 @@ class ImageService:
         return record
 
     def blob(self, record: ImageRecord) -> bytes:
-        data = self.cache.get(record.blob_key)
+        try:
+            return self._cached(record.blob_key)
+        except KeyError:
+            log.error("blob %s of image %s is missing", record.blob_key, record.id)
+            raise NotFound() from None
+
+    def _cached(self, key: str) -> bytes:
+        """The memory cache, else the blob store (then cached). KeyError: not in the store."""
+        data = self.cache.get(key)
         if data is None:
-            try:
-                data = self.store.get(record.blob_key)
-            except KeyError:
-                log.error("blob %s of image %s is missing", record.blob_key, record.id)
-                raise NotFound() from None
-            self.cache.put(record.blob_key, data)
+            data = self.store.get(key)
+            self.cache.put(key, data)
         return data
 
     def direct_location(self, record: ImageRecord) -> DirectLocation | None:
@@ -286,15 +290,10 @@ class ImageService:
 
     def stored_thumbnail(self, record: ImageRecord) -> bytes | None:
         """The thumbnail if it was made already (memory cache, then the blob store)."""
-        key = thumbnail_key(record.sha256)
-        data = self.cache.get(key)
-        if data is None:
-            try:
-                data = self.store.get(key)
-            except KeyError:
-                return None
-            self.cache.put(key, data)
-        return data
+        try:
+            return self._cached(thumbnail_key(record.sha256))
+        except KeyError:
+            return None
 
     def thumbnail_memory(self, record: ImageRecord) -> int:
         """The bytes of pixels making the thumbnail will decode (headers only)."""

@@ -104,6 +104,21 @@ LOOKUP_RESPONSES = {
 
 
 # -- reports and the admin API (made from backend.moderation's results) ---------------------------
+def moderation_responses(*statuses: int) -> dict:
+    """What a report or admin route may answer besides its success."""
+    text = {
+        400: "Malformed request.",
+        401: "No admin token.",
+        403: "Wrong admin token, or the admin API is off.",
+        404: "Unknown, expired or deleted image (or block).",
+        413: "Too large.",
+        415: "Unsupported Content-Type.",
+        429: "Rate-limited (see Retry-After).",
+        451: "Removed by the moderators.",
+    }
+    return {s: {"model": ErrorBody, "description": text[s]} for s in statuses}
+
+
 class ReportReceived(BaseModel):
     status: str = Field("received", description="Always 'received': reports are not echoed.")
 

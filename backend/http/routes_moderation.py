@@ -26,12 +26,12 @@ from backend.http.models import (
     AuditLog,
     BlockList,
     DismissResult,
-    ErrorBody,
     PurgeResult,
     RemovalResult,
     ReportGroup,
     ReportGroups,
     ReportReceived,
+    moderation_responses,
 )
 from backend.moderation import MAX_DETAILS, MAX_NOTE, Moderation, check_reason, clean_text
 
@@ -58,20 +58,6 @@ REPORT_BODY = {
 }
 
 
-def _errors(*statuses: int) -> dict:
-    text = {
-        400: "Malformed request.",
-        401: "No admin token.",
-        403: "Wrong admin token, or the admin API is off.",
-        404: "Unknown, expired or deleted image (or block).",
-        413: "Too large.",
-        415: "Unsupported Content-Type.",
-        429: "Rate-limited (see Retry-After).",
-        451: "Removed by the moderators.",
-    }
-    return {s: {"model": ErrorBody, "description": text[s]} for s in statuses}
-
-
 async def _report(request: Request, image_id: str) -> None:
     fields = await form_fields(request)
     moderation: Moderation = request.app.state.moderation
@@ -88,7 +74,7 @@ async def _report(request: Request, image_id: str) -> None:
     "/api/images/{image_id}/report",
     status_code=202,
     response_model=ReportReceived,
-    responses=_errors(400, 404, 413, 415, 429, 451),
+    responses=moderation_responses(400, 404, 413, 415, 429, 451),
     openapi_extra=REPORT_BODY,
     summary="Report an image to the moderators",
 )
@@ -162,7 +148,7 @@ def _moderation(request: Request) -> Moderation:
 @admin_router.get(
     "/api/admin/reports",
     response_model=ReportGroups,
-    responses=_errors(401, 403, 429),
+    responses=moderation_responses(401, 403, 429),
     summary="Open reports, grouped by image",
 )
 async def admin_reports(request: Request) -> ReportGroups:
@@ -173,7 +159,7 @@ async def admin_reports(request: Request) -> ReportGroups:
 @admin_router.get(
     "/api/admin/images/{image_id}",
     response_model=AdminImage,
-    responses=_errors(401, 403, 404, 429),
+    responses=moderation_responses(401, 403, 404, 429),
     summary="An image's record and reports",
 )
 async def admin_image(request: Request, image_id: str) -> AdminImage:
@@ -187,7 +173,7 @@ async def _note(request: Request) -> Any:
 @admin_router.post(
     "/api/admin/images/{image_id}/remove",
     response_model=RemovalResult,
-    responses=_errors(400, 401, 403, 404, 413, 415, 429),
+    responses=moderation_responses(400, 401, 403, 404, 413, 415, 429),
     openapi_extra=NOTE_BODY,
     summary="Remove an image: 451 from now on, its content blocked, its blob purged",
 )
@@ -200,7 +186,7 @@ async def admin_remove(request: Request, image_id: str) -> RemovalResult:
 @admin_router.post(
     "/api/admin/images/{image_id}/dismiss",
     response_model=DismissResult,
-    responses=_errors(400, 401, 403, 404, 413, 415, 429),
+    responses=moderation_responses(400, 401, 403, 404, 413, 415, 429),
     openapi_extra=NOTE_BODY,
     summary="Dismiss an image's open reports (nothing wrong with it)",
 )
@@ -213,7 +199,7 @@ async def admin_dismiss(request: Request, image_id: str) -> DismissResult:
 @admin_router.get(
     "/api/admin/blocks",
     response_model=BlockList,
-    responses=_errors(401, 403, 429),
+    responses=moderation_responses(401, 403, 429),
     summary="The blocklist",
 )
 async def admin_blocks(request: Request) -> BlockList:
@@ -224,7 +210,7 @@ async def admin_blocks(request: Request) -> BlockList:
 @admin_router.delete(
     "/api/admin/blocks/{block_id}",
     status_code=204,
-    responses=_errors(400, 401, 403, 404, 429),
+    responses=moderation_responses(400, 401, 403, 404, 429),
     summary="Lift a block",
 )
 async def admin_unblock(request: Request, block_id: int = PathParam(ge=1, le=2**62)) -> Response:
@@ -235,7 +221,7 @@ async def admin_unblock(request: Request, block_id: int = PathParam(ge=1, le=2**
 @admin_router.post(
     "/api/admin/purge-expired",
     response_model=PurgeResult,
-    responses=_errors(401, 403, 429),
+    responses=moderation_responses(401, 403, 429),
     summary="Delete every expired upload now",
 )
 async def admin_purge_expired(request: Request) -> PurgeResult:
@@ -245,7 +231,7 @@ async def admin_purge_expired(request: Request) -> PurgeResult:
 @admin_router.get(
     "/api/admin/audit",
     response_model=AuditLog,
-    responses=_errors(400, 401, 403, 429),
+    responses=moderation_responses(400, 401, 403, 429),
     summary="The audit log of admin actions, newest first",
 )
 async def admin_audit(
