@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,13 +290,3 @@ def _audit(
             detail=json.dumps({k: v for k, v in detail.items() if v is not None}, sort_keys=True),
         )
     )
-
-
-def twins(catalog: Catalog, sha256: str) -> Iterable[str]:
-    """IDs of live uploads of exactly these bytes."""
-    with catalog.reading() as conn:
-        return list(
-            conn.execute(
-                select(images.c.id).where(images.c.sha256 == sha256, images.c.removed_at.is_(None))
-            ).scalars()
-        )
