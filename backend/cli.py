@@ -241,9 +241,7 @@ def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs:
 
 
 def admin(settings: Settings, args: argparse.Namespace) -> int:
-    """The /api/admin operations, printed as the JSON the API answers."""
-    from pydantic_core import to_jsonable_python
-
+    """The /api/admin operations, printed as the JSON the API answers (times in Unix seconds)."""
     from backend.assembly import build
     from backend.errors import ApiError
     from backend.http import models
@@ -276,7 +274,8 @@ def admin(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         backend.close()
-    print(json.dumps(to_jsonable_python(result), indent=2, ensure_ascii=False))
+    plain = [r.model_dump() for r in result] if isinstance(result, list) else result.model_dump()
+    print(json.dumps(plain, indent=2, ensure_ascii=False, default=lambda t: t.timestamp()))
     return 0
 
 

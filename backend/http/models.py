@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import typing
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from starlette.requests import Request
 
 from backend.catalog import ImageRecord
+
+if TYPE_CHECKING:
+    from backend.moderation import ImageFile
 
 
 class ErrorBody(BaseModel):
@@ -163,12 +166,12 @@ def _record_field(name: str, hint: Any) -> tuple[Any, Any]:
 AdminImageFields = create_model(
     "AdminImageFields",
     __base__=AdminModel,
-    blob_present=(bool, ...),
     **{
         f.name: _record_field(f.name, typing.get_type_hints(ImageRecord)[f.name])
         for f in dataclasses.fields(ImageRecord)
         if f.name != "delete_token_hash"
     },
+    blob_present=(bool, ...),
 )
 
 
@@ -179,11 +182,11 @@ class AdminImage(AdminModel):
     reports: list[AdminReport]
 
     @classmethod
-    def of(cls, found: Any) -> AdminImage:
-        """From `Moderation.image_record`'s ImageFile (whose blob_present joins the record)."""
-        record = found.record and dataclasses.asdict(found.record)
-        if record:
-            record["blob_present"] = found.blob_present
+    def of(cls, found: ImageFile) -> AdminImage:
+        """From `Moderation.image_record`'s result (whose blob_present joins the record)."""
+        record = None
+        if found.record is not None:
+            record = {**dataclasses.asdict(found.record), "blob_present": found.blob_present}
         return cls(id=found.id, state=found.state, record=record, reports=found.reports)
 
 
