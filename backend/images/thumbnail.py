@@ -8,10 +8,9 @@ from PIL import Image, ImageOps
 
 from backend.images._limits import Limits
 from backend.images._pillow import opened
-from backend.images.cost import decode_memory
+from backend.images.cost import THUMBNAIL_SIDE, decode_memory
 from backend.images.formats import probe
 
-THUMBNAIL_SIDE = 320
 _QUALITY = 80
 # The thumbnail is made from bytes that already passed `process`; probing again only needs the
 # format and size, not the upload limits (which may have been raised by the operator).
