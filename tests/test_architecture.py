@@ -137,3 +137,23 @@ def test_the_server_reaches_into_no_other_objects_insides():
         and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
     ]
     assert not found, "private attributes used from outside:\n" + "\n".join(found)
+
+
+# The parts that make up a running backend: only backend/assembly.py puts them together.
+ASSEMBLED = {"ImageService", "Moderation", "store_from_settings"}
+
+
+def called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def test_the_backend_is_assembled_in_one_place():
+    found = [
+        f"{p.relative_to(ROOT)}:{node.lineno}: {called_name(node)}(...)"
+        for p in sources("backend", "desktop", "bench")
+        if p != ROOT / "backend" / "assembly.py"
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and called_name(node) in ASSEMBLED
+    ]
+    assert not found, "assembled outside backend.assembly.build:\n" + "\n".join(found)
