@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from backend.moderation import ImageFile
 
 
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+# A time the backend keeps as Unix seconds, answered as an ISO 8601 date and time in UTC.
+Instant = Annotated[datetime, BeforeValidator(lambda v: v if isinstance(v, datetime) else _time(v))]
+
+
 class ErrorBody(BaseModel):
     error: str = Field(description="What went wrong, in a sentence a person understands.")
     code: str = Field(description="A stable machine-readable code, e.g. 'too_large'.")
@@ -31,8 +39,8 @@ class ImageMeta(BaseModel):
     size: int = Field(description="Bytes of the stored (metadata-free) image.")
     mime: str
     sha256: str
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: Instant
+    expires_at: Instant | None
 
 
 class UploadResult(ImageMeta):
@@ -43,14 +51,6 @@ class UploadResult(ImageMeta):
 def base_url(request: Request) -> str:
     configured = request.app.state.settings.public_url
     return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
-
-
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-# A time the backend keeps as Unix seconds, answered as an ISO 8601 date and time in UTC.
-Instant = Annotated[datetime, BeforeValidator(lambda v: v if isinstance(v, datetime) else _time(v))]
 
 
 def image_meta(request: Request, record: ImageRecord) -> ImageMeta:
@@ -65,8 +65,8 @@ def image_meta(request: Request, record: ImageRecord) -> ImageMeta:
         size=record.size,
         mime=record.mime,
         sha256=record.sha256,
-        created_at=_time(record.created_at),
-        expires_at=_time(record.expires_at),
+        created_at=record.created_at,
+        expires_at=record.expires_at,
     )
 
 
