@@ -13,7 +13,7 @@ from typing import Any
 
 from backend import ids
 from backend.catalog import Catalog, ImageRecord
-from backend.catalog.moderation import AuditEntry, Block, Fingerprint, ModerationCatalog, Report
+from backend.catalog.moderation import AuditRecord, Block, Fingerprint, ModerationCatalog, Report
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import BadRequest, Blocked, NotFound
 from backend.images import Processed, probe
@@ -59,8 +59,8 @@ def check_reason(value: Any) -> str:
 
 # -- what the admin operations return (the HTTP models and the CLI's JSON are made from these) --
 @dataclass(frozen=True)
-class ReportGroup:
-    """An image's open reports."""
+class ReportedImage:
+    """An image with open reports, and those reports."""
 
     image_id: str
     state: str  # live, removed, expired or deleted
@@ -166,7 +166,7 @@ class Moderation:
         )
 
     # -- admin -------------------------------------------------------------------------------------
-    def open_reports(self) -> list[ReportGroup]:
+    def open_reports(self) -> list[ReportedImage]:
         """Open reports grouped by image, the most reported first."""
         groups: dict[str, list[Report]] = {}
         for report in self.db.open_reports():
@@ -177,7 +177,7 @@ class Moderation:
             for r in items:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
             result.append(
-                ReportGroup(
+                ReportedImage(
                     image_id=image_id,
                     state=self._state(self.catalog.get(image_id)),
                     count=len(items),
@@ -273,7 +273,7 @@ class Moderation:
         self.db.audit(actor, "purge_expired", None, {"purged": purged})
         return Purge(purged)
 
-    def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
+    def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         return self.db.audit_entries(limit, before)
 
     def _state(self, record: ImageRecord | None) -> str:

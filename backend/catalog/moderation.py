@@ -61,7 +61,7 @@ _BLOCK = [c for c in blocks.c if c.name != "orientations"]
 
 
 @dataclass(frozen=True)
-class AuditEntry:
+class AuditRecord:
     id: int
     at: float
     actor: str
@@ -262,13 +262,13 @@ class ModerationCatalog:
         with self.catalog.writing() as conn:
             _audit(conn, time.time(), actor, action, target, detail or {})
 
-    def audit_entries(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
+    def audit_entries(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if before is not None:
             query = query.where(audit_log.c.id < before)
         with self.catalog.reading() as conn:
             return [
-                AuditEntry(**{**r._mapping, "detail": json.loads(r.detail or "{}")})
+                AuditRecord(**{**r._mapping, "detail": json.loads(r.detail or "{}")})
                 for r in conn.execute(query)
             ]
 
