@@ -161,44 +161,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return admin(settings, args)
     if args.command == "check":
         return check(settings, repair=args.repair, as_json=args.json, grace=args.grace)
-    service = _service(settings)
+    from backend.assembly import build
+
+    backend = build(settings, migrate=True)
     try:
         if args.command == "purge-expired":
-            print(f"purged {service.purge_expired()} expired uploads")
+            print(f"purged {backend.images.purge_expired()} expired uploads")
         elif args.command == "sweep":
-            print(f"removed {service.sweep_orphans(args.grace)} orphan blobs and temporary files")
+            removed = backend.images.sweep_orphans(args.grace)
+            print(f"removed {removed} orphan blobs and temporary files")
         elif args.command == "migrate":
             print("catalog schema is up to date")
     finally:
-        service.catalog.close()
+        backend.close()
     return 0
-
-
-def _service(settings: Settings):
-    from backend.catalog import Catalog
-    from backend.service import ImageService
-    from backend.storage import store_from_settings
-
-    catalog = Catalog(settings.resolved_database_url, pool_size=settings.database_pool_size)
-    catalog.migrate()
-    return ImageService(settings, catalog, store_from_settings(settings))
 
 
 def check(settings: Settings, *, repair: bool, as_json: bool, grace: float | None) -> int:
     """Print what `consistency.check` finds: 0 when all is well (or repaired), else 1."""
     from backend import consistency
+    from backend.assembly import build
 
-    service = _service(settings)
+    backend = build(settings, migrate=True)
     try:
         report = consistency.check(
-            service.catalog,
-            service.store,
+            backend.catalog,
+            backend.store,
             grace=settings.orphan_grace if grace is None else grace,
             repair=repair,
             on_finding=None if as_json else lambda finding: print(finding.line()),
         )
     finally:
-        service.catalog.close()
+        backend.close()
     print(json.dumps(report.as_dict(), indent=2) if as_json else report.summary())
     return 1 if report.unrepaired else 0
 
@@ -247,35 +241,41 @@ def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs:
 
 
 def admin(settings: Settings, args: argparse.Namespace) -> int:
+    """The /api/admin operations, printed as the JSON the API answers (times in Unix seconds)."""
+    from backend.assembly import build
     from backend.errors import ApiError
-    from backend.moderation import Moderation
+    from backend.http import models
 
-    service = _service(settings)
-    moderation = Moderation(service)
+    backend = build(settings, migrate=True)
+    moderation = backend.moderation
     note = getattr(args, "note", None)
     try:
         if args.action == "reports":
-            result = moderation.open_reports()
+            result = [models.ReportGroup.model_validate(g) for g in moderation.open_reports()]
         elif args.action == "show":
-            result = moderation.image_record(args.image_id, actor="cli")
+            result = models.AdminImage.of(moderation.image_record(args.image_id, actor="cli"))
         elif args.action == "remove":
-            result = moderation.remove(args.image_id, actor="cli", note=note)
+            found = moderation.remove(args.image_id, actor="cli", note=note)
+            result = models.RemovalResult.model_validate(found)
         elif args.action == "dismiss":
-            result = moderation.dismiss(args.image_id, actor="cli", note=note)
+            found = moderation.dismiss(args.image_id, actor="cli", note=note)
+            result = models.DismissResult.model_validate(found)
         elif args.action == "blocks":
-            result = moderation.blocks()
+            result = [models.AdminBlock.model_validate(b) for b in moderation.blocks()]
         elif args.action == "unblock":
-            result = dataclasses.asdict(moderation.unblock(args.block_id, actor="cli", note=note))
+            found = moderation.unblock(args.block_id, actor="cli", note=note)
+            result = models.AdminBlock.model_validate(found)
         elif args.action == "purge-expired":
-            result = moderation.purge_expired(actor="cli")
+            result = models.PurgeResult.model_validate(moderation.purge_expired(actor="cli"))
         else:
-            result = moderation.audit_log(args.limit)
+            result = [models.AuditEntry.model_validate(e) for e in moderation.audit_log(args.limit)]
     except ApiError as exc:
         print(f"picdrop-server: {exc.message}", file=sys.stderr)
         return 1
     finally:
-        service.catalog.close()
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+        backend.close()
+    plain = [r.model_dump() for r in result] if isinstance(result, list) else result.model_dump()
+    print(json.dumps(plain, indent=2, ensure_ascii=False, default=lambda t: t.timestamp()))
     return 0
 
 

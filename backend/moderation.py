@@ -8,16 +8,19 @@ action that changes something, and every look at an image's record, is appended 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import dataclass
 from typing import Any
 
 from backend import ids
-from backend.catalog.moderation import Block, Fingerprint, ModerationCatalog, Report
+from backend.catalog import Catalog, ImageRecord
+from backend.catalog.moderation import AuditRecord, Block, Fingerprint, ModerationCatalog, Report
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import BadRequest, Blocked, NotFound
 from backend.images import Processed, probe
 from backend.images.fingerprint import dihedral_hashes, distance, frame_hashes
 from backend.service import ImageService
+from backend.settings import Settings
+from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +57,62 @@ def check_reason(value: Any) -> str:
     return value
 
 
+# -- what the admin operations return (the HTTP models and the CLI's JSON are made from these) --
+@dataclass(frozen=True)
+class ReportedImage:
+    """An image with open reports, and those reports."""
+
+    image_id: str
+    state: str  # live, removed, expired or deleted
+    count: int
+    reasons: dict[str, int]
+    first_reported_at: float
+    last_reported_at: float
+    reports: tuple[Report, ...]
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """What the catalog knows about an image, and its reports."""
+
+    id: str
+    state: str  # live, removed, expired or deleted
+    record: ImageRecord | None  # None once deleted
+    blob_present: bool  # whether its blob is still referenced (a removal purges it)
+    reports: tuple[Report, ...]
+
+
+@dataclass(frozen=True)
+class Takedown:
+    id: str
+    removed: tuple[str, ...]  # the image and every other live upload of the same bytes
+    blocks: tuple[int, ...]
+    reports_closed: int
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    id: str
+    dismissed: int
+
+
+@dataclass(frozen=True)
+class Purge:
+    purged: int
+
+
 class Moderation:
-    def __init__(self, service: ImageService) -> None:
-        self.service = service
-        self.settings = service.settings
-        self.db = ModerationCatalog(service.catalog)
+    """Reports, takedowns and the blocklist over the catalog's moderation tables; images are
+    looked up, read, purged and their blobs removed through the image service."""
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, store: BlobStore, images: ImageService
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.images = images
+        self.db = ModerationCatalog(catalog)
 
     # -- the upload screen -------------------------------------------------------------------------
     def screen(self, processed: Processed) -> None:
@@ -79,7 +133,7 @@ class Moderation:
         if not blocked:
             return None  # nothing to compare with: no decode
         frames = frame_hashes(
-            processed.data, processed.info, self.service.limits, first=processed.dhash
+            processed.data, processed.info, self.images.limits, first=processed.dhash
         )
         # Every frame against every stored hash: O(frames x blocks x 8) bit counts, at most
         # max_frames x blocks x 8 (identical frames are hashed once).
@@ -91,15 +145,16 @@ class Moderation:
         return None
 
     # -- reports (anyone) --------------------------------------------------------------------------
-    def report(self, image_id: str, reason: Any, details: Any, *, store: bool = True) -> bool:
-        """Validate and store a report; False when it was accepted but not stored (a repeat).
+    def report(self, image_id: str, reason: Any, details: Any, *, keep: bool = True) -> bool:
+        """Validate and keep a report; False when it was accepted but not kept (a repeat, or
+        `keep` False: the client's report limit was reached).
 
         Raises NotFound for unknown IDs and Removed for removed images, like viewing would.
         """
         reason = check_reason(reason)
         details = clean_text(details, MAX_DETAILS, "details")
-        record = self.service.lookup(image_id)
-        if not store:
+        record = self.images.lookup(image_id)
+        if not keep:
             return False
         return self.db.add_report(
             record.id,
@@ -111,58 +166,48 @@ class Moderation:
         )
 
     # -- admin -------------------------------------------------------------------------------------
-    def open_reports(self) -> list[dict[str, Any]]:
+    def open_reports(self) -> list[ReportedImage]:
         """Open reports grouped by image, the most reported first."""
         groups: dict[str, list[Report]] = {}
         for report in self.db.open_reports():
             groups.setdefault(report.image_id, []).append(report)
         result = []
         for image_id, items in groups.items():
-            record = self.service.catalog.get(image_id)
             reasons: dict[str, int] = {}
             for r in items:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
             result.append(
-                {
-                    "image_id": image_id,
-                    "count": len(items),
-                    "reasons": reasons,
-                    "first_reported_at": items[0].created_at,
-                    "last_reported_at": items[-1].created_at,
-                    "state": _state(record, self.service.clock()),
-                    "reports": [_report_dict(r) for r in items],
-                }
+                ReportedImage(
+                    image_id=image_id,
+                    state=self._state(self.catalog.get(image_id)),
+                    count=len(items),
+                    reasons=reasons,
+                    first_reported_at=items[0].created_at,
+                    last_reported_at=items[-1].created_at,
+                    reports=tuple(items),
+                )
             )
-        result.sort(key=lambda g: (-g["count"], g["first_reported_at"]))
+        result.sort(key=lambda g: (-g.count, g.first_reported_at))
         return result
 
-    def image_record(self, image_id: str, *, actor: str) -> dict[str, Any]:
-        """Everything the catalog knows about an image (never its delete token), and its reports."""
+    def image_record(self, image_id: str, *, actor: str) -> ImageFile:
+        """Everything the catalog knows about an image, and its reports."""
         if not ids.is_valid_id(image_id):
             raise NotFound()
-        record = self.service.catalog.get(image_id)
+        record = self.catalog.get(image_id)
         reports = self.db.reports_for(image_id)
         if record is None and not reports:
             raise NotFound()
         self.db.audit(actor, "show", image_id)
-        fields = None
-        if record is not None:
-            fields = asdict(record)
-            del fields["delete_token_hash"]
-            fields["blob_present"] = self.service.catalog.blob_is_referenced(record.blob_key)
-        return {
-            "id": image_id,
-            "state": _state(record, self.service.clock()),
-            "record": fields,
-            "reports": [_report_dict(r) for r in reports],
-        }
+        present = record is not None and self.catalog.blob_is_referenced(record.blob_key)
+        return ImageFile(image_id, self._state(record), record, present, tuple(reports))
 
-    def remove(self, image_id: str, *, actor: str, note: Any = None) -> dict[str, Any]:
+    def remove(self, image_id: str, *, actor: str, note: Any = None) -> Takedown:
         """Take the image down (451 from now on), block its content, purge its blob if unused."""
         note = clean_text(note, MAX_NOTE, "note")
         if not ids.is_valid_id(image_id):
             raise NotFound()
-        record = self.service.catalog.get(image_id)
+        record = self.catalog.get(image_id)
         hashes: list[Fingerprint] = []
         if record is not None:
             hashes.append(Fingerprint("sha256", record.sha256))
@@ -182,21 +227,16 @@ class Moderation:
             note=note,
         )
         for key in removal.unused_blobs:
-            self.service.remove_unused_blob(key)
-        return {
-            "id": image_id,
-            "removed": list(removal.removed_ids),
-            "blocks": list(removal.block_ids),
-            "reports_closed": removal.reports_closed,
-        }
+            self.images.remove_unused_blob(key)
+        return Takedown(image_id, removal.removed_ids, removal.block_ids, removal.reports_closed)
 
     def _pictures(self, key: str, dhash: str | None) -> list[Fingerprint]:
         """The perceptual blocks for a stored image: each distinct frame (a frame within the
         block distance of one kept already adds nothing), in all eight orientations. Only the
         recorded upright hash, if any, when the blob cannot be read."""
         try:
-            data = self.service.store.get(key)
-            frames = dihedral_hashes(data, probe(data, self.service.limits), self.service.limits)
+            data = self.store.get(key)
+            frames = dihedral_hashes(data, probe(data, self.images.limits), self.images.limits)
         except Exception:
             log.warning(
                 "a removed image's blob cannot be read: its picture is blocked upright only"
@@ -212,17 +252,14 @@ class Moderation:
                 kept.append(Fingerprint("dhash", upright, tuple(turned)))
         return kept
 
-    def dismiss(self, image_id: str, *, actor: str, note: Any = None) -> dict[str, Any]:
+    def dismiss(self, image_id: str, *, actor: str, note: Any = None) -> Dismissal:
         note = clean_text(note, MAX_NOTE, "note")
         if not ids.is_valid_id(image_id):
             raise NotFound()
-        return {
-            "id": image_id,
-            "dismissed": self.db.dismiss_reports(image_id, actor=actor, note=note),
-        }
+        return Dismissal(image_id, self.db.dismiss_reports(image_id, actor=actor, note=note))
 
-    def blocks(self) -> list[dict[str, Any]]:
-        return [asdict(b) for b in self.db.blocks()]
+    def blocks(self) -> list[Block]:
+        return self.db.blocks()
 
     def unblock(self, block_id: int, *, actor: str, note: Any = None) -> Block:
         note = clean_text(note, MAX_NOTE, "note")
@@ -231,26 +268,19 @@ class Moderation:
             raise NotFound(f"There is no block {block_id}.")
         return block
 
-    def purge_expired(self, *, actor: str) -> dict[str, int]:
-        purged = self.service.purge_expired()
+    def purge_expired(self, *, actor: str) -> Purge:
+        purged = self.images.purge_expired()
         self.db.audit(actor, "purge_expired", None, {"purged": purged})
-        return {"purged": purged}
+        return Purge(purged)
 
-    def audit_log(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
-        return [asdict(e) for e in self.db.audit_entries(limit, before)]
+    def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
+        return self.db.audit_entries(limit, before)
 
-
-def _state(record, now: float) -> str:
-    if record is None:
-        return "deleted"
-    if record.removed_at is not None:
-        return "removed"
-    if record.expired(now):
-        return "expired"
-    return "live"
-
-
-def _report_dict(report: Report) -> dict[str, Any]:
-    fields = asdict(report)
-    del fields["sha256"], fields["dhash"]
-    return fields
+    def _state(self, record: ImageRecord | None) -> str:
+        if record is None:
+            return "deleted"
+        if record.removed_at is not None:
+            return "removed"
+        if record.expired(self.images.clock()):
+            return "expired"
+        return "live"

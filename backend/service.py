@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +24,11 @@ from backend.catalog import (
     WouldBlock,
 )
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
+from backend.expiry import EXPIRY_CHOICES
 from backend.images import Limits, Processed, make_thumbnail, process
 from backend.images.thumbnail import thumbnail_memory
 from backend.retention import lifetime, parse_retention
-from backend.settings import EXPIRY_CHOICES, Settings
+from backend.settings import Settings
 from backend.storage import BlobStore, StorageFull
 
 log = logging.getLogger(__name__)
@@ -68,15 +69,15 @@ class ImageService:
         catalog: Catalog,
         store: BlobStore,
         *,
-        checks: list[UploadCheck] | None = None,
-        screens: list[UploadCheck] | None = None,
+        checks: Iterable[UploadCheck] = (),
+        screens: Iterable[UploadCheck] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
-        self.checks = list(checks or [])
-        self.screens = list(screens or [])
+        self.checks = list(checks)
+        self.screens = list(screens)
         self.retention = parse_retention(settings.retention)
         self.clock = clock
         self.limits = Limits(
@@ -232,14 +233,18 @@ class ImageService:
         return record
 
     def blob(self, record: ImageRecord) -> bytes:
-        data = self.cache.get(record.blob_key)
+        try:
+            return self._cached(record.blob_key)
+        except KeyError:
+            log.error("blob %s of image %s is missing", record.blob_key, record.id)
+            raise NotFound() from None
+
+    def _cached(self, key: str) -> bytes:
+        """The memory cache, else the blob store (then cached). KeyError: not in the store."""
+        data = self.cache.get(key)
         if data is None:
-            try:
-                data = self.store.get(record.blob_key)
-            except KeyError:
-                log.error("blob %s of image %s is missing", record.blob_key, record.id)
-                raise NotFound() from None
-            self.cache.put(record.blob_key, data)
+            data = self.store.get(key)
+            self.cache.put(key, data)
         return data
 
     def lookup_nowait(self, image_id: str, now: float) -> ImageRecord | None:
@@ -279,15 +284,10 @@ class ImageService:
 
     def stored_thumbnail(self, record: ImageRecord) -> bytes | None:
         """The thumbnail if it was made already (memory cache, then the blob store)."""
-        key = thumbnail_key(record.sha256)
-        data = self.cache.get(key)
-        if data is None:
-            try:
-                data = self.store.get(key)
-            except KeyError:
-                return None
-            self.cache.put(key, data)
-        return data
+        try:
+            return self._cached(thumbnail_key(record.sha256))
+        except KeyError:
+            return None
 
     def thumbnail_memory(self, record: ImageRecord) -> int:
         """The bytes of pixels making the thumbnail will decode (headers only)."""

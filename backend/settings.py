@@ -15,11 +15,12 @@ from typing import Any
 
 import platformdirs
 
+from backend.expiry import EXPIRY_CHOICES, EXPIRY_NAMES_TEXT
+
 S3_SERVE_CHOICES = ("stream", "redirect")
 MIN_ADMIN_TOKEN = 32
 # Placeholders shipped in deploy/ (tested): a copied example must not open the admin API.
 EXAMPLE_ADMIN_TOKENS = frozenset({"change-me-to-a-long-random-string"})
-EXPIRY_CHOICES = {"1h": 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "never": None}
 
 
 def _doc(text: str, **kw: Any) -> Any:
@@ -103,10 +104,10 @@ class Settings:
     )
     id_length: int = _doc("Length of image IDs (base62; 10 gives 59 bits).", default=10)
     default_expiry: str = _doc(
-        "Expiry of an upload that asks for none: 1h, 1d, 7d, 30d or never.", default="never"
+        f"Expiry of an upload that asks for none: {EXPIRY_NAMES_TEXT}.", default="never"
     )
     max_expiry: str = _doc(
-        "Longest expiry a client may ask for: 1h, 1d, 7d, 30d or never.", default="never"
+        f"Longest expiry a client may ask for: {EXPIRY_NAMES_TEXT}.", default="never"
     )
     sweep_interval: int = _doc(
         "Seconds between sweeps of expired uploads and orphan blobs (0: never).", default=600

@@ -37,7 +37,7 @@ from desktop.core.intake import (
 )
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobQueue, JobState, new_key
 from desktop.core.links import LinkInfo
-from desktop.core.prepare import Prepared, make_thumbnail, prepare
+from desktop.core.prepare import Prepared, prepare, row_thumbnail
 from desktop.core.printable import printable
 from desktop.core.retry import RetryPolicy
 from desktop.core.thumbnailer import Thumbnailer
@@ -100,7 +100,7 @@ class UploadService(QObject):
         # Thumbnails are made by one low-priority thread while the uploads run; a batch is
         # reported finished once its jobs have theirs (or gave up on them), so a finished batch
         # shows every thumbnail, in the queue and in history.
-        self._thumbnailer = Thumbnailer(self._make_thumbnail)
+        self._thumbnailer = Thumbnailer(self._row_thumbnail)
         self._thumbnail_pending: set[str] = set()
         self._batches_waiting: set[str] = set()
         # App-owned, not QThreadPool.globalInstance(): quitting waits for exactly our workers.
@@ -341,10 +341,10 @@ class UploadService(QObject):
             else:  # after the upload has started, in the background
                 self._thumbnailer.submit(job.key, data)
 
-    def _make_thumbnail(self, key: str, data: bytes) -> None:
+    def _row_thumbnail(self, key: str, data: bytes) -> None:
         thumbnail = None
         try:
-            thumbnail = make_thumbnail(data)
+            thumbnail = row_thumbnail(data)
             if thumbnail is not None:
                 self.history.set_thumbnail(key, thumbnail)
         except Exception:  # only the row's picture is missing

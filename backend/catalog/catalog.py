@@ -62,6 +62,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import ids
+from backend.catalog.dialect import dialect_insert
 from backend.catalog.schema import blobs, idempotency, images
 
 log = logging.getLogger(__name__)
@@ -226,20 +227,20 @@ class Catalog:
         finally:
             conn.close()
 
-    # -- transactions ---------------------------------------------------------------------------
+    # -- transactions (for the catalog's own modules: catalog.moderation) ----------------------
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
         with self._read_engine.connect() as conn:
             yield conn
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
         with self._write_lock or nullcontext(), self._write_engine.begin() as conn:
             yield conn
 
     # -- images ---------------------------------------------------------------------------------
     def get(self, image_id: str) -> ImageRecord | None:
-        with self._reading() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(images).where(images.c.id == image_id)).first()
         return ImageRecord(**row._mapping) if row else None
 
@@ -272,7 +273,7 @@ class Catalog:
         """
         now = time.time()
         try:
-            with self._writing() as conn:
+            with self.writing() as conn:
                 refcount = self._add_blob_ref(conn, new.blob_key, new.size, now)
                 if refcount == 1:
                     ensure_blob()
@@ -293,7 +294,7 @@ class Catalog:
             return existing
 
     def _add_blob_ref(self, conn: Connection, key: str, size: int, now: float) -> int:
-        stmt = _dialect_insert(conn)(blobs).values(key=key, size=size, refcount=1, created_at=now)
+        stmt = dialect_insert(conn)(blobs).values(key=key, size=size, refcount=1, created_at=now)
         stmt = stmt.on_conflict_do_update(
             index_elements=[blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
         ).returning(blobs.c.refcount)
@@ -321,7 +322,7 @@ class Catalog:
         caller removes `unused_blob` after this has committed. Works on a full disk."""
 
         def write() -> Deleted | None:
-            with self._writing() as conn:
+            with self.writing() as conn:
                 row = conn.execute(
                     delete(images)
                     .where(images.c.id == image_id)
@@ -330,7 +331,7 @@ class Catalog:
                 if row is None:
                     return None
                 # A removed image gave up its blob reference already.
-                unused = row.removed_at is None and self._drop_blob_ref(conn, row.blob_key)
+                unused = row.removed_at is None and self.drop_blob_ref(conn, row.blob_key)
                 return Deleted(row.blob_key if unused else None)
 
         try:
@@ -341,8 +342,9 @@ class Catalog:
         log.warning("disk full: gave up the catalog's reserve so that a delete can free space")
         return write()
 
-    def _drop_blob_ref(self, conn: Connection, key: str) -> bool:
-        """One image less uses `key`; True when that was the last one (its row is gone)."""
+    def drop_blob_ref(self, conn: Connection, key: str) -> bool:
+        """One image less uses `key`, in the caller's write transaction; True when that was the
+        last one (its row is gone, and the caller removes the object after the commit)."""
         remaining = conn.execute(
             sql_update(blobs)
             .where(blobs.c.key == key)
@@ -355,7 +357,7 @@ class Catalog:
         return False
 
     def expired_ids(self, now: float, limit: int = 500) -> list[str]:
-        with self._reading() as conn:
+        with self.reading() as conn:
             return list(
                 conn.execute(
                     select(images.c.id)
@@ -366,25 +368,25 @@ class Catalog:
 
     # -- idempotency ----------------------------------------------------------------------------
     def find_idempotency(self, key_hash: str) -> IdempotencyRecord | None:
-        with self._reading() as conn:
+        with self.reading() as conn:
             row = conn.execute(
                 select(idempotency).where(idempotency.c.key_hash == key_hash)
             ).first()
         return IdempotencyRecord(**row._mapping) if row else None
 
     def forget_idempotency(self, older_than: float) -> int:
-        with self._writing() as conn:
+        with self.writing() as conn:
             return conn.execute(
                 delete(idempotency).where(idempotency.c.created_at < older_than)
             ).rowcount
 
     # -- blobs ----------------------------------------------------------------------------------
     def blob_is_referenced(self, key: str) -> bool:
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.execute(select(blobs.c.key).where(blobs.c.key == key)).first() is not None
 
     def referenced_blob_keys(self) -> set[str]:
-        with self._reading() as conn:
+        with self.reading() as conn:
             return set(conn.execute(select(blobs.c.key)).scalars())
 
     def delete_blob_if_unreferenced(self, key: str, delete_blob: Callable[[str], None]) -> bool:
@@ -400,9 +402,9 @@ class Catalog:
         is the key's row on PostgreSQL; on SQLite it is the write lock, held for one unlink.
         If `delete_blob` raises, nothing changes in the catalog and the exception propagates.
         """
-        with self._writing() as conn:
+        with self.writing() as conn:
             stmt = (
-                _dialect_insert(conn)(blobs)
+                dialect_insert(conn)(blobs)
                 .values(key=key, size=0, refcount=0, created_at=time.time())
                 .on_conflict_do_nothing(index_elements=[blobs.c.key])
                 .returning(blobs.c.key)
@@ -419,9 +421,9 @@ class Catalog:
         """Set the blob's count to the number of live images using it (no row when none) and
         return it. Safe beside live traffic: the row is locked before the images are counted,
         so an upload or delete of the same blob either comes before the count or after it."""
-        with self._writing() as conn:
+        with self.writing() as conn:
             conn.execute(
-                _dialect_insert(conn)(blobs)
+                dialect_insert(conn)(blobs)
                 .values(key=key, size=0, refcount=0, created_at=time.time())
                 .on_conflict_do_nothing(index_elements=[blobs.c.key])
             )
@@ -440,11 +442,6 @@ class Catalog:
             return count
 
     # -- checks ---------------------------------------------------------------------------------
-    def iter_images(self) -> Iterator[ImageRecord]:
-        with self._reading() as conn:
-            for row in conn.execute(select(images).order_by(images.c.created_at)):
-                yield ImageRecord(**row._mapping)
-
     def blob_usage(self) -> Iterator[BlobUsage]:
         """Every blob that live images use or that has a count, streamed, from one snapshot."""
         live = images.c.removed_at.is_(None)
@@ -457,14 +454,14 @@ class Catalog:
         counted_only = select(blobs.c.key, literal(0), blobs.c.refcount).where(
             ~exists().where(images.c.blob_key == blobs.c.key, live)
         )
-        with self._reading() as conn:
+        with self.reading() as conn:
             rows = conn.execution_options(yield_per=1000).execute(union_all(used, counted_only))
             for key, count, refcount in rows:
                 yield BlobUsage(key, count, refcount)
 
     def live_image_ids(self, blob_key: str, limit: int = 5) -> list[str]:
         """Some of the live images that use `blob_key` (for a report)."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return list(
                 conn.execute(
                     select(images.c.id)
@@ -476,7 +473,7 @@ class Catalog:
 
     def live_blob_keys_among(self, keys: Collection[str]) -> set[str]:
         """Which of `keys` live images use (one query for a batch of a store's listing)."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             return set(
                 conn.execute(
                     select(images.c.blob_key)
@@ -487,18 +484,14 @@ class Catalog:
 
     def ping(self) -> None:
         """Raises when the database cannot be reached (the health check)."""
-        with self._reading() as conn:
+        with self.reading() as conn:
             conn.exec_driver_sql("SELECT 1")
-
-    def count_images(self) -> int:
-        with self._reading() as conn:
-            return conn.execute(select(func.count()).select_from(images)).scalar_one()
 
     def integrity_check(self) -> str:
         """'ok' or SQLite's description of what is wrong (PostgreSQL: always 'ok')."""
         if not self.is_sqlite:
             return "ok"
-        with self._reading() as conn:
+        with self.reading() as conn:
             return conn.exec_driver_sql("PRAGMA integrity_check").scalar_one()
 
 
@@ -597,16 +590,6 @@ def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for PostgreSQL's advisory locks."""
     digest = hashlib.sha256(f"picdrop:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _dialect_insert(conn: Connection):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
 
 
 def _enable_wal(path: str, timeout: float = 30.0) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy import update as sql_update
 
-from backend.catalog.catalog import Catalog, _dialect_insert
+from backend.catalog.catalog import Catalog
+from backend.catalog.dialect import dialect_insert
 from backend.catalog.schema import audit_log, blocks, images, reports
 
 OPEN, DISMISSED, ACTIONED = "open", "dismissed", "actioned"
@@ -60,7 +61,7 @@ _BLOCK = [c for c in blocks.c if c.name != "orientations"]
 
 
 @dataclass(frozen=True)
-class AuditEntry:
+class AuditRecord:
     id: int
     at: float
     actor: str
@@ -95,7 +96,7 @@ class ModerationCatalog:
     ) -> bool:
         """Store a report; False when the image already has `max_open_per_image` open ones."""
         now = time.time() if now is None else now
-        with self.catalog._writing() as conn:
+        with self.catalog.writing() as conn:
             count = conn.execute(
                 select(func.count())
                 .select_from(reports)
@@ -117,7 +118,7 @@ class ModerationCatalog:
             return True
 
     def open_reports(self) -> list[Report]:
-        with self.catalog._reading() as conn:
+        with self.catalog.reading() as conn:
             rows = conn.execute(
                 select(reports)
                 .where(reports.c.status == OPEN)
@@ -126,7 +127,7 @@ class ModerationCatalog:
             return [Report(**r._mapping) for r in rows]
 
     def reports_for(self, image_id: str) -> list[Report]:
-        with self.catalog._reading() as conn:
+        with self.catalog.reading() as conn:
             rows = conn.execute(
                 select(reports).where(reports.c.image_id == image_id).order_by(reports.c.id)
             )
@@ -136,7 +137,7 @@ class ModerationCatalog:
         self, image_id: str, *, actor: str, note: str | None, now: float | None = None
     ) -> int:
         now = time.time() if now is None else now
-        with self.catalog._writing() as conn:
+        with self.catalog.writing() as conn:
             closed = conn.execute(
                 sql_update(reports)
                 .where(reports.c.image_id == image_id, reports.c.status == OPEN)
@@ -161,7 +162,7 @@ class ModerationCatalog:
         then only the hashes are blocked and the reports closed.
         """
         now = time.time() if now is None else now
-        with self.catalog._writing() as conn:
+        with self.catalog.writing() as conn:
             sha = conn.execute(select(images.c.sha256).where(images.c.id == image_id)).scalar()
             removed: list[str] = []
             unused: list[str] = []
@@ -174,7 +175,7 @@ class ModerationCatalog:
                 ).all()
                 for row in rows:
                     removed.append(row.id)
-                    if self.catalog._drop_blob_ref(conn, row.blob_key):
+                    if self.catalog.drop_blob_ref(conn, row.blob_key):
                         unused.append(row.blob_key)
             block_ids = [self._add_block(conn, h, image_id, now, note) for h in hashes]
             closed = conn.execute(
@@ -192,7 +193,7 @@ class ModerationCatalog:
     def _add_block(
         self, conn: Connection, h: Fingerprint, image_id: str, now: float, note: str | None
     ) -> int:
-        stmt = _dialect_insert(conn)(blocks).values(
+        stmt = dialect_insert(conn)(blocks).values(
             kind=h.kind,
             value=h.value,
             image_id=image_id,
@@ -213,14 +214,14 @@ class ModerationCatalog:
 
     # -- blocks -----------------------------------------------------------------------------------
     def blocks(self) -> list[Block]:
-        with self.catalog._reading() as conn:
+        with self.catalog.reading() as conn:
             return [
                 Block(**r._mapping) for r in conn.execute(select(*_BLOCK).order_by(blocks.c.id))
             ]
 
     def unblock(self, block_id: int, *, actor: str, note: str | None) -> Block | None:
         now = time.time()
-        with self.catalog._writing() as conn:
+        with self.catalog.writing() as conn:
             row = conn.execute(
                 delete(blocks).where(blocks.c.id == block_id).returning(*_BLOCK)
             ).first()
@@ -232,7 +233,7 @@ class ModerationCatalog:
             return block
 
     def block_for_bytes(self, sha256: str) -> Block | None:
-        with self.catalog._reading() as conn:
+        with self.catalog.reading() as conn:
             row = conn.execute(
                 select(*_BLOCK).where(blocks.c.kind == "sha256", blocks.c.value == sha256)
             ).first()
@@ -240,7 +241,7 @@ class ModerationCatalog:
 
     def perceptual_blocks(self) -> list[tuple[Block, tuple[str, ...]]]:
         """Each dhash block with the hashes it matches: upright, then mirrored and turned."""
-        with self.catalog._reading() as conn:
+        with self.catalog.reading() as conn:
             rows = conn.execute(
                 select(*_BLOCK, blocks.c.orientations)
                 .where(blocks.c.kind == "dhash")
@@ -258,16 +259,16 @@ class ModerationCatalog:
     def audit(
         self, actor: str, action: str, target: str | None, detail: dict[str, Any] | None = None
     ) -> None:
-        with self.catalog._writing() as conn:
+        with self.catalog.writing() as conn:
             _audit(conn, time.time(), actor, action, target, detail or {})
 
-    def audit_entries(self, limit: int = 100, before: int | None = None) -> list[AuditEntry]:
+    def audit_entries(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if before is not None:
             query = query.where(audit_log.c.id < before)
-        with self.catalog._reading() as conn:
+        with self.catalog.reading() as conn:
             return [
-                AuditEntry(**{**r._mapping, "detail": json.loads(r.detail or "{}")})
+                AuditRecord(**{**r._mapping, "detail": json.loads(r.detail or "{}")})
                 for r in conn.execute(query)
             ]
 
@@ -289,13 +290,3 @@ def _audit(
             detail=json.dumps({k: v for k, v in detail.items() if v is not None}, sort_keys=True),
         )
     )
-
-
-def twins(catalog: Catalog, sha256: str) -> Iterable[str]:
-    """IDs of live uploads of exactly these bytes."""
-    with catalog._reading() as conn:
-        return list(
-            conn.execute(
-                select(images.c.id).where(images.c.sha256 == sha256, images.c.removed_at.is_(None))
-            ).scalars()
-        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import anyio
 from fastapi import FastAPI
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.abuse.ratelimit import RateLimits
 from backend.abuse.secret import server_secret
+from backend.assembly import build
 from backend.catalog import Catalog
 from backend.http import (
     errors,
@@ -30,11 +31,9 @@ from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
 from backend.http.imagework import ImageWork
-from backend.moderation import Moderation
-from backend.scanner import Scanner
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings
-from backend.storage import BlobStore, store_from_settings
+from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +43,13 @@ def create_app(
     *,
     catalog: Catalog | None = None,
     store: BlobStore | None = None,
-    checks: list[UploadCheck] | None = None,
+    checks: Iterable[UploadCheck] = (),
 ) -> FastAPI:
+    """The app for `settings`; `catalog`, `store` and `checks` are for tests (see `build`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_redaction.install()
-    catalog = catalog or Catalog(
-        settings.resolved_database_url, pool_size=settings.database_pool_size
-    )
-    store = store or store_from_settings(settings)
-    service = ImageService(settings, catalog, store, checks=checks)
-    moderation = Moderation(service)
-    # Before anything is stored: removed content stays out, then the operator's scanner decides.
-    # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
-    service.checks.append(moderation.screen)
-    if settings.scanner_url:
-        service.screens.append(Scanner(settings.scanner_url, settings.scanner_timeout))
+    backend = build(settings, catalog=catalog, store=store, checks=checks)
+    service = backend.images
     limits = RateLimits(
         url=settings.ratelimit_url,
         upload=settings.upload_rate,
@@ -70,7 +61,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(catalog.migrate)
+        await anyio.to_thread.run_sync(backend.catalog.migrate)
         sweeper = None
         if settings.sweep_interval > 0:
             sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval))
@@ -80,7 +71,7 @@ def create_app(
             if sweeper is not None:
                 sweeper.cancel()
             limits.close()
-            catalog.close()
+            backend.close()
 
     app = FastAPI(
         title="picdrop",
@@ -92,8 +83,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.backend = backend
     app.state.service = service
-    app.state.moderation = moderation
+    app.state.moderation = backend.moderation
     app.state.guard = guard
     # CPU-heavy image work runs about one job per core, on threads of its own; the rest waits
     # its turn without holding a thread of the default pool, which serving and health checks use.

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from starlette.requests import Request
 
 from backend.catalog import ImageRecord
+
+if TYPE_CHECKING:
+    from backend.moderation import ImageFile
+
+
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+# A time the backend keeps as Unix seconds, answered as an ISO 8601 date and time in UTC.
+Instant = Annotated[datetime, BeforeValidator(lambda v: v if isinstance(v, datetime) else _time(v))]
 
 
 class ErrorBody(BaseModel):
@@ -25,8 +39,8 @@ class ImageMeta(BaseModel):
     size: int = Field(description="Bytes of the stored (metadata-free) image.")
     mime: str
     sha256: str
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: Instant
+    expires_at: Instant | None
 
 
 class UploadResult(ImageMeta):
@@ -37,10 +51,6 @@ class UploadResult(ImageMeta):
 def base_url(request: Request) -> str:
     configured = request.app.state.settings.public_url
     return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
-
-
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def image_meta(request: Request, record: ImageRecord) -> ImageMeta:
@@ -55,8 +65,8 @@ def image_meta(request: Request, record: ImageRecord) -> ImageMeta:
         size=record.size,
         mime=record.mime,
         sha256=record.sha256,
-        created_at=_time(record.created_at),
-        expires_at=_time(record.expires_at),
+        created_at=record.created_at,
+        expires_at=record.expires_at,
     )
 
 
@@ -94,3 +104,129 @@ LOOKUP_RESPONSES = {
     status: {"model": ErrorBody, "description": ERROR_RESPONSES[status]["description"]}
     for status in (404, 429, 451)
 }
+
+
+# -- reports and the admin API (made from backend.moderation's results) ---------------------------
+def moderation_responses(*statuses: int) -> dict:
+    """What a report or admin route may answer besides its success."""
+    text = {
+        400: "Malformed request.",
+        401: "No admin token.",
+        403: "Wrong admin token, or the admin API is off.",
+        404: "Unknown, expired or deleted image (or block).",
+        413: "Too large.",
+        415: "Unsupported Content-Type.",
+        429: "Rate-limited (see Retry-After).",
+        451: "Removed by the moderators.",
+    }
+    return {s: {"model": ErrorBody, "description": text[s]} for s in statuses}
+
+
+class ReportReceived(BaseModel):
+    status: str = Field("received", description="Always 'received': reports are not echoed.")
+
+
+class AdminModel(BaseModel):
+    """Read from the attributes of a moderation result; fields not declared stay out."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AdminReport(AdminModel):
+    id: int
+    image_id: str
+    reason: str
+    details: str | None
+    created_at: Instant
+    status: str = Field(description="open, dismissed or actioned")
+    resolved_at: Instant | None
+
+
+class ReportGroup(AdminModel):
+    image_id: str
+    state: str = Field(description="live, removed, expired or deleted")
+    count: int
+    reasons: dict[str, int]
+    first_reported_at: Instant
+    last_reported_at: Instant
+    reports: list[AdminReport]
+
+
+class ReportGroups(BaseModel):
+    images: list[ReportGroup]
+
+
+def _record_field(name: str, hint: Any) -> tuple[Any, Any]:
+    if name.endswith("_at"):  # times: created_at, expires_at, removed_at
+        hint = Instant | None if type(None) in typing.get_args(hint) else Instant
+    return hint, ...
+
+
+# An image's record as admins see it: every field of ImageRecord but its delete token's hash.
+AdminImageFields = create_model(
+    "AdminImageFields",
+    __base__=AdminModel,
+    **{
+        f.name: _record_field(f.name, typing.get_type_hints(ImageRecord)[f.name])
+        for f in dataclasses.fields(ImageRecord)
+        if f.name != "delete_token_hash"
+    },
+    blob_present=(bool, ...),
+)
+
+
+class AdminImage(AdminModel):
+    id: str
+    state: str = Field(description="live, removed, expired or deleted")
+    record: AdminImageFields | None  # type: ignore[valid-type]
+    reports: list[AdminReport]
+
+    @classmethod
+    def of(cls, found: ImageFile) -> AdminImage:
+        """From `Moderation.image_record`'s result (whose blob_present joins the record)."""
+        record = None
+        if found.record is not None:
+            record = {**dataclasses.asdict(found.record), "blob_present": found.blob_present}
+        return cls(id=found.id, state=found.state, record=record, reports=found.reports)
+
+
+class RemovalResult(AdminModel):
+    id: str
+    removed: list[str] = Field(description="This image and every other upload of the same bytes.")
+    blocks: list[int] = Field(description="IDs of the blocklist entries for its content.")
+    reports_closed: int
+
+
+class DismissResult(AdminModel):
+    id: str
+    dismissed: int
+
+
+class AdminBlock(AdminModel):
+    id: int
+    kind: str = Field(description="sha256 (exact bytes) or dhash (perceptual hash)")
+    value: str
+    image_id: str | None
+    created_at: Instant
+    note: str | None
+
+
+class BlockList(BaseModel):
+    blocks: list[AdminBlock]
+
+
+class PurgeResult(AdminModel):
+    purged: int
+
+
+class AuditEntry(AdminModel):
+    id: int
+    at: Instant
+    actor: str = Field(description="api or cli")
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+
+
+class AuditLog(BaseModel):
+    entries: list[AuditEntry]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from backend.errors import ApiError
+from backend.expiry import EXPIRY_CHOICES
 from backend.http.body import ClientGone, UploadBody, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.images.pipeline import process_memory
@@ -29,7 +30,7 @@ MULTIPART_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "expires": {"type": "string", "enum": ["1h", "1d", "7d", "30d", "never"]},
+                        "expires": {"type": "string", "enum": list(EXPIRY_CHOICES)},
                     },
                 }
             },
@@ -48,7 +49,7 @@ MULTIPART_BODY = {
             "name": "expires",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": ["1h", "1d", "7d", "30d", "never"]},
+            "schema": {"type": "string", "enum": list(EXPIRY_CHOICES)},
         },
     ],
 }

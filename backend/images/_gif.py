@@ -120,7 +120,7 @@ def probe(data: bytes, limits: _limits.Limits) -> Header:
 
 def _keep_exact(
     out: list[bytes | memoryview],
-    removed: md.Removed,
+    removed: md.StrippedLabels,
     data: bytes,
     span: tuple[int, int],
     sub_block: int,
@@ -140,7 +140,7 @@ def _keep_exact(
         out.append(data[start:exact_end] + b"\x00")
 
 
-def strip(data: bytes, removed: md.Removed) -> bytes:
+def strip(data: bytes, removed: md.StrippedLabels) -> bytes:
     view = memoryview(data)
     out: list[bytes | memoryview] = [view[: _header_end(data)]]
     end = len(out[0])

@@ -143,7 +143,7 @@ def orientation_segment(orientation: int) -> bytes:
     return _app_segment(APP1, _EXIF + md.orientation_tiff(orientation))
 
 
-def _keep(marker: int, payload: bytes, removed: md.Removed) -> bool | bytes:
+def _keep(marker: int, payload: bytes, removed: md.StrippedLabels) -> bool | bytes:
     """True to keep an APPn/COM segment as is, bytes to keep a rewritten payload, False to drop."""
     if marker == APP0:
         if payload.startswith(b"JFIF\x00") and len(payload) >= 14:
@@ -175,7 +175,7 @@ def _keep(marker: int, payload: bytes, removed: md.Removed) -> bool | bytes:
     return False
 
 
-def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
+def strip(data: bytes, orientation: int, removed: md.StrippedLabels) -> bytes:
     view = memoryview(data)
     out: list[bytes | memoryview] = [view[:2]]
     orientation_at = 1  # right after SOI, or after a leading JFIF APP0 (JFIF wants to be first)

@@ -1,5 +1,5 @@
 """Reading EXIF/XMP just enough to tell people what was removed, the one tag we keep, and what
-the format strippers share (the Removed collector, rejoining the kept pieces).
+the format strippers share (the StrippedLabels collector, rejoining the kept pieces).
 
 Nothing here raises on malformed metadata: metadata is dropped either way, and a damaged EXIF
 block only means a vaguer label ("EXIF data").
@@ -94,7 +94,7 @@ def rejoin(data: bytes, parts: list[bytes | memoryview], *, added: bool) -> byte
     return b"".join(parts)
 
 
-class Removed:
+class StrippedLabels:
     """Collects labels once each and returns them in a stable, most-sensitive-first order."""
 
     def __init__(self) -> None:

@@ -169,7 +169,7 @@ def _valid(ctype: bytes, payload: memoryview, depth: int, colour: int, palette: 
     return True  # IHDR (checked by _ihdr), the image data and frame data (checked by streams)
 
 
-def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
+def strip(data: bytes, orientation: int, removed: md.StrippedLabels) -> bytes:
     """Drop metadata chunks and kept chunks that are not what they claim; cut every image
     stream (IDAT, each frame's fdAT) to its exact zlib stream."""
     _, _, depth, colour, _ = _ihdr(data)
@@ -211,7 +211,7 @@ def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
     return md.rejoin(data, out, added=any(isinstance(part, bytes) for part in out))
 
 
-def _describe(ctype: bytes, payload: memoryview, removed: md.Removed) -> None:
+def _describe(ctype: bytes, payload: memoryview, removed: md.StrippedLabels) -> None:
     if ctype in (b"tEXt", b"zTXt", b"iTXt"):
         removed.add(*_describe_text(ctype, bytes(payload)))
     elif ctype == b"eXIf":

@@ -132,7 +132,7 @@ def _chunk(fourcc: bytes, payload: bytes) -> bytes:
     return fourcc + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
 
 
-def _describe(fourcc: bytes, payload: memoryview, removed: md.Removed) -> None:
+def _describe(fourcc: bytes, payload: memoryview, removed: md.StrippedLabels) -> None:
     if fourcc == b"EXIF":
         removed.add(*md.describe_exif(bytes(payload)))
     elif fourcc == b"XMP ":
@@ -141,7 +141,9 @@ def _describe(fourcc: bytes, payload: memoryview, removed: md.Removed) -> None:
         removed.add(md.OTHER)
 
 
-def _frame(data: bytes, start: int, chunk_end: int, removed: md.Removed) -> bytes | memoryview:
+def _frame(
+    data: bytes, start: int, chunk_end: int, removed: md.StrippedLabels
+) -> bytes | memoryview:
     """An ANMF chunk with only what a frame is made of: an optional ALPH, then one VP8/VP8L.
     Unknown chunks inside frames are allowed by the format and ignored by decoders: dropped."""
     end = _payload_end(data, start)
@@ -181,7 +183,7 @@ def _defined(fourcc: bytes, payload: memoryview, flags: int, seen: set[bytes]) -
     return not animated and fourcc in _IMAGES
 
 
-def strip(data: bytes, orientation: int, removed: md.Removed) -> bytes:
+def strip(data: bytes, orientation: int, removed: md.StrippedLabels) -> bytes:
     """Keep the chunks the format defines, each in its place and only as often as it may occur
     (a second image chunk is never shown, so it could carry anything); drop the rest."""
     end = riff_end(data)

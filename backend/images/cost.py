@@ -24,7 +24,7 @@ _WEBP_DECODED = 12
 # An RGBA picture's grey copy is flattened onto white for its hash: alpha, white and the result.
 _FLATTEN = 3
 _GREY = 1  # the grey copy the hash is computed from
-_THUMBNAIL_SIDE = 320
+THUMBNAIL_SIDE = 320  # the thumbnails' longest side (thumbnail.py makes them)
 
 
 def decode_memory(data: bytes, info: ImageInfo) -> int:
@@ -37,7 +37,7 @@ def decode_memory(data: bytes, info: ImageInfo) -> int:
             return _jpeg_memory(image, area)
         decoded = 1 if image.mode in _NARROW_MODES and not info.animated else 4
         alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
-        # Made RGB or RGBA for the hash and the thumbnail (thumbnail._displayable).
+        # Made RGB or RGBA for the hash and the thumbnail (thumbnail.displayable).
         converted = 4 if image.mode not in ("RGB", "RGBA") or "transparency" in image.info else 0
         return area * (decoded + converted + (_FLATTEN if alpha else 0) + _GREY)
 
@@ -47,7 +47,7 @@ def _jpeg_memory(image: Image.Image, area: int) -> int:
     # scan; the pixels themselves are decoded scaled down (1/8 to check, >= 320 px for a
     # thumbnail), four bytes a pixel.
     scale = 1
-    while scale < 8 and min(image.size) // (2 * scale) >= _THUMBNAIL_SIDE:
+    while scale < 8 and min(image.size) // (2 * scale) >= THUMBNAIL_SIDE:
         scale *= 2
     pixels = area * 4 // (scale * scale)
     if not image.info.get("progressive"):

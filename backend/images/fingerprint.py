@@ -24,7 +24,7 @@ from PIL import ExifTags, Image
 from backend.images._limits import Limits
 from backend.images._pillow import opened
 from backend.images.formats import ImageInfo
-from backend.images.thumbnail import _displayable
+from backend.images.thumbnail import displayable
 
 BITS = 128
 _SIDE = 8
@@ -115,7 +115,7 @@ def _orientation(image: Image.Image) -> int:
 def _upright_grey(frame: Image.Image, orientation: int) -> Image.Image:
     """The frame in grey, transparency flattened onto white, turned upright (turning the grey
     copy, the smallest one)."""
-    pixels = _displayable(frame)
+    pixels = displayable(frame)
     grey = pixels.convert("L")
     if pixels.mode == "RGBA":
         # Grey is linear in R, G and B, so the grey copy flattened onto white is the grey of the

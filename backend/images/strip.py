@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.images import _gif, _jpeg, _png, _webp
-from backend.images._metadata import Removed
+from backend.images._metadata import StrippedLabels
 from backend.images.formats import ImageInfo
 
 
@@ -23,7 +23,7 @@ def strip_metadata(data: bytes, info: ImageInfo) -> Stripped:
     orientation when it is not 1. Idempotent: stripping stripped bytes returns them unchanged
     and reports nothing. Raises BrokenImage when the structure cannot be walked to its end.
     """
-    removed = Removed()
+    removed = StrippedLabels()
     if info.format == "jpeg":
         out = _jpeg.strip(data, info.orientation, removed)
     elif info.format == "png":

@@ -8,10 +8,9 @@ from PIL import Image, ImageOps
 
 from backend.images._limits import Limits
 from backend.images._pillow import opened
-from backend.images.cost import decode_memory
+from backend.images.cost import THUMBNAIL_SIDE, decode_memory
 from backend.images.formats import probe
 
-THUMBNAIL_SIDE = 320
 _QUALITY = 80
 # The thumbnail is made from bytes that already passed `process`; probing again only needs the
 # format and size, not the upload limits (which may have been raised by the operator).
@@ -19,7 +18,7 @@ _NO_LIMITS = Limits(max_side=2**31, max_pixels=2**62, max_frames=2**31, max_tota
 _HIGH_BIT_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
-def _displayable(image: Image.Image) -> Image.Image:
+def displayable(image: Image.Image) -> Image.Image:
     """RGB, or RGBA when the image has any kind of transparency (WebP knows only those two)."""
     if image.mode in _HIGH_BIT_DEPTH:
         # Converting 16-bit grey to 8 bits clips instead of scaling: scale it ourselves.
@@ -40,7 +39,7 @@ def make_thumbnail(data: bytes, max_side: int = THUMBNAIL_SIDE) -> bytes:
         source_mode = image.mode
         image.load()  # the first frame only
         ImageOps.exif_transpose(image, in_place=True)  # no copy of a picture already upright
-        thumb = _displayable(image)
+        thumb = displayable(image)
         thumb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     options = {}
     # Keep an RGB profile (wide-gamut photos look wrong without it); a CMYK or grey one would

@@ -8,13 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from backend.expiry import EXPIRY_CHOICES
 from desktop.commands.status import EXIT_HELP, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from desktop.core.config import SERVER_ENV
 from desktop.core.printable import printable
 
 COMMANDS = ("upload", "history", "delete")
 FORMATS = ("url", "markdown", "html", "bbcode", "json")
-EXPIRY_CHOICES = ("1h", "1d", "7d", "30d", "never")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--server", metavar="URL", help="picdrop server to upload to")
     upload.add_argument(
-        "--expires", choices=EXPIRY_CHOICES, help="how long the image lives (server default)"
+        "--expires", choices=tuple(EXPIRY_CHOICES), help="how long the image lives (server default)"
     )
     upload.add_argument(
         "--no-copy", action="store_true", help="do not put the links on the clipboard"

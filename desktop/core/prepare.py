@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from backend.images import ImageRejected, Limits, probe, strip_metadata
 
-THUMBNAIL_SIDE = 96  # logical pixels * 2 for HiDPI rows of 48 px
+ROW_THUMBNAIL_SIDE = 96  # logical pixels * 2 for HiDPI rows of 48 px
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,11 @@ def prepare(name: str, data: bytes, *, strip: bool = True, thumbnail: bool = Tru
         if strip:
             stripped = strip_metadata(data, info)
             data, removed = stripped.data, list(stripped.removed)
-    thumb = make_thumbnail(data) if thumbnail else None
+    thumb = row_thumbnail(data) if thumbnail else None
     return Prepared(data=data, mime=mime, removed=removed, thumbnail=thumb)
 
 
-def make_thumbnail(data: bytes, side: int = THUMBNAIL_SIDE) -> bytes | None:
+def row_thumbnail(data: bytes, side: int = ROW_THUMBNAIL_SIDE) -> bytes | None:
     """A small PNG for the queue and history rows, or None when Pillow cannot read the file."""
     try:
         with warnings.catch_warnings():

@@ -13,25 +13,25 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from backend import cli
-from backend.catalog import Catalog, ImageRecord
-from backend.service import ImageService, blob_key, thumbnail_key
-from backend.storage import store_from_settings
+from backend.assembly import Backend, build
+from backend.catalog import ImageRecord
+from backend.service import blob_key, thumbnail_key
 from tests.backend import imagesamples as samples
 
 
 @dataclass
 class Deployment:
     flags: list[str]
-    service: ImageService
+    backend: Backend
 
     def upload(self, seed: int) -> ImageRecord:
         data = samples.unique_jpeg(seed=seed)
-        processed = self.service.prepare(data)
+        images = self.backend.images
         sha = hashlib.sha256(data).hexdigest()
-        return self.service.store_upload(processed, request_sha256=sha, expires_at=None).record
+        return images.store_upload(images.prepare(data), request_sha256=sha, expires_at=None).record
 
     def sql(self, statement: str, **params) -> None:
-        engine = create_engine(self.service.catalog.url)
+        engine = create_engine(self.backend.catalog.url)
         try:
             with engine.begin() as conn:
                 conn.execute(text(statement), params)
@@ -53,10 +53,9 @@ def deployment(request, tmp_path) -> Iterator[Deployment]:
             "--s3-secret-access-key", s3.secret_key,
         ]  # fmt: skip
     settings = cli.settings_from_args(cli.build_parser().parse_args(["check", *flags]))
-    catalog = Catalog(settings.resolved_database_url)
-    catalog.migrate()
-    yield Deployment(flags, ImageService(settings, catalog, store_from_settings(settings)))
-    catalog.close()
+    backend = build(settings, migrate=True)
+    yield Deployment(flags, backend)
+    backend.close()
 
 
 def run_check(deployment: Deployment, capsys, *args: str) -> tuple[int, str]:
@@ -71,19 +70,19 @@ def random_key() -> str:
 
 # Each returns the key the check must name.
 def missing_blob(d: Deployment, victim: ImageRecord) -> str:
-    d.service.store.delete(victim.blob_key)
+    d.backend.store.delete(victim.blob_key)
     return victim.blob_key
 
 
 def orphan_blob(d: Deployment, victim: ImageRecord) -> str:
     key = random_key()
-    d.service.store.put(key, b"left behind by a crash")
+    d.backend.store.put(key, b"left behind by a crash")
     return key
 
 
 def orphan_thumbnail(d: Deployment, victim: ImageRecord) -> str:
     key = thumbnail_key(secrets.token_hex(32))
-    d.service.store.put(key, b"a thumbnail of nothing")
+    d.backend.store.put(key, b"a thumbnail of nothing")
     return key
 
 
@@ -118,7 +117,7 @@ def test_each_kind_of_damage_is_found_and_repaired(
     deployment: Deployment, capsys, damage: Callable[[Deployment, ImageRecord], str], repairable
 ):
     healthy = deployment.upload(seed=1)
-    deployment.service.thumbnail(healthy)
+    deployment.backend.images.thumbnail(healthy)
     victim = deployment.upload(seed=2)
     key = damage(deployment, victim)
     kind = damage.__name__
@@ -140,7 +139,7 @@ def test_each_kind_of_damage_is_found_and_repaired(
     assert [f["kind"] for f in report["findings"]] == ([] if repairable else [kind])
     assert status == (0 if repairable else 1)
     # The repair touched nothing that was right: the healthy image and its thumbnail are there.
-    assert deployment.service.store.exists(healthy.blob_key)
+    assert deployment.backend.store.exists(healthy.blob_key)
     assert report["thumbnails"] == 1
 
     if not repairable:  # the next upload of the same bytes writes the missing blob again
@@ -155,6 +154,6 @@ def test_unused_blobs_younger_than_the_grace_are_left_alone(deployment: Deployme
     status, out = run_check(deployment, capsys, "--json", "--repair")  # default grace: an hour
     report = json.loads(out)
     assert (status, report["findings"], report["recent"]) == (0, [], 1)
-    assert deployment.service.store.exists(key)
+    assert deployment.backend.store.exists(key)
     assert report["images"] == report["blobs"] == 1
     assert report["missing_thumbnails"] == 1  # not a problem: made on first view

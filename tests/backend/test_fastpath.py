@@ -8,9 +8,8 @@ import time
 
 import pytest
 
+from backend.assembly import build
 from backend.catalog import Catalog, WouldBlock
-from backend.service import ImageService
-from backend.storage import store_from_settings
 from tests.backend import imagesamples as samples
 
 VOLATILE = {"date"}
@@ -58,13 +57,11 @@ def test_cached_images_are_answered_without_the_route(client, uploaded, monkeypa
 
 def test_a_delete_through_another_process_is_seen_at_once(client, uploaded):
     settings = client.server.settings
-    other = ImageService(
-        settings, Catalog(settings.resolved_database_url), store_from_settings(settings)
-    )
+    other = build(settings)
     try:
-        other.delete(uploaded["id"], uploaded["delete_token"])
+        other.images.delete(uploaded["id"], uploaded["delete_token"])
     finally:
-        other.catalog.close()
+        other.close()
     # The bytes are still in this server's cache; the row is not in the catalog any more.
     assert client.get(f"/{uploaded['id']}.jpg").status_code == 404
 

@@ -193,6 +193,44 @@ def test_admin_token_is_compared_in_constant_time(client, monkeypatch):
     assert calls == [(32, 32), (32, 32)]  # digests: same length whatever was sent
 
 
+ADMIN_ROUTES = [
+    ("GET", "/api/admin/reports"),
+    ("GET", "/api/admin/images/{image_id}"),
+    ("POST", "/api/admin/images/{image_id}/remove"),
+    ("POST", "/api/admin/images/{image_id}/dismiss"),
+    ("GET", "/api/admin/blocks"),
+    ("DELETE", "/api/admin/blocks/{block_id}"),
+    ("POST", "/api/admin/purge-expired"),
+    ("GET", "/api/admin/audit"),
+]
+
+
+def test_the_admin_routes_are_all_listed_here(client):
+    paths = client.session.get(f"{client.url}/openapi.json").json()["paths"]
+    served = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/admin/")
+        for method in operations
+    }
+    assert served == set(ADMIN_ROUTES)
+
+
+@pytest.mark.parametrize(("method", "route"), ADMIN_ROUTES)
+def test_each_admin_request_checks_the_token_once(client, monkeypatch, method, route):
+    calls = []
+    real = routes_moderation.hmac.compare_digest
+
+    def spy(a, b):
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(routes_moderation.hmac, "compare_digest", spy)
+    path = route.format(image_id=upload(client, photo_jpeg(60))["id"], block_id=1)
+    assert admin(client, method, path).status_code in (200, 204, 404)
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("settings_overrides", [{"admin_token": ""}])
 def test_admin_api_is_off_without_a_token(client):
     r = admin(client, "GET", "/api/admin/reports")

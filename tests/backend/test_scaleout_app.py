@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from backend.catalog import Catalog
+from backend.assembly import build
 from backend.server import EmbeddedServer
 from backend.service import ImageService
 from backend.settings import Settings
-from backend.storage import FallbackStore, store_from_settings
+from backend.storage import FallbackStore
 from backend.storage.s3 import S3Store
 from tests.backend import imagesamples as samples
+from tests.catalog_rows import image_records
 
 
 @pytest.fixture
@@ -174,9 +175,7 @@ def test_bad_s3_serve_setting_is_refused():
 
 
 def _service(settings: Settings) -> ImageService:
-    catalog = Catalog(settings.resolved_database_url)
-    catalog.migrate()
-    return ImageService(settings, catalog, store_from_settings(settings))
+    return build(settings, migrate=True).images
 
 
 def _upload(service: ImageService, seed: int, expires_at: float | None = None):
@@ -204,7 +203,7 @@ def test_two_replicas_purge_expired_uploads_at_once(scaled_settings, s3_server, 
         with ThreadPoolExecutor(max_workers=2) as pool:
             counts = list(pool.map(purge, replicas))
         assert sum(counts) == 12  # every upload deleted exactly once, by one of them
-        assert a.catalog.count_images() == 1
+        assert len(image_records(a.catalog)) == 1
         assert _objects(s3_server, s3_bucket) == [f"blobs/{keep.record.blob_key}"]
     finally:
         for r in replicas:
