@@ -210,6 +210,7 @@ def _direct(location: DirectLocation, record: ImageRecord, headers: dict[str, st
     )
 
 
+@router.head("/{image_id}", include_in_schema=False)  # link checkers ask with HEAD
 @router.get(
     "/{image_id}", summary="Viewer page", response_class=Response, responses=VIEWER_RESPONSES
 )

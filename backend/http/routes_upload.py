@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from backend.errors import ApiError
 from backend.http.body import ClientGone, UploadBody, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
+from backend.http.pages import show_upload_result
 from backend.images.pipeline import process_memory
 from backend.service import ImageService, Upload
 
@@ -165,9 +166,8 @@ async def curl_upload(request: Request) -> Response:
 
 @router.post("/upload", include_in_schema=False)
 async def form_upload(request: Request) -> Response:
-    """The web page's form, for browsers without JavaScript: an HTML page with the links."""
+    """The web page's form, for browsers without JavaScript: 303 to a page with the links."""
     upload = await receive_upload(request)
     if upload is None:
         return _gone()
-    result = upload_result(request, upload.record, upload.delete_token)
-    return request.app.state.pages.uploaded(request, result)
+    return show_upload_result(request, upload_result(request, upload.record, upload.delete_token))

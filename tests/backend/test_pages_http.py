@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from PIL import Image
 from starlette.requests import Request
 
@@ -80,7 +81,7 @@ def _pages(client, uploaded) -> dict[str, object]:
 
 def test_every_page_has_the_strict_headers_and_no_inline_code(client, uploaded):
     pages = _pages(client, uploaded)
-    expected_status = {"uploaded": 201, "not found": 404, "removed": 451, "rejected": 415}
+    expected_status = {"not found": 404, "removed": 451, "rejected": 415}
     for name, r in pages.items():
         assert r.status_code == expected_status.get(name, 200), (name, r.text[:300])
         assert r.headers["content-type"].startswith("text/html"), name
@@ -172,12 +173,78 @@ def test_assets_are_served_under_their_content_hash_and_cached_forever(client):
         assert r.headers["x-content-type-options"] == "nosniff"
         again = client.get(url, headers={"If-None-Match": r.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
-        head = client.session.head(client.url + url)
+        plain = {"Accept-Encoding": "identity"}
+        head = client.session.head(client.url + url, headers=plain)
         assert head.status_code == 200 and head.headers["content-length"] == str(len(r.content))
         # Another version's name, or no hash at all, is not this file.
         assert client.get(f"/static/{stem}.{'0' * 12}.{ext}").status_code == 404
         assert client.get(f"/static/{stem}.{ext}").status_code == 404
     assert client.session.post(client.url + next(iter(urls))).status_code == 405
+
+
+@pytest.mark.parametrize("name", ["picdrop.css", "upload.js", "copy.js"])
+def test_text_assets_are_sent_gzipped_to_who_asks(client, name):
+    url = next(u for u in _asset_urls(client) if u.startswith(f"/static/{name.split('.')[0]}."))
+    plain = client.session.get(client.url + url, headers={"Accept-Encoding": "identity"})
+    packed = client.session.get(client.url + url, headers={"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == plain.headers["vary"] == "Accept-Encoding"
+    assert packed.content == plain.content  # requests undid the gzip
+    assert int(packed.raw.headers["content-length"]) < len(plain.content) / 2
+    assert packed.headers["etag"] != plain.headers["etag"]  # two representations, two ETags
+    again = client.session.get(
+        client.url + url,
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["etag"]},
+    )
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/", "/{id}", "/delete/{id}/{token}", "/uploaded/{id}"])
+def test_pages_answer_head_like_get(client, uploaded, path):
+    token = uploaded["delete_url"].rsplit("/", 1)[1]
+    url = client.url + path.format(id=uploaded["id"], token=token)
+    get = client.session.get(url, headers=HTML)
+    head = client.session.head(url, headers=HTML)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+
+
+# -- the upload form without JavaScript: POST-redirect-GET -----------------------------------------
+
+
+def test_form_upload_redirects_to_a_result_page_that_a_reload_does_not_repeat(client):
+    posted = client.session.post(
+        f"{client.url}/upload",
+        files={"file": ("d.png", samples.unique_jpeg(seed=21))},
+        data={"expires": "1d"},
+        headers=HTML,
+        allow_redirects=False,
+    )
+    assert posted.status_code == 303
+    result_path = posted.headers["location"]
+    image_id = re.fullmatch(r"/uploaded/([0-9A-Za-z]{10,})", result_path).group(1)
+    cookie = posted.headers["set-cookie"]
+    for flag in ("HttpOnly", "SameSite=strict", f"Path={result_path}", "Max-Age=3600"):
+        assert flag.lower() in cookie.lower(), cookie
+    pages = [client.session.get(client.url + result_path, headers=HTML) for _ in range(2)]
+    for page in pages:  # a reload shows the same page again
+        assert page.status_code == 200
+        assert f"/delete/{image_id}/" in page.text and f"/{image_id}." in page.text
+    # Another browser (no cookie) sees the links, never the delete link.
+    stranger = requests.get(client.url + result_path, headers=HTML, timeout=30)
+    assert stranger.status_code == 200 and f"/{image_id}." in stranger.text
+    assert "/delete/" not in stranger.text and "no longer shown here" in stranger.text
+    # A forged cookie is not a delete link either.
+    forged = client.session.get(
+        client.url + result_path, headers=HTML, cookies={"picdrop-delete": "not-the-token"}
+    )
+    assert "/delete/" not in forged.text
+
+
+def test_get_of_the_form_address_goes_back_to_the_form(client):
+    r = client.session.get(f"{client.url}/upload", headers=HTML, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
 
 
 # -- oEmbed ---------------------------------------------------------------------------------------
@@ -292,7 +359,7 @@ def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
         "report form": (f"/report/{image['id']}", {"data": {"reason": "spam"}}, 200),
         "report API": (f"/api/images/{image['id']}/report", {"data": {"reason": "spam"}}, 202),
         "delete link": (image["delete_url"].removeprefix(client.url), {}, 200),
-        "upload form": ("/upload", upload, 201),
+        "upload form": ("/upload", upload, 200),  # after its 303 to the result page
         "curl upload": ("/", upload, 201),
     }
 
