@@ -86,8 +86,14 @@
     try { localStorage.setItem(STORE, JSON.stringify(list.slice(0, KEPT))); } catch { /* full or private */ }
   }
 
-  function remember(item) {
-    store([{ name: item.name, answer: item.answer }, ...stored().filter((e) => e.answer.id !== item.answer.id)]);
+  // The list as the page shows it, then what other tabs added meanwhile.
+  function remember() {
+    const shown = Array.from(items)
+      .filter((item) => item.answer)
+      .sort((a, b) => (a.node.compareDocumentPosition(b.node) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1))
+      .map((item) => ({ name: item.name, answer: item.answer }));
+    const ids = new Set(shown.map((e) => e.answer.id));
+    store([...shown, ...stored().filter((e) => e && e.answer && !ids.has(e.answer.id))]);
   }
 
   function forget(id) {
@@ -233,7 +239,7 @@
   function succeed(item, answer) {
     showDone(item, answer);
     item.saved = false; // until its delete link is copied
-    remember(item);
+    remember();
     settle(item, true);
   }
 
