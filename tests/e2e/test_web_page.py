@@ -165,6 +165,15 @@ def upload_via_page(page: Page, files: list[dict]) -> list[dict]:
 def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     base = live_server.url
     page = new_page(**DESKTOP, permissions=CLIPBOARD)
+    packed = []  # assets that arrived gzipped
+    page.on(
+        "response",
+        lambda r: (
+            "/static/" in r.url
+            and r.headers.get("content-encoding") == "gzip"
+            and packed.append(re.sub(r"\.[0-9a-f]{12}", "", r.url.rsplit("/", 1)[1]))
+        ),
+    )
     page.goto(base + "/")
     expect(page).to_have_title(re.compile("picdrop"))
     expect(page.get_by_role("button", name="Upload images")).to_be_visible()
@@ -194,6 +203,10 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     expect(item.locator(".item-status")).to_have_text(re.compile(r"Done · 1600 × 1000"))
     expect(item.locator(".keep")).to_contain_text("Keep this delete link")
     expect(item.locator(".item-thumb")).to_have_attribute("src", f"{base}/t/{image_id}.webp")
+    # Link checkers ask with HEAD; the page's CSS and JS came gzipped.
+    for url in (f"{base}/", dusk["page_url"]):
+        assert page.request.head(url).status == 200, url
+    assert {"copy.js", "picdrop.css", "upload.js"} <= set(packed), packed
 
     shots(page, "upload-desktop")
     page.emulate_media(color_scheme="dark")
@@ -346,7 +359,10 @@ def test_a_failed_upload_can_be_retried_with_the_same_idempotency_key(live_serve
     item = page.locator("#results .item")
     expect(item).to_have_attribute("data-state", "error")
     expect(item.locator(".item-error")).to_have_text(busy)
-    item.get_by_role("button", name="Try again").click()
+    item.get_by_role("button", name="Try again").focus()
+    page.keyboard.press("Enter")
+    # The button goes away; the keyboard stays with this upload, not back at the page's top.
+    assert page.evaluate("() => document.activeElement.id") == item.get_attribute("id")
     expect(item).to_have_attribute("data-state", "done", timeout=TIMEOUT)
     expect(item.locator(".item-error")).to_be_hidden()
     assert len(keys) == 2 and keys[0] == keys[1] and re.fullmatch(r"[0-9a-f]{32}", keys[0])
@@ -624,6 +640,27 @@ def test_plain_form_result_survives_a_reload_without_uploading_again(live_server
     assert_clean(watch)
 
 
+def test_an_upload_can_be_cancelled_and_the_link_shared(live_server, new_page, watch):
+    page = new_page(**PHONE)
+    # A phone's share sheet, as far as the page can tell.
+    page.add_init_script("navigator.share = async (data) => { window.__shared = data; };")
+    page.goto(live_server.url + "/")
+    held = []
+    page.route("**/api/upload", lambda route: held.append(route))  # never answered
+    page.set_input_files("#file-input", [file_payload("slow.jpg", jpeg(), "image/jpeg")])
+    item = page.locator("#results .item")
+    expect(item).to_have_attribute("data-state", "uploading")
+    page.get_by_role("button", name="Cancel the upload of slow.jpg").click()
+    expect(item).to_have_count(0)
+    expect(page.locator("#announce")).to_contain_text("Upload of slow.jpg cancelled.")
+    page.unroute("**/api/upload")
+    shown = upload_via_page(page, [file_payload("share.jpg", jpeg("forest"), "image/jpeg")])
+    page.get_by_role("button", name="Share the link to share.jpg").click()
+    page.wait_for_function("() => window.__shared")
+    assert page.evaluate("() => window.__shared.url") == shown[0]["page_url"]
+    assert_clean(watch)
+
+
 def _luminance(rgb: tuple[int, ...]) -> float:
     def channel(c: int) -> float:
         c /= 255
@@ -707,13 +744,16 @@ def test_focus_rings_and_the_selected_format_have_3_to_1_contrast(
     assert_clean(watch)
 
 
-def test_forced_colours_keep_the_selected_format_and_the_progress(live_server, new_page, watch):
+def test_forced_colours_keep_the_selected_format_and_the_progress(
+    live_server, new_page, watch, shots
+):
     page = new_page(**DESKTOP, forced_colors="active")
     page.goto(live_server.url + "/")
     upload_via_page(page, [file_payload("hc.jpg", jpeg("forest", (640, 400)), "image/jpeg")])
     item = page.locator("#results .item").first
     pill = item.locator(".formats label", has_text="BBCode")
     assert drawn_contrast(page, pill, check_radio(page, "BBCode")) >= 3
+    shots(page, "upload-forced-colours")
     bar = item.locator("progress")
     assert drawn_contrast(page, bar, lambda: bar.evaluate("b => { b.value = 0; }")) >= 3
     assert_clean(watch)
@@ -786,7 +826,7 @@ def _shows_all_of_its_text(field) -> bool:
     )
 
 
-def test_320_pixels_wide(live_server, new_page, watch):
+def test_320_pixels_wide(live_server, new_page, watch, shots):
     page = new_page(viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True)
     page.goto(live_server.url + "/")
     shown = upload_via_page(page, [file_payload("tiny.jpg", jpeg(), "image/jpeg")])
@@ -794,6 +834,7 @@ def test_320_pixels_wide(live_server, new_page, watch):
     _no_sideways_scrolling(page)
     for field in page.locator("#results .share-link, #results .delete-link").all():
         assert _shows_all_of_its_text(field), field.input_value()
+    shots(page, "upload-320px")
     page.goto(shown[0]["page_url"])
     _no_sideways_scrolling(page)
     for field in page.locator(".share-row textarea").all():
