@@ -287,6 +287,16 @@ class Pages:
     def deleted(self, request: Request) -> HTMLResponse:
         return self.render(request, "deleted.html")
 
+    def terms(self, request: Request) -> HTMLResponse:
+        """The operator's terms of use (settings), one paragraph per blank-line-separated block."""
+        paragraphs = [p.strip() for p in self.settings.terms.split("\n\n") if p.strip()]
+        return self.render(request, "terms.html", paragraphs=paragraphs)
+
+    def abuse(self, request: Request) -> HTMLResponse:
+        contact = self.settings.abuse_contact.strip()
+        href = contact if contact.startswith("https://") else f"mailto:{contact}" if contact else ""
+        return self.render(request, "abuse.html", contact=contact, contact_href=href)
+
     def reported(self, request: Request, image_id: str) -> HTMLResponse:
         """After `POST /report/{id}`: thanks, and what happens next."""
         return self.render(request, "reported.html", image_id=image_id)
@@ -376,6 +386,16 @@ async def delete_by_link(request: Request, image_id: str, token: str) -> Respons
     service: ImageService = request.app.state.service
     await anyio.to_thread.run_sync(service.delete, image_id, token)
     return request.app.state.pages.deleted(request)
+
+
+@router.api_route("/terms", methods=PAGE_METHODS)
+async def terms(request: Request) -> Response:
+    return request.app.state.pages.terms(request)
+
+
+@router.api_route("/abuse", methods=PAGE_METHODS)
+async def abuse(request: Request) -> Response:
+    return request.app.state.pages.abuse(request)
 
 
 @router.get("/robots.txt")

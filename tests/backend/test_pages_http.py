@@ -349,6 +349,51 @@ def test_report_confirmation_page(tmp_path):
     assert not [a for t, a in Markup(text).tags if t == "script" and not a.get("src")]
 
 
+def _page(settings: Settings, render) -> str:
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    scope = {
+        "type": "http",
+        "app": app,
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+        "query_string": b"",
+        "server": ("picdrop.example", 443),
+        "scheme": "https",
+        "root_path": "",
+    }
+    r = render(Pages(settings), Request(scope))
+    assert r.status_code == 200 and r.headers["content-security-policy"] == CSP
+    return r.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("terms", "contact", "shown", "link"),
+    [
+        ("", "", "Upload only images you may share.", None),
+        ("First <b>rule</b>.\n\nSecond rule.", "", "<p>First &lt;b&gt;rule&lt;/b&gt;.</p>", None),
+        ("", "abuse@picdrop.example", "write to", "mailto:abuse@picdrop.example"),
+        ("", "https://picdrop.example/contact", "write to", "https://picdrop.example/contact"),
+    ],
+)
+def test_terms_and_abuse_pages_show_what_the_operator_set(tmp_path, terms, contact, shown, link):
+    settings = Settings(data_dir=tmp_path, terms=terms, abuse_contact=contact)
+    text = _page(settings, Pages.terms) + _page(settings, Pages.abuse)
+    assert shown in text
+    if terms:
+        assert "<p>Second rule.</p>" in text and "Upload only images" not in text
+    hrefs = [a.get("href") for t, a in Markup(text).tags if t == "a"]
+    assert (link in hrefs) if link else "write to" not in text
+
+
+def test_every_page_footer_links_the_terms_and_abuse_pages(client, uploaded):
+    for name, r in _pages(client, uploaded).items():
+        hrefs = {a.get("href") for t, a in Markup(r.text).tags if t == "a"}
+        assert {"/terms", "/abuse"} <= hrefs, name
+    for path in ("/terms", "/abuse"):
+        assert client.get(path, headers=HTML).status_code == 200
+
+
 # -- forms refuse cross-site posts ----------------------------------------------------------------
 def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
     """Every form a browser can post: (path, request keywords, status when accepted). Each call

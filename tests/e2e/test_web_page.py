@@ -957,6 +957,9 @@ def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
     watch.allow(f"451 (Unavailable For Legal Reasons) ({removed['page_url']})")
     page.goto(removed["page_url"])
     check("removed (451)")
+    for path in ("/terms", "/abuse"):
+        page.goto(base + path)
+        check(path)
     page.route(re.compile(rf"^{re.escape(base)}/(upload(ed/.*)?)?$"), without_javascript)
     page.goto(base + "/")
     expect(page.get_by_label("Image file")).to_be_visible()  # the no-JS form indeed
