@@ -132,10 +132,11 @@ class HashedAssets:
             )
         else:
             request_headers = dict(scope["headers"])
-            accepts = request_headers.get(b"accept-encoding", b"").decode("latin-1")
-            gzipped = asset.gzipped is not None and "gzip" in accepts.lower()
+            accepts = request_headers.get(b"accept-encoding", b"").decode("latin-1").lower()
+            packed = asset.gzipped if "gzip" in accepts else None
+            payload = asset.body if packed is None else packed
             # Each encoding is a different representation: its own strong ETag.
-            etag = asset.etag[:-1] + '-gz"' if gzipped else asset.etag
+            etag = asset.etag if packed is None else asset.etag[:-1] + '-gz"'
             headers = {
                 "Cache-Control": "public, max-age=31536000, immutable",
                 "X-Content-Type-Options": "nosniff",
@@ -143,9 +144,8 @@ class HashedAssets:
             }
             if asset.gzipped is not None:
                 headers["Vary"] = "Accept-Encoding"
-            if gzipped:
+            if packed is not None:
                 headers["Content-Encoding"] = "gzip"
-            payload = asset.gzipped if gzipped and asset.gzipped is not None else asset.body
             inm = request_headers.get(b"if-none-match", b"").decode("latin-1")
             if etag in (t.strip().removeprefix("W/") for t in inm.split(",")):
                 response = Response(status_code=304, headers=headers)
@@ -356,8 +356,8 @@ async def uploaded(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
     token = request.cookies.get(UPLOAD_COOKIE, "")
     record, valid = await anyio.to_thread.run_sync(_uploaded_page, service, image_id, token)
-    result = upload_result(request, record, token)
-    return request.app.state.pages.uploaded(request, result, result.delete_url if valid else None)
+    delete_url = upload_result(request, record, token).delete_url if valid else None
+    return request.app.state.pages.uploaded(request, image_meta(request, record), delete_url)
 
 
 @router.api_route("/upload", methods=PAGE_METHODS)

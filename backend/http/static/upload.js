@@ -436,9 +436,10 @@
     announce("This browser has forgotten your uploads.");
   });
 
-  // A delete link that was neither copied nor saved: ask before the page goes away.
+  // A delete link not copied yet, or an upload still on its way: ask before the page goes away.
+  const unfinished = (item) => (item.answer && !item.saved) || ["queued", "uploading"].includes(item.node.dataset.state);
   window.addEventListener("beforeunload", (event) => {
-    if (!Array.from(items).some((item) => item.answer && !item.saved)) return;
+    if (!Array.from(items).some(unfinished)) return;
     event.preventDefault();
     event.returnValue = "";
   });
