@@ -183,6 +183,16 @@ class Settings:
         "refused (422).",
         default=10,
     )
+    terms: str = _doc(
+        "Text of the terms of use page (/terms), plain text; a blank line starts a paragraph. "
+        "Empty: a short text that says what may not be uploaded.",
+        default="",
+    )
+    abuse_contact: str = _doc(
+        "Where to report abuse besides each image's report form, shown on /abuse: an e-mail "
+        "address or an https:// URL. Empty: the report form only.",
+        default="",
+    )
 
     # ------------------------------------------------------------------
     @classmethod

@@ -8,6 +8,7 @@ never gets an asset from another version.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import mimetypes
 import time
@@ -19,20 +20,21 @@ from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import Receive, Scope, Send
 
 from backend import __version__, ids
 from backend.catalog import ImageRecord
 from backend.errors import Forbidden
+from backend.expiry import EXPIRY_CHOICES, EXPIRY_LABELS
 from backend.http.body import too_large
 from backend.http.errors import HTTP_SENTENCES, error_response
-from backend.http.models import ImageMeta, UploadResult, base_url, image_meta
+from backend.http.models import ImageMeta, UploadResult, base_url, image_meta, upload_result
 from backend.http.serving import IMMUTABLE, etag_matches
 from backend.moderation import REASON_LABELS
 from backend.service import ImageService
-from backend.settings import EXPIRY_CHOICES, Settings
+from backend.settings import Settings
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -51,13 +53,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-EXPIRY_LABELS = {
-    "1h": "1 hour",
-    "1d": "1 day",
-    "7d": "7 days",
-    "30d": "30 days",
-    "never": "Forever",
-}
 router = APIRouter(include_in_schema=False)
 
 
@@ -69,6 +64,15 @@ class Asset:
     body: bytes
     media_type: str
     etag: str
+    gzipped: bytes | None  # text assets, compressed once at start-up
+
+
+def gzip_once(body: bytes, media_type: str) -> bytes | None:
+    """The gzip of a text asset (CSS, JS, SVG), or None where it would not help."""
+    if not media_type.startswith(("text/", "image/svg")):
+        return None
+    packed = gzip.compress(body, compresslevel=9, mtime=0)
+    return packed if len(packed) < len(body) else None
 
 
 class HashedAssets:
@@ -99,7 +103,8 @@ class HashedAssets:
                 mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             )
             self.names[path.name] = hashed
-            self.assets[hashed] = Asset(body, media_type, f'"{digest[:32]}"')
+            gzipped = gzip_once(body, media_type)
+            self.assets[hashed] = Asset(body, media_type, f'"{digest[:32]}"', gzipped)
 
     def url(self, name: str) -> str:
         return f"/static/{self.names[name]}"
@@ -115,19 +120,29 @@ class HashedAssets:
         elif asset is None:
             response = error_response(Request(scope, receive), 404, *HTTP_SENTENCES[404])
         else:
+            request_headers = dict(scope["headers"])
+            accepts = request_headers.get(b"accept-encoding", b"").decode("latin-1").lower()
+            packed = asset.gzipped if "gzip" in accepts else None
+            payload = asset.body if packed is None else packed
+            # Each encoding is a different representation: its own strong ETag.
+            etag = asset.etag if packed is None else asset.etag[:-1] + '-gz"'
             headers = {
                 "Cache-Control": IMMUTABLE,
                 "X-Content-Type-Options": "nosniff",
-                "ETag": asset.etag,
+                "ETag": etag,
             }
-            inm = dict(scope["headers"]).get(b"if-none-match", b"").decode("latin-1")
-            if etag_matches(inm, asset.etag):
+            if asset.gzipped is not None:
+                headers["Vary"] = "Accept-Encoding"
+            if packed is not None:
+                headers["Content-Encoding"] = "gzip"
+            inm = request_headers.get(b"if-none-match", b"").decode("latin-1")
+            if etag_matches(inm, etag):
                 response = Response(status_code=304, headers=headers)
             else:
-                body = b"" if scope["method"] == "HEAD" else asset.body
+                body = b"" if scope["method"] == "HEAD" else payload
                 response = Response(body, media_type=asset.media_type, headers=headers)
                 if scope["method"] == "HEAD":
-                    response.headers["Content-Length"] = str(len(asset.body))
+                    response.headers["Content-Length"] = str(len(payload))
         await response(scope, receive, send)
 
 
@@ -151,7 +166,9 @@ def human_size(n: int) -> str:
     for unit in ("KB", "MB", "GB"):
         n /= 1024
         if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if n >= 100 else f"{n:.1f} {unit}"
+            # "25 MB", "1.9 MB": never more than one decimal, and none when it is a zero.
+            shown = f"{n:.0f}" if n >= 100 else f"{n:.1f}".removesuffix(".0")
+            return f"{shown} {unit}"
     raise AssertionError  # unreachable
 
 
@@ -223,7 +240,7 @@ class Pages:
             request,
             "home.html",
             max_bytes=self.settings.max_bytes,
-            max_mb=f"{self.settings.max_bytes / 1024 / 1024:g}",
+            max_size=human_size(self.settings.max_bytes),
             too_large=too_large(self.settings.max_bytes).message,
             expiry_choices=self.expiry_choices(),
             default_expiry=default if default in keys else keys[-1],
@@ -243,9 +260,14 @@ class Pages:
             reasons=REASON_LABELS,
         )
 
-    def uploaded(self, request: Request, result: UploadResult) -> HTMLResponse:
+    def uploaded(self, request: Request, image: ImageMeta, delete_url: str | None) -> HTMLResponse:
+        """The no-JS result page; the delete link only while the upload's cookie lasts."""
         return self.render(
-            request, "uploaded.html", status=201, image=result, formats=share_formats(result)
+            request,
+            "uploaded.html",
+            image=image,
+            delete_url=delete_url,
+            formats=share_formats(image),
         )
 
     def confirm_delete(self, request: Request, record: ImageRecord, token: str) -> HTMLResponse:
@@ -253,6 +275,16 @@ class Pages:
 
     def deleted(self, request: Request) -> HTMLResponse:
         return self.render(request, "deleted.html")
+
+    def terms(self, request: Request) -> HTMLResponse:
+        """The operator's terms of use (settings), one paragraph per blank-line-separated block."""
+        paragraphs = [p.strip() for p in self.settings.terms.split("\n\n") if p.strip()]
+        return self.render(request, "terms.html", paragraphs=paragraphs)
+
+    def abuse(self, request: Request) -> HTMLResponse:
+        contact = self.settings.abuse_contact.strip()
+        href = contact if contact.startswith("https://") else f"mailto:{contact}" if contact else ""
+        return self.render(request, "abuse.html", contact=contact, contact_href=href)
 
     def reported(self, request: Request, image_id: str) -> HTMLResponse:
         """After `POST /report/{id}`: thanks, and what happens next."""
@@ -271,9 +303,56 @@ class Pages:
         )
 
 
-@router.get("/")
+# Every page answers HEAD as well as GET: link checkers and uptime monitors ask with HEAD.
+PAGE_METHODS = ["GET", "HEAD"]
+
+
+@router.api_route("/", methods=PAGE_METHODS)
 async def home(request: Request) -> Response:
     return request.app.state.pages.home(request)
+
+
+# -- the no-JS upload's result: POST /upload answers 303 to GET /uploaded/{id} --------------------
+
+UPLOAD_COOKIE = "picdrop-delete"
+UPLOAD_COOKIE_SECONDS = 3600
+
+
+def show_upload_result(request: Request, result: UploadResult) -> Response:
+    """POST-redirect-GET: a reload of the result page shows it again instead of uploading again.
+    The delete token rides in a cookie for this one result page only (never in the URL, so not
+    in the history), for an hour."""
+    response = RedirectResponse(f"/uploaded/{result.id}", status_code=303)
+    response.set_cookie(
+        UPLOAD_COOKIE,
+        result.delete_token,
+        max_age=UPLOAD_COOKIE_SECONDS,
+        path=f"/uploaded/{result.id}",
+        secure=result.page_url.startswith("https:"),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def _uploaded_page(service: ImageService, image_id: str, token: str) -> tuple[ImageRecord, bool]:
+    record = service.lookup(image_id)
+    return record, bool(token) and ids.token_matches(token, record.delete_token_hash)
+
+
+@router.api_route("/uploaded/{image_id}", methods=PAGE_METHODS)
+async def uploaded(request: Request, image_id: str) -> Response:
+    service: ImageService = request.app.state.service
+    token = request.cookies.get(UPLOAD_COOKIE, "")
+    record, valid = await anyio.to_thread.run_sync(_uploaded_page, service, image_id, token)
+    delete_url = upload_result(request, record, token).delete_url if valid else None
+    return request.app.state.pages.uploaded(request, image_meta(request, record), delete_url)
+
+
+@router.api_route("/upload", methods=PAGE_METHODS)
+async def upload_page(request: Request) -> Response:
+    """A restored tab of an old no-JS upload: back to the form, not a 404."""
+    return RedirectResponse("/", status_code=303)
 
 
 def _check_delete_link(service: ImageService, image_id: str, token: str) -> ImageRecord:
@@ -283,7 +362,7 @@ def _check_delete_link(service: ImageService, image_id: str, token: str) -> Imag
     return record
 
 
-@router.get("/delete/{image_id}/{token}")
+@router.api_route("/delete/{image_id}/{token}", methods=PAGE_METHODS)
 async def confirm_delete(request: Request, image_id: str, token: str) -> Response:
     """Shows what would be deleted; deletes nothing (link-preview bots follow GET links)."""
     service: ImageService = request.app.state.service
@@ -296,6 +375,16 @@ async def delete_by_link(request: Request, image_id: str, token: str) -> Respons
     service: ImageService = request.app.state.service
     await anyio.to_thread.run_sync(service.delete, image_id, token)
     return request.app.state.pages.deleted(request)
+
+
+@router.api_route("/terms", methods=PAGE_METHODS)
+async def terms(request: Request) -> Response:
+    return request.app.state.pages.terms(request)
+
+
+@router.api_route("/abuse", methods=PAGE_METHODS)
+async def abuse(request: Request) -> Response:
+    return request.app.state.pages.abuse(request)
 
 
 @router.get("/robots.txt")

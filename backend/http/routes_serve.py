@@ -111,6 +111,7 @@ async def image(request: Request, image_id: str, ext: str) -> Response:
     return send_bytes(request, data, media_type=record.mime, etag=etag, headers=headers)
 
 
+@router.head("/{image_id}", include_in_schema=False)  # link checkers ask with HEAD
 @router.get(
     "/{image_id}", summary="Viewer page", response_class=Response, responses=VIEWER_RESPONSES
 )

@@ -14,6 +14,7 @@ from backend.errors import ApiError
 from backend.expiry import EXPIRY_CHOICES
 from backend.http.body import ClientGone, UploadBody, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
+from backend.http.pages import show_upload_result
 from backend.images.pipeline import process_memory
 from backend.service import ImageService, Upload
 
@@ -170,7 +171,5 @@ async def curl_upload(request: Request) -> Response:
 
 @router.post("/upload", include_in_schema=False)
 async def form_upload(request: Request) -> Response:
-    """The web page's form, for browsers without JavaScript: an HTML page with the links."""
-    return await _upload_then(
-        request, lambda result, _status: request.app.state.pages.uploaded(request, result)
-    )
+    """The web page's form, for browsers without JavaScript: 303 to a page with the links."""
+    return await _upload_then(request, lambda result, _status: show_upload_result(request, result))

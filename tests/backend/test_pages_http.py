@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from PIL import Image
 from starlette.requests import Request
 
@@ -80,7 +81,7 @@ def _pages(client, uploaded) -> dict[str, object]:
 
 def test_every_page_has_the_strict_headers_and_no_inline_code(client, uploaded):
     pages = _pages(client, uploaded)
-    expected_status = {"uploaded": 201, "not found": 404, "removed": 451, "rejected": 415}
+    expected_status = {"not found": 404, "removed": 451, "rejected": 415}
     for name, r in pages.items():
         assert r.status_code == expected_status.get(name, 200), (name, r.text[:300])
         assert r.headers["content-type"].startswith("text/html"), name
@@ -172,7 +173,8 @@ def test_assets_are_served_under_their_content_hash_and_cached_forever(client):
         assert r.headers["x-content-type-options"] == "nosniff"
         again = client.get(url, headers={"If-None-Match": r.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
-        head = client.session.head(client.url + url)
+        plain = {"Accept-Encoding": "identity"}
+        head = client.session.head(client.url + url, headers=plain)
         assert head.status_code == 200 and head.headers["content-length"] == str(len(r.content))
         # Another version's name, or no hash at all, is not this file.
         assert client.get(f"/static/{stem}.{'0' * 12}.{ext}").status_code == 404
@@ -198,6 +200,71 @@ def test_asset_errors_look_like_every_other_error(client, accept, method, asset,
     assert answers[0].status_code == answers[1].status_code
     assert answers[0].headers["content-type"] == answers[1].headers["content-type"]
     assert answers[0].text == answers[1].text
+
+
+@pytest.mark.parametrize("name", ["picdrop.css", "upload.js", "copy.js"])
+def test_text_assets_are_sent_gzipped_to_who_asks(client, name):
+    url = next(u for u in _asset_urls(client) if u.startswith(f"/static/{name.split('.')[0]}."))
+    plain = client.session.get(client.url + url, headers={"Accept-Encoding": "identity"})
+    packed = client.session.get(client.url + url, headers={"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == plain.headers["vary"] == "Accept-Encoding"
+    assert packed.content == plain.content  # requests undid the gzip
+    assert int(packed.raw.headers["content-length"]) < len(plain.content) / 2
+    assert packed.headers["etag"] != plain.headers["etag"]  # two representations, two ETags
+    again = client.session.get(
+        client.url + url,
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["etag"]},
+    )
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/", "/{id}", "/delete/{id}/{token}", "/uploaded/{id}"])
+def test_pages_answer_head_like_get(client, uploaded, path):
+    token = uploaded["delete_url"].rsplit("/", 1)[1]
+    url = client.url + path.format(id=uploaded["id"], token=token)
+    get = client.session.get(url, headers=HTML)
+    head = client.session.head(url, headers=HTML)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+
+
+# -- the upload form without JavaScript: POST-redirect-GET -----------------------------------------
+
+
+def test_form_upload_redirects_to_a_result_page_that_a_reload_does_not_repeat(client):
+    posted = client.session.post(
+        f"{client.url}/upload",
+        files={"file": ("d.png", samples.unique_jpeg(seed=21))},
+        data={"expires": "1d"},
+        headers=HTML,
+        allow_redirects=False,
+    )
+    assert posted.status_code == 303
+    result_path = posted.headers["location"]
+    image_id = re.fullmatch(r"/uploaded/([0-9A-Za-z]{10,})", result_path).group(1)
+    cookie = posted.headers["set-cookie"]
+    for flag in ("HttpOnly", "SameSite=strict", f"Path={result_path}", "Max-Age=3600"):
+        assert flag.lower() in cookie.lower(), cookie
+    pages = [client.session.get(client.url + result_path, headers=HTML) for _ in range(2)]
+    for page in pages:  # a reload shows the same page again
+        assert page.status_code == 200
+        assert f"/delete/{image_id}/" in page.text and f"/{image_id}." in page.text
+    # Another browser (no cookie) sees the links, never the delete link.
+    stranger = requests.get(client.url + result_path, headers=HTML, timeout=30)
+    assert stranger.status_code == 200 and f"/{image_id}." in stranger.text
+    assert "/delete/" not in stranger.text and "no longer shown here" in stranger.text
+    # A forged cookie is not a delete link either.
+    forged = client.session.get(
+        client.url + result_path, headers=HTML, cookies={"picdrop-delete": "not-the-token"}
+    )
+    assert "/delete/" not in forged.text
+
+
+def test_get_of_the_form_address_goes_back_to_the_form(client):
+    r = client.session.get(f"{client.url}/upload", headers=HTML, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
 
 
 # -- oEmbed ---------------------------------------------------------------------------------------
@@ -302,6 +369,51 @@ def test_report_confirmation_page(tmp_path):
     assert not [a for t, a in Markup(text).tags if t == "script" and not a.get("src")]
 
 
+def _page(settings: Settings, render) -> str:
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    scope = {
+        "type": "http",
+        "app": app,
+        "method": "GET",
+        "path": "/",
+        "headers": [],
+        "query_string": b"",
+        "server": ("picdrop.example", 443),
+        "scheme": "https",
+        "root_path": "",
+    }
+    r = render(Pages(settings), Request(scope))
+    assert r.status_code == 200 and r.headers["content-security-policy"] == CSP
+    return r.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("terms", "contact", "shown", "link"),
+    [
+        ("", "", "Upload only images you may share.", None),
+        ("First <b>rule</b>.\n\nSecond rule.", "", "<p>First &lt;b&gt;rule&lt;/b&gt;.</p>", None),
+        ("", "abuse@picdrop.example", "write to", "mailto:abuse@picdrop.example"),
+        ("", "https://picdrop.example/contact", "write to", "https://picdrop.example/contact"),
+    ],
+)
+def test_terms_and_abuse_pages_show_what_the_operator_set(tmp_path, terms, contact, shown, link):
+    settings = Settings(data_dir=tmp_path, terms=terms, abuse_contact=contact)
+    text = _page(settings, Pages.terms) + _page(settings, Pages.abuse)
+    assert shown in text
+    if terms:
+        assert "<p>Second rule.</p>" in text and "Upload only images" not in text
+    hrefs = [a.get("href") for t, a in Markup(text).tags if t == "a"]
+    assert (link in hrefs) if link else "write to" not in text
+
+
+def test_every_page_footer_links_the_terms_and_abuse_pages(client, uploaded):
+    for name, r in _pages(client, uploaded).items():
+        hrefs = {a.get("href") for t, a in Markup(r.text).tags if t == "a"}
+        assert {"/terms", "/abuse"} <= hrefs, name
+    for path in ("/terms", "/abuse"):
+        assert client.get(path, headers=HTML).status_code == 200
+
+
 # -- forms refuse cross-site posts ----------------------------------------------------------------
 def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
     """Every form a browser can post: (path, request keywords, status when accepted). Each call
@@ -312,7 +424,7 @@ def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
         "report form": (f"/report/{image['id']}", {"data": {"reason": "spam"}}, 200),
         "report API": (f"/api/images/{image['id']}/report", {"data": {"reason": "spam"}}, 202),
         "delete link": (image["delete_url"].removeprefix(client.url), {}, 200),
-        "upload form": ("/upload", upload, 201),
+        "upload form": ("/upload", upload, 200),  # after its 303 to the result page
         "curl upload": ("/", upload, 201),
     }
 

@@ -9,19 +9,24 @@ allowed by name). Screenshots go to docs/screenshots/ with PICDROP_SCREENSHOTS=1
 from __future__ import annotations
 
 import base64
+import io
 import re
+import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 
 from backend.server import EmbeddedServer
 from backend.settings import Settings
 from tests.conftest import require, require_program
 from tests.e2e.browser import (
     CHROMIUM_ARGS,
+    PALETTES,
     REPO,
     SCREENSHOT_DIR,
     Watch,
@@ -160,6 +165,15 @@ def upload_via_page(page: Page, files: list[dict]) -> list[dict]:
 def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     base = live_server.url
     page = new_page(**DESKTOP, permissions=CLIPBOARD)
+    packed = []  # assets that arrived gzipped
+    page.on(
+        "response",
+        lambda r: (
+            "/static/" in r.url
+            and r.headers.get("content-encoding") == "gzip"
+            and packed.append(re.sub(r"\.[0-9a-f]{12}", "", r.url.rsplit("/", 1)[1]))
+        ),
+    )
     page.goto(base + "/")
     expect(page).to_have_title(re.compile("picdrop"))
     expect(page.get_by_role("button", name="Upload images")).to_be_visible()
@@ -189,6 +203,10 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     expect(item.locator(".item-status")).to_have_text(re.compile(r"Done · 1600 × 1000"))
     expect(item.locator(".keep")).to_contain_text("Keep this delete link")
     expect(item.locator(".item-thumb")).to_have_attribute("src", f"{base}/t/{image_id}.webp")
+    # Link checkers ask with HEAD; the page's CSS and JS came gzipped.
+    for url in (f"{base}/", dusk["page_url"]):
+        assert page.request.head(url).status == 200, url
+    assert {"copy.js", "picdrop.css", "upload.js"} <= set(packed), packed
 
     shots(page, "upload-desktop")
     page.emulate_media(color_scheme="dark")
@@ -200,7 +218,7 @@ def test_upload_copy_view_report_delete(live_server, new_page, watch, shots):
     copy.click()
     expect(copy).to_have_text("Copied!")
     assert clipboard(page) == dusk["link"]
-    expect(page.locator("#announce")).to_have_text("Copied to the clipboard.")
+    expect(page.locator("#announce")).to_contain_text("Copied to the clipboard.")
 
     # The other formats, and "copy all".
     item.get_by_text("Markdown", exact=True).click()
@@ -313,7 +331,7 @@ def test_rejected_file_shows_the_servers_sentence(live_server, new_page, watch, 
     )
     bad = page.locator("#results .item", has_text="notes.png")
     expect(bad).to_have_attribute("data-state", "error", timeout=TIMEOUT)
-    expect(bad.get_by_role("alert")).to_have_text(sentence)
+    expect(bad.locator(".item-error")).to_have_text(sentence)
     expect(bad.locator(".item-status")).to_have_text("Not uploaded")
     expect(bad.locator(".share-link")).to_be_hidden()
     expect(bad.get_by_role("button", name="Try again")).to_be_hidden()  # a 415 will not change
@@ -340,10 +358,13 @@ def test_a_failed_upload_can_be_retried_with_the_same_idempotency_key(live_serve
     page.set_input_files("#file-input", [file_payload("retry.jpg", jpeg(), "image/jpeg")])
     item = page.locator("#results .item")
     expect(item).to_have_attribute("data-state", "error")
-    expect(item.get_by_role("alert")).to_have_text(busy)
-    item.get_by_role("button", name="Try again").click()
+    expect(item.locator(".item-error")).to_have_text(busy)
+    item.get_by_role("button", name="Try again").focus()
+    page.keyboard.press("Enter")
+    # The button goes away; the keyboard stays with this upload, not back at the page's top.
+    assert page.evaluate("() => document.activeElement.id") == item.get_attribute("id")
     expect(item).to_have_attribute("data-state", "done", timeout=TIMEOUT)
-    expect(item.get_by_role("alert")).to_be_hidden()
+    expect(item.locator(".item-error")).to_be_hidden()
     assert len(keys) == 2 and keys[0] == keys[1] and re.fullmatch(r"[0-9a-f]{32}", keys[0])
     assert_clean(watch)
 
@@ -366,11 +387,11 @@ def test_too_large_file_is_refused_with_the_servers_sentence(tmp_path, new_page,
         assert answer.status_code == 413
         page = new_page(**DESKTOP)
         page.goto(server.url + "/")
-        expect(page.locator(".dz-limits")).to_contain_text("up to 0.25 MB")
+        expect(page.locator(".dz-limits")).to_contain_text("up to 256 KB each")
         page.set_input_files("#file-input", [file_payload("big.jpg", big, "image/jpeg")])
         item = page.locator("#results .item")
         expect(item).to_have_attribute("data-state", "error")
-        expect(item.get_by_role("alert")).to_have_text(answer.json()["error"])
+        expect(item.locator(".item-error")).to_have_text(answer.json()["error"])
     finally:
         server.stop()
     assert_clean(watch)
@@ -534,6 +555,426 @@ def test_plain_form_uploads_without_javascript(live_server, new_page, watch, sho
     page.get_by_role("button", name="Delete image").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Deleted")
     assert page.request.get(link).status == 404
+    assert_clean(watch)
+
+
+# -- issue 18: what strangers lose and what assistive technology trips on -------------------------
+
+
+def image_count(server: EmbeddedServer) -> int:
+    with sqlite3.connect(server.settings.data_dir / "picdrop.db") as db:
+        return db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+
+def test_uploads_are_kept_in_this_browser_until_removed(live_server, new_page, watch):
+    page = new_page(**DESKTOP)
+    page.goto(live_server.url + "/")
+    shown = upload_via_page(
+        page,
+        [
+            file_payload("dusk.jpg", jpeg("dusk", (800, 500)), "image/jpeg"),
+            file_payload("lagoon.png", png("lagoon", (600, 400)), "image/png"),
+        ],
+    )
+    # Off to the image page in the same tab, and back: the links and delete links are still there.
+    page.locator("#results .item").first.locator(".open-page").click()
+    expect(page).to_have_url(shown[0]["page_url"])
+    page.go_back()
+    expect(done_items(page)).to_have_count(2)
+    links = page.locator("#results .delete-link").evaluate_all("fs => fs.map((f) => f.value)")
+    assert links == [s["delete_url"] for s in shown]
+    expect(page.locator("#results .item-name")).to_have_text(["dusk.jpg", "lagoon.png"])
+    # Removing one forgets it for good; "Forget all" forgets the rest.
+    page.get_by_role("button", name="Remove from this list: dusk.jpg").click()
+    expect(page.locator("#announce")).to_contain_text("dusk.jpg removed from this list.")
+    page.reload()
+    expect(page.locator("#results .item-name")).to_have_text(["lagoon.png"])
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Forget all").click()
+    expect(page.locator("#uploads")).to_be_hidden()
+    page.reload()
+    expect(page.locator("#uploads")).to_be_hidden()
+    assert page.evaluate("() => localStorage.getItem('picdrop.uploads')") == "[]"
+    assert_clean(watch)
+
+
+def test_leaving_before_the_delete_link_is_copied_asks_first(live_server, new_page, watch):
+    page = new_page(**DESKTOP, permissions=CLIPBOARD)
+    page.goto(live_server.url + "/")
+    upload_via_page(page, [file_payload("keep.jpg", jpeg("forest", (640, 400)), "image/jpeg")])
+    item = page.locator("#results .item")
+    item.locator(".copy-link").click()  # copying the link is not keeping the delete link
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"
+    asked.value.dismiss()  # "stay on the page"
+    assert not page.is_closed()
+    item.locator(".copy-delete").click()
+    dialogs = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.type) or dialog.accept())
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+    assert dialogs == []
+    assert_clean(watch)
+
+
+def test_plain_form_result_survives_a_reload_without_uploading_again(live_server, new_page, watch):
+    page = new_page(**DESKTOP, java_script_enabled=False)
+    page.goto(live_server.url + "/")
+    page.get_by_label("Image file").set_input_files(
+        [file_payload("once.jpg", jpeg("lagoon", (700, 500), seed=8), "image/jpeg")]
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(live_server.url)}/uploaded/{ID}$"))
+    delete_url = page.get_by_label("Delete link (secret)").input_value()
+    before = image_count(live_server)
+    response = page.reload()
+    assert response is not None and response.status == 200
+    expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded")
+    assert page.get_by_label("Delete link (secret)").input_value() == delete_url
+    assert image_count(live_server) == before
+    # A tab restored at the form's old address lands on the form, not on "Not found".
+    response = page.goto(live_server.url + "/upload")
+    assert response is not None and response.status == 200
+    expect(page.get_by_label("Image file")).to_be_visible()
+    assert_clean(watch)
+
+
+def test_an_upload_can_be_cancelled_and_the_link_shared(live_server, new_page, watch):
+    page = new_page(**PHONE)
+    # A phone's share sheet, as far as the page can tell.
+    page.add_init_script("navigator.share = async (data) => { window.__shared = data; };")
+    page.goto(live_server.url + "/")
+    held = []
+    page.route("**/api/upload", lambda route: held.append(route))  # never answered
+    page.set_input_files("#file-input", [file_payload("slow.jpg", jpeg(), "image/jpeg")])
+    item = page.locator("#results .item")
+    expect(item).to_have_attribute("data-state", "uploading")
+    page.get_by_role("button", name="Cancel the upload of slow.jpg").click()
+    expect(item).to_have_count(0)
+    expect(page.locator("#announce")).to_contain_text("Upload of slow.jpg cancelled.")
+    page.unroute("**/api/upload")
+    shown = upload_via_page(page, [file_payload("share.jpg", jpeg("forest"), "image/jpeg")])
+    page.get_by_role("button", name="Share the link to share.jpg").click()
+    page.wait_for_function("() => window.__shared")
+    assert page.evaluate("() => window.__shared.url") == shown[0]["page_url"]
+    assert_clean(watch)
+
+
+def _luminance(rgb: tuple[int, ...]) -> float:
+    def channel(c: int) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def drawn_contrast(page: Page, locator, change: Callable[[], None], pad: int = 6) -> float:
+    """The contrast of what `change` draws, on rendered pixels: the colour most changed pixels
+    turn into, against the colour most of those same pixels had before."""
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    assert box is not None
+    clip = {
+        "x": box["x"] - pad,
+        "y": box["y"] - pad,
+        "width": box["width"] + 2 * pad,
+        "height": box["height"] + 2 * pad,
+    }
+
+    def grab() -> list[tuple[int, ...]]:
+        shot = page.screenshot(clip=clip, animations="disabled", caret="hide")
+        rgb = Image.open(io.BytesIO(shot)).convert("RGB").tobytes()
+        return [tuple(rgb[i : i + 3]) for i in range(0, len(rgb), 3)]
+
+    before = grab()
+    change()
+    after = grab()
+    pairs = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert pairs, "the change drew nothing"
+    drawn = Counter(a for _, a in pairs).most_common(1)[0][0]
+    under = Counter(b for b, a in pairs if a == drawn).most_common(1)[0][0]
+    return contrast(under, drawn)
+
+
+def keyboard_focus(locator) -> Callable[[], None]:
+    def focus() -> None:
+        locator.focus()
+        assert locator.evaluate("el => el.matches(':focus-visible')")
+
+    return focus
+
+
+def check_radio(page: Page, label: str) -> Callable[[], None]:
+    # A script click: no hover and no focus ring, only the selected state is drawn.
+    radio = page.locator("#results .item").first.locator(".formats label", has_text=label)
+    return lambda: radio.locator("input").evaluate("r => r.click()")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_focus_rings_and_the_selected_format_have_3_to_1_contrast(
+    live_server, new_page, watch, scheme
+):
+    page = new_page(**DESKTOP, color_scheme=scheme)
+    page.goto(live_server.url + "/")
+    upload_via_page(page, [file_payload("ring.jpg", jpeg("dusk", (640, 400)), "image/jpeg")])
+    page.evaluate("() => window.scrollTo(0, 0)")
+    item = page.locator("#results .item").first
+    for target in (
+        page.locator("#pick"),  # on the drop zone
+        page.locator("#expires"),  # on the page's background
+        item.locator(".copy-link"),  # a primary button in a result
+        item.locator(".copy-delete"),  # inside the yellow "keep" box
+        item.locator(".open-page"),
+        item.locator(".formats input[value=html]"),
+    ):
+        ring = target if target.evaluate("el => el.type !== 'radio'") else target.locator("..")
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
+        ratio = drawn_contrast(page, ring, keyboard_focus(target))
+        assert ratio >= 3, f"focus ring of {target} at {ratio:.2f}:1"
+    pill = item.locator(".formats label", has_text="HTML")
+    ratio = drawn_contrast(page, pill, check_radio(page, "HTML"))
+    assert ratio >= 3, f"the selected format at {ratio:.2f}:1"
+    assert_clean(watch)
+
+
+def test_forced_colours_keep_the_selected_format_and_the_progress(
+    live_server, new_page, watch, shots
+):
+    page = new_page(**DESKTOP, forced_colors="active")
+    page.goto(live_server.url + "/")
+    upload_via_page(page, [file_payload("hc.jpg", jpeg("forest", (640, 400)), "image/jpeg")])
+    item = page.locator("#results .item").first
+    pill = item.locator(".formats label", has_text="BBCode")
+    assert drawn_contrast(page, pill, check_radio(page, "BBCode")) >= 3
+    shots(page, "upload-forced-colours")
+    bar = item.locator("progress")
+    assert drawn_contrast(page, bar, lambda: bar.evaluate("b => { b.value = 0; }")) >= 3
+    assert_clean(watch)
+
+
+def test_announcements_queue_up_and_sum_up_a_batch(live_server, new_page, watch):
+    page = new_page(**DESKTOP)
+    page.goto(live_server.url + "/")
+    watch.allow(f"status of 415 (Unsupported Media Type) ({live_server.url}/api/upload)")
+    page.set_input_files(
+        "#file-input",
+        [
+            file_payload("notes.png", b"not an image\n" * 40, "image/png"),
+            *(file_payload(f"{p}.jpg", jpeg(p, (500, 300)), "image/jpeg") for p in PALETTES),
+        ],
+    )
+    expect(page.locator("#announce")).to_contain_text("3 of 4 uploaded.", timeout=TIMEOUT)
+    sentence = page.locator('#results .item[data-state="error"] .item-error').inner_text()
+    lines = page.locator("#announce > *").all_inner_texts()
+    assert lines[0] == "Uploading 4 files."
+    assert lines.count(f"notes.png was not uploaded: {sentence}") == 1
+    assert lines[-1] == "3 of 4 uploaded. The links are ready to copy."
+    assert len(lines) == 3, lines  # no message per file on top of the summary
+    # The error is read once: the log is the page's only live region.
+    regions = page.locator("[role=alert], [role=status], [role=log], [aria-live]")
+    assert regions.evaluate_all("rs => rs.map((r) => r.id)") == ["announce"]
+    assert_clean(watch)
+
+
+def test_one_format_for_every_upload_and_the_expiry_shown(live_server, new_page, watch):
+    page = new_page(**DESKTOP, permissions=CLIPBOARD)
+    page.goto(live_server.url + "/")
+    page.get_by_label("Delete automatically after").select_option("7d")
+    shown = upload_via_page(
+        page,
+        [
+            file_payload("one.jpg", jpeg("dusk", (500, 300)), "image/jpeg"),
+            file_payload("two.jpg", jpeg("forest", (500, 300)), "image/jpeg"),
+        ],
+    )
+    expect(page.locator("#results .item-status").first).to_contain_text(
+        "deleted automatically in 7 days"
+    )
+    page.locator("#results .item").nth(1).get_by_text("Markdown", exact=True).click()
+    fields = page.locator("#results .share-link")
+    expect(fields.first).to_have_value(re.compile(r"^\[!\["))
+    page.get_by_role("button", name="Copy all links").click()
+    lines = clipboard(page).split("\n")
+    assert len(lines) == 2 and all(line.startswith("[![") for line in lines), lines
+    assert [s["link"] in line for s, line in zip(shown, lines, strict=True)] == [True, True]
+    assert_clean(watch)
+
+
+@pytest.mark.parametrize(
+    "screen",
+    [{"viewport": {"width": 1280, "height": 800}}, PHONE],
+    ids=["desktop", "phone"],
+)
+def test_results_come_into_view(live_server, new_page, watch, screen):
+    page = new_page(**screen)
+    page.goto(live_server.url + "/")
+    upload_via_page(page, [file_payload("seen.jpg", jpeg("lagoon", (800, 500)), "image/jpeg")])
+    expect(page.locator("#results .item").first).to_be_in_viewport(ratio=1)
+    assert_clean(watch)
+
+
+def _shows_all_of_its_text(field) -> bool:
+    return field.evaluate(
+        "f => f.scrollWidth <= f.clientWidth && f.scrollHeight <= f.clientHeight + 1"
+    )
+
+
+def test_320_pixels_wide(live_server, new_page, watch, shots):
+    page = new_page(viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True)
+    page.goto(live_server.url + "/")
+    shown = upload_via_page(page, [file_payload("tiny.jpg", jpeg(), "image/jpeg")])
+    expect(page.locator("#results .item-status")).to_contain_text("Done · 1600 × 1000")
+    _no_sideways_scrolling(page)
+    for field in page.locator("#results .share-link, #results .delete-link").all():
+        assert _shows_all_of_its_text(field), field.input_value()
+    shots(page, "upload-320px")
+    page.goto(shown[0]["page_url"])
+    _no_sideways_scrolling(page)
+    for field in page.locator(".share-row textarea").all():
+        assert _shows_all_of_its_text(field), field.input_value()
+    assert_clean(watch)
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "shown"),
+    [(2_000_000, "1.9 MB"), (25 * 1024 * 1024, "25 MB"), (256 * 1024, "256 KB")],
+)
+def test_the_size_limit_reads_well(tmp_path, new_page, watch, max_bytes, shown):
+    settings = Settings(
+        data_dir=tmp_path / "d", host="127.0.0.1", port=0, sweep_interval=0, max_bytes=max_bytes
+    )
+    server = EmbeddedServer(settings)
+    server.start()
+    try:
+        page = new_page(**DESKTOP)
+        page.goto(server.url + "/")
+        expect(page.locator(".dz-limits")).to_have_text(
+            f"JPEG, PNG, GIF or WebP · up to {shown} each"
+        )
+    finally:
+        server.stop()
+    assert_clean(watch)
+
+
+def test_every_control_says_which_upload_it_is_for(live_server, new_page, watch):
+    page = new_page(**DESKTOP)
+    page.goto(live_server.url + "/")
+    upload_via_page(
+        page,
+        [
+            file_payload("first.jpg", jpeg("dusk", (500, 300)), "image/jpeg"),
+            file_payload("second.jpg", jpeg("forest", (500, 300)), "image/jpeg"),
+        ],
+    )
+    for scope in (page.locator("#results"), page.locator("main")):
+        named = re.findall(r'- (button|textbox|link|radio|group) "([^"]*)"', scope.aria_snapshot())
+        buttons_and_fields = [n for n in named if n[0] in ("button", "textbox", "link", "group")]
+        repeated = [n for n, k in Counter(buttons_and_fields).items() if k > 1]
+        assert repeated == [], repeated
+    expect(page.get_by_role("textbox", name="Delete link of second.jpg (secret)")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy the link to first.jpg")).to_be_visible()
+    assert_clean(watch)
+
+
+# -- axe-core on every page ------------------------------------------------------------------------
+
+# axe-core (MPL-2.0), a test asset vendored unchanged from npm: see tests/e2e/vendor/README.md.
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+RUN_AXE = """async () => {
+    const result = await axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ` +
+        v.nodes.map((n) => n.target.join(" ")).join(", "));
+}"""
+
+
+def without_javascript(route) -> None:
+    """The page as a browser without JavaScript renders it: <noscript> content applies, no
+    script runs (axe itself needs JavaScript, so the context keeps it)."""
+    if route.request.method != "GET":  # the form's post goes as the browser sent it
+        route.continue_()
+        return
+    response = route.fetch()
+    html = response.text()
+    html = re.sub(r"<noscript>(.*?)</noscript>", r"\1", html, flags=re.S)
+    html = re.sub(r"<script [^>]*></script>", "", html)
+    route.fulfill(response=response, body=html)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
+    base = live_server.url
+    page = new_page(**DESKTOP, color_scheme=scheme)
+    page.context.add_init_script(path=str(AXE))  # through CDP: the page's CSP does not apply
+    found: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        page.wait_for_load_state("networkidle")
+        found[name] = page.evaluate(RUN_AXE)
+
+    page.goto(base + "/")
+    check("upload, empty")
+    watch.allow(f"status of 415 (Unsupported Media Type) ({base}/api/upload)")
+    page.set_input_files(
+        "#file-input",
+        [
+            file_payload("good.jpg", jpeg("dusk", (640, 400)), "image/jpeg"),
+            file_payload("bad.png", b"not an image\n" * 40, "image/png"),
+        ],
+    )
+    expect(page.locator('#results .item[data-state="done"]')).to_have_count(1)
+    expect(page.locator('#results .item[data-state="error"]')).to_have_count(1)
+    check("upload, with a result and an error")
+    good = page.locator("#results .item", has_text="good.jpg")
+    page_url = good.locator(".open-page").get_attribute("href")
+    delete_url = good.locator(".delete-link").input_value()
+    page.goto(page_url)
+    check("viewer")
+    page.get_by_text("Report this image").click()
+    check("viewer, report form open")
+    page.get_by_label("What is wrong with it?").select_option("spam")
+    page.get_by_role("button", name="Send report").click()
+    check("report received")
+    page.goto(delete_url)
+    check("delete confirmation")
+    page.get_by_role("button", name="Delete image").click()
+    check("deleted")
+    watch.allow(f"404 (Not Found) ({page_url})")
+    page.goto(page_url)
+    check("not found")
+    # Noise, unlike the landscapes: the removal must not refuse the no-JS upload below as alike.
+    noise = encoded(Image.effect_noise((300, 200), 90).convert("RGB"), "JPEG")
+    removed = requests.post(
+        f"{base}/api/upload", files={"file": ("r.jpg", noise)}, timeout=10
+    ).json()
+    live_server.app.state.moderation.remove(removed["id"], actor="test", note="axe")
+    watch.allow(f"451 (Unavailable For Legal Reasons) ({removed['page_url']})")
+    page.goto(removed["page_url"])
+    check("removed (451)")
+    for path in ("/terms", "/abuse"):
+        page.goto(base + path)
+        check(path)
+    page.route(re.compile(rf"^{re.escape(base)}/(upload(ed/.*)?)?$"), without_javascript)
+    page.goto(base + "/")
+    expect(page.get_by_label("Image file")).to_be_visible()  # the no-JS form indeed
+    check("upload form without JavaScript")
+    page.get_by_label("Image file").set_input_files(
+        [file_payload("nojs.jpg", jpeg("lagoon", (400, 300)), "image/jpeg")]
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded")
+    check("uploaded without JavaScript")
+    violations = {name: v for name, v in found.items() if v}
+    assert violations == {}, violations
+    # And axe is awake: a field without a name is reported.
+    page.evaluate("() => document.querySelector('main').append(document.createElement('input'))")
+    assert any(v.startswith("label (critical)") for v in page.evaluate(RUN_AXE))
     assert_clean(watch)
 
 

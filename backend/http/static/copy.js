@@ -1,14 +1,19 @@
-// Copy buttons. <div class="copy-field"><input readonly value="..."><button data-copy>Copy</button>
+// Copy buttons. <div class="copy-field"><textarea readonly>...</textarea><button data-copy>Copy</button>
 // copies the field's current value; picdrop.copy(text, button) is there for other scripts.
 (() => {
   "use strict";
   const announcer = document.getElementById("announce");
 
+  // Each message is a new line of a log region: screen readers read additions in turn, so one
+  // message never cuts off another (as replacing the text of a status region does). Old lines
+  // go after a while; the region never grows long.
+  const KEEP_MS = 20000;
   function announce(message) {
     if (!announcer) return;
-    announcer.textContent = "";
-    // A fresh text node makes screen readers speak the same message twice in a row, too.
-    window.setTimeout(() => { announcer.textContent = message; }, 30);
+    const line = document.createElement("p");
+    line.textContent = message;
+    announcer.append(line);
+    window.setTimeout(() => line.remove(), KEEP_MS);
   }
 
   function legacyCopy(text) {
@@ -59,7 +64,8 @@
   // A click into a read-only link field selects all of it, ready for Ctrl+C.
   document.addEventListener("focusin", (event) => {
     const target = event.target;
-    if (target instanceof HTMLInputElement && target.readOnly) target.select();
+    const field = target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
+    if (field && target.readOnly) target.select();
   });
 
   window.picdrop = Object.assign(window.picdrop || {}, { copy, announce });

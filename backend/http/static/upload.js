@@ -1,6 +1,8 @@
 // The upload page, enhanced: several files at once (picker, drag-and-drop, paste), per-file
-// progress, links in several formats with Copy buttons. Without JavaScript the same form posts
-// to /upload and the server answers with a page of links.
+// progress and cancel, links in several formats with Copy buttons, and "Your uploads": every
+// upload's links and delete link kept in this browser's localStorage until the visitor removes
+// them. Without JavaScript the same form posts to /upload and the server answers with a page of
+// links.
 (() => {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -10,12 +12,17 @@
   const uploads = document.getElementById("uploads");
   const template = document.getElementById("item-template");
   const copyAll = document.getElementById("copy-all");
+  const forgetAll = document.getElementById("forget-all");
   if (!form || !input || !dropzone || !results || !template) return;
 
   const PARALLEL = 3;
+  const STORE = "picdrop.uploads";
+  const KEPT = 200; // uploads remembered at most, newest first
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
   const tooLarge = form.dataset.tooLarge || "This file is too large.";
+  const motion = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
   const queue = [];
+  const items = new Set();
   let active = 0;
   let counter = 0;
   let preferred = "link";
@@ -29,15 +36,26 @@
 
   function formatSize(bytes) {
     if (bytes < 1024) return `${bytes} bytes`;
-    const units = ["KB", "MB", "GB"];
     let value = bytes;
     let unit = "";
-    for (const u of units) {
+    for (const u of ["KB", "MB", "GB"]) {
       value /= 1024;
       unit = u;
       if (value < 1024) break;
     }
-    return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${unit}`;
+    const shown = value >= 100 ? value.toFixed(0) : value.toFixed(1).replace(/\.0$/, "");
+    return `${shown} ${unit}`;
+  }
+
+  // "deleted automatically in 7 days", as the server's pages say it.
+  function formatExpiry(expiresAt) {
+    if (!expiresAt) return "kept until deleted";
+    const seconds = (Date.parse(expiresAt) - Date.now()) / 1000;
+    for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+      const n = Math.round(seconds / size);
+      if (n >= 1) return `deleted automatically in ${n} ${unit}${n === 1 ? "" : "s"}`;
+    }
+    return "deleted automatically in less than a minute";
   }
 
   function randomKey() {
@@ -56,42 +74,125 @@
     }
   }
 
+  // -- this browser's list of uploads -------------------------------------------------------------
+  function stored() {
+    try {
+      const list = JSON.parse(localStorage.getItem(STORE) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch { return []; }
+  }
+
+  function store(list) {
+    try { localStorage.setItem(STORE, JSON.stringify(list.slice(0, KEPT))); } catch { /* full or private */ }
+  }
+
+  // The list as the page shows it, then what other tabs added meanwhile.
+  function remember() {
+    const shown = Array.from(items)
+      .filter((item) => item.answer)
+      .sort((a, b) => (a.node.compareDocumentPosition(b.node) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1))
+      .map((item) => ({ name: item.name, answer: item.answer }));
+    const ids = new Set(shown.map((e) => e.answer.id));
+    store([...shown, ...stored().filter((e) => e && e.answer && !ids.has(e.answer.id))]);
+  }
+
+  function forget(id) {
+    store(stored().filter((e) => e.answer.id !== id));
+  }
+
+  const expired = (answer) => answer.expires_at && Date.parse(answer.expires_at) <= Date.now();
+
+  // -- one upload in the list ----------------------------------------------------------------------
   function part(item, selector) { return item.node.querySelector(selector); }
 
   function setStatus(item, text) { part(item, ".item-status").textContent = text; }
 
-  function createItem(file) {
+  function label(item, selector, text) { part(item, selector).setAttribute("aria-label", text); }
+
+  function createItem(name, file) {
     const node = template.content.firstElementChild.cloneNode(true);
-    const item = {
-      node,
-      file,
-      key: randomKey(),
-      name: file.name || "pasted image",
-      answer: null,
-      preview: null,
-    };
+    const item = { node, file, key: randomKey(), name, answer: null, preview: null, xhr: null, saved: true };
     counter += 1;
     node.id = `upload-${counter}`;
-    part(item, ".item-name").textContent = item.name;
-    part(item, ".item-name").title = item.name;
-    part(item, "progress").setAttribute("aria-label", `Upload progress of ${item.name}`);
+    part(item, ".item-name").textContent = name;
+    part(item, ".item-name").title = name;
+    // Every control says which upload it belongs to: a screen reader lists many of them.
+    label(item, "progress", `Upload progress of ${name}`);
+    label(item, ".share-link", `Link to ${name}`);
+    label(item, ".copy-link", `Copy the link to ${name}`);
+    label(item, ".share", `Share the link to ${name}`);
+    label(item, ".delete-link", `Delete link of ${name} (secret)`);
+    label(item, ".copy-delete", `Copy the delete link of ${name}`);
+    label(item, ".open-page", `Open the image page of ${name}`);
+    label(item, ".retry", `Try again: ${name}`);
+    part(item, ".formats legend").textContent = `Link format for ${name}`;
+    setRemoveLabel(item, "Cancel");
     for (const radio of node.querySelectorAll(".formats input")) {
       radio.name = `format-${counter}`;
       radio.checked = radio.value === preferred;
-      radio.addEventListener("change", () => {
-        preferred = radio.value;
-        try { localStorage.setItem("picdrop.format", preferred); } catch { /* ignore */ }
-        showLink(item);
-      });
+      radio.addEventListener("change", () => choose(radio.value));
     }
     part(item, ".retry").addEventListener("click", () => {
       part(item, ".item-retry").hidden = true;
+      node.focus(); // the button goes away: keep the keyboard here, not back at the page's top
       enqueue(item);
     });
-    if (file.type.startsWith("image/")) showThumb(item, URL.createObjectURL(file), true);
+    part(item, ".remove").addEventListener("click", () => remove(item));
+    part(item, ".copy-delete").addEventListener("click", () => { item.saved = true; });
+    part(item, ".delete-link").addEventListener("copy", () => { item.saved = true; });
+    const share = part(item, ".share");
+    if (navigator.share) {
+      share.hidden = false;
+      share.addEventListener("click", () => {
+        navigator.share({ url: item.answer.page_url, title: `Image ${item.answer.id}` }).catch(() => {});
+      });
+    }
+    items.add(item);
     uploads.hidden = false;
-    results.prepend(node);
     return item;
+  }
+
+  function setRemoveLabel(item, text) {
+    const button = part(item, ".remove");
+    button.textContent = text;
+    button.setAttribute("aria-label", `${text === "Cancel" ? "Cancel the upload of" : "Remove from this list:"} ${item.name}`);
+  }
+
+  function remove(item, quiet = false) {
+    if (item.batch) { // a cancelled file leaves its batch
+      const batch = item.batch;
+      item.batch = null;
+      batch.total -= 1;
+      summarize(batch);
+    }
+    const index = queue.indexOf(item);
+    if (index >= 0) queue.splice(index, 1);
+    if (item.xhr) item.xhr.abort();
+    if (item.answer) forget(item.answer.id);
+    if (item.preview) URL.revokeObjectURL(item.preview);
+    items.delete(item);
+    // The keyboard goes on to the next upload, or to the page's own button when none is left.
+    const next = item.node.nextElementSibling || item.node.previousElementSibling;
+    item.node.remove();
+    (next || document.getElementById("pick")).focus();
+    if (!quiet) announce(item.answer ? `${item.name} removed from this list.` : `Upload of ${item.name} cancelled.`);
+    refresh();
+  }
+
+  function refresh() {
+    const done = results.querySelectorAll('.item[data-state="done"]').length;
+    copyAll.hidden = done < 2;
+    uploads.hidden = items.size === 0;
+  }
+
+  // One format for the whole page: "Copy all links" copies what every item shows.
+  function choose(format) {
+    preferred = format;
+    try { localStorage.setItem("picdrop.format", preferred); } catch { /* ignore */ }
+    for (const item of items) {
+      for (const radio of item.node.querySelectorAll(".formats input")) radio.checked = radio.value === format;
+      showLink(item);
+    }
   }
 
   function showThumb(item, src, isPreview) {
@@ -116,25 +217,30 @@
 
   function showLink(item) {
     if (!item.answer) return;
-    const checked = item.node.querySelector(".formats input:checked");
-    part(item, ".share-link").value = shareText(checked ? checked.value : "link", item.answer);
+    part(item, ".share-link").value = shareText(preferred, item.answer);
   }
 
-  function succeed(item, answer) {
+  function showDone(item, answer) {
     item.answer = answer;
     item.node.dataset.state = "done";
     const bar = part(item, "progress");
     bar.value = bar.max;
-    setStatus(item, `Done · ${answer.width} × ${answer.height} · ${formatSize(answer.size)}`);
+    setStatus(item, `Done · ${answer.width} × ${answer.height} · ${formatSize(answer.size)} · ${formatExpiry(answer.expires_at)}`);
+    setRemoveLabel(item, "Remove");
     showLink(item);
     part(item, ".delete-link").value = answer.delete_url;
     part(item, ".open-page").href = answer.page_url;
     part(item, ".item-share").hidden = false;
     part(item, ".keep").hidden = false;
     showThumb(item, answer.thumbnail_url, false);
-    const done = results.querySelectorAll('.item[data-state="done"]').length;
-    copyAll.hidden = done < 2;
-    announce(`${item.name} uploaded. The link is ready to copy.`);
+    refresh();
+  }
+
+  function succeed(item, answer) {
+    showDone(item, answer);
+    item.saved = false; // until its delete link is copied
+    remember();
+    settle(item, true);
   }
 
   function fail(item, message, canRetry) {
@@ -146,13 +252,40 @@
     error.textContent = message;
     error.hidden = false;
     part(item, ".item-retry").hidden = !canRetry;
+    setRemoveLabel(item, "Remove");
     announce(`${item.name} was not uploaded: ${message}`);
+    settle(item, false);
+  }
+
+  // One summary per batch of files ("3 of 4 uploaded"), not one message per file.
+  function settle(item, ok) {
+    const batch = item.batch;
+    if (!batch) {
+      if (ok) announce(`${item.name} uploaded. The link is ready to copy.`);
+      return;
+    }
+    item.batch = null;
+    batch.settled += 1;
+    batch.ok += ok ? 1 : 0;
+    batch.last = ok ? item.name : null;
+    if (ok && batch.ok === 1) item.node.scrollIntoView({ block: "nearest", behavior: motion });
+    summarize(batch);
+  }
+
+  function summarize(batch) {
+    if (!batch.total || batch.settled < batch.total) return;
+    if (batch.total > 1) {
+      announce(`${batch.ok} of ${batch.total} uploaded.${batch.ok ? " The links are ready to copy." : ""}`);
+    } else if (batch.last) {
+      announce(`${batch.last} uploaded. The link is ready to copy.`);
+    }
   }
 
   function send(item) {
     active += 1;
     item.node.dataset.state = "uploading";
     part(item, ".item-error").hidden = true;
+    setRemoveLabel(item, "Cancel");
     const bar = part(item, "progress");
     bar.removeAttribute("value"); // indeterminate until the first progress event
     setStatus(item, "Uploading…");
@@ -160,6 +293,7 @@
     body.append("expires", form.elements.expires.value);
     body.append("file", item.file, item.file.name || "pasted.png");
     const xhr = new XMLHttpRequest();
+    item.xhr = xhr;
     xhr.open("POST", "/api/upload");
     xhr.responseType = "json";
     xhr.setRequestHeader("Accept", "application/json");
@@ -189,6 +323,7 @@
       fail(item, "The connection to the server was lost. Check your connection and try again.", true);
     });
     xhr.addEventListener("loadend", () => {
+      item.xhr = null;
       active -= 1;
       pump();
     });
@@ -209,17 +344,35 @@
   function addFiles(files) {
     const list = Array.from(files || []);
     if (!list.length) return;
-    // Created last to first, so that the first file ends up on top (each one is prepended).
-    const items = [];
-    for (let i = list.length - 1; i >= 0; i -= 1) items.unshift(createItem(list[i]));
-    for (const item of items) {
+    announce(list.length === 1 ? "Uploading 1 file." : `Uploading ${list.length} files.`);
+    const batch = { total: list.length, settled: 0, ok: 0, last: null };
+    const added = list.map((file) => {
+      const item = createItem(file.name || "pasted image", file);
+      item.batch = batch;
+      if (file.type.startsWith("image/")) showThumb(item, URL.createObjectURL(file), true);
+      return item;
+    });
+    // Newest on top, in the order given.
+    results.prepend(...added.map((item) => item.node));
+    added[0].node.scrollIntoView({ block: "nearest", behavior: motion });
+    for (const item of added) {
       if (item.file.size > maxBytes) fail(item, tooLarge, false);
       else enqueue(item);
     }
-    announce(list.length === 1 ? "Uploading 1 file." : `Uploading ${list.length} files.`);
   }
 
-  // -- ways in ----------------------------------------------------------------------------------
+  // The uploads of earlier visits, as they were left (expired ones are dropped).
+  function restore() {
+    const kept = stored().filter((e) => e && e.answer && e.answer.id && !expired(e.answer));
+    store(kept);
+    for (const entry of kept) {
+      const item = createItem(entry.name || `Image ${entry.answer.id}`, null);
+      results.append(item.node);
+      showDone(item, entry.answer);
+    }
+  }
+
+  // -- ways in ------------------------------------------------------------------------------------
   dropzone.addEventListener("click", (event) => {
     if (event.target.closest("a, select, input")) return;
     input.click();
@@ -274,4 +427,23 @@
       .map((field) => field.value);
     if (lines.length && window.picdrop) window.picdrop.copy(lines.join("\n"), copyAll);
   });
+
+  forgetAll.addEventListener("click", () => {
+    const question = "Forget every upload in this list? Their delete links are kept nowhere else.";
+    if (!window.confirm(question)) return;
+    for (const item of Array.from(items)) remove(item, true);
+    store([]);
+    announce("This browser has forgotten your uploads.");
+  });
+
+  // A delete link not copied yet, or an upload still on its way: ask before the page goes away.
+  const unfinished = (item) => (item.answer && !item.saved) || ["queued", "uploading"].includes(item.node.dataset.state);
+  window.addEventListener("beforeunload", (event) => {
+    if (!Array.from(items).some(unfinished)) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  restore();
+  refresh();
 })();
