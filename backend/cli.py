@@ -283,6 +283,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from backend.http.app import create_app
+    from backend.http.origin import public_url_warning
     from backend.server import bind_socket, pin_malloc_mmap_threshold, uvicorn_config
 
     try:
@@ -304,6 +305,9 @@ def serve(settings: Settings) -> int:
     print(f"  data:     {settings.data_dir}", file=sys.stderr)
     print(f"  catalog:  {_redact_url(settings.resolved_database_url)}", file=sys.stderr)
     print(f"  blobs:    {settings.resolved_storage_url}", file=sys.stderr)
+    warning = public_url_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr)
     uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
     return 0
 

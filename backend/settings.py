@@ -142,7 +142,8 @@ class Settings:
     )
     trusted_proxies: str = _doc(
         "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed "
-        "(empty: none; the peer address is the client).",
+        "(empty: none; the peer address is the client), and, without a public URL, their "
+        "X-Forwarded-Proto and X-Forwarded-Host for the links the server builds.",
         default="",
     )
     secret_key: str = _doc(
