@@ -18,6 +18,14 @@ from backend.service import ImageService, Upload
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+# Named lifetimes, or 0x0.st's numbers: hours, or milliseconds since 1970 (backend.expiry).
+EXPIRES_SCHEMA = {
+    "type": "string",
+    "pattern": "^(1h|1d|7d|30d|never|[1-9][0-9]{0,19})$",
+    "description": "1h, 1d, 7d, 30d or never; or a number of hours, or a time in milliseconds "
+    "since 1970 (from 1650460320000 on). Capped by the server's maximum.",
+}
+
 MULTIPART_BODY = {
     "requestBody": {
         "required": True,
@@ -28,7 +36,7 @@ MULTIPART_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "expires": {"type": "string", "enum": ["1h", "1d", "7d", "30d", "never"]},
+                        "expires": EXPIRES_SCHEMA,
                     },
                 }
             },
@@ -47,7 +55,7 @@ MULTIPART_BODY = {
             "name": "expires",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": ["1h", "1d", "7d", "30d", "never"]},
+            "schema": EXPIRES_SCHEMA,
         },
     ],
 }
@@ -149,10 +157,8 @@ async def api_put(request: Request, filename: str) -> Response:
     return _gone() if upload is None else _json_result(request, upload)
 
 
-@router.post("/", include_in_schema=False)
-async def curl_upload(request: Request) -> Response:
-    """`curl -F file=@x.png host/`: the raw URL as plain text, the delete token in a header."""
-    upload = await receive_upload(request)
+def _text_result(request: Request, upload: Upload | None) -> Response:
+    """The raw URL as plain text, the delete token in headers: what curl users read."""
     if upload is None:
         return _gone()
     result = upload_result(request, upload.record, upload.delete_token)
@@ -161,6 +167,19 @@ async def curl_upload(request: Request) -> Response:
         status_code=200 if upload.replayed else 201,
         headers={"X-Delete-Token": result.delete_token, "X-Delete-Url": result.delete_url},
     )
+
+
+@router.post("/", include_in_schema=False)
+async def curl_upload(request: Request) -> Response:
+    """`curl -F file=@x.png host/`."""
+    return _text_result(request, await receive_upload(request))
+
+
+@router.put("/", include_in_schema=False)
+@router.put("/{filename}", include_in_schema=False)
+async def curl_put(request: Request) -> Response:
+    """`curl -T x.png host/` (curl appends the file's name to a URL ending in /)."""
+    return _text_result(request, await receive_upload(request))
 
 
 @router.post("/upload", include_in_schema=False)

@@ -29,7 +29,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, __version__
+from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, DESKTOP_CATEGORIES, __version__
 
 REPO = Path(__file__).resolve().parents[2]
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -60,7 +60,7 @@ def desktop_entry(exec_command: str, try_exec: str | None = None, icon: str = AP
             *try_exec,
             f"Icon={icon}",
             "Terminal=false",
-            "Categories=Network;FileTransfer;",
+            f"Categories={DESKTOP_CATEGORIES}",
             "Keywords=upload;share;image;screenshot;link;anonymous;",
             f"MimeType={';'.join(MIME_TYPES)};",
             f"StartupWMClass={APP_NAME}",
