@@ -398,11 +398,15 @@ class ByteCache:
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self.hits = self.misses = 0  # lookups since start (the metrics' hit ratio)
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
             data = self._items.get(key)
-            if data is not None:
+            if data is None:
+                self.misses += 1
+            else:
+                self.hits += 1
                 self._items.move_to_end(key)
             return data
 

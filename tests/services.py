@@ -431,7 +431,7 @@ class ServerProcess:
         def listening() -> bool:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-            found = re.findall(r"listening on (http://\S+)", self.log())
+            found = re.findall(r"listening on (http://[^\s\"]+)", self.log())
             if not found:
                 return False
             self.url = found[-1]  # the newest start, when a data dir's log is reused

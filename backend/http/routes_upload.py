@@ -65,11 +65,12 @@ async def receive_upload(request: Request) -> Upload | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
     settings = request.app.state.settings
+    request.state.upload_outcome = "refused"  # what the metrics count it as, until stored
     try:
         await request.app.state.guard.check_upload(request)  # 429 before the body is read
         body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
     except ClientGone:
-        return _client_gone()
+        return _client_gone(request)
     except ApiError as refusal:
         # Refused before the whole body arrived (429, 413, 408, 415...): close the connection
         # after the answer, or the server would go on reading (and discarding) the rest of it.
@@ -83,6 +84,7 @@ async def receive_upload(request: Request) -> Upload | None:
         if key is not None:
             replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
             if replay is not None:
+                request.state.upload_outcome = "replayed"
                 return replay
         # Charged before anything is decoded: the body as received and as stripped (the same
         # object when nothing was removed), and the pixels its check decodes, from its headers.
@@ -95,7 +97,7 @@ async def receive_upload(request: Request) -> Upload | None:
         )
         body.close()
         async with request.app.state.image_work.budget.hold(len(processed.data)):
-            return await anyio.to_thread.run_sync(
+            upload = await anyio.to_thread.run_sync(
                 functools.partial(
                     service.store_upload,
                     processed,
@@ -104,13 +106,17 @@ async def receive_upload(request: Request) -> Upload | None:
                     idempotency_key=key,
                 )
             )
+        request.state.upload_outcome = "replayed" if upload.replayed else "stored"
+        request.state.stored_bytes = 0 if upload.replayed else upload.record.size
+        return upload
     except ClientGone:
-        return _client_gone()
+        return _client_gone(request)
     finally:
         body.close()
 
 
-def _client_gone() -> None:
+def _client_gone(request: Request) -> None:
+    request.state.upload_outcome = "abandoned"
     log.info("client disconnected during the upload; nothing stored")
 
 
