@@ -52,7 +52,8 @@ class ImageWork:
         self.job_observers: list[Callable[[float], None]] = []
 
     def waiting(self) -> int:
-        """Jobs queued for a slot."""
+        """Jobs queued for a slot. (Read from the metrics' thread too: statistics() copies its
+        fields without running Python code, so under the GIL it sees a consistent state.)"""
         return self.limiter.statistics().tasks_waiting + self._bulk.statistics().tasks_waiting
 
     def running(self) -> int:

@@ -6,10 +6,11 @@ the release tarball of the one-folder build (laid out as an AppDir).
     python -m desktop.tools.linux_package tarball [--dist dist]     # part of make dist
 
 `install` writes `$XDG_DATA_HOME/applications/org.picdrop.Picdrop.desktop` (an "Open with" entry
-for JPEG, PNG, GIF and WebP) and the app icon into `$XDG_DATA_HOME/icons/hicolor/` (PNG 16–512
-and the SVG), then refreshes the desktop and icon caches when their tools exist. The entry's
-file name and icon name are the app id, which is also the app's Wayland app_id
-(`QGuiApplication.setDesktopFileName`), so compositors match the window to its icon.
+for JPEG, PNG, GIF and WebP), the app icon into `$XDG_DATA_HOME/icons/hicolor/` (PNG 16–512
+and the SVG) and the AppStream metainfo into `$XDG_DATA_HOME/metainfo/`, then refreshes the
+desktop and icon caches when their tools exist. The entry's file name and icon name are the app
+id, which is also the app's Wayland app_id (`QGuiApplication.setDesktopFileName`), so compositors
+match the window to its icon.
 
 The tarball `dist/picdrop-VERSION-linux-x86_64.tar.gz` holds `picdrop-VERSION/` = the one-folder
 build plus `AppRun`, the desktop entry and the icon (an AppDir: `appimagetool` turns the folder into
@@ -42,6 +43,10 @@ def data_home(environ: os._Environ | dict[str, str] = os.environ) -> Path:
     if value and Path(value).is_absolute():
         return Path(value)
     return Path(environ.get("HOME", str(Path.home()))) / ".local" / "share"
+
+
+# AppStream metainfo (software centres): assets/linux/, installed into $XDG_DATA_HOME/metainfo.
+METAINFO = f"{APP_ID}.metainfo.xml"
 
 
 def desktop_entry(exec_command: str, try_exec: str | None = None, icon: str = APP_ID) -> str:
@@ -115,6 +120,10 @@ def install(
     program = str(exec_path.resolve())
     entry.write_text(desktop_entry(_exec_quote(program), program), encoding="utf-8")
     written.append(entry)
+    metainfo = target / "metainfo" / METAINFO
+    metainfo.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(assets / "linux" / METAINFO, metainfo)
+    written.append(metainfo)
     _refresh_caches(target)
     return written
 
@@ -122,7 +131,7 @@ def install(
 def uninstall(target: Path | None = None) -> list[Path]:
     target = target or data_home()
     removed = []
-    candidates = [target / "applications" / f"{APP_ID}.desktop"]
+    candidates = [target / "applications" / f"{APP_ID}.desktop", target / "metainfo" / METAINFO]
     candidates += [
         target / "icons" / "hicolor" / f"{s}x{s}" / "apps" / f"{APP_ID}.png" for s in ICON_SIZES
     ]

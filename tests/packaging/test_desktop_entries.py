@@ -1,16 +1,23 @@
 """Every desktop entry picdrop writes (the menu entry, the autostart one) validates without a
-hint and names exactly one main category, so menus list the app once."""
+hint and names exactly one main category, so menus list the app once; the AppStream metainfo
+validates, matches the app and is installed with the entry."""
 
 from __future__ import annotations
 
 import configparser
 import subprocess
+from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
+import desktop
 from desktop.core.autostart import XdgAutostart
+from desktop.tools import linux_package
 from desktop.tools.linux_package import desktop_entry
 from tests.conftest import require_program
+
+REPO = Path(__file__).resolve().parents[2]
 
 # The freedesktop menu specification's main categories.
 MAIN_CATEGORIES = frozenset(
@@ -49,3 +56,29 @@ def test_desktop_entry_has_one_main_category_and_validates(tmp_path, kind):
     validate = require_program("desktop-file-validate")
     result = subprocess.run([validate, str(path)], capture_output=True, text=True)
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+
+
+# -- AppStream metainfo ---------------------------------------------------------------------------
+METAINFO = REPO / "assets" / "linux" / linux_package.METAINFO
+
+
+def test_appstream_metainfo_validates_and_matches_the_app():
+    appstreamcli = require_program("appstreamcli")
+    result = subprocess.run(
+        [appstreamcli, "validate", "--no-net", str(METAINFO)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    root = ElementTree.parse(METAINFO).getroot()
+    assert root.findtext("id") == desktop.APP_ID
+    assert root.findtext("launchable") == f"{desktop.APP_ID}.desktop"
+    assert root.find("releases/release").get("version") == desktop.__version__
+    assert root.find("content_rating") is not None and root.findall("screenshots/screenshot")
+    categories = [c.text for c in root.findall("categories/category")]
+    assert ";".join(categories) + ";" == desktop.DESKTOP_CATEGORIES
+
+
+def test_install_puts_the_metainfo_beside_the_entry(tmp_path):
+    written = linux_package.install(Path("/usr/bin/picdrop"), target=tmp_path)
+    installed = tmp_path / "metainfo" / linux_package.METAINFO
+    assert installed in written and installed.read_bytes() == METAINFO.read_bytes()
+    assert installed in linux_package.uninstall(tmp_path) and not installed.exists()
