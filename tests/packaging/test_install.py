@@ -11,16 +11,18 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import requests
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.backend import imagesamples as samples
 from tests.services import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
 
 
 def _run(*argv: str | Path, cwd: Path | None = None) -> str:
@@ -29,6 +31,25 @@ def _run(*argv: str | Path, cwd: Path | None = None) -> str:
     )
     assert done.returncode == 0, f"{argv}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout
+
+
+def test_constraints_pin_every_requirement_within_its_range():
+    """constraints.txt is regenerated (make constraints) whenever pyproject.toml's ranges move."""
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = [Requirement(r) for r in project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        requirements += [Requirement(r) for r in extra if not r.startswith("picdrop[")]
+    unpinned = [
+        str(r)
+        for r in requirements
+        if not r.specifier.contains(pins.get(canonicalize_name(r.name), "none"), prereleases=True)
+    ]
+    assert unpinned == []
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +76,7 @@ def _in_venv(venv: Path, code: str):
     return json.loads(_run(venv / "bin" / "python", "-c", code, cwd=venv))
 
 
+@pytest.mark.slow
 def test_the_base_install_has_no_desktop_or_test_dependencies(server_venv):
     found = _in_venv(
         server_venv,
@@ -70,6 +92,7 @@ def test_the_base_install_has_no_desktop_or_test_dependencies(server_venv):
     }
 
 
+@pytest.mark.slow
 def test_the_desktop_extra_brings_pyside6_and_the_base_does_not(server_venv):
     requires = _in_venv(
         server_venv,
@@ -84,6 +107,7 @@ def test_the_desktop_extra_brings_pyside6_and_the_base_does_not(server_venv):
     assert not any(r.lower().startswith(("pyside6", "requests", "psycopg", "boto3")) for r in base)
 
 
+@pytest.mark.slow
 def test_the_base_install_serves_an_upload(server_venv, tmp_path):
     server = ServerProcess(
         {}, tmp_path, "wheel", command=[str(server_venv / "bin" / "picdrop-server"), "serve"]
