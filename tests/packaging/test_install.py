@@ -124,3 +124,30 @@ def test_the_base_install_serves_an_upload(server_venv, tmp_path):
         assert hashlib.sha256(image.content).hexdigest() == created.json()["sha256"]
     finally:
         server.stop()
+
+
+# The backend's own tests, run by the installed server's venv against the installed package (the
+# copy of the tests has no `backend` beside it): the server needs nothing of the desktop's.
+BACKEND_TESTS = ("test_upload_http.py", "test_serve_http.py", "test_delete_http.py")
+
+
+@pytest.mark.slow
+def test_the_backend_tests_pass_on_the_base_install(server_venv, tmp_path):
+    python = server_venv / "bin" / "python"
+    tools = ("pytest", "pytest-timeout", "requests")
+    _run(python, "-m", "pip", "install", "--quiet", "-c", REPO / "constraints.txt", *tools)
+    suite = tmp_path / "suite"
+    shutil.copytree(
+        REPO / "tests" / "backend",
+        suite / "tests" / "backend",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for name in ("__init__.py", "conftest.py", "services.py"):
+        shutil.copy(REPO / "tests" / name, suite / "tests" / name)
+    (suite / "pytest.ini").write_text(
+        "[pytest]\npythonpath = .\naddopts = -p no:cacheprovider\nfilterwarnings = error\n"
+        "timeout = 300\nmarkers =\n    slow: long-running\n"
+    )
+    tests = [f"tests/backend/{name}" for name in BACKEND_TESTS]
+    output = _run(python, "-m", "pytest", "-q", *tests, cwd=suite)
+    assert " passed" in output and " failed" not in output
