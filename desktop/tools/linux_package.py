@@ -13,9 +13,9 @@ id, which is also the app's Wayland app_id (`QGuiApplication.setDesktopFileName`
 match the window to its icon.
 
 The tarball `dist/picdrop-VERSION-linux-x86_64.tar.gz` holds `picdrop-VERSION/` = the one-folder
-build plus `AppRun`, the desktop entry and the icon (an AppDir: `appimagetool` turns the folder into
-an AppImage where it is available) and `install-desktop.sh`, which installs the entry for the
-unpacked copy.
+build plus `AppRun`, the desktop entry, the icon and the AppStream metainfo (an AppDir:
+`appimagetool` turns the folder into an AppImage where it is available) and `install-desktop.sh`,
+which installs the entry (and the metainfo) for the unpacked copy.
 """
 
 from __future__ import annotations
@@ -168,6 +168,10 @@ done
 mkdir -p "$DATA/applications"
 sed "s|@EXEC@|\\"$HERE/{name}\\"|g" > "$DATA/applications/{app_id}.desktop" <<'EOF'
 {entry}EOF
+if [ -f "$HERE/_internal/assets/linux/{metainfo}" ]; then
+    mkdir -p "$DATA/metainfo"
+    cp "$HERE/_internal/assets/linux/{metainfo}" "$DATA/metainfo/{metainfo}"
+fi
 if command -v update-desktop-database >/dev/null; then
     update-desktop-database -q "$DATA/applications" || true
 fi
@@ -182,6 +186,7 @@ def install_script() -> str:
         name=APP_NAME,
         sizes=" ".join(map(str, ICON_SIZES)),
         entry=desktop_entry("@EXEC@"),
+        metainfo=METAINFO,
     )
 
 
@@ -215,6 +220,9 @@ def tarball(dist: Path = REPO / "dist") -> Path:
             add_text(tar, name, text, mode)
         tar.add(pngs[256], arcname=f"{top}/{APP_ID}.png")
         tar.add(pngs[256], arcname=f"{top}/.DirIcon")
+        # where appimagetool and software centres look for it in an AppDir
+        metainfo = folder / "_internal" / "assets" / "linux" / METAINFO
+        tar.add(metainfo, arcname=f"{top}/usr/share/metainfo/{METAINFO}")
     tmp.replace(out)
     return out
 

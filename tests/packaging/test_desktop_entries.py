@@ -5,7 +5,10 @@ validates, matches the app and is installed with the entry."""
 from __future__ import annotations
 
 import configparser
+import os
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -82,3 +85,28 @@ def test_install_puts_the_metainfo_beside_the_entry(tmp_path):
     installed = tmp_path / "metainfo" / linux_package.METAINFO
     assert installed in written and installed.read_bytes() == METAINFO.read_bytes()
     assert installed in linux_package.uninstall(tmp_path) and not installed.exists()
+
+
+def test_the_tarball_and_its_install_script_carry_the_metainfo(tmp_path):
+    """A stand-in for the one-folder build (its _internal/assets as build.spec bundles them)."""
+    require_program("sh")
+    folder = tmp_path / "dist" / desktop.APP_NAME
+    shutil.copytree(REPO / "assets", folder / "_internal" / "assets")
+    (folder / desktop.APP_NAME).write_text("#!/bin/sh\n")
+    (folder / desktop.APP_NAME).chmod(0o755)
+    out = linux_package.tarball(tmp_path / "dist")
+    top = f"{desktop.APP_NAME}-{desktop.__version__}"
+    with tarfile.open(out) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = tmp_path / "unpacked" / top
+    appdir_copy = unpacked / "usr" / "share" / "metainfo" / linux_package.METAINFO
+    assert appdir_copy.read_bytes() == METAINFO.read_bytes()
+    data = tmp_path / "data"
+    result = subprocess.run(
+        ["sh", str(unpacked / "install-desktop.sh")],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "XDG_DATA_HOME": str(data)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (data / "metainfo" / linux_package.METAINFO).read_bytes() == METAINFO.read_bytes()
