@@ -1,24 +1,34 @@
 # picdrop — everything runs from a local virtual environment that the Makefile creates itself.
+# Installs are pinned by constraints.txt (`make constraints` regenerates it).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The server alone with its optional server parts (no Qt, no test tools): what `make server` runs.
+SERVER_VENV  := .venv-server
+SERVER_STAMP := $(SERVER_VENV)/.installed
 
-.PHONY: run server test lint bench bench-startup dist dist-onefile install-desktop clean
+.PHONY: run server test lint bench bench-startup dist dist-onefile install-desktop constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[desktop,dev]'
 	touch $(STAMP)
+
+$(SERVER_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(SERVER_VENV)
+	$(SERVER_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[scale,metrics]'
+	touch $(SERVER_STAMP)
 
 ## run: the desktop app with its embedded local server
 run: $(STAMP)
 	$(BIN)/python -m desktop
 
-## server: the backend alone (PICDROP_* settings apply)
-server: $(STAMP)
-	$(BIN)/picdrop-server serve
+## server: the backend alone, from its own venv without the desktop app or the test tools
+## (PICDROP_* settings apply; PostgreSQL/S3/Redis and the Prometheus endpoint included)
+server: $(SERVER_STAMP)
+	$(SERVER_VENV)/bin/picdrop-server serve
 
 ## test: the whole test suite (PICDROP_REQUIRE_ALL=1 turns skips for missing components into failures)
 test: $(STAMP)
@@ -57,5 +67,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check backend desktop tests bench
 	$(BIN)/ruff format --check backend desktop tests bench
 
+## constraints: regenerate constraints.txt from a fresh, unconstrained install of everything
+constraints:
+	rm -rf build/constraints-venv
+	$(PYTHON) -m venv build/constraints-venv
+	build/constraints-venv/bin/python -m pip install --quiet '.[desktop,dev]'
+	{ sed -n '/^#/p' constraints.txt; build/constraints-venv/bin/python -m pip freeze --exclude picdrop; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf build/constraints-venv
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) $(SERVER_VENV) build dist .pytest_cache

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import __version__
+from backend import __version__, logformat
 from backend.server import quiet_library_logs
 from backend.settings import FIELDS, Settings, env_name
 
@@ -153,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"picdrop-server: {exc}", file=sys.stderr)
         return 2
+    logformat.use(settings.log_format)
     if args.command == "serve":
         return serve(settings)
     if args.command == "migrate-storage":
@@ -283,6 +284,8 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from backend.http.app import create_app
+    from backend.http.origin import public_url_warning
+    from backend.logformat import announce
     from backend.server import bind_socket, pin_malloc_mmap_threshold, uvicorn_config
 
     try:
@@ -296,14 +299,18 @@ def serve(settings: Settings) -> int:
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     pin_malloc_mmap_threshold()
     app = create_app(settings)
-    print(
-        f"picdrop-server {__version__} listening on http://{settings.host}:{settings.port}",
-        file=sys.stderr,
+    warning = public_url_warning(settings)
+    announce(
+        [
+            f"picdrop-server {__version__} listening on http://{settings.host}:{settings.port}",
+            f"  links:    {settings.base_url}",
+            f"  data:     {settings.data_dir}",
+            f"  catalog:  {_redact_url(settings.resolved_database_url)}",
+            f"  blobs:    {settings.resolved_storage_url}",
+            *([warning] if warning else []),
+        ],
+        settings.log_format,
     )
-    print(f"  links:    {settings.base_url}", file=sys.stderr)
-    print(f"  data:     {settings.data_dir}", file=sys.stderr)
-    print(f"  catalog:  {_redact_url(settings.resolved_database_url)}", file=sys.stderr)
-    print(f"  blobs:    {settings.resolved_storage_url}", file=sys.stderr)
     uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
     return 0
 

@@ -24,7 +24,7 @@ from backend.catalog import (
     WouldBlock,
 )
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
-from backend.expiry import EXPIRY_CHOICES
+from backend.expiry import EXPIRY_CHOICES, requested_lifetime
 from backend.images import Limits, Processed, make_thumbnail, process
 from backend.images.thumbnail import thumbnail_memory
 from backend.retention import lifetime, parse_retention
@@ -91,16 +91,15 @@ class ImageService:
     # -- upload ---------------------------------------------------------------------------------
     def expiry(self, requested: str | None) -> float | None:
         """Absolute expiry time for a requested lifetime, capped by the server's policy."""
-        choice = (requested or self.settings.default_expiry).strip().lower()
-        if choice not in EXPIRY_CHOICES:
-            raise BadRequest(
-                f"'expires' must be one of {', '.join(EXPIRY_CHOICES)}, not {requested!r}."
-            )
-        seconds = EXPIRY_CHOICES[choice]
+        now = self.clock()
+        try:
+            seconds = requested_lifetime(requested or self.settings.default_expiry, now)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         cap = EXPIRY_CHOICES[self.settings.max_expiry]
         if cap is not None and (seconds is None or seconds > cap):
             seconds = cap
-        return None if seconds is None else self.clock() + seconds
+        return None if seconds is None else now + seconds
 
     def replay(self, request_sha256: str, idempotency_key: str) -> Upload | None:
         """The earlier answer to an upload with this Idempotency-Key, if there was one."""
@@ -396,11 +395,15 @@ class ByteCache:
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self.hits = self.misses = 0  # lookups since start (the metrics' hit ratio)
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
             data = self._items.get(key)
-            if data is not None:
+            if data is None:
+                self.misses += 1
+            else:
+                self.hits += 1
                 self._items.move_to_end(key)
             return data
 

@@ -21,6 +21,7 @@ S3_SERVE_CHOICES = ("stream", "redirect")
 MIN_ADMIN_TOKEN = 32
 # Placeholders shipped in deploy/ (tested): a copied example must not open the admin API.
 EXAMPLE_ADMIN_TOKENS = frozenset({"change-me-to-a-long-random-string"})
+LOG_FORMATS = ("text", "json")
 
 
 def _doc(text: str, **kw: Any) -> Any:
@@ -143,7 +144,8 @@ class Settings:
     )
     trusted_proxies: str = _doc(
         "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed "
-        "(empty: none; the peer address is the client).",
+        "(empty: none; the peer address is the client), and, without a public URL, their "
+        "X-Forwarded-Proto and X-Forwarded-Host for the links the server builds.",
         default="",
     )
     secret_key: str = _doc(
@@ -193,6 +195,20 @@ class Settings:
         "address or an https:// URL. Empty: the report form only.",
         default="",
     )
+    metrics_port: int = _doc(
+        "Port of the Prometheus endpoint (GET /metrics), a listener of its own beside the app's; "
+        "0: off. Needs the `metrics` extra (prometheus-client).",
+        default=0,
+    )
+    metrics_host: str = _doc(
+        "Address the Prometheus endpoint listens on (keep it internal: nginx does not proxy it).",
+        default="127.0.0.1",
+    )
+    log_format: str = _doc(
+        "Server log lines: 'text', or 'json' (one JSON object a line; still no client addresses, "
+        "delete tokens redacted).",
+        default="text",
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -214,6 +230,13 @@ class Settings:
                 f"{env_name('s3_serve')} must be one of {', '.join(S3_SERVE_CHOICES)}, "
                 f"not {self.s3_serve!r}"
             )
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"{env_name('log_format')} must be one of {', '.join(LOG_FORMATS)}, "
+                f"not {self.log_format!r}"
+            )
+        if not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"{env_name('metrics_port')} must be between 0 and 65535")
         for name in ("default_expiry", "max_expiry"):
             if getattr(self, name) not in EXPIRY_CHOICES:
                 raise ValueError(

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import requests
@@ -389,10 +389,18 @@ http {{
 
 # ---------------------------------------------------------------------------------------------
 class ServerProcess:
-    """`python -m backend serve` as its own process (a replica), logging to a file."""
+    """`python -m backend serve` as its own process (a replica), logging to a file; `command`
+    runs another installation's server instead (e.g. a venv's `picdrop-server serve`)."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path, name: str = "server") -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        name: str = "server",
+        command: Sequence[str] = (),
+    ) -> None:
         self.env = dict(env)
+        self.command = list(command)
         self.workdir = workdir
         self.name = name
         self.log_path = workdir / f"{name}.log"
@@ -409,8 +417,8 @@ class ServerProcess:
         env["PYTHONUNBUFFERED"] = "1"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "backend", "serve"],
-                cwd=REPO,
+                self.command or [sys.executable, "-m", "backend", "serve"],
+                cwd=self.workdir if self.command else REPO,  # another installation: not our source
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -423,7 +431,7 @@ class ServerProcess:
         def listening() -> bool:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-            found = re.findall(r"listening on (http://\S+)", self.log())
+            found = re.findall(r"listening on (http://[^\s\"]+)", self.log())
             if not found:
                 return False
             self.url = found[-1]  # the newest start, when a data dir's log is reused

@@ -50,6 +50,12 @@ def _trusted(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
     return any(address in net for net in networks if net.version == address.version)
 
 
+def is_trusted(peer: str | None, trusted: tuple[IPNetwork, ...]) -> bool:
+    """Whether the peer (as the socket gives it) is one of the trusted proxies."""
+    address = parse_address(peer) if peer else None
+    return address is not None and _trusted(address, trusted)
+
+
 def client_address(
     peer: str | None, forwarded_for: list[str], trusted: tuple[IPNetwork, ...]
 ) -> IPAddress | None:

@@ -18,6 +18,7 @@ from backend.catalog import Catalog
 from backend.http import (
     errors,
     log_redaction,
+    metrics,
     pages,
     routes_api,
     routes_moderation,
@@ -113,6 +114,7 @@ def create_app(
     app.add_middleware(errors.Incidents)
     if settings.log_requests:
         app.add_middleware(AccessLog)
+    metrics.install(app, settings, app.state.image_work, service.cache)  # outermost, opt-in
     return app
 
 

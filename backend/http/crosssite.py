@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.http.errors import error_response
+from backend.http.origin import host as origin_host
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REFUSAL = (
@@ -41,11 +42,10 @@ def cross_site(request: Request) -> bool:
     if public_url:
         ours = urlsplit(public_url)
         return (sender.scheme, sender.netloc.lower()) != (ours.scheme, ours.netloc.lower())
-    # No public URL: the Host header is all we know of our name (the scheme may be hidden by a
-    # TLS-terminating proxy); "null" (sandboxed or privacy-sensitive contexts) never matches.
-    return sender.scheme not in ("http", "https") or sender.netloc.lower() != (
-        request.headers.get("host", "").lower()
-    )
+    # No public URL: the Host header (or a trusted proxy's X-Forwarded-Host) is all we know of
+    # our name (the scheme may be hidden by a TLS-terminating proxy); "null" (sandboxed or
+    # privacy-sensitive contexts) never matches.
+    return sender.scheme not in ("http", "https") or sender.netloc.lower() != origin_host(request)
 
 
 class RefuseCrossSite:

@@ -54,6 +54,7 @@ def error_response(
     extra: dict[str, str] | None = None,
 ) -> Response:
     """`extra`: more fields of the JSON body (the text and HTML forms carry the message only)."""
+    request.state.error_code = code  # for the metrics' refusals by code, whatever the form
     if wants_text(request):
         return PlainTextResponse(f"error: {message}\n", status, headers=headers)
     if wants_html(request):

@@ -16,6 +16,7 @@ flight), which stops only when every one of them has gone.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -47,6 +48,16 @@ class ImageWork:
         self.budget = budget
         self.seconds = seconds
         self._flights: dict[str, _Flight] = {}
+        # Called with the seconds each job ran (not waited), e.g. by the metrics.
+        self.job_observers: list[Callable[[float], None]] = []
+
+    def waiting(self) -> int:
+        """Jobs queued for a slot. (Read from the metrics' thread too: statistics() copies its
+        fields without running Python code, so under the GIL it sees a consistent state.)"""
+        return self.limiter.statistics().tasks_waiting + self._bulk.statistics().tasks_waiting
+
+    def running(self) -> int:
+        return int(self.limiter.borrowed_tokens)
 
     async def run(
         self,
@@ -125,8 +136,16 @@ class ImageWork:
             with applied(interrupt):
                 return work()
 
+        def timed() -> T:
+            start = time.perf_counter()
+            try:
+                return guarded()
+            finally:
+                for observe in self.job_observers:
+                    observe(time.perf_counter() - start)
+
         async with self.budget.hold(memory):
-            return await anyio.to_thread.run_sync(guarded, limiter=self.limiter)
+            return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
 
 
 async def _on_disconnect(request: Request, gone: Callable[[], None]) -> None:

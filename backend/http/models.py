@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from starlette.requests import Request
 
 from backend.catalog import ImageRecord
+from backend.http.origin import base_url  # where every link is built from; pages import it here
 
 if TYPE_CHECKING:
     from backend.moderation import ImageFile
@@ -46,11 +47,6 @@ class ImageMeta(BaseModel):
 class UploadResult(ImageMeta):
     delete_url: str = Field(description="Secret link that deletes the image; shown only once.")
     delete_token: str = Field(description="Secret for DELETE /api/images/{id}; shown only once.")
-
-
-def base_url(request: Request) -> str:
-    configured = request.app.state.settings.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
 
 
 def image_meta(request: Request, record: ImageRecord) -> ImageMeta:

@@ -26,20 +26,14 @@ _PATH = re.compile(r"^/(?:t/)?([0-9A-Za-z]+)(?:\.[A-Za-z]{1,5})?/?$")
 
 
 class FormatNotImplemented(ApiError):
-    # The oEmbed spec suggests 501 here; picdrop promises that nothing a client sends causes a
-    # 5xx (schemathesis checks it), and json is what every consumer asks for.
-    status = 400
+    # What the oEmbed spec asks for a format the provider does not serve (xml, its other format).
+    # A deliberate answer to a well-formed request, not a failure: anything else is a 400.
+    status = 501
     code = "format_not_implemented"
 
 
-def fit(width: int, height: int, max_width: int | None, max_height: int | None) -> tuple[int, int]:
-    """The largest size with the image's aspect ratio within the bounds; never larger than it is."""
-    scale = min(
-        1.0,
-        (max_width / width) if max_width else 1.0,
-        (max_height / height) if max_height else 1.0,
-    )
-    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+class UnknownFormat(BadRequest):
+    code = "unknown_format"
 
 
 def thumbnail_size(width: int, height: int, side: int = THUMBNAIL_SIDE) -> tuple[int, int]:
@@ -63,7 +57,8 @@ def thumbnail_size(width: int, height: int, side: int = THUMBNAIL_SIDE) -> tuple
     "/api/oembed",
     responses={
         **{s: ERROR_RESPONSES[s] for s in (404, 451)},
-        400: {"description": "Not a URL, or a format other than json."},
+        400: {"description": "Not a URL, or not an oEmbed format."},
+        501: {"description": "format=xml: only json is implemented."},
     },
     summary="oEmbed for a viewer page or image URL (photo type)",
 )
@@ -78,8 +73,11 @@ async def oembed(
     maxwidth: int | None = Query(None, ge=1),
     maxheight: int | None = Query(None, ge=1),
 ) -> JSONResponse:
-    if format.lower() not in ("json", ""):
+    requested = format.strip().lower()
+    if requested == "xml":
         raise FormatNotImplemented("Only format=json is implemented.")
+    if requested not in ("json", ""):
+        raise UnknownFormat("oEmbed formats are json and xml; this server answers json.")
     base = base_url(request)
     try:  # both come from the client (the base from its Host header, without public_url)
         parts, ours = urlsplit(url.strip()), urlsplit(base)
@@ -94,13 +92,15 @@ async def oembed(
     record = await anyio.to_thread.run_sync(service.lookup, match.group(1))
     image = image_meta(request, record)
     thumb_w, thumb_h = thumbnail_size(image.width, image.height)
+
+    def within(width: int, height: int) -> bool:
+        return (not maxwidth or width <= maxwidth) and (not maxheight or height <= maxheight)
+
+    # Width and height are always those of the file `url` names: the original when it fits the
+    # bounds, else the thumbnail (the smallest there is, even when it does not fit either).
     photo_url, width, height = image.url, image.width, image.height
-    if (maxwidth and width > maxwidth) or (maxheight and height > maxheight):
-        # The thumbnail when it fits the bounds; otherwise the image, to be shown scaled down.
-        if (not maxwidth or thumb_w <= maxwidth) and (not maxheight or thumb_h <= maxheight):
-            photo_url, width, height = image.thumbnail_url, thumb_w, thumb_h
-        else:
-            width, height = fit(width, height, maxwidth, maxheight)
+    if not within(width, height):
+        photo_url, width, height = image.thumbnail_url, thumb_w, thumb_h
     body = {
         "version": "1.0",
         "type": "photo",
@@ -110,10 +110,13 @@ async def oembed(
         "url": photo_url,
         "width": width,
         "height": height,
-        "thumbnail_url": image.thumbnail_url,
-        "thumbnail_width": thumb_w,
-        "thumbnail_height": thumb_h,
     }
+    if within(thumb_w, thumb_h):  # the spec: a thumbnail must respect the bounds, or be left out
+        body |= {
+            "thumbnail_url": image.thumbnail_url,
+            "thumbnail_width": thumb_w,
+            "thumbnail_height": thumb_h,
+        }
     if image.expires_at is not None:
         body["cache_age"] = max(0, int(image.expires_at.timestamp() - service.clock()))
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from backend.errors import ApiError
-from backend.expiry import EXPIRY_CHOICES
+from backend.expiry import EPOCH_MILLISECONDS_FROM, EXPIRY_CHOICES, EXPIRY_NAMES_TEXT
 from backend.http.body import ClientGone, UploadBody, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.http.pages import show_upload_result
@@ -20,6 +20,14 @@ from backend.service import ImageService, Upload
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+
+# Named lifetimes, or 0x0.st's numbers: hours, or milliseconds since 1970 (backend.expiry).
+EXPIRES_SCHEMA = {
+    "type": "string",
+    "pattern": f"^({'|'.join(EXPIRY_CHOICES)}|[1-9][0-9]{{0,19}})$",
+    "description": f"{EXPIRY_NAMES_TEXT}; or a number of hours, or a time in milliseconds "
+    f"since 1970 (from {EPOCH_MILLISECONDS_FROM} on). Capped by the server's maximum.",
+}
 
 MULTIPART_BODY = {
     "requestBody": {
@@ -31,7 +39,7 @@ MULTIPART_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "expires": {"type": "string", "enum": list(EXPIRY_CHOICES)},
+                        "expires": EXPIRES_SCHEMA,
                     },
                 }
             },
@@ -50,7 +58,7 @@ MULTIPART_BODY = {
             "name": "expires",
             "in": "query",
             "required": False,
-            "schema": {"type": "string", "enum": list(EXPIRY_CHOICES)},
+            "schema": EXPIRES_SCHEMA,
         },
     ],
 }
@@ -60,11 +68,12 @@ async def receive_upload(request: Request) -> Upload | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
     settings = request.app.state.settings
+    request.state.upload_outcome = "refused"  # what the metrics count it as, until stored
     try:
         await request.app.state.guard.check_upload(request)  # 429 before the body is read
         body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
     except ClientGone:
-        return _client_gone()
+        return _client_gone(request)
     except ApiError as refusal:
         # Refused before the whole body arrived (429, 413, 408, 415...): close the connection
         # after the answer, or the server would go on reading (and discarding) the rest of it.
@@ -78,6 +87,7 @@ async def receive_upload(request: Request) -> Upload | None:
         if key is not None:
             replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
             if replay is not None:
+                request.state.upload_outcome = "replayed"
                 return replay
         # Charged before anything is decoded: the body as received and as stripped (the same
         # object when nothing was removed), and the pixels its check decodes, from its headers.
@@ -90,7 +100,7 @@ async def receive_upload(request: Request) -> Upload | None:
         )
         body.close()
         async with request.app.state.image_work.budget.hold(len(processed.data)):
-            return await anyio.to_thread.run_sync(
+            upload = await anyio.to_thread.run_sync(
                 functools.partial(
                     service.store_upload,
                     processed,
@@ -99,13 +109,17 @@ async def receive_upload(request: Request) -> Upload | None:
                     idempotency_key=key,
                 )
             )
+        request.state.upload_outcome = "replayed" if upload.replayed else "stored"
+        request.state.stored_bytes = 0 if upload.replayed else upload.record.size
+        return upload
     except ClientGone:
-        return _client_gone()
+        return _client_gone(request)
     finally:
         body.close()
 
 
-def _client_gone() -> None:
+def _client_gone(request: Request) -> None:
+    request.state.upload_outcome = "abandoned"
     log.info("client disconnected during the upload; nothing stored")
 
 
@@ -155,18 +169,26 @@ async def api_put(request: Request, filename: str) -> Response:
     return await _upload_then(request, _json_result)
 
 
+def _text_result(result: UploadResult, status: int) -> Response:
+    """The raw URL as plain text, the delete token in headers: what curl users read."""
+    return PlainTextResponse(
+        result.url + "\n",
+        status_code=status,
+        headers={"X-Delete-Token": result.delete_token, "X-Delete-Url": result.delete_url},
+    )
+
+
 @router.post("/", include_in_schema=False)
 async def curl_upload(request: Request) -> Response:
-    """`curl -F file=@x.png host/`: the raw URL as plain text, the delete token in a header."""
+    """`curl -F file=@x.png host/`."""
+    return await _upload_then(request, _text_result)
 
-    def plain_text(result: UploadResult, status: int) -> Response:
-        return PlainTextResponse(
-            result.url + "\n",
-            status_code=status,
-            headers={"X-Delete-Token": result.delete_token, "X-Delete-Url": result.delete_url},
-        )
 
-    return await _upload_then(request, plain_text)
+@router.put("/", include_in_schema=False)
+@router.put("/{filename}", include_in_schema=False)
+async def curl_put(request: Request) -> Response:
+    """`curl -T x.png host/` (curl appends the file's name to a URL ending in /)."""
+    return await _upload_then(request, _text_result)
 
 
 @router.post("/upload", include_in_schema=False)

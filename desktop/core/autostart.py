@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME
+from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, DESKTOP_CATEGORIES
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 
@@ -70,7 +70,7 @@ class XdgAutostart:
             f"Exec={exec_line(command)}\n"
             f"Icon={APP_ID}\n"
             "Terminal=false\n"
-            "Categories=Graphics;Network;\n"
+            f"Categories={DESKTOP_CATEGORIES}\n"
             "X-GNOME-Autostart-enabled=true\n"
         )
 

@@ -6,15 +6,16 @@ the release tarball of the one-folder build (laid out as an AppDir).
     python -m desktop.tools.linux_package tarball [--dist dist]     # part of make dist
 
 `install` writes `$XDG_DATA_HOME/applications/org.picdrop.Picdrop.desktop` (an "Open with" entry
-for JPEG, PNG, GIF and WebP) and the app icon into `$XDG_DATA_HOME/icons/hicolor/` (PNG 16–512
-and the SVG), then refreshes the desktop and icon caches when their tools exist. The entry's
-file name and icon name are the app id, which is also the app's Wayland app_id
-(`QGuiApplication.setDesktopFileName`), so compositors match the window to its icon.
+for JPEG, PNG, GIF and WebP), the app icon into `$XDG_DATA_HOME/icons/hicolor/` (PNG 16–512
+and the SVG) and the AppStream metainfo into `$XDG_DATA_HOME/metainfo/`, then refreshes the
+desktop and icon caches when their tools exist. The entry's file name and icon name are the app
+id, which is also the app's Wayland app_id (`QGuiApplication.setDesktopFileName`), so compositors
+match the window to its icon.
 
 The tarball `dist/picdrop-VERSION-linux-x86_64.tar.gz` holds `picdrop-VERSION/` = the one-folder
-build plus `AppRun`, the desktop entry and the icon (an AppDir: `appimagetool` turns the folder into
-an AppImage where it is available) and `install-desktop.sh`, which installs the entry for the
-unpacked copy.
+build plus `AppRun`, the desktop entry, the icon and the AppStream metainfo (an AppDir:
+`appimagetool` turns the folder into an AppImage where it is available) and `install-desktop.sh`,
+which installs the entry (and the metainfo) for the unpacked copy.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, __version__
+from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, DESKTOP_CATEGORIES, __version__
 
 REPO = Path(__file__).resolve().parents[2]
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -42,6 +43,10 @@ def data_home(environ: os._Environ | dict[str, str] = os.environ) -> Path:
     if value and Path(value).is_absolute():
         return Path(value)
     return Path(environ.get("HOME", str(Path.home()))) / ".local" / "share"
+
+
+# AppStream metainfo (software centres): assets/linux/, installed into $XDG_DATA_HOME/metainfo.
+METAINFO = f"{APP_ID}.metainfo.xml"
 
 
 def desktop_entry(exec_command: str, try_exec: str | None = None, icon: str = APP_ID) -> str:
@@ -60,7 +65,7 @@ def desktop_entry(exec_command: str, try_exec: str | None = None, icon: str = AP
             *try_exec,
             f"Icon={icon}",
             "Terminal=false",
-            "Categories=Network;FileTransfer;",
+            f"Categories={DESKTOP_CATEGORIES}",
             "Keywords=upload;share;image;screenshot;link;anonymous;",
             f"MimeType={';'.join(MIME_TYPES)};",
             f"StartupWMClass={APP_NAME}",
@@ -115,6 +120,10 @@ def install(
     program = str(exec_path.resolve())
     entry.write_text(desktop_entry(_exec_quote(program), program), encoding="utf-8")
     written.append(entry)
+    metainfo = target / "metainfo" / METAINFO
+    metainfo.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(assets / "linux" / METAINFO, metainfo)
+    written.append(metainfo)
     _refresh_caches(target)
     return written
 
@@ -122,7 +131,7 @@ def install(
 def uninstall(target: Path | None = None) -> list[Path]:
     target = target or data_home()
     removed = []
-    candidates = [target / "applications" / f"{APP_ID}.desktop"]
+    candidates = [target / "applications" / f"{APP_ID}.desktop", target / "metainfo" / METAINFO]
     candidates += [
         target / "icons" / "hicolor" / f"{s}x{s}" / "apps" / f"{APP_ID}.png" for s in ICON_SIZES
     ]
@@ -159,6 +168,10 @@ done
 mkdir -p "$DATA/applications"
 sed "s|@EXEC@|\\"$HERE/{name}\\"|g" > "$DATA/applications/{app_id}.desktop" <<'EOF'
 {entry}EOF
+if [ -f "$HERE/_internal/assets/linux/{metainfo}" ]; then
+    mkdir -p "$DATA/metainfo"
+    cp "$HERE/_internal/assets/linux/{metainfo}" "$DATA/metainfo/{metainfo}"
+fi
 if command -v update-desktop-database >/dev/null; then
     update-desktop-database -q "$DATA/applications" || true
 fi
@@ -173,6 +186,7 @@ def install_script() -> str:
         name=APP_NAME,
         sizes=" ".join(map(str, ICON_SIZES)),
         entry=desktop_entry("@EXEC@"),
+        metainfo=METAINFO,
     )
 
 
@@ -206,6 +220,9 @@ def tarball(dist: Path = REPO / "dist") -> Path:
             add_text(tar, name, text, mode)
         tar.add(pngs[256], arcname=f"{top}/{APP_ID}.png")
         tar.add(pngs[256], arcname=f"{top}/.DirIcon")
+        # where appimagetool and software centres look for it in an AppDir
+        metainfo = folder / "_internal" / "assets" / "linux" / METAINFO
+        tar.add(metainfo, arcname=f"{top}/usr/share/metainfo/{METAINFO}")
     tmp.replace(out)
     return out
 

@@ -153,6 +153,35 @@ def test_all_replicas_down_is_a_503_to_retry(tmp_path):
         nginx.stop()
 
 
+def test_links_through_nginx_keep_its_port_without_a_public_url(tmp_path):
+    """nginx on a port other than 80, replicas trusting it and no PICDROP_PUBLIC_URL: the ShareX
+    uploader and the upload's links name nginx's host and port (X-Forwarded-Host)."""
+    replica = ServerProcess(
+        {"PICDROP_TRUSTED_PROXIES": "127.0.0.1", "PICDROP_SWEEP_INTERVAL": "0"}, tmp_path
+    )
+    replica.start().wait()
+    try:
+        site = render_nginx_site(
+            listen_port=free_port(), upstreams=[replica.address], cache_dir=tmp_path / "cache"
+        )
+        try:
+            nginx = Nginx(site)
+        except Unavailable as exc:
+            require(False, str(exc))
+        nginx.start()
+        try:
+            sxcu = requests.get(f"{nginx.url}/api/sharex.sxcu", timeout=30).json()
+            assert sxcu["RequestURL"] == f"{nginx.url}/api/upload"
+            created = requests.post(
+                sxcu["RequestURL"], files={"file": ("a.jpg", samples.plain_jpeg())}, timeout=30
+            )
+            assert created.json()["url"].startswith(f"{nginx.url}/")
+        finally:
+            nginx.stop()
+    finally:
+        replica.stop()
+
+
 # -- systemd --------------------------------------------------------------------------------------
 def _unit() -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
