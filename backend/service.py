@@ -222,11 +222,7 @@ class ImageService:
     # -- reading --------------------------------------------------------------------------------
     def lookup(self, image_id: str) -> ImageRecord:
         """The live record, or NotFound (unknown, deleted and expired look the same) / Removed."""
-        if not ids.is_valid_id(image_id):
-            raise NotFound()
-        record = self.catalog.get(image_id)
-        if record is None or record.expired(self.clock()):
-            raise NotFound()
+        record = self.lookup_any(image_id)
         if record.removed_at is not None:
             raise Removed()
         return record
