@@ -24,12 +24,14 @@ from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
 from desktop.core.history import HistoryStore
+from desktop.core.intake import file_sources
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
 from desktop.core.paths import embedded_server_dir, history_path, user_data_dir
 from desktop.gc_guard import GuiThreadCollector
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
 from desktop.remote import RemoteRequests
+from desktop.server_actions import ServerActions
 from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
 from desktop.tray_controller import TrayController
@@ -85,10 +87,8 @@ class PicdropApp(QObject):
         )
         self.window.set_server_info(server_url, mode)
         self.window.config_changed.connect(self.apply_config)
-        self.window.test_connection.connect(self.uploads.test_connection)
-        self.uploads.connection_tested.connect(
-            lambda _url, ok, message: self.window.show_connection_result(ok, message)
-        )
+        self.actions = ServerActions(self.history, parent=self)
+        connect_server_actions(self.actions, self.window, self.uploads)
 
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
@@ -177,7 +177,7 @@ class PicdropApp(QObject):
             self._apply_autostart(True)  # keeps the entry pointing at this installation
         self.uploads.resume_unfinished()
         if files:
-            self.uploads.enqueue_paths(files)
+            self.uploads.enqueue(file_sources(files))
 
     # -- requests from the tray and from other processes ------------------------------------
     def show_window(self) -> None:
@@ -190,7 +190,7 @@ class PicdropApp(QObject):
     def open_files(self, files: list[Path]) -> None:
         """A second launch (or "Open with") handed these over: upload them, show the window."""
         if files:
-            self.uploads.enqueue_paths(files)
+            self.uploads.enqueue(file_sources(files))
         self.show_window()
 
     def quit(self) -> None:
@@ -237,8 +237,22 @@ class PicdropApp(QObject):
             self.tray.close()
         # Unfinished uploads stay queued in history and resume on the next start.
         self.uploads.shutdown()
+        self.actions.shutdown()
         self._stop_embedded()
         self.history.close()
+
+
+def connect_server_actions(
+    actions: ServerActions, window: MainWindow, uploads: UploadService
+) -> None:
+    """The window's "Delete" and "Test" go to the server actions; their answers come back."""
+    window.delete_requested.connect(actions.delete_remote)
+    window.test_connection.connect(lambda url: actions.test_connection(url or uploads.server_url))
+    actions.deleted.connect(uploads.mark_deleted)
+    actions.delete_failed.connect(lambda _key, _error: uploads.notify_history_changed())
+    actions.connection_tested.connect(
+        lambda _url, ok, message: window.show_connection_result(ok, message)
+    )
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:

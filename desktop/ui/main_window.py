@@ -5,12 +5,9 @@ It listens to the UploadService and forwards the user's intent to it; it does no
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,11 +24,11 @@ from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
 from desktop.core.config import AppConfig
 from desktop.core.history import HistoryStore
-from desktop.core.intake import IMAGE_SUFFIXES
 from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
 from desktop.ui.dropzone import DropZone
+from desktop.ui.file_dialog import choose_images
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
 from desktop.ui.queue import QueueView, UploadRow
@@ -43,6 +40,7 @@ from desktop.ui.toast import Toast
 class MainWindow(QMainWindow):
     config_changed = Signal(object)  # AppConfig chosen in the settings dialog
     test_connection = Signal(str)  # server URL to check
+    delete_requested = Signal(str)  # history key of an upload to delete from its server
     hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
 
     def __init__(
@@ -108,11 +106,7 @@ class MainWindow(QMainWindow):
 
         # Uploads tab: drop zone and queue.
         self.drop_zone = DropZone()
-        self.drop_zone.files_dropped.connect(self.uploads.enqueue_paths)
-        self.drop_zone.image_dropped.connect(
-            lambda data, name: self.uploads.enqueue_bytes(data, name)
-        )
-        self.drop_zone.url_dropped.connect(self.uploads.enqueue_url)
+        self.drop_zone.sources_dropped.connect(self.uploads.enqueue)
         self.drop_zone.browse_requested.connect(self.browse)
         self.queue_view = QueueView()
         queue_title = QLabel("Uploads")
@@ -199,18 +193,15 @@ class MainWindow(QMainWindow):
         sources = sources_from_mime(mime) if mime is not None else []
         if sources:
             self.tabs.setCurrentIndex(0)
-            self.drop_zone.emit_sources(sources)
+            self.uploads.enqueue(sources)
         else:
             self.show_notice("The clipboard holds no image, file or image link")
 
     @Slot()
     def browse(self) -> None:
-        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
-        )
-        if files:
-            self.uploads.enqueue_paths([Path(f) for f in files])
+        sources = choose_images(self)
+        if sources:
+            self.uploads.enqueue(sources)
 
     # -- queue --------------------------------------------------------------------------------
     @Slot(str)
@@ -283,7 +274,7 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.uploads.delete_remote(key)
+            self.delete_requested.emit(key)
 
     # -- notices ------------------------------------------------------------------------------
     @Slot(str, int)
