@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from desktop.commands.inputs import Input
 from desktop.commands.report import Reporter
+from desktop.core.api import PicdropClient
 from desktop.core.history import HistoryStore
 from desktop.core.intake import BytesSource, FileSource, Source
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobState
-from desktop.core.pipeline import Pipeline, PipelineEvents, Work
+from desktop.core.pipeline import Destination, Pipeline, PipelineEvents, Work
 from desktop.core.retry import RetryPolicy
 from desktop.core.thumbnailer import Thumbnailer, record_thumbnail
 
@@ -71,6 +73,7 @@ def upload_direct(
     expires: str | None = None,
     strip: bool = True,
     policy: RetryPolicy = CLI_RETRY,
+    client_factory: Callable[[str], Destination] = PicdropClient,
 ) -> None:
     """Upload every input; returns once each has its line (links do not wait for thumbnails,
     which are finished for the history afterwards)."""
@@ -86,6 +89,7 @@ def upload_direct(
             post=reports.put,
             strip=strip,
             policy=policy,
+            client_factory=client_factory,
             after_staging=thumbnails.submit,
         )
         batch = pipeline.enqueue([source_of(i) for i in inputs], expires=expires)

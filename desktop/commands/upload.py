@@ -21,9 +21,10 @@ from desktop.commands.status import (
     UsageError,
 )
 from desktop.core.config import SERVER_ENV, AppConfig
+from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
-from desktop.core.paths import history_path, user_data_dir
+from desktop.core.paths import destinations_dir, history_path, user_data_dir
 from desktop.core.printable import printable
 
 NO_SERVER = (
@@ -61,8 +62,17 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         args.files, sys.stdin.buffer, sys.stdin.isatty() if "-" in args.files else False
     )
     config = load_config()
-    server = resolve_server(args.server, environ, config)
     data_dir = args.data_dir or user_data_dir()
+    destinations = DestinationStore(destinations_dir(data_dir))
+    if args.to:
+        if args.server:
+            raise UsageError("--to and --server name two destinations: give one")
+        try:
+            server = SXCU_PREFIX + destinations.resolve(args.to)
+        except UnknownDestination as exc:
+            raise UsageError(str(exc)) from exc
+    else:
+        server = resolve_server(args.server, environ, config)
     reporter = Reporter(
         inputs,
         args.format,
@@ -99,6 +109,7 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
             reporter,
             expires=args.expires,
             strip=config.strip_metadata,
+            client_factory=destinations.client_factory(),
         )
     finally:
         history.close()

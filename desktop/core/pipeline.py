@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from desktop.core.api import (
     CancelToken,
@@ -44,6 +45,26 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.05
 
 Work = Callable[[], None]
+
+
+class Destination(Protocol):
+    """Where an upload goes: a picdrop server (PicdropClient) or a custom uploader."""
+
+    def upload(
+        self,
+        data: bytes,
+        filename: str,
+        mime: str,
+        *,
+        idempotency_key: str,
+        expires: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> UploadResult: ...
+
+    def delete(self, image_id: str, delete_token: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class PipelineEvents:
@@ -78,7 +99,7 @@ class Pipeline:
         parallel: int = DEFAULT_PARALLEL,
         strip: bool = True,
         policy: RetryPolicy | None = None,
-        client_factory: Callable[[str], PicdropClient] = PicdropClient,
+        client_factory: Callable[[str], Destination] = PicdropClient,
         after_staging: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.history = history
