@@ -23,10 +23,18 @@ from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
+from desktop.core.destinations import SXCU_PREFIX, DestinationStore
 from desktop.core.history import HistoryStore
 from desktop.core.intake import file_sources
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
-from desktop.core.paths import embedded_server_dir, history_path, user_data_dir
+from desktop.core.paths import (
+    destinations_dir,
+    embedded_server_dir,
+    history_path,
+    user_data_dir,
+)
+from desktop.core.printable import printable
+from desktop.core.sxcu import SxcuError
 from desktop.gc_guard import GuiThreadCollector
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
@@ -69,12 +77,14 @@ class PicdropApp(QObject):
         self.config = self.settings_store.load()
         self.embedded = None
         self.history = HistoryStore(history_path(data_dir))
+        self.destinations = DestinationStore(destinations_dir(data_dir))
         server_url, mode = self._connect(self.config)
         self.uploads = UploadService(
             self.history,
             server_url,
             parallel=self.config.parallel_uploads,
             strip_metadata=self.config.strip_metadata,
+            client_factory=self.destinations.client_factory(),
             parent=self,
         )
         self.copier = LinkCopier(self.uploads, qt_app.clipboard(), lambda: self.config, self)
@@ -85,9 +95,11 @@ class PicdropApp(QObject):
             self.copier,
             env_server=self.environ.get(SERVER_ENV, ""),
         )
-        self.window.set_server_info(server_url, mode)
+        self._server = (server_url, mode)
+        self._show_destination()
         self.window.config_changed.connect(self.apply_config)
-        self.actions = ServerActions(self.history, parent=self)
+        self.window.import_uploaders.connect(self.import_uploaders)
+        self.actions = ServerActions(self.history, self.destinations.client_factory(), parent=self)
         connect_server_actions(self.actions, self.window, self.uploads)
 
         self.tray: TrayIcon | None = None
@@ -223,10 +235,40 @@ class PicdropApp(QObject):
         self.uploads.set_parallel(self.config.parallel_uploads)
         self.uploads.strip_metadata = self.config.strip_metadata
         if (old.server_url, old.share_on_lan) != (self.config.server_url, self.config.share_on_lan):
-            server_url, mode = self._connect(self.config)
+            self._server = self._connect(self.config)
+        self._show_destination()
+        self.settings_store.save(self.config)
+
+    def _show_destination(self) -> None:
+        """Uploads go to the chosen custom uploader, else to the picdrop server."""
+        self.window.destination_names = self.destinations.names()
+        name = self.config.destination
+        if name in self.window.destination_names:
+            self.uploads.set_server(SXCU_PREFIX + name)
+            self.window.set_custom_destination(name)
+        else:
+            server_url, mode = self._server
             self.uploads.set_server(server_url)
             self.window.set_server_info(server_url, mode)
-        self.settings_store.save(self.config)
+
+    def import_uploaders(self, files: list[Path]) -> None:
+        """ShareX custom uploaders dropped on the window or chosen in Settings."""
+        added = []
+        for path in files:
+            try:
+                name, _uploader = self.destinations.add(path.read_bytes())
+            except (OSError, SxcuError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                self.window.show_notice(printable(f"Cannot import {path.name}: {reason}"))
+                continue
+            added.append(name)
+        if not added:
+            return
+        self.window.destination_names = self.destinations.names()
+        if self.window.settings_dialog is not None:
+            self.window.settings_dialog.set_destinations(self.window.destination_names)
+        what = ", ".join(added)
+        self.window.show_notice(printable(f"Added {what}: choose it in Settings to upload there"))
 
     def shutdown(self) -> None:
         if self._tray_watch is not None:

@@ -47,6 +47,11 @@ PROGRESS_INTERVAL = 0.05
 Work = Callable[[], None]
 
 
+def is_picdrop_server(destination: str) -> bool:
+    """A picdrop server is named by its URL; other destinations by a kind prefix (sxcu:)."""
+    return destination.startswith(("http://", "https://"))
+
+
 class Destination(Protocol):
     """Where an upload goes: a picdrop server (PicdropClient) or a custom uploader."""
 
@@ -157,7 +162,9 @@ class Pipeline:
             created_at=job.created_at,
             expires=expires,
         )
-        strip = self.strip
+        # Only a picdrop server strips what it receives itself: for any other host the strip
+        # here is the only one, so it is not optional.
+        strip = self.strip or not is_picdrop_server(job.destination)
         self._start(lambda: self._stage_worker(source, queued, strip))
         return job
 

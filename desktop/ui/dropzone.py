@@ -19,13 +19,19 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
+from desktop.core.intake import FileSource, Source
 from desktop.ui import theme
 from desktop.ui.mime import may_accept, sources_from_mime
+
+
+def is_uploader_file(source: Source) -> bool:
+    return isinstance(source, FileSource) and source.path.suffix.lower() == ".sxcu"
 
 
 class DropZone(QFrame):
     # list[Source]: files and folders as dropped, image bytes, http(s) image URLs
     sources_dropped = Signal(list)
+    uploaders_dropped = Signal(list)  # list[Path]: ShareX custom uploaders (.sxcu) to import
     browse_requested = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -115,7 +121,12 @@ class DropZone(QFrame):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.sources_dropped.emit(sources)
+        uploaders = [s.path for s in sources if is_uploader_file(s)]
+        if uploaders:
+            self.uploaders_dropped.emit(uploaders)
+        rest = [s for s in sources if not is_uploader_file(s)]
+        if rest:
+            self.sources_dropped.emit(rest)
 
     # -- painting -----------------------------------------------------------------------------
     def changeEvent(self, event) -> None:

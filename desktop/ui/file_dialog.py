@@ -1,4 +1,4 @@
-"""The one "choose images to upload" dialog, for the window and the tray alike."""
+"""The file dialogs: images to upload (for the window and the tray alike), uploaders to import."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ def choose_images(parent: QWidget | None = None) -> list[FileSource]:
         parent, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
     )
     return [FileSource(Path(f)) for f in files]
+
+
+def choose_uploaders(parent: QWidget | None = None) -> list[Path]:
+    """ShareX custom uploader files (.sxcu) to import."""
+    files, _ = QFileDialog.getOpenFileNames(
+        parent,
+        "Import ShareX custom uploaders",
+        "",
+        "ShareX custom uploaders (*.sxcu);;All files (*)",
+    )
+    return [Path(f) for f in files]

@@ -28,7 +28,7 @@ from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
 from desktop.ui.dropzone import DropZone
-from desktop.ui.file_dialog import choose_images
+from desktop.ui.file_dialog import choose_images, choose_uploaders
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
 from desktop.ui.queue import QueueView, UploadRow
@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
     config_changed = Signal(object)  # AppConfig chosen in the settings dialog
     test_connection = Signal(str)  # server URL to check
     delete_requested = Signal(str)  # history key of an upload to delete from its server
+    import_uploaders = Signal(list)  # list[Path]: .sxcu files to import as destinations
     hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
 
     def __init__(
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.copier = copier
         self.env_server = env_server
         self.settings_dialog: SettingsDialog | None = None
+        self.destination_names: list[str] = []  # imported custom uploaders, for Settings
         # With a tray icon, closing the window hides it and the app keeps running (and keeps
         # owning the clipboard). The app turns this off to really quit.
         self.close_to_tray = False
@@ -107,6 +109,7 @@ class MainWindow(QMainWindow):
         # Uploads tab: drop zone and queue.
         self.drop_zone = DropZone()
         self.drop_zone.sources_dropped.connect(self.uploads.enqueue)
+        self.drop_zone.uploaders_dropped.connect(self.import_uploaders)
         self.drop_zone.browse_requested.connect(self.browse)
         self.queue_view = QueueView()
         queue_title = QLabel("Uploads")
@@ -185,6 +188,12 @@ class MainWindow(QMainWindow):
                 "network while picdrop is running."
             )
         self.banner.setVisible(mode in ("local", "lan"))
+
+    def set_custom_destination(self, name: str) -> None:
+        """Uploads go to an imported ShareX custom uploader."""
+        self.server_label.setText(f"Uploading to {name} (ShareX custom uploader)")
+        self.server_label.setToolTip("Metadata is removed on this computer before uploading")
+        self.banner.hide()
 
     # -- intake -------------------------------------------------------------------------------
     @Slot()
@@ -298,8 +307,11 @@ class MainWindow(QMainWindow):
     # -- settings -----------------------------------------------------------------------------
     @Slot()
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self.env_server, self)
+        dialog = SettingsDialog(self.config, self.env_server, self, self.destination_names)
         dialog.test_requested.connect(self.test_connection)
+        dialog.import_requested.connect(
+            lambda: self.import_uploaders.emit(choose_uploaders(dialog))
+        )
         self.settings_dialog = dialog
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.config = dialog.config()

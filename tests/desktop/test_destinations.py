@@ -9,7 +9,7 @@ import random
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -392,3 +392,50 @@ def test_picdrops_own_sxcu_imported_and_used(
     served = requests.get(link, timeout=10)
     assert served.status_code == 200
     assert not any(secret in served.content for secret in samples.JPEG_SECRETS)
+
+
+def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
+    qapp, qtbot, tmp_path: Path, third_party_host: ThirdPartyHost
+) -> None:
+    import shiboken6
+    from PySide6.QtCore import QMimeData, QSettings, QUrl
+
+    from desktop.app import PicdropApp
+    from desktop.core.intake import FileSource
+    from tests.desktop.test_desktop_uploads import drop
+
+    app = PicdropApp(
+        qapp,
+        data_dir=tmp_path / "app-data",
+        qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+        environ={"PICDROP_SERVER": third_party_host.url},  # no built-in server needed
+    )
+    try:
+        file = tmp_path / "third.sxcu"
+        file.write_text(third_party_sxcu(third_party_host, third_party_host.api_key))
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(file))])
+        drop(app.window.drop_zone, mime)
+        assert app.destinations.names() == ["Third-party"]
+        assert app.uploads.jobs() == []  # imported, not uploaded
+
+        # Chosen in Settings; metadata is removed even with the option off (no host strips it).
+        app.apply_config(replace(app.config, destination="Third-party", strip_metadata=False))
+        label = app.window.server_label.text()
+        assert label == "Uploading to Third-party (ShareX custom uploader)"
+        photo = tmp_path / "photo.jpg"
+        photo.write_bytes(samples.jpeg_with_metadata())
+        with qtbot.waitSignal(app.uploads.job_done, timeout=20_000) as done:
+            app.uploads.enqueue([FileSource(photo)])
+        job = app.uploads.job(done.args[0])
+        assert job.result is not None and job.result.url == f"{third_party_host.url}/i/1.jpg"
+        assert qapp.clipboard().text() == job.result.url
+        (got,) = third_party_host.received
+        assert not any(secret in got.body for secret in samples.JPEG_SECRETS)
+        row = app.history.get(job.key)
+        assert row is not None and row.server == "sxcu:Third-party" and row.removed
+    finally:
+        app.window.close()
+        app.shutdown()
+        shiboken6.delete(app.window)
+        shiboken6.delete(app)

@@ -338,3 +338,24 @@ def _pipeline(history: HistoryStore, destination: str):
         client_factory=host.client,
     )
     return pipeline, loop, host, events, []
+
+
+@pytest.mark.parametrize(
+    ("destination", "stripped"),
+    [
+        ("http://dest.test", False),  # a picdrop server strips itself: the setting applies
+        ("sxcu:Other", True),  # any other host: the strip here is the only one, always on
+    ],
+)
+def test_metadata_is_removed_for_every_host_but_a_picdrop_server_when_turned_off(
+    history: HistoryStore, destination: str, stripped: bool
+) -> None:
+    from tests.backend import imagesamples as samples
+
+    pipeline, loop, host, _events, _ = _pipeline(history, destination)
+    pipeline.strip = False
+    pipeline.enqueue([BytesSource(samples.jpeg_with_metadata(), "photo.jpg")])
+    loop.settle()
+    (sent,) = host.sent
+    leaked = [s for s in samples.JPEG_SECRETS if s in sent.data]
+    assert (leaked == []) is stripped
