@@ -275,6 +275,13 @@ class MainWindow(QMainWindow):
         item = self.history.get(key)
         if item is None:
             return
+        if not item.delete_token:
+            # A ShareX custom uploader's DeletionURL: opened in the browser, as ShareX does, where
+            # the host asks and says whether it deleted.
+            if item.delete_url:
+                QDesktopServices.openUrl(QUrl(item.delete_url))
+                self.show_notice("The host's delete link is open in your browser")
+            return
         answer = QMessageBox.question(
             self,
             "Delete from server",

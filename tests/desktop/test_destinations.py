@@ -439,3 +439,31 @@ def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
         app.shutdown()
         shiboken6.delete(app.window)
         shiboken6.delete(app)
+
+
+def test_history_deletes_a_custom_upload_through_its_deletion_url(
+    make_service, make_window, history: HistoryStore, qtbot, monkeypatch, tmp_path: Path
+) -> None:
+    from PySide6.QtGui import QDesktopServices
+
+    from desktop.core.api import UploadResult
+    from desktop.core.history import HistoryItem
+    from desktop.core.jobs import JobState
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    history.add_queued(
+        HistoryItem("k1", "k1", "b", "a.png", 3, "image/png", JobState.QUEUED, "sxcu:Host", 1.0),
+        b"abc",
+    )
+    link = "https://h.test/i/1.png"
+    history.set_done(
+        "k1",
+        UploadResult("", link, link, link, "https://h.test/d/1?k=x", "", 0, 0, 3, "image/png", ""),
+    )
+    window = make_window(make_service("http://unused.test"))
+    window.tabs.setCurrentIndex(1)
+    row = window.history_view.row("k1")
+    assert row.delete_button.isEnabled()
+    row.delete_button.click()
+    assert opened == ["https://h.test/d/1?k=x"]
