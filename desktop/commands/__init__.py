@@ -103,10 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="import a .sxcu file (uploads to it are still stripped of metadata)",
     )
-    add.add_argument("file", type=Path, metavar="FILE")
+    add.add_argument(
+        "file",
+        metavar="FILE",
+        help="a .sxcu file, or a picdrop server's URL (its /api/sharex.sxcu is imported)",
+    )
     actions.add_parser("list", parents=[common], help="the imported uploaders and where they send")
     remove = actions.add_parser("remove", parents=[common], help="forget an imported uploader")
     remove.add_argument("name", metavar="NAME")
+    default = actions.add_parser(
+        "default",
+        parents=[common],
+        help="where uploads go when no --to or --server is given, in the app too "
+        "(NAME, or 'server' for the picdrop server)",
+    )
+    default.add_argument("name", metavar="NAME")
     return parser
 
 

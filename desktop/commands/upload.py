@@ -40,6 +40,12 @@ def load_config() -> AppConfig:
     return SettingsStore(open_qsettings()).load()
 
 
+def save_config(config: AppConfig) -> None:
+    from desktop.settings import SettingsStore, open_qsettings  # QtCore only
+
+    SettingsStore(open_qsettings()).save(config)
+
+
 def resolve_server(flag: str | None, environ: Mapping[str, str], config: AppConfig) -> str:
     """--server, else PICDROP_SERVER, else the saved setting; "" when none is set."""
     server = (flag or environ.get(SERVER_ENV) or config.server_url or "").strip().rstrip("/")
@@ -64,11 +70,14 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     config = load_config()
     data_dir = args.data_dir or user_data_dir()
     destinations = DestinationStore(destinations_dir(data_dir))
-    if args.to:
-        if args.server:
-            raise UsageError("--to and --server name two destinations: give one")
+    if args.to and args.server:
+        raise UsageError("--to and --server name two destinations: give one")
+    # --to, else --server, else the default destination chosen in the app or with
+    # `picdrop destination default`, else the server.
+    chosen = args.to or ("" if args.server else config.destination)
+    if chosen:
         try:
-            server = SXCU_PREFIX + destinations.resolve(args.to)
+            server = SXCU_PREFIX + destinations.resolve(chosen)
         except UnknownDestination as exc:
             raise UsageError(str(exc)) from exc
     else:

@@ -371,27 +371,35 @@ def test_unknown_destination_and_bad_file_are_usage_errors(
     assert "image and file uploaders only" in result.stderr.decode()
 
 
-def test_picdrops_own_sxcu_imported_and_used(
+def test_picdrops_own_sxcu_imported_from_its_url_and_made_the_default(
     live_server, run_cli: Callable, client_dir: Path, tmp_path: Path
 ) -> None:
-    file = tmp_path / "picdrop.sxcu"
-    file.write_bytes(requests.get(f"{live_server.url}/api/sharex.sxcu", timeout=10).content)
-    added = run_cli("destination", "import", "--data-dir", client_dir, file)
+    added = run_cli("destination", "import", "--data-dir", client_dir, live_server.url)
     assert added.returncode == EXIT_OK, added.stderr
-    (name,) = [
-        line.split("\t")[0]
-        for line in lines(run_cli("destination", "list", "--data-dir", client_dir))
-    ]
+    listed = run_cli("destination", "list", "--data-dir", client_dir)
+    (name,) = [line.split("\t")[0] for line in lines(listed)]
+    chosen = run_cli("destination", "default", "--data-dir", client_dir, name)
+    assert lines(chosen) == [f"uploads go to {name}"]
 
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(samples.jpeg_with_metadata())
-    result = run_cli("upload", "--data-dir", client_dir, "--to", name, "--no-copy", photo)
+    result = run_cli("upload", "--data-dir", client_dir, "--no-copy", photo)  # no --to
     assert result.returncode == EXIT_OK, result.stderr
     (link,) = lines(result)
     assert re.fullmatch(re.escape(live_server.url) + r"/[\w-]{10,}\.jpg", link)  # {json:url}
     served = requests.get(link, timeout=10)
     assert served.status_code == 200
     assert not any(secret in served.content for secret in samples.JPEG_SECRETS)
+    history = HistoryStore(client_dir / "history.sqlite3")
+    try:
+        (row,) = history.items()
+        assert (row.server, row.url) == (f"sxcu:{name}", link)
+        assert row.delete_url and row.delete_url.startswith(f"{live_server.url}/delete/")
+    finally:
+        history.close()
+
+    back = run_cli("destination", "default", "--data-dir", client_dir, "server")
+    assert lines(back) == ["uploads go to the picdrop server"]
 
 
 def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
