@@ -147,7 +147,9 @@ class PicdropApp(QObject):
             self.capture,
             self.qt_app.clipboard(),
             self,
+            destinations=lambda: (self.destinations.names(), self.config.destination),
         )
+        self.tray.destination_chosen.connect(self.choose_destination)
         self.tray.show_window.connect(self.show_window)
         self.tray.open_settings.connect(self.open_settings)
         self.tray.quit_requested.connect(self.quit)
@@ -250,6 +252,10 @@ class PicdropApp(QObject):
             server_url, mode = self._server
             self.uploads.set_server(server_url)
             self.window.set_server_info(server_url, mode)
+
+    def choose_destination(self, name: str) -> None:
+        """From the tray's "Upload to" menu: an imported uploader, or "" for the server."""
+        self.apply_config(replace(self.config, destination=name))
 
     def import_uploaders(self, files: list[Path]) -> None:
         """ShareX custom uploaders dropped on the window or chosen in Settings."""

@@ -6,6 +6,8 @@ Like the window, it only listens to the service and calls it; the two never talk
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QClipboard, QDesktopServices
 
@@ -31,6 +33,7 @@ class TrayController(QObject):
         capture: ScreenCapture,
         clipboard: QClipboard,
         parent: QObject | None = None,
+        destinations: Callable[[], tuple[list[str], str]] = lambda: ([], ""),
     ) -> None:
         super().__init__(parent)
         self.tray = tray
@@ -39,6 +42,7 @@ class TrayController(QObject):
         self.copier = copier
         self.capture = capture
         self.clipboard = clipboard
+        self.destinations = destinations  # (imported custom uploaders, the one in use)
         # The run in progress: jobs added since the queue was last idle. The tooltip and the
         # ring count these, so "2 of 5" means this run's five, not everything since launch.
         self._run: list[str] = []
@@ -81,7 +85,8 @@ class TrayController(QObject):
             RecentEntry(item.key, item.name, item.url or "", item.thumbnail)
             for item in self.history.recent_done(RECENT_COUNT)
         ]
-        self.tray.rebuild_menu(recent, paused=self.service.paused)
+        names, current = self.destinations()
+        self.tray.rebuild_menu(recent, self.service.paused, names, current)
 
     # -- intent -------------------------------------------------------------------------------
     @Slot()

@@ -417,6 +417,7 @@ def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
         data_dir=tmp_path / "app-data",
         qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
         environ={"PICDROP_SERVER": third_party_host.url},  # no built-in server needed
+        tray_available=True,
     )
     try:
         file = tmp_path / "third.sxcu"
@@ -427,8 +428,19 @@ def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
         assert app.destinations.names() == ["Third-party"]
         assert app.uploads.jobs() == []  # imported, not uploaded
 
-        # Chosen in Settings; metadata is removed even with the option off (no host strips it).
-        app.apply_config(replace(app.config, destination="Third-party", strip_metadata=False))
+        # Metadata is removed even with the option off (no host but picdrop strips it).
+        app.apply_config(replace(app.config, strip_metadata=False))
+        # Chosen in the tray's "Upload to" menu, which shows the one in use.
+        assert app.tray is not None
+        app.tray.menu.aboutToShow.emit()
+        (choices,) = [a.menu() for a in app.tray.menu.actions() if a.menu()]
+        assert choices.title() == "Upload to: picdrop server"
+        assert [(a.text(), a.isChecked()) for a in choices.actions()] == [
+            ("picdrop server", True),
+            ("Third-party", False),
+        ]
+        choices.actions()[1].trigger()
+        assert app.config.destination == "Third-party"
         label = app.window.server_label.text()
         assert label == "Uploading to Third-party (ShareX custom uploader)"
         photo = tmp_path / "photo.jpg"
