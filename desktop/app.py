@@ -23,7 +23,7 @@ from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
-from desktop.core.destinations import SXCU_PREFIX, DestinationStore
+from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.intake import file_sources
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
@@ -99,6 +99,7 @@ class PicdropApp(QObject):
         self._show_destination()
         self.window.config_changed.connect(self.apply_config)
         self.window.import_uploaders.connect(self.import_uploaders)
+        self.window.remove_uploader.connect(self.remove_uploader)
         self.actions = ServerActions(self.history, self.destinations.client_factory(), parent=self)
         connect_server_actions(self.actions, self.window, self.uploads)
 
@@ -243,9 +244,9 @@ class PicdropApp(QObject):
 
     def _show_destination(self) -> None:
         """Uploads go to the chosen custom uploader, else to the picdrop server."""
-        self.window.destination_names = self.destinations.names()
+        self.window.destinations = self.destinations.describe()
         name = self.config.destination
-        if name in self.window.destination_names:
+        if name in self.window.destinations:
             self.uploads.set_server(SXCU_PREFIX + name)
             self.window.set_custom_destination(name)
         else:
@@ -270,11 +271,26 @@ class PicdropApp(QObject):
             added.append(name)
         if not added:
             return
-        self.window.destination_names = self.destinations.names()
-        if self.window.settings_dialog is not None:
-            self.window.settings_dialog.set_destinations(self.window.destination_names)
+        self._refresh_destinations()
         what = ", ".join(added)
         self.window.show_notice(printable(f"Added {what}: choose it in Settings to upload there"))
+
+    def remove_uploader(self, name: str) -> None:
+        """Settings' "Remove": forget an imported uploader (uploads to it go to the server)."""
+        try:
+            self.destinations.remove(name)
+        except (UnknownDestination, OSError):
+            return
+        if self.config.destination == name:
+            self.config.destination = ""
+            self.settings_store.save(self.config)
+            self._show_destination()
+        self._refresh_destinations()
+
+    def _refresh_destinations(self) -> None:
+        self.window.destinations = self.destinations.describe()
+        if self.window.settings_dialog is not None:
+            self.window.settings_dialog.set_destinations(self.window.destinations)
 
     def shutdown(self) -> None:
         if self._tray_watch is not None:

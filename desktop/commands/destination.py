@@ -58,14 +58,8 @@ def run_destination(args: argparse.Namespace) -> int:
         except UnknownDestination as exc:
             raise UsageError(str(exc)) from exc
         return EXIT_OK
-    for name in store.names():
-        try:
-            uploader = store.get(name)
-        except SxcuError as exc:
-            print(f"{printable(name)}\t{printable(f'(unusable: {exc})')}")
-            continue
-        where = f"{uploader.request_method} {uploader.request_url}"
-        print(f"{printable(name)}\t{printable(where)}")
+    for name, what in store.describe().items():
+        print(f"{printable(name)}\t{printable(what)}")
     if not store.names():
         print("no destinations yet: picdrop destination add FILE.sxcu", file=sys.stderr)
     return EXIT_OK

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from desktop.core.api import PicdropClient
 from desktop.core.custom_uploader import CustomUploaderClient
-from desktop.core.sxcu import CustomUploader, parse_sxcu
+from desktop.core.sxcu import CustomUploader, SxcuError, parse_sxcu
 
 SXCU_PREFIX = "sxcu:"
 
@@ -37,6 +37,19 @@ class DestinationStore:
         if not self.folder.is_dir():
             return []
         return sorted(p.stem for p in self.folder.glob("*.sxcu"))
+
+    def describe(self) -> dict[str, str]:
+        """Each stored uploader and what it sends ("PUT https://host/up (Binary)")."""
+        described = {}
+        for name in self.names():
+            try:
+                uploader = self.get(name)
+            except (OSError, SxcuError) as exc:
+                described[name] = f"unusable: {exc}"
+                continue
+            where = f"{uploader.request_method} {uploader.request_url}"
+            described[name] = f"{where} ({uploader.body})"
+        return described
 
     def get(self, name: str) -> CustomUploader:
         path = self._path(self.resolve(name))

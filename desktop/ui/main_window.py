@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
     test_connection = Signal(str)  # server URL to check
     delete_requested = Signal(str)  # history key of an upload to delete from its server
     import_uploaders = Signal(list)  # list[Path]: .sxcu files to import as destinations
+    remove_uploader = Signal(str)  # an imported custom uploader to forget
     hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
 
     def __init__(
@@ -59,7 +60,8 @@ class MainWindow(QMainWindow):
         self.copier = copier
         self.env_server = env_server
         self.settings_dialog: SettingsDialog | None = None
-        self.destination_names: list[str] = []  # imported custom uploaders, for Settings
+        # Imported custom uploaders and what each sends, for Settings.
+        self.destinations: dict[str, str] = {}
         # With a tray icon, closing the window hides it and the app keeps running (and keeps
         # owning the clipboard). The app turns this off to really quit.
         self.close_to_tray = False
@@ -314,7 +316,8 @@ class MainWindow(QMainWindow):
     # -- settings -----------------------------------------------------------------------------
     @Slot()
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self.env_server, self, self.destination_names)
+        dialog = SettingsDialog(self.config, self.env_server, self, self.destinations)
+        dialog.remove_requested.connect(self.remove_uploader)
         dialog.test_requested.connect(self.test_connection)
         dialog.import_requested.connect(
             lambda: self.import_uploaders.emit(choose_uploaders(dialog))

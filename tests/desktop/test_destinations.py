@@ -314,7 +314,7 @@ def test_upload_to_a_third_party_host_as_its_sxcu_says(
     stored = client_dir / "destinations" / "Third-party.sxcu"
     assert stored.stat().st_mode & 0o777 == 0o600  # it holds the API key
     listed = run_cli("destination", "list", "--data-dir", client_dir)
-    assert lines(listed) == [f"Third-party\t{request}"]
+    assert lines(listed) == [f"Third-party\t{request} (Binary)"]
 
     photo = tmp_path / "holiday photo.jpg"
     photo.write_bytes(samples.jpeg_with_metadata())
@@ -454,6 +454,12 @@ def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
         assert not any(secret in got.body for secret in samples.JPEG_SECRETS)
         row = app.history.get(job.key)
         assert row is not None and row.server == "sxcu:Third-party" and row.removed
+
+        # Removed in Settings: forgotten, and uploads go to the server again.
+        app.remove_uploader("Third-party")
+        assert app.destinations.names() == []
+        assert app.config.destination == ""
+        assert app.window.server_label.text() == f"Uploading to {third_party_host.url}"
     finally:
         app.window.close()
         app.shutdown()
@@ -487,3 +493,25 @@ def test_history_deletes_a_custom_upload_through_its_deletion_url(
     assert row.delete_button.isEnabled()
     row.delete_button.click()
     assert opened == ["https://h.test/d/1?k=x"]
+
+
+def test_settings_lists_what_each_destination_sends_and_removes_one(qtbot) -> None:
+    from desktop.core.config import AppConfig
+    from desktop.ui.settings_dialog import SettingsDialog
+
+    described = {"Host": "PUT https://h.test/up (Binary)", "Other": "POST https://o.test (X)"}
+    dialog = SettingsDialog(AppConfig(destination="Host"), destinations=described)
+    qtbot.addWidget(dialog)
+    assert [dialog.destination.itemData(i) for i in range(dialog.destination.count())] == [
+        "",
+        "Host",
+        "Other",
+    ]
+    assert dialog.destination_detail.text() == "Sends: PUT https://h.test/up (Binary)"
+    with qtbot.waitSignal(dialog.remove_requested) as removed:
+        dialog.remove_button.click()
+    assert removed.args == ["Host"]
+    assert dialog.config().destination == "Host"
+    dialog.destination.setCurrentIndex(0)  # the picdrop server: nothing to remove
+    assert not dialog.remove_button.isEnabled()
+    assert dialog.config().destination == ""
