@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(NAME, or 'server' for the picdrop server)",
     )
     default.add_argument("name", metavar="NAME")
+    test = actions.add_parser(
+        "test",
+        parents=[common],
+        help="upload a small test image there and print its link (and delete link)",
+    )
+    test.add_argument("name", metavar="NAME")
     return parser
 
 

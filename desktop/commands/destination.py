@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
-from desktop.commands.status import EXIT_OK, UsageError
-from desktop.core.api import GuardedSession, PicdropError, exchange, status_sentence
+from PIL import Image
+
+from desktop.commands.status import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UsageError
+from desktop.core.api import (
+    GuardedSession,
+    PicdropError,
+    ServerUnreachable,
+    exchange,
+    status_sentence,
+)
+from desktop.core.custom_uploader import CustomUploaderClient
 from desktop.core.destinations import DestinationStore, UnknownDestination
 from desktop.core.paths import destinations_dir, user_data_dir
 from desktop.core.printable import printable
 from desktop.core.sxcu import SxcuError
+from desktop.core.uploader import describe_error
 
 
 def read_uploader(where: str) -> bytes:
@@ -52,6 +63,8 @@ def run_destination(args: argparse.Namespace) -> int:
         save_config(config)
         print(printable(f"uploads go to {config.destination or 'the picdrop server'}"))
         return EXIT_OK
+    if args.action == "test":
+        return try_destination(store, args.name)
     if args.action == "remove":
         try:
             print(printable(f"removed {store.remove(args.name)}"))
@@ -63,3 +76,33 @@ def run_destination(args: argparse.Namespace) -> int:
     if not store.names():
         print("no destinations yet: picdrop destination add FILE.sxcu", file=sys.stderr)
     return EXIT_OK
+
+
+def try_destination(store: DestinationStore, name: str) -> int:
+    """Upload a small generated image, as ShareX's "Test" does; the link (and delete link)."""
+    try:
+        stored = store.resolve(name)
+        uploader = store.get(stored)
+    except (UnknownDestination, SxcuError) as exc:
+        raise UsageError(str(exc)) from exc
+    client = CustomUploaderClient(uploader)
+    try:
+        result = client.upload(sample_image(), "picdrop-test.png", "image/png")
+    except PicdropError as exc:
+        print(
+            printable(f"picdrop destination: {stored} failed: {describe_error(exc)}"),
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE if isinstance(exc, ServerUnreachable) else EXIT_FAILED
+    finally:
+        client.close()
+    print(printable(result.url))
+    if result.delete_url:
+        print(printable(f"picdrop destination: delete it at {result.delete_url}"), file=sys.stderr)
+    return EXIT_OK
+
+
+def sample_image() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (46, 125, 230)).save(out, "PNG")
+    return out.getvalue()

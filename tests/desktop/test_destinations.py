@@ -515,3 +515,21 @@ def test_settings_lists_what_each_destination_sends_and_removes_one(qtbot) -> No
     dialog.destination.setCurrentIndex(0)  # the picdrop server: nothing to remove
     assert not dialog.remove_button.isEnabled()
     assert dialog.config().destination == ""
+
+
+def test_destination_test_uploads_a_sample_and_prints_its_links(
+    third_party_host: ThirdPartyHost, run_cli: Callable, client_dir: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "third.sxcu"
+    file.write_text(third_party_sxcu(third_party_host, third_party_host.api_key))
+    assert run_cli("destination", "add", "--data-dir", client_dir, file).returncode == EXIT_OK
+    result = run_cli("destination", "test", "--data-dir", client_dir, "Third-party")
+    assert result.returncode == EXIT_OK, result.stderr
+    assert lines(result) == [f"{third_party_host.url}/i/1.jpg"]
+    assert f"delete it at {third_party_host.url}/d/1" in result.stderr.decode()
+    assert third_party_host.received[0].body.startswith(b"\x89PNG")
+
+    third_party_host.api_key = "rotated"  # the stored key no longer works
+    result = run_cli("destination", "test", "--data-dir", client_dir, "Third-party")
+    assert result.returncode == EXIT_FAILED
+    assert "Refused by the server: bad key" in result.stderr.decode()
