@@ -23,13 +23,23 @@ from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
+from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
+from desktop.core.intake import file_sources
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
-from desktop.core.paths import embedded_server_dir, history_path, user_data_dir
+from desktop.core.paths import (
+    destinations_dir,
+    embedded_server_dir,
+    history_path,
+    user_data_dir,
+)
+from desktop.core.printable import printable
+from desktop.core.sxcu import SxcuError
 from desktop.gc_guard import GuiThreadCollector
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
 from desktop.remote import RemoteRequests
+from desktop.server_actions import ServerActions
 from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
 from desktop.tray_controller import TrayController
@@ -67,12 +77,14 @@ class PicdropApp(QObject):
         self.config = self.settings_store.load()
         self.embedded = None
         self.history = HistoryStore(history_path(data_dir))
+        self.destinations = DestinationStore(destinations_dir(data_dir))
         server_url, mode = self._connect(self.config)
         self.uploads = UploadService(
             self.history,
             server_url,
             parallel=self.config.parallel_uploads,
             strip_metadata=self.config.strip_metadata,
+            client_factory=self.destinations.client_factory(),
             parent=self,
         )
         self.copier = LinkCopier(self.uploads, qt_app.clipboard(), lambda: self.config, self)
@@ -83,12 +95,13 @@ class PicdropApp(QObject):
             self.copier,
             env_server=self.environ.get(SERVER_ENV, ""),
         )
-        self.window.set_server_info(server_url, mode)
+        self._server = (server_url, mode)
+        self._show_destination()
         self.window.config_changed.connect(self.apply_config)
-        self.window.test_connection.connect(self.uploads.test_connection)
-        self.uploads.connection_tested.connect(
-            lambda _url, ok, message: self.window.show_connection_result(ok, message)
-        )
+        self.window.import_uploaders.connect(self.import_uploaders)
+        self.window.remove_uploader.connect(self.remove_uploader)
+        self.actions = ServerActions(self.history, self.destinations.client_factory(), parent=self)
+        connect_server_actions(self.actions, self.window, self.uploads)
 
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
@@ -135,7 +148,9 @@ class PicdropApp(QObject):
             self.capture,
             self.qt_app.clipboard(),
             self,
+            destinations=lambda: (self.destinations.names(), self.config.destination),
         )
+        self.tray.destination_chosen.connect(self.choose_destination)
         self.tray.show_window.connect(self.show_window)
         self.tray.open_settings.connect(self.open_settings)
         self.tray.quit_requested.connect(self.quit)
@@ -177,7 +192,7 @@ class PicdropApp(QObject):
             self._apply_autostart(True)  # keeps the entry pointing at this installation
         self.uploads.resume_unfinished()
         if files:
-            self.uploads.enqueue_paths(files)
+            self.uploads.enqueue(file_sources(files))
 
     # -- requests from the tray and from other processes ------------------------------------
     def show_window(self) -> None:
@@ -190,7 +205,7 @@ class PicdropApp(QObject):
     def open_files(self, files: list[Path]) -> None:
         """A second launch (or "Open with") handed these over: upload them, show the window."""
         if files:
-            self.uploads.enqueue_paths(files)
+            self.uploads.enqueue(file_sources(files))
         self.show_window()
 
     def quit(self) -> None:
@@ -223,10 +238,59 @@ class PicdropApp(QObject):
         self.uploads.set_parallel(self.config.parallel_uploads)
         self.uploads.strip_metadata = self.config.strip_metadata
         if (old.server_url, old.share_on_lan) != (self.config.server_url, self.config.share_on_lan):
-            server_url, mode = self._connect(self.config)
+            self._server = self._connect(self.config)
+        self._show_destination()
+        self.settings_store.save(self.config)
+
+    def _show_destination(self) -> None:
+        """Uploads go to the chosen custom uploader, else to the picdrop server."""
+        self.window.destinations = self.destinations.describe()
+        name = self.config.destination
+        if name in self.window.destinations:
+            self.uploads.set_server(SXCU_PREFIX + name)
+            self.window.set_custom_destination(name)
+        else:
+            server_url, mode = self._server
             self.uploads.set_server(server_url)
             self.window.set_server_info(server_url, mode)
-        self.settings_store.save(self.config)
+
+    def choose_destination(self, name: str) -> None:
+        """From the tray's "Upload to" menu: an imported uploader, or "" for the server."""
+        self.apply_config(replace(self.config, destination=name))
+
+    def import_uploaders(self, files: list[Path]) -> None:
+        """ShareX custom uploaders dropped on the window or chosen in Settings."""
+        added = []
+        for path in files:
+            try:
+                name, _uploader = self.destinations.add(path.read_bytes())
+            except (OSError, SxcuError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                self.window.show_notice(printable(f"Cannot import {path.name}: {reason}"))
+                continue
+            added.append(name)
+        if not added:
+            return
+        self._refresh_destinations()
+        what = ", ".join(added)
+        self.window.show_notice(printable(f"Added {what}: choose it in Settings to upload there"))
+
+    def remove_uploader(self, name: str) -> None:
+        """Settings' "Remove": forget an imported uploader (uploads to it go to the server)."""
+        try:
+            self.destinations.remove(name)
+        except (UnknownDestination, OSError):
+            return
+        if self.config.destination == name:
+            self.config.destination = ""
+            self.settings_store.save(self.config)
+            self._show_destination()
+        self._refresh_destinations()
+
+    def _refresh_destinations(self) -> None:
+        self.window.destinations = self.destinations.describe()
+        if self.window.settings_dialog is not None:
+            self.window.settings_dialog.set_destinations(self.window.destinations)
 
     def shutdown(self) -> None:
         if self._tray_watch is not None:
@@ -237,8 +301,22 @@ class PicdropApp(QObject):
             self.tray.close()
         # Unfinished uploads stay queued in history and resume on the next start.
         self.uploads.shutdown()
+        self.actions.shutdown()
         self._stop_embedded()
         self.history.close()
+
+
+def connect_server_actions(
+    actions: ServerActions, window: MainWindow, uploads: UploadService
+) -> None:
+    """The window's "Delete" and "Test" go to the server actions; their answers come back."""
+    window.delete_requested.connect(actions.delete_remote)
+    window.test_connection.connect(lambda url: actions.test_connection(url or uploads.server_url))
+    actions.deleted.connect(uploads.mark_deleted)
+    actions.delete_failed.connect(lambda _key, _error: uploads.notify_history_changed())
+    actions.connection_tested.connect(
+        lambda _url, ok, message: window.show_connection_result(ok, message)
+    )
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:

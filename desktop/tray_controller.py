@@ -6,19 +6,19 @@ Like the window, it only listens to the service and calls it; the two never talk
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QClipboard, QDesktopServices
-from PySide6.QtWidgets import QFileDialog
 
 from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core.activity import Activity, summarize
 from desktop.core.history import HistoryStore
-from desktop.core.intake import IMAGE_SUFFIXES, FileSource
+from desktop.core.intake import BytesSource
 from desktop.core.jobs import JobState
 from desktop.service import UploadService
+from desktop.ui.file_dialog import choose_images
 from desktop.ui.mime import sources_from_mime
 from desktop.ui.tray import RECENT_COUNT, RecentEntry, TrayIcon
 
@@ -33,6 +33,7 @@ class TrayController(QObject):
         capture: ScreenCapture,
         clipboard: QClipboard,
         parent: QObject | None = None,
+        destinations: Callable[[], tuple[list[str], str]] = lambda: ([], ""),
     ) -> None:
         super().__init__(parent)
         self.tray = tray
@@ -41,6 +42,7 @@ class TrayController(QObject):
         self.copier = copier
         self.capture = capture
         self.clipboard = clipboard
+        self.destinations = destinations  # (imported custom uploaders, the one in use)
         # The run in progress: jobs added since the queue was last idle. The tooltip and the
         # ring count these, so "2 of 5" means this run's five, not everything since launch.
         self._run: list[str] = []
@@ -83,7 +85,8 @@ class TrayController(QObject):
             RecentEntry(item.key, item.name, item.url or "", item.thumbnail)
             for item in self.history.recent_done(RECENT_COUNT)
         ]
-        self.tray.rebuild_menu(recent, paused=self.service.paused)
+        names, current = self.destinations()
+        self.tray.rebuild_menu(recent, self.service.paused, names, current)
 
     # -- intent -------------------------------------------------------------------------------
     @Slot()
@@ -93,21 +96,13 @@ class TrayController(QObject):
         if not sources:
             self.notify("Nothing to upload", "The clipboard holds no image, file or link.")
             return
-        paths = [s.path for s in sources if isinstance(s, FileSource)]
-        others = [s for s in sources if not isinstance(s, FileSource)]
-        if paths:
-            self.service.enqueue_paths(paths)  # folders are expanded in a worker
-        if others:
-            self.service.enqueue(others)
+        self.service.enqueue(sources)
 
     @Slot()
     def upload_files(self) -> None:
-        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
-        files, _ = QFileDialog.getOpenFileNames(
-            None, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
-        )
-        if files:
-            self.service.enqueue_paths([Path(f) for f in files])
+        sources = choose_images()
+        if sources:
+            self.service.enqueue(sources)
 
     @Slot()
     def capture_screen(self) -> None:
@@ -115,7 +110,7 @@ class TrayController(QObject):
 
     @Slot(bytes, str)
     def _on_captured(self, data: bytes, name: str) -> None:
-        self.service.enqueue_bytes(data, name, "image/png")
+        self.service.enqueue([BytesSource(data, name, "image/png")])
 
     @Slot(str)
     def copy_recent(self, key: str) -> None:

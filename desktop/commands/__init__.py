@@ -13,7 +13,7 @@ from desktop.commands.status import EXIT_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Usa
 from desktop.core.config import SERVER_ENV
 from desktop.core.printable import printable
 
-COMMANDS = ("upload", "history", "delete")
+COMMANDS = ("upload", "history", "delete", "destination")
 FORMATS = ("url", "markdown", "html", "bbcode", "json")
 
 
@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--server", metavar="URL", help="picdrop server to upload to")
     upload.add_argument(
+        "--to",
+        metavar="NAME",
+        help="an imported ShareX custom uploader to upload to (picdrop destination list)",
+    )
+    upload.add_argument(
         "--expires", choices=tuple(EXPIRY_CHOICES), help="how long the image lives (server default)"
     )
     upload.add_argument(
@@ -83,6 +88,42 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_HELP,
     )
     delete.add_argument("id", metavar="ID", help="the image ID, its link, or its page")
+
+    destination = sub.add_parser(
+        "destination",
+        aliases=["destinations"],
+        formatter_class=fmt,
+        help="ShareX custom uploaders (.sxcu) to upload to with --to",
+        epilog=EXIT_HELP,
+    )
+    actions = destination.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        aliases=["import"],
+        parents=[common],
+        help="import a .sxcu file (uploads to it are still stripped of metadata)",
+    )
+    add.add_argument(
+        "file",
+        metavar="FILE",
+        help="a .sxcu file, or a picdrop server's URL (its /api/sharex.sxcu is imported)",
+    )
+    actions.add_parser("list", parents=[common], help="the imported uploaders and where they send")
+    remove = actions.add_parser("remove", parents=[common], help="forget an imported uploader")
+    remove.add_argument("name", metavar="NAME")
+    default = actions.add_parser(
+        "default",
+        parents=[common],
+        help="where uploads go when no --to or --server is given, in the app too "
+        "(NAME, or 'server' for the picdrop server)",
+    )
+    default.add_argument("name", metavar="NAME")
+    test = actions.add_parser(
+        "test",
+        parents=[common],
+        help="upload a small test image there and print its link (and delete link)",
+    )
+    test.add_argument("name", metavar="NAME")
     return parser
 
 
@@ -97,6 +138,10 @@ def run(argv: Sequence[str]) -> int:
             from desktop.commands.history import run_history
 
             return run_history(args)
+        if args.command in ("destination", "destinations"):
+            from desktop.commands.destination import run_destination
+
+            return run_destination(args)
         from desktop.commands.delete import run_delete
 
         return run_delete(args)

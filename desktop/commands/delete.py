@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from desktop.commands.status import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UsageError
-from desktop.core.api import ApiError, PicdropClient, PicdropError, ServerUnreachable
+from desktop.core.api import PicdropClient, PicdropError, ServerUnreachable
 from desktop.core.history import HistoryStore
 from desktop.core.jobs import JobState
 from desktop.core.paths import history_path, user_data_dir
 from desktop.core.printable import printable
+from desktop.core.server_actions import delete_upload
 from desktop.core.uploader import describe_error
 
 
@@ -28,15 +29,10 @@ def run_delete(args: argparse.Namespace) -> int:
             raise UsageError(f"the history has no delete token for {item.image_id}")
         client = PicdropClient(item.server)
         try:
-            client.delete(item.image_id, item.delete_token)
-        except ServerUnreachable as exc:
-            print(f"picdrop delete: {describe_error(exc)}", file=sys.stderr)
-            return EXIT_UNREACHABLE
+            delete_upload(client, item.image_id, item.delete_token)
         except PicdropError as exc:
-            # 404: already gone (expired, deleted elsewhere)
-            if not (isinstance(exc, ApiError) and exc.status == 404):
-                print(f"picdrop delete: {describe_error(exc)}", file=sys.stderr)
-                return EXIT_FAILED
+            print(f"picdrop delete: {describe_error(exc)}", file=sys.stderr)
+            return EXIT_UNREACHABLE if isinstance(exc, ServerUnreachable) else EXIT_FAILED
         finally:
             client.close()
         store.set_state(item.key, JobState.DELETED)

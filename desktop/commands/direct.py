@@ -1,24 +1,67 @@
-"""`picdrop upload` to a server it talks to itself: the same prepare / record / upload-with-retry
-steps as the app's workers, one file after the other, recorded in the same history."""
+"""`picdrop upload` to a server it talks to itself: the app's own pipeline (`desktop.core.pipeline`)
+on a thread pool, its reports run on the command's main thread, recorded in the same history."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
-import uuid
-from dataclasses import dataclass, field
+import queue
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from desktop.commands.inputs import Input
 from desktop.commands.report import Reporter
-from desktop.core.api import CancelToken, PicdropClient, PicdropError, ServerUnreachable
-from desktop.core.history import HistoryItem, HistoryStore
-from desktop.core.jobs import JobState, new_key
-from desktop.core.prepare import prepare
+from desktop.core.api import PicdropClient
+from desktop.core.history import HistoryStore
+from desktop.core.intake import BytesSource, FileSource, Source
+from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobState
+from desktop.core.pipeline import Destination, Pipeline, PipelineEvents, Work
 from desktop.core.retry import RetryPolicy
-from desktop.core.uploader import describe_error, describe_wait, upload_with_retry
+from desktop.core.thumbnailer import Thumbnailer, record_thumbnail
 
 # A command should not hang for minutes on a dead server: three tries within a few seconds.
 CLI_RETRY = RetryPolicy(max_attempts=3, base=0.5, cap=2.0, max_retry_after=60.0)
+
+
+def source_of(item: Input) -> Source:
+    if item.path is not None:
+        return FileSource(item.path)
+    return BytesSource(item.read(), item.name)
+
+
+class _Report(PipelineEvents):
+    """The pipeline's events as the command's output, in the order the files were given."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.pipeline: Pipeline | None = None
+        self.index: dict[str, int] = {}
+        self._statuses: dict[str, str] = {}
+
+    def job_progress(self, job: Job, sent: int, total: int) -> None:
+        self.reporter.sending(self.index[job.key], sent, total)
+
+    def job_changed(self, job: Job) -> None:
+        index = self.index[job.key]
+        if job.state is JobState.FAILED:
+            self.reporter.failed(index, job.error, unreachable=job.unreachable)
+            if job.unreachable:
+                self._give_up(job.batch)
+        elif job.status and job.status != self._statuses.get(job.key):
+            self._statuses[job.key] = job.status
+            self.reporter.waiting(index, job.status)
+
+    def job_done(self, job: Job) -> None:
+        assert job.result is not None
+        self.reporter.done(self.index[job.key], dataclasses.asdict(job.result))
+
+    def _give_up(self, batch: str) -> None:
+        # The server is unreachable: the rest would fail the same way, after the same wait.
+        assert self.pipeline is not None
+        for job in self.pipeline.queue.batch_jobs(batch):
+            if not job.state.finished:
+                message = "not tried: the server is unreachable"
+                self.reporter.failed(self.index[job.key], message, unreachable=True)
+                self.pipeline.cancel(job.key)
 
 
 def upload_direct(
@@ -30,96 +73,38 @@ def upload_direct(
     expires: str | None = None,
     strip: bool = True,
     policy: RetryPolicy = CLI_RETRY,
+    client_factory: Callable[[str], Destination] = PicdropClient,
 ) -> None:
-    uploader = DirectUploader(server, history, reporter, expires, strip, policy)
-    try:
-        for index, item in enumerate(inputs):
-            if uploader.upload(index, item):
-                continue
-            # The server is unreachable: the rest would fail the same way, after the same wait.
-            for rest in range(index + 1, len(inputs)):
-                reporter.failed(rest, "not tried: the server is unreachable", unreachable=True)
-            break
-    finally:
-        uploader.close()
-
-
-@dataclass
-class DirectUploader:
-    server: str
-    history: HistoryStore
-    reporter: Reporter
-    expires: str | None
-    strip: bool
-    policy: RetryPolicy
-    batch: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    def __post_init__(self) -> None:
-        self.client = PicdropClient(self.server)
-
-    def close(self) -> None:
-        self.client.close()
-
-    def upload(self, index: int, item: Input) -> bool:
-        """Upload one file; False when the server could not be reached at all."""
-        reporter, history = self.reporter, self.history
-        try:
-            prepared = prepare(item.name, item.read(), strip=self.strip)
-        except OSError as exc:
-            reporter.failed(index, f"cannot read this file: {exc.strerror or exc}")
-            return True
-        key = new_key()
-        # Recorded with its bytes before the first byte is sent, exactly as the app does.
-        history.add_queued(
-            HistoryItem(
-                key=key,
-                idem_key=key,
-                batch=self.batch,
-                name=item.name,
-                size=len(prepared.data),
-                mime=prepared.mime,
-                state=JobState.QUEUED,
-                server=self.server,
-                created_at=time.time(),
-                removed=prepared.removed,
-                thumbnail=prepared.thumbnail,
-                expires=self.expires,
-            ),
-            prepared.data,
+    """Upload every input; returns once each has its line (links do not wait for thumbnails,
+    which are finished for the history afterwards)."""
+    reports: queue.Queue[Work] = queue.Queue()
+    events = _Report(reporter)
+    thumbnails = Thumbnailer(lambda key, data: record_thumbnail(history, key, data))
+    with ThreadPoolExecutor(DEFAULT_PARALLEL + 2, thread_name_prefix="picdrop-upload") as pool:
+        pipeline = events.pipeline = Pipeline(
+            history,
+            server,
+            events,
+            start=pool.submit,
+            post=reports.put,
+            strip=strip,
+            policy=policy,
+            client_factory=client_factory,
+            after_staging=thumbnails.submit,
         )
-        history.set_state(key, JobState.UPLOADING)
-        # The row leaves "uploading" whatever happens below: done, failed, or (Ctrl+C) cancelled.
-        settled = False
+        batch = pipeline.enqueue([source_of(i) for i in inputs], expires=expires)
+        events.index = {job.key: i for i, job in enumerate(pipeline.queue.batch_jobs(batch))}
+        interrupted = False
         try:
-            result = upload_with_retry(
-                self.client,
-                prepared.data,
-                item.name,
-                prepared.mime,
-                key=key,
-                policy=self.policy,
-                cancel=CancelToken(),
-                progress=lambda sent, total: reporter.sending(index, sent, total),
-                waiting=lambda error, delay, _n: reporter.waiting(
-                    index, describe_wait(error, delay)
-                ),
-                expires=self.expires,
-            )
-            history.set_done(key, result)
-            settled = True
+            while not pipeline.queue.batch_finished(batch):
+                reports.get()()
         except KeyboardInterrupt:
-            history.set_state(key, JobState.CANCELLED)
-            settled = True
+            interrupted = True
+            pipeline.cancel_all()  # the rows say "cancelled", not "uploading"
             raise
-        except PicdropError as exc:
-            message = describe_error(exc)
-            history.set_state(key, JobState.FAILED, message)
-            settled = True
-            unreachable = isinstance(exc, ServerUnreachable)
-            reporter.failed(index, message, unreachable=unreachable)
-            return not unreachable
         finally:
-            if not settled:
-                history.set_state(key, JobState.FAILED, "The upload stopped on an error.")
-        reporter.done(index, dataclasses.asdict(result))
-        return True
+            pipeline.stop()
+            pool.shutdown(wait=True)
+            while not reports.empty():  # what the workers said last, e.g. a file recorded
+                reports.get()()
+            thumbnails.stop(finish_all=not interrupted)

@@ -21,9 +21,10 @@ from desktop.commands.status import (
     UsageError,
 )
 from desktop.core.config import SERVER_ENV, AppConfig
+from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
-from desktop.core.paths import history_path, user_data_dir
+from desktop.core.paths import destinations_dir, history_path, user_data_dir
 from desktop.core.printable import printable
 
 NO_SERVER = (
@@ -37,6 +38,12 @@ def load_config() -> AppConfig:
     from desktop.settings import SettingsStore, open_qsettings  # QtCore only
 
     return SettingsStore(open_qsettings()).load()
+
+
+def save_config(config: AppConfig) -> None:
+    from desktop.settings import SettingsStore, open_qsettings  # QtCore only
+
+    SettingsStore(open_qsettings()).save(config)
 
 
 def resolve_server(flag: str | None, environ: Mapping[str, str], config: AppConfig) -> str:
@@ -61,8 +68,20 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         args.files, sys.stdin.buffer, sys.stdin.isatty() if "-" in args.files else False
     )
     config = load_config()
-    server = resolve_server(args.server, environ, config)
     data_dir = args.data_dir or user_data_dir()
+    destinations = DestinationStore(destinations_dir(data_dir))
+    if args.to and args.server:
+        raise UsageError("--to and --server name two destinations: give one")
+    # --to, else --server, else the default destination chosen in the app or with
+    # `picdrop destination default`, else the server.
+    chosen = args.to or ("" if args.server else config.destination)
+    if chosen:
+        try:
+            server = SXCU_PREFIX + destinations.resolve(chosen)
+        except UnknownDestination as exc:
+            raise UsageError(str(exc)) from exc
+    else:
+        server = resolve_server(args.server, environ, config)
     reporter = Reporter(
         inputs,
         args.format,
@@ -99,6 +118,7 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
             reporter,
             expires=args.expires,
             strip=config.strip_metadata,
+            client_factory=destinations.client_factory(),
         )
     finally:
         history.close()

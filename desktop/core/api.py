@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -192,8 +192,9 @@ UPLOAD_RESULT_SCHEMA: dict[str, tuple[Callable[[object], bool], str]] = {
 }
 
 
-class _MultipartBody:
-    """A multipart/form-data body sent straight from the bytes in memory, CHUNK at a time.
+class StreamedBody:
+    """A request body sent straight from the bytes in memory, CHUNK at a time, between an
+    optional head and tail (multipart framing).
 
     An iterable with a length: requests sends it with a Content-Length, and http.client writes
     each chunk as it comes (a file-like body would be read 8 KB at a time, each read a round of
@@ -203,33 +204,17 @@ class _MultipartBody:
 
     def __init__(
         self,
-        fields: dict[str, str],
-        filename: str,
         data: bytes,
-        mime: str,
         cancel: CancelToken,
         progress: ProgressCallback | None,
+        head: bytes = b"",
+        tail: bytes = b"",
     ) -> None:
-        self.boundary = secrets.token_hex(16)
-        head = b"".join(
-            f"--{self.boundary}\r\nContent-Disposition: form-data; {_param('name', name)}"
-            f"\r\n\r\n{value}\r\n".encode()
-            for name, value in fields.items()
-        )
-        head += (
-            f"--{self.boundary}\r\nContent-Disposition: form-data; "
-            f'name="file"; {_param("filename", filename)}\r\n'
-            f"Content-Type: {mime}\r\n\r\n"
-        ).encode()
         self._head = head
-        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self._tail = tail
         self._data = data
         self._cancel = cancel
         self._progress = progress
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
 
     def __len__(self) -> int:
         return len(self._head) + len(self._data) + len(self._tail)
@@ -245,6 +230,38 @@ class _MultipartBody:
             if self._progress is not None:
                 self._progress(min(total, start + CHUNK), total)
         yield self._tail
+
+
+class MultipartBody(StreamedBody):
+    """multipart/form-data: the text fields, then the file under `file_field`."""
+
+    def __init__(
+        self,
+        fields: dict[str, str],
+        filename: str,
+        data: bytes,
+        mime: str,
+        cancel: CancelToken,
+        progress: ProgressCallback | None,
+        file_field: str = "file",
+    ) -> None:
+        self.boundary = secrets.token_hex(16)
+        head = b"".join(
+            f"--{self.boundary}\r\nContent-Disposition: form-data; {_param('name', name)}"
+            f"\r\n\r\n{value}\r\n".encode()
+            for name, value in fields.items()
+        )
+        head += (
+            f"--{self.boundary}\r\nContent-Disposition: form-data; "
+            f"{_param('name', file_field)}; {_param('filename', filename)}\r\n"
+            f"Content-Type: {mime}\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{self.boundary}--\r\n".encode()
+        super().__init__(data, cancel, progress, head, tail)
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
 
 
 def _param(name: str, value: str) -> str:
@@ -325,7 +342,7 @@ class PicdropClient:
         """
         cancel = cancel or CancelToken()
         fields = {"expires": expires} if expires else {}
-        body = _MultipartBody(fields, filename, data, mime, cancel, progress)
+        body = MultipartBody(fields, filename, data, mime, cancel, progress)
         if progress is not None:
             progress(0, len(data))
         answer = self._request(
@@ -351,35 +368,52 @@ class PicdropClient:
         """The body of a successful answer (read up to MAX_ANSWER); every failure raised as a
         PicdropError (UploadCancelled passes through)."""
         kw.setdefault("timeout", self.timeout)
-        try:
-            with self.session.request(method, self.base_url + path, stream=True, **kw) as response:
-                body = read_capped(response, MAX_ANSWER)
-        except UploadCancelled:
-            raise
-        except requests.exceptions.SSLError as exc:
-            raise ServerUnreachable(self.base_url, f"secure connection failed ({exc})") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise ServerUnreachable(self.base_url, _connection_reason(exc)) from exc
-        except requests.exceptions.Timeout as exc:
-            raise ServerUnreachable(self.base_url, "no answer (timed out)") from exc
-        except requests.exceptions.ChunkedEncodingError as exc:
-            # The answer broke off halfway (server killed or restarted): no answer, so retry.
-            raise ServerUnreachable(self.base_url, "the answer broke off") from exc
-        except RedirectRefused as exc:
-            raise BadAnswer(self.base_url, str(exc)) from exc
-        except requests.exceptions.RequestException as exc:
-            raise BadAnswer(self.base_url, _request_problem(exc)) from exc
-        if response.status_code >= 400:
-            raise _api_error(response, body)
-        if body is None:
+        answer = exchange(self.session, method, self.base_url + path, self.base_url, **kw)
+        if answer.status >= 400:
+            raise _api_error(answer)
+        if answer.body is None:
             raise BadAnswer(self.base_url, f"the answer is larger than {MAX_ANSWER} bytes")
-        return body
+        return answer.body
 
     def _json(self, body: bytes) -> Any:
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested deep
             raise BadAnswer(self.base_url, "the answer is not JSON") from exc
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    reason: str
+    headers: requests.structures.CaseInsensitiveDict[str]
+    url: str  # after redirects
+    body: bytes | None  # None: longer than MAX_ANSWER (the rest was never read)
+
+
+def exchange(session: requests.Session, method: str, url: str, label: str, **kw: Any) -> Answer:
+    """One HTTP exchange; the answer whatever its status. No answer at all is raised as
+    ServerUnreachable, a broken one as BadAnswer (`label` names the host in the sentence);
+    UploadCancelled passes through."""
+    try:
+        with session.request(method, url, stream=True, **kw) as response:
+            body = read_capped(response, MAX_ANSWER)
+    except UploadCancelled:
+        raise
+    except requests.exceptions.SSLError as exc:
+        raise ServerUnreachable(label, f"secure connection failed ({exc})") from exc
+    except requests.exceptions.ConnectionError as exc:
+        raise ServerUnreachable(label, _connection_reason(exc)) from exc
+    except requests.exceptions.Timeout as exc:
+        raise ServerUnreachable(label, "no answer (timed out)") from exc
+    except requests.exceptions.ChunkedEncodingError as exc:
+        # The answer broke off halfway (server killed or restarted): no answer, so retry.
+        raise ServerUnreachable(label, "the answer broke off") from exc
+    except RedirectRefused as exc:
+        raise BadAnswer(label, str(exc)) from exc
+    except requests.exceptions.RequestException as exc:
+        raise BadAnswer(label, _request_problem(exc)) from exc
+    return Answer(response.status_code, response.reason or "", response.headers, response.url, body)
 
 
 def read_capped(response: requests.Response, limit: int) -> bytes | None:
@@ -396,19 +430,22 @@ def read_capped(response: requests.Response, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def _api_error(response: requests.Response, body: bytes | None) -> ApiError:
+def _api_error(answer: Answer) -> ApiError:
     message, code = "", ""
     try:
-        payload = json.loads(body) if body is not None else None
+        payload = json.loads(answer.body) if answer.body is not None else None
     except (ValueError, RecursionError):
         payload = None
     if isinstance(payload, dict):
         message = _shown(payload.get("error"))
         code = _shown(payload.get("code"))
     if not message:
-        reason = _shown(response.reason)
-        message = f"The server answered {response.status_code} {reason}".strip()
-    return ApiError(response.status_code, message, code, parse_retry_after(response))
+        message = status_sentence(answer)
+    return ApiError(answer.status, message, code, parse_retry_after(answer.headers))
+
+
+def status_sentence(answer: Answer) -> str:
+    return f"The server answered {answer.status} {_shown(answer.reason)}".strip()
 
 
 def _shown(value: object) -> str:
@@ -427,9 +464,9 @@ def _request_problem(exc: requests.exceptions.RequestException) -> str:
     return f"the request failed ({exc.__class__.__name__})"
 
 
-def parse_retry_after(response: requests.Response) -> float | None:
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
-    value = response.headers.get("Retry-After")
+    value = headers.get("Retry-After")
     if not value:
         return None
     try:

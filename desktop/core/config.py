@@ -15,6 +15,7 @@ SERVER_ENV = "PICDROP_SERVER"
 @dataclass
 class AppConfig:
     server_url: str = ""  # empty: run the embedded local server
+    destination: str = ""  # an imported ShareX custom uploader; empty: the picdrop server
     link_format: LinkFormat = LinkFormat.URL
     link_template: str = "{url}"
     parallel_uploads: int = DEFAULT_PARALLEL

@@ -82,6 +82,11 @@ class UrlSource:
 Source = FileSource | BytesSource | UrlSource
 
 
+def file_sources(paths: Iterable[Path]) -> list[Source]:
+    """Files and folders (expanded to their images when staged) as things to upload."""
+    return [FileSource(Path(p)) for p in paths]
+
+
 def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 

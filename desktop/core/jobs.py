@@ -62,6 +62,7 @@ class Job:
     status: str = ""  # transient line, e.g. "Cannot reach ...: retrying in 4 s"
     unreachable: bool = False  # failed because the server gave no answer at all
     expires: str | None = None  # asked-for lifetime (1h, 1d, 7d, 30d, never); None: the default
+    destination: str = ""  # where it goes, fixed when queued (the history row says the same)
     removed: list[str] = field(default_factory=list)
     thumbnail: bytes | None = None
     result: UploadResult | None = None

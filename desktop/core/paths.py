@@ -21,3 +21,7 @@ def history_path(data_dir: Path) -> Path:
 
 def embedded_server_dir(data_dir: Path) -> Path:
     return data_dir / "server"
+
+
+def destinations_dir(data_dir: Path) -> Path:
+    return data_dir / "destinations"

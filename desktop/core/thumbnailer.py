@@ -17,6 +17,9 @@ import sys
 import threading
 from collections.abc import Callable
 
+from desktop.core.history import HistoryStore
+from desktop.core.prepare import row_thumbnail
+
 log = logging.getLogger(__name__)
 
 NICENESS = 10
@@ -38,13 +41,14 @@ class Thumbnailer:
                 self._thread.start()
         self._jobs.put((key, data))
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Finish the job at hand, drop the rest (their rows keep the generic icon)."""
+    def stop(self, timeout: float = 5.0, *, finish_all: bool = False) -> None:
+        """Finish the job at hand and drop the rest (their rows keep the generic icon), or, with
+        `finish_all`, make every thumbnail submitted so far first."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is None:
             return
-        while True:
+        while not finish_all:
             try:
                 self._jobs.get_nowait()
             except queue.Empty:
@@ -64,3 +68,15 @@ class Thumbnailer:
                 self._work(*job)
             except Exception:
                 log.exception("thumbnail job failed")
+
+
+def record_thumbnail(history: HistoryStore, key: str, data: bytes) -> bytes | None:
+    """Make the row's thumbnail of `data` and keep it in history; None when there is none."""
+    try:
+        thumbnail = row_thumbnail(data)
+        if thumbnail is not None:
+            history.set_thumbnail(key, thumbnail)
+        return thumbnail
+    except Exception:  # only the row's picture is missing
+        log.exception("thumbnail of %s failed", key)
+        return None

@@ -117,6 +117,14 @@ def wait_for(signal, timeout_ms: int = 60_000) -> None:
     loop.exec()
 
 
+def wait_until(done, timeout_ms: int = 60_000) -> None:
+    """Run the event loop until `done()` (thumbnails come after a batch's links)."""
+    for _ in range(timeout_ms // 50):
+        if done():
+            return
+        settle(50)
+
+
 def settle(ms: int = 300) -> None:
     """Let pending paints and layouts run (event loop time, not a sleep)."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -134,6 +142,7 @@ def capture(out_dir: Path, scale: float) -> list[Path]:
     from desktop.clipboard import LinkCopier
     from desktop.core.config import AppConfig
     from desktop.core.history import HistoryStore
+    from desktop.core.intake import file_sources
     from desktop.embedded import start_embedded_server
     from desktop.service import UploadService
     from desktop.ui import theme
@@ -156,8 +165,9 @@ def capture(out_dir: Path, scale: float) -> list[Path]:
                 window.set_server_info(server.url, "local")
                 window.resize(800, 860)
                 window.show()
-                uploads.enqueue_paths(files)
+                uploads.enqueue(file_sources(files))
                 wait_for(uploads.batch_finished)
+                wait_until(lambda u=uploads: all(j.thumbnail for j in u.jobs()))
                 settle()
                 path = out_dir / name
                 out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from desktop.tools.screenshot import REPO, sample_images, settle, wait_for, x_display
+from desktop.tools.screenshot import (
+    REPO,
+    sample_images,
+    settle,
+    wait_for,
+    wait_until,
+    x_display,
+)
 
 SCREEN = "1280x800"
 PANEL_HEIGHT = 30
@@ -87,6 +94,7 @@ def capture(out_dir: Path) -> Path:
     from desktop.core.activity import Activity
     from desktop.core.config import AppConfig
     from desktop.core.history import HistoryStore
+    from desktop.core.intake import file_sources
     from desktop.embedded import start_embedded_server
     from desktop.service import UploadService
     from desktop.tray_controller import TrayController
@@ -106,8 +114,9 @@ def capture(out_dir: Path) -> Path:
             try:
                 uploads = UploadService(history, server.url)
                 files = [f for f in sample_images(tmp_path / "pictures") if f.suffix != ".bmp"]
-                uploads.enqueue_paths(files)
+                uploads.enqueue(file_sources(files))
                 wait_for(uploads.batch_finished)
+                wait_until(lambda: all(item.thumbnail for item in history.recent_done(5)))
 
                 config = AppConfig()
                 copier = LinkCopier(uploads, app.clipboard(), lambda: config)

@@ -5,8 +5,6 @@ It turns drops into intent signals and never reads files or the network itself.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -21,15 +19,19 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from desktop.core.intake import BytesSource, FileSource, Source, UrlSource
+from desktop.core.intake import FileSource, Source
 from desktop.ui import theme
 from desktop.ui.mime import may_accept, sources_from_mime
 
 
+def is_uploader_file(source: Source) -> bool:
+    return isinstance(source, FileSource) and source.path.suffix.lower() == ".sxcu"
+
+
 class DropZone(QFrame):
-    files_dropped = Signal(list)  # list[Path]: files and folders as dropped
-    image_dropped = Signal(bytes, str)  # encoded image bytes, a file name for them
-    url_dropped = Signal(str)  # an http(s) image URL to download
+    # list[Source]: files and folders as dropped, image bytes, http(s) image URLs
+    sources_dropped = Signal(list)
+    uploaders_dropped = Signal(list)  # list[Path]: ShareX custom uploaders (.sxcu) to import
     browse_requested = Signal()
 
     def __init__(self, parent=None) -> None:
@@ -119,18 +121,12 @@ class DropZone(QFrame):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.emit_sources(sources)
-
-    def emit_sources(self, sources: list[Source]) -> None:
-        """Shared by drop and paste: one intent signal per kind of source."""
-        paths: list[Path] = [s.path for s in sources if isinstance(s, FileSource)]
-        if paths:
-            self.files_dropped.emit(paths)
-        for source in sources:
-            if isinstance(source, BytesSource):
-                self.image_dropped.emit(source.data, source.name)
-            elif isinstance(source, UrlSource):
-                self.url_dropped.emit(source.url)
+        uploaders = [s.path for s in sources if is_uploader_file(s)]
+        if uploaders:
+            self.uploaders_dropped.emit(uploaders)
+        rest = [s for s in sources if not is_uploader_file(s)]
+        if rest:
+            self.sources_dropped.emit(rest)
 
     # -- painting -----------------------------------------------------------------------------
     def changeEvent(self, event) -> None:

@@ -91,7 +91,8 @@ class HistoryRow(QWidget):
         self.forget_button = action_button("forget", "Forget (remove from this list)")
         for button in (self.copy_button, self.open_button, self.delete_button):
             button.setEnabled(has_link)
-        self.delete_button.setEnabled(has_link and bool(item.delete_token))
+        # A custom uploader's host gives a DeletionURL (opened in the browser) and no token.
+        self.delete_button.setEnabled(has_link and bool(item.delete_token or item.delete_url))
         self.open_button.clicked.connect(lambda: self.open_clicked.emit(self.key))
         self.delete_button.clicked.connect(lambda: self.delete_clicked.emit(self.key))
         self.forget_button.clicked.connect(lambda: self.forget_clicked.emit(self.key))

@@ -5,12 +5,9 @@ It listens to the UploadService and forwards the user's intent to it; it does no
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,11 +24,11 @@ from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
 from desktop.core.config import AppConfig
 from desktop.core.history import HistoryStore
-from desktop.core.intake import IMAGE_SUFFIXES
 from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
 from desktop.ui.dropzone import DropZone
+from desktop.ui.file_dialog import choose_images, choose_uploaders
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
 from desktop.ui.queue import QueueView, UploadRow
@@ -43,6 +40,9 @@ from desktop.ui.toast import Toast
 class MainWindow(QMainWindow):
     config_changed = Signal(object)  # AppConfig chosen in the settings dialog
     test_connection = Signal(str)  # server URL to check
+    delete_requested = Signal(str)  # history key of an upload to delete from its server
+    import_uploaders = Signal(list)  # list[Path]: .sxcu files to import as destinations
+    remove_uploader = Signal(str)  # an imported custom uploader to forget
     hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
 
     def __init__(
@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self.copier = copier
         self.env_server = env_server
         self.settings_dialog: SettingsDialog | None = None
+        # Imported custom uploaders and what each sends, for Settings.
+        self.destinations: dict[str, str] = {}
         # With a tray icon, closing the window hides it and the app keeps running (and keeps
         # owning the clipboard). The app turns this off to really quit.
         self.close_to_tray = False
@@ -108,11 +110,8 @@ class MainWindow(QMainWindow):
 
         # Uploads tab: drop zone and queue.
         self.drop_zone = DropZone()
-        self.drop_zone.files_dropped.connect(self.uploads.enqueue_paths)
-        self.drop_zone.image_dropped.connect(
-            lambda data, name: self.uploads.enqueue_bytes(data, name)
-        )
-        self.drop_zone.url_dropped.connect(self.uploads.enqueue_url)
+        self.drop_zone.sources_dropped.connect(self.uploads.enqueue)
+        self.drop_zone.uploaders_dropped.connect(self.import_uploaders)
         self.drop_zone.browse_requested.connect(self.browse)
         self.queue_view = QueueView()
         queue_title = QLabel("Uploads")
@@ -192,6 +191,12 @@ class MainWindow(QMainWindow):
             )
         self.banner.setVisible(mode in ("local", "lan"))
 
+    def set_custom_destination(self, name: str) -> None:
+        """Uploads go to an imported ShareX custom uploader."""
+        self.server_label.setText(f"Uploading to {name} (ShareX custom uploader)")
+        self.server_label.setToolTip("Metadata is removed on this computer before uploading")
+        self.banner.hide()
+
     # -- intake -------------------------------------------------------------------------------
     @Slot()
     def paste(self) -> None:
@@ -199,18 +204,15 @@ class MainWindow(QMainWindow):
         sources = sources_from_mime(mime) if mime is not None else []
         if sources:
             self.tabs.setCurrentIndex(0)
-            self.drop_zone.emit_sources(sources)
+            self.uploads.enqueue(sources)
         else:
             self.show_notice("The clipboard holds no image, file or image link")
 
     @Slot()
     def browse(self) -> None:
-        patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
-        )
-        if files:
-            self.uploads.enqueue_paths([Path(f) for f in files])
+        sources = choose_images(self)
+        if sources:
+            self.uploads.enqueue(sources)
 
     # -- queue --------------------------------------------------------------------------------
     @Slot(str)
@@ -275,6 +277,13 @@ class MainWindow(QMainWindow):
         item = self.history.get(key)
         if item is None:
             return
+        if not item.delete_token:
+            # A ShareX custom uploader's DeletionURL: opened in the browser, as ShareX does, where
+            # the host asks and says whether it deleted.
+            if item.delete_url:
+                QDesktopServices.openUrl(QUrl(item.delete_url))
+                self.show_notice("The host's delete link is open in your browser")
+            return
         answer = QMessageBox.question(
             self,
             "Delete from server",
@@ -283,7 +292,7 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.uploads.delete_remote(key)
+            self.delete_requested.emit(key)
 
     # -- notices ------------------------------------------------------------------------------
     @Slot(str, int)
@@ -307,8 +316,12 @@ class MainWindow(QMainWindow):
     # -- settings -----------------------------------------------------------------------------
     @Slot()
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self.env_server, self)
+        dialog = SettingsDialog(self.config, self.env_server, self, self.destinations)
+        dialog.remove_requested.connect(self.remove_uploader)
         dialog.test_requested.connect(self.test_connection)
+        dialog.import_requested.connect(
+            lambda: self.import_uploaders.emit(choose_uploaders(dialog))
+        )
         self.settings_dialog = dialog
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.config = dialog.config()

@@ -28,9 +28,15 @@ from desktop.ui import theme
 
 class SettingsDialog(QDialog):
     test_requested = Signal(str)  # server URL ("" = the built-in local server)
+    import_requested = Signal()  # choose .sxcu files to import
+    remove_requested = Signal(str)  # an imported custom uploader to forget
 
     def __init__(
-        self, config: AppConfig, env_server: str = "", parent: QWidget | None = None
+        self,
+        config: AppConfig,
+        env_server: str = "",
+        parent: QWidget | None = None,
+        destinations: dict[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("picdrop settings")
@@ -48,6 +54,33 @@ class SettingsDialog(QDialog):
         server_row = QHBoxLayout()
         server_row.addWidget(self.server, 1)
         server_row.addWidget(self.test_button)
+
+        self.destination = QComboBox()
+        self.destination.setAccessibleName("Upload to")
+        self.destination_detail = QLabel()
+        self.destination_detail.setObjectName("Muted")
+        self.destination_detail.setTextFormat(Qt.TextFormat.PlainText)  # a file's words
+        self.destination_detail.setWordWrap(True)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Forget this custom uploader")
+        self.remove_button.clicked.connect(
+            lambda: self.remove_requested.emit(self.destination.currentData())
+        )
+        self._described: dict[str, str] = {}
+        self.destination.currentIndexChanged.connect(self._sync_destination)
+        self.set_destinations(destinations or {}, config.destination)
+        self.import_button = QPushButton("Import .sxcu…")
+        self.import_button.setToolTip("Add a ShareX custom uploader (or drop one on the window)")
+        self.import_button.clicked.connect(self.import_requested)
+        destination_row = QHBoxLayout()
+        destination_row.addWidget(self.destination, 1)
+        destination_row.addWidget(self.remove_button)
+        destination_row.addWidget(self.import_button)
+        self.destination_note = QLabel(
+            "Metadata is removed on this computer before any upload, whatever the destination."
+        )
+        self.destination_note.setObjectName("Muted")
+        self.destination_note.setWordWrap(True)
 
         self.link_format = QComboBox()
         for fmt in LinkFormat:
@@ -77,6 +110,9 @@ class SettingsDialog(QDialog):
         self.start_on_login.setChecked(config.start_on_login)
 
         form = QFormLayout()
+        form.addRow("Upload to", destination_row)
+        form.addRow("", self.destination_detail)
+        form.addRow("", self.destination_note)
         form.addRow("Server", server_row)
         form.addRow("", self.test_result)
         if env_server:
@@ -104,6 +140,25 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._sync_template()
 
+    def set_destinations(self, described: dict[str, str], current: str | None = None) -> None:
+        """The picdrop server first, then the imported custom uploaders (name: what it sends)."""
+        current = self.destination.currentData() if current is None else current
+        self._described = dict(described)
+        self.destination.blockSignals(True)
+        self.destination.clear()
+        self.destination.addItem("picdrop server (below)", "")
+        for name in described:
+            self.destination.addItem(f"{name} (ShareX custom uploader)", name)
+        self.destination.setCurrentIndex(max(0, self.destination.findData(current)))
+        self.destination.blockSignals(False)
+        self._sync_destination()
+
+    def _sync_destination(self) -> None:
+        name = self.destination.currentData() or ""
+        self.remove_button.setEnabled(bool(name))
+        self.destination_detail.setText(f"Sends: {self._described[name]}" if name else "")
+        self.destination_detail.setVisible(bool(name))
+
     def _sync_template(self) -> None:
         is_template = self.link_format.currentData() == LinkFormat.TEMPLATE.value
         self.template.setEnabled(is_template)
@@ -126,6 +181,7 @@ class SettingsDialog(QDialog):
         return replace(
             self._config,
             server_url=self.server.text().strip().rstrip("/"),
+            destination=self.destination.currentData() or "",
             link_format=LinkFormat(self.link_format.currentData()),
             link_template=self.template.text(),
             parallel_uploads=self.parallel.value(),

@@ -43,6 +43,7 @@ class TrayIcon(QObject):
     upload_files = Signal()
     capture_screen = Signal()
     recent_chosen = Signal(str)  # history key
+    destination_chosen = Signal(str)  # an imported custom uploader; "": the picdrop server
     show_window = Signal()
     pause_toggled = Signal(bool)  # True: pause
     open_settings = Signal()
@@ -80,13 +81,23 @@ class TrayIcon(QObject):
         self.menu.deleteLater()
 
     # -- menu ---------------------------------------------------------------------------------
-    def rebuild_menu(self, recent: list[RecentEntry], paused: bool) -> None:
+    def rebuild_menu(
+        self,
+        recent: list[RecentEntry],
+        paused: bool,
+        destinations: list[str] | None = None,
+        current: str = "",
+    ) -> None:
+        """`destinations`: imported custom uploaders; with any, an "Upload to" menu switches
+        between them and the picdrop server (`current`, "" for the server)."""
         self._paused = paused
         menu = self.menu
         menu.clear()
         self._add(menu, "Upload clipboard", "clipboard", self.upload_clipboard.emit)
         self._add(menu, "Upload files…", "upload", self.upload_files.emit)
         self._add(menu, "Capture screen…", "capture", self.capture_screen.emit)
+        if destinations:
+            self._add_destinations(menu, destinations, current)
         menu.addSeparator()
         heading = menu.addAction("Recent uploads" if recent else "No uploads yet")
         heading.setEnabled(False)
@@ -107,6 +118,15 @@ class TrayIcon(QObject):
         self._add(menu, "Settings…", "settings", self.open_settings.emit)
         menu.addSeparator()
         self._add(menu, f"Quit {APP_DISPLAY_NAME}", "quit", self.quit_requested.emit)
+
+    def _add_destinations(self, menu: QMenu, names: list[str], current: str) -> None:
+        choices = menu.addMenu(f"Upload to: {elide(current or 'picdrop server')}")
+        choices.setObjectName("destinations")
+        for name, label in [("", "picdrop server"), *((n, n) for n in names)]:
+            action = choices.addAction(elide(label))
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            action.triggered.connect(lambda _=False, n=name: self.destination_chosen.emit(n))
 
     def _add(self, menu: QMenu, text: str, icon_name: str, slot) -> QAction:
         action = menu.addAction(theme.icon(icon_name), text)

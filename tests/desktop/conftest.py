@@ -175,13 +175,16 @@ def make_service(qtbot, history: HistoryStore):
 @pytest.fixture
 def make_window(qtbot, history: HistoryStore, qapp):
     """A MainWindow on an UploadService, with the real (offscreen) clipboard."""
+    from desktop.app import connect_server_actions
     from desktop.clipboard import LinkCopier
+    from desktop.server_actions import ServerActions
     from desktop.ui.main_window import MainWindow
 
     def make(service, config: AppConfig | None = None) -> MainWindow:
         config = config or AppConfig()
         copier = LinkCopier(service, qapp.clipboard(), lambda: config, parent=service)
         window = MainWindow(service, history, config, copier)
+        connect_server_actions(ServerActions(history, parent=service), window, service)
         qtbot.addWidget(window)
         window.show()
         return window

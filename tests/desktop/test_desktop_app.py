@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.app import PicdropApp
 from desktop.assets import asset_path
 from desktop.core.config import AppConfig, effective_server
+from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
 from desktop.core.links import LinkFormat
 from desktop.settings import SettingsStore
@@ -100,7 +101,7 @@ def test_history_view_copy_delete_and_forget(
     service = make_service(live_server.url)
     window = make_window(service)
     with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
-        service.enqueue_paths(images(2))
+        service.enqueue(file_sources(images(2)))
     first, second = service.jobs()
     window.tabs.setCurrentIndex(1)
     assert window.history_view.item_keys() == [second.key, first.key]  # newest first
@@ -135,7 +136,7 @@ def test_retry_after_cancel_uploads_once(
     with qtbot.waitSignal(
         service.job_progress, timeout=TIMEOUT, check_params_cb=lambda k, s, t: s > 0
     ):
-        service.enqueue_paths([path])
+        service.enqueue(file_sources([path]))
     (job,) = service.jobs()
     service.cancel(job.key)
     proxy.rate = None

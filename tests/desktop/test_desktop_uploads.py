@@ -14,6 +14,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.api import ApiError, PicdropClient
+from desktop.core.intake import file_sources
 from desktop.core.jobs import JobState
 from desktop.core.retry import RetryPolicy
 
@@ -198,7 +199,7 @@ def test_progress_rises_monotonically_to_the_file_size(live_server, make_service
     service.job_progress.connect(lambda _key, sent, total: reports.append((sent, total)))
 
     with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
-        service.enqueue_paths([path])
+        service.enqueue(file_sources([path]))
 
     job = service.job(done.args[0])
     sents = [sent for sent, _ in reports]
@@ -221,7 +222,7 @@ def test_client_strips_metadata_and_the_row_says_what(
     assert expected.removed, "the sample carries metadata"
 
     with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
-        service.enqueue_paths([path])
+        service.enqueue(file_sources([path]))
 
     job = service.job(done.args[0])
     assert job.removed == list(expected.removed)
@@ -241,7 +242,7 @@ def test_cancel_mid_upload_leaves_nothing_on_the_server(
     with qtbot.waitSignal(
         service.job_progress, timeout=TIMEOUT, check_params_cb=lambda k, s, t: s > 0
     ):
-        service.enqueue_paths([path])
+        service.enqueue(file_sources([path]))
     (job,) = service.jobs()
     window.queue_view.row(job.key).cancel_button.click()
 
@@ -264,7 +265,7 @@ def test_503_twice_then_201_stores_exactly_one_image(
     path.write_bytes(samples.png(50, 50, "purple"))
 
     with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
-        service.enqueue_paths([path])
+        service.enqueue(file_sources([path]))
 
     job = service.job(done.args[0])
     assert proxy.upload_attempts == 3
@@ -318,7 +319,7 @@ def test_batch_completes_when_the_server_is_killed_and_comes_back(
             backend_process.kill()  # SIGKILL: no graceful shutdown, requests in flight die
 
     service.job_done.connect(kill_on_first_done)
-    service.enqueue_paths(paths)
+    service.enqueue(file_sources(paths))
     qtbot.waitUntil(lambda: bool(killed), timeout=TIMEOUT)
     # The rows say what is happening while the server is away.
     qtbot.waitUntil(

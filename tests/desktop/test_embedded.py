@@ -8,6 +8,7 @@ import requests
 
 from backend import __version__
 from desktop.embedded import lan_address, start_embedded_server
+from desktop.server_actions import ServerActions
 from tests.backend import imagesamples as samples
 from tests.services import free_port
 
@@ -47,11 +48,12 @@ def test_sharing_on_the_local_network_binds_the_lan_address(tmp_path):
 
 
 @pytest.mark.parametrize("reachable", [True, False])
-def test_settings_test_connection(live_server, make_service, qtbot, reachable):
+def test_settings_test_connection(live_server, history, qtbot, reachable):
     url = live_server.url if reachable else f"http://127.0.0.1:{free_port()}"
-    service = make_service(live_server.url)
-    with qtbot.waitSignal(service.connection_tested, timeout=20_000) as tested:
-        service.test_connection(url)
+    actions = ServerActions(history)
+    with qtbot.waitSignal(actions.connection_tested, timeout=20_000) as tested:
+        actions.test_connection(url)
+    actions.shutdown()
     answered_url, ok, sentence = tested.args
     assert (answered_url, ok) == (url, reachable)
     if reachable:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel
 from desktop.commands.status import EXIT_FAILED
 from desktop.core.api import MAX_ANSWER, UploadResult
 from desktop.core.history import HistoryItem, HistoryStore
+from desktop.core.intake import BytesSource
 from desktop.core.jobs import Job, JobState
 from desktop.ui.history_view import HistoryRow
 from desktop.ui.queue import UploadRow
@@ -229,7 +230,7 @@ def test_upload_service_survives_a_hostile_answer(
     """The window's uploads use the same client: a bad answer fails the job with a printable
     sentence, and its history row ends failed."""
     service = make_service(hostile(CASES[case]).url)
-    service.enqueue_bytes(samples.png(), "hostile.png")
+    service.enqueue([BytesSource(samples.png(), "hostile.png")])
     (job,) = service.jobs()
     qtbot.waitUntil(lambda: job.state.finished, timeout=TIMEOUT)
     assert job.state is JobState.FAILED

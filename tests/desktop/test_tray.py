@@ -20,6 +20,7 @@ from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core.activity import Activity, summarize
 from desktop.core.config import AppConfig
+from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
 from desktop.core.retry import RetryPolicy
 from desktop.tray_controller import TrayController
@@ -133,8 +134,10 @@ def test_menu_is_rebuilt_on_open_and_recent_uploads_copy_links(
     ]  # fmt: skip
 
     with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
-        service.enqueue_paths(images(7))
+        service.enqueue(file_sources(images(7)))
     jobs = service.jobs()
+    # Thumbnails come after the links (a batch never waits for them).
+    qtbot.waitUntil(lambda: all(i.thumbnail for i in service.history.recent_done(5)))
     tray.menu.aboutToShow.emit()  # what opening the menu does
     recent = tray.recent_actions()
     # The five newest, newest first, each with its thumbnail.
@@ -158,7 +161,7 @@ def test_clicking_a_notification_opens_the_image_page(
     service = make_service(live_server.url)
     tray, _controller, _notes = make_tray(service)
     with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
-        service.enqueue_paths(images(1))
+        service.enqueue(file_sources(images(1)))
     tray.message_clicked.emit()  # what clicking the "Link copied" bubble does
     assert opened == [service.job(done.args[0]).result.page_url]
 
@@ -180,7 +183,7 @@ def test_tooltip_and_icon_follow_progress(
     seen: list[str] = []
     service.job_progress.connect(lambda *_: seen.append(tray.tooltip()))
     paths = images(2, side=500)  # ~750 KB each: about half a second per file
-    service.enqueue_paths(paths)
+    service.enqueue(file_sources(paths))
     pattern = re.compile(r"picdrop — 1 of 2 uploading, (\d+)%")
     qtbot.waitUntil(
         lambda: any((m := pattern.fullmatch(t)) and 0 < int(m.group(1)) < 100 for t in seen),
@@ -205,7 +208,7 @@ def test_finished_uploads_notify_and_failures_notify_once(
     service.job_changed.connect(lambda key: statuses.append(service.job(key).status))
     (path,) = images(1)
     with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
-        service.enqueue_paths([path])
+        service.enqueue(file_sources([path]))
     (job,) = service.jobs()
     assert job.state is JobState.FAILED
     assert sum("retrying in" in s for s in statuses) == 2  # two automatic retries...
@@ -226,7 +229,7 @@ def test_pause_and_resume_from_the_menu(
     assert service.paused
     tray.menu.aboutToShow.emit()
     with qtbot.waitSignal(service.job_changed, timeout=TIMEOUT):  # prepared, recorded
-        service.enqueue_paths(images(1))
+        service.enqueue(file_sources(images(1)))
     qtbot.waitUntil(lambda: service.jobs() and service.jobs()[0].ready, timeout=TIMEOUT)
     (job,) = service.jobs()
     assert job.state is JobState.QUEUED

@@ -1,0 +1,77 @@
+"""Server actions outside the upload queue, on their own threads: deleting an upload (History's
+"Delete") and checking a server (Settings' "Test"). Answers come back as signals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+
+from desktop.core.api import PicdropClient, PicdropError
+from desktop.core.history import HistoryItem, HistoryStore
+from desktop.core.jobs import JobState
+from desktop.core.server_actions import check_server, delete_upload
+from desktop.core.uploader import describe_error
+
+
+class ServerActions(QObject):
+    deleted = Signal(str)  # history key; history already says "deleted"
+    delete_failed = Signal(str, str)  # history key, sentence
+    connection_tested = Signal(str, bool, str)  # server URL, reachable, sentence
+
+    _deleted = Signal(str, str)  # key, error ("" when deleted)
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        client_factory: Callable[[str], PicdropClient] = PicdropClient,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.client_factory = client_factory
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._deleted.connect(self._on_deleted)
+
+    def delete_remote(self, key: str) -> None:
+        """Delete an upload from its server with the stored token."""
+        item = self.history.get(key)
+        if item is None or not item.image_id or not item.delete_token:
+            return
+        self.pool.start(lambda: self._delete_worker(item))
+
+    def test_connection(self, url: str) -> None:
+        url = url.strip().rstrip("/")
+        self.pool.start(lambda: self._health_worker(url))
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        return self.pool.waitForDone(timeout_ms)
+
+    def _delete_worker(self, item: HistoryItem) -> None:
+        assert item.image_id and item.delete_token
+        client = self.client_factory(item.server)
+        try:
+            delete_upload(client, item.image_id, item.delete_token)
+        except PicdropError as exc:
+            self._deleted.emit(item.key, describe_error(exc))
+        else:
+            self._deleted.emit(item.key, "")
+        finally:
+            client.close()
+
+    def _health_worker(self, url: str) -> None:
+        client = self.client_factory(url)
+        try:
+            self.connection_tested.emit(url, *check_server(client, url))
+        finally:
+            client.close()
+
+    @Slot(str, str)
+    def _on_deleted(self, key: str, error: str) -> None:
+        if error:
+            self.history.set_state(key, JobState.DONE, f"Not deleted: {error}")
+            self.delete_failed.emit(key, error)
+        else:
+            self.history.set_state(key, JobState.DELETED)
+            self.deleted.emit(key)

@@ -1,0 +1,29 @@
+"""The file dialogs: images to upload (for the window and the tray alike), uploaders to import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from desktop.core.intake import IMAGE_SUFFIXES, FileSource
+
+
+def choose_images(parent: QWidget | None = None) -> list[FileSource]:
+    """The files the user picked (none when the dialog was cancelled)."""
+    patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
+    files, _ = QFileDialog.getOpenFileNames(
+        parent, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
+    )
+    return [FileSource(Path(f)) for f in files]
+
+
+def choose_uploaders(parent: QWidget | None = None) -> list[Path]:
+    """ShareX custom uploader files (.sxcu) to import."""
+    files, _ = QFileDialog.getOpenFileNames(
+        parent,
+        "Import ShareX custom uploaders",
+        "",
+        "ShareX custom uploaders (*.sxcu);;All files (*)",
+    )
+    return [Path(f) for f in files]
