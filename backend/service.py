@@ -220,6 +220,10 @@ class ImageService:
         return Upload(result, token)
 
     # -- reading --------------------------------------------------------------------------------
+    def cache_lookups(self) -> tuple[int, int]:
+        """Hits and misses of the byte cache since start (the metrics' hit ratio)."""
+        return self.cache.hits, self.cache.misses
+
     def lookup(self, image_id: str) -> ImageRecord:
         """The live record, or NotFound (unknown, deleted and expired look the same) / Removed."""
         record = self.lookup_any(image_id)

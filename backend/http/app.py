@@ -114,7 +114,7 @@ def create_app(
     app.add_middleware(errors.Incidents)
     if settings.log_requests:
         app.add_middleware(AccessLog)
-    metrics.install(app, settings, app.state.image_work, service.cache)  # outermost, opt-in
+    metrics.install(app, settings, app.state.image_work, service)  # outermost, opt-in
     return app
 
 

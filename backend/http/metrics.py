@@ -14,7 +14,7 @@ What is measured, and where it comes from:
 - uploads by outcome and bytes stored (`routes_upload.receive_upload` notes them);
 - rate-limit refusals (429) by route;
 - image work: seconds per job, jobs running and queued (`ImageWork`);
-- the image cache's hits, misses and hit ratio (`ByteCache`).
+- the image cache's hits, misses and hit ratio (`ImageService.cache_lookups`).
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from wsgiref.simple_server import WSGIServer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.http.imagework import ImageWork
-from backend.service import ByteCache
+from backend.service import ImageService
 from backend.settings import Settings, env_name
 
 
 class Metrics:
     """The metrics of one app, in a registry of their own (several apps may share a process)."""
 
-    def __init__(self, image_work: ImageWork, cache: ByteCache) -> None:
+    def __init__(self, image_work: ImageWork, service: ImageService) -> None:
         # Imported here: the server runs without the `metrics` extra unless metrics are asked for.
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -88,7 +88,7 @@ class Metrics:
         Gauge("picdrop_image_jobs_running", "Image jobs running.", registry=registry).set_function(
             image_work.running
         )
-        registry.register(_CacheCollector(cache))
+        registry.register(_CacheCollector(service))
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unrouted"
@@ -110,13 +110,13 @@ class Metrics:
 class _CacheCollector:
     """Read at each scrape from the cache's own counters."""
 
-    def __init__(self, cache: ByteCache) -> None:
-        self.cache = cache
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
 
     def collect(self) -> Iterator[object]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        hits, misses = self.cache.hits, self.cache.misses
+        hits, misses = self.service.cache_lookups()
         yield CounterMetricFamily(
             "picdrop_cache_hits", "Image cache lookups that found the bytes.", value=hits
         )
@@ -190,7 +190,7 @@ class MetricsMiddleware:
             self._listener = None
 
 
-def install(app, settings: Settings, image_work: ImageWork, cache: ByteCache) -> None:
+def install(app, settings: Settings, image_work: ImageWork, service: ImageService) -> None:
     """Outermost middleware and listener, when PICDROP_METRICS_PORT asks for them."""
     if not settings.metrics_port:
         return
@@ -200,7 +200,7 @@ def install(app, settings: Settings, image_work: ImageWork, cache: ByteCache) ->
         )
     app.add_middleware(
         MetricsMiddleware,
-        metrics=Metrics(image_work, cache),
+        metrics=Metrics(image_work, service),
         host=settings.metrics_host,
         port=settings.metrics_port,
     )

@@ -347,7 +347,9 @@ def test_human_until():
 def test_report_confirmation_page(tmp_path):
     """`POST /report/{id}` is issue 6's route; the page it renders is this one."""
     settings = Settings(data_dir=tmp_path, public_url="https://picdrop.example")
-    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    app = SimpleNamespace(
+        state=SimpleNamespace(settings=settings, guard=SimpleNamespace(trusted=()))
+    )
     scope = {
         "type": "http",
         "app": app,
@@ -368,7 +370,9 @@ def test_report_confirmation_page(tmp_path):
 
 
 def _page(settings: Settings, render) -> str:
-    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    app = SimpleNamespace(
+        state=SimpleNamespace(settings=settings, guard=SimpleNamespace(trusted=()))
+    )
     scope = {
         "type": "http",
         "app": app,
