@@ -32,6 +32,7 @@ from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
 from backend.http.imagework import ImageWork
+from backend.outages import OutageLog
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings
 from backend.storage import BlobStore
@@ -51,12 +52,15 @@ def create_app(
     log_redaction.install()
     backend = build(settings, catalog=catalog, store=store, checks=checks)
     service = backend.images
+    outages = OutageLog(logging.getLogger("backend.outages"))
     limits = RateLimits(
         url=settings.ratelimit_url,
         upload=settings.upload_rate,
         report=settings.report_rate,
         notfound=settings.notfound_rate,
         secret=lambda: server_secret(settings),
+        timeout=settings.ratelimit_timeout,
+        outages=outages,
     )
     guard = Guard(limits, settings.trusted_proxies)
 
@@ -88,6 +92,8 @@ def create_app(
     app.state.service = service
     app.state.moderation = backend.moderation
     app.state.guard = guard
+    app.state.limits = limits
+    app.state.outages = outages
     # CPU-heavy image work runs about one job per core, on threads of its own; the rest waits
     # its turn without holding a thread of the default pool, which serving and health checks use.
     app.state.image_work = ImageWork(
