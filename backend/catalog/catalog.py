@@ -64,6 +64,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import ids
+from backend.catalog import deadline
 from backend.catalog.dialect import dialect_insert
 from backend.catalog.schema import blobs, idempotency, images
 
@@ -173,17 +174,24 @@ class Catalog:
         """Timeouts in seconds (server databases): past one, the call raises instead of hanging."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._deadlines: deadline.Watchdog | None = None
         if self.is_sqlite:
             self._read_engine = _sqlite_engine(url, immediate=False)
             self._write_engine = _sqlite_engine(url, immediate=True)
         else:
             engine = create_engine(
                 url,
-                pool_pre_ping=True,  # a restarted database or a dropped connection is not an error
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=pool_timeout,
                 connect_args=_timeout_args(url, connect_timeout, statement_timeout),
+            )
+            # A restarted database or a dropped connection is not an error (each checkout pings),
+            # and a frozen one is not a hang: the statement timeout is also kept client-side.
+            self._deadlines = deadline.install(
+                engine,
+                statement_seconds=statement_timeout + connect_timeout,
+                ping_seconds=connect_timeout,
             )
             self._read_engine = self._write_engine = engine
         self.is_postgresql = self._write_engine.dialect.name == "postgresql"
@@ -201,6 +209,8 @@ class Catalog:
         self._write_lock = threading.RLock() if self.is_sqlite else None
 
     def close(self) -> None:
+        if self._deadlines is not None:
+            self._deadlines.stop()
         if self._quick is not None:
             self._quick.close()
         self._read_engine.dispose()

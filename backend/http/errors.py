@@ -12,7 +12,7 @@ import traceback
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -125,9 +125,12 @@ def install(app: FastAPI) -> None:
             return unavailable(request, exc, "database", "database_unavailable")
         raise exc  # an incident (Incidents, below)
 
-    @app.exception_handler(PoolTimeout)
-    async def database_pool_timeout(request: Request, exc: PoolTimeout) -> Response:
+    async def database_unreachable(request: Request, exc: Exception) -> Response:
         return unavailable(request, exc, "database", "database_unavailable")
+
+    # No connection free in time, or every pooled one found dead (the pool gave up retrying).
+    app.add_exception_handler(PoolTimeout, database_unreachable)
+    app.add_exception_handler(DisconnectionError, database_unreachable)
 
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:

@@ -163,7 +163,7 @@ def assert_one_line_a_second(records: list[logging.LogRecord], started: float) -
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("outage", ["stopped"])
+@pytest.mark.parametrize("outage", ["stopped", "frozen"])
 def test_database_outage_answers_503_and_service_comes_back(settings, own_postgres, outage, caplog):
     caplog.set_level(logging.INFO)
     with serving(settings) as server:
