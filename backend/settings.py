@@ -149,8 +149,8 @@ class Settings:
         default="",
     )
     secret_key: str = _doc(
-        "Server secret (used where rate-limit salts cannot be kept in the rate-limit storage). "
-        "Empty: a random one kept in DATA_DIR/secret_key.",
+        "Server secret; the day's rate-limit salt is derived from it, so replicas sharing a "
+        "rate-limit storage must share it. Empty: a random one kept in DATA_DIR/secret_key.",
         default="",
     )
     scanner_url: str = _doc(

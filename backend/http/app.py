@@ -34,7 +34,7 @@ from backend.http.guard import Guard, GuardMiddleware
 from backend.http.imagework import ImageWork
 from backend.outages import OutageLog
 from backend.service import ImageService, UploadCheck
-from backend.settings import Settings
+from backend.settings import Settings, env_name
 from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,12 @@ def create_app(
         timeout=settings.ratelimit_timeout,
         outages=outages,
     )
+    if not limits.in_memory and not settings.secret_key:
+        log.warning(
+            "%s is not set: replicas that do not share this data directory will key clients "
+            "differently, and each gets its own rate limits",
+            env_name("secret_key"),
+        )
     guard = Guard(limits, settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
