@@ -209,7 +209,7 @@ def test_rate_limit_store_outage_lets_requests_through(settings, own_redis, outa
             context = frozen([own_redis.proc.pid])
         try:
             with context:
-                for _ in range(3):
+                for _ in range(2):
                     r = upload(server)
                     assert r.status_code == 201, r.text
                     assert requests.get(r.json()["url"], timeout=PATIENCE).status_code == 200
@@ -258,7 +258,7 @@ def test_frozen_object_store_answers_503_within_its_timeouts(data_dir, frozen_en
         s3_secret_access_key="s",
         s3_connect_timeout=TIMEOUT,
         s3_read_timeout=TIMEOUT,
-        s3_max_attempts=2,
+        s3_max_attempts=1,
         **GENEROUS_LIMITS,
     )
     with serving(settings) as server:
