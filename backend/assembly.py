@@ -41,7 +41,11 @@ def build(
     """The backend for `settings`; `catalog`, `store` and extra `checks` replace or add parts
     (tests). `migrate`: bring the catalog's schema up to date now (the app does it on startup)."""
     catalog = catalog or Catalog(
-        settings.resolved_database_url, pool_size=settings.database_pool_size
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+        pool_timeout=settings.database_pool_timeout,
     )
     if migrate:
         catalog.migrate()

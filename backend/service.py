@@ -310,6 +310,10 @@ class ImageService:
         """Raises when the catalog does not answer (the health check)."""
         self.catalog.ping()
 
+    def store_ping(self) -> None:
+        """Raises when the blob store does not answer (the health check)."""
+        self.store.exists("healthz")
+
     # -- deleting -------------------------------------------------------------------------------
     def delete(self, image_id: str, token: str) -> None:
         record = self.lookup_any(image_id)

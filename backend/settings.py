@@ -149,8 +149,8 @@ class Settings:
         default="",
     )
     secret_key: str = _doc(
-        "Server secret (used where rate-limit salts cannot be kept in the rate-limit storage). "
-        "Empty: a random one kept in DATA_DIR/secret_key.",
+        "Server secret; the day's rate-limit salt is derived from it, so replicas sharing a "
+        "rate-limit storage must share it. Empty: a random one kept in DATA_DIR/secret_key.",
         default="",
     )
     scanner_url: str = _doc(
@@ -208,6 +208,33 @@ class Settings:
         "Server log lines: 'text', or 'json' (one JSON object a line; still no client addresses, "
         "delete tokens redacted).",
         default="text",
+    )
+    database_connect_timeout: int = _doc(
+        "Seconds to wait for a new PostgreSQL connection; past it the request answers 503.",
+        default=5,
+    )
+    database_statement_timeout: int = _doc(
+        "Seconds one PostgreSQL statement may run before the server cancels it (503).",
+        default=30,
+    )
+    database_pool_timeout: int = _doc(
+        "Seconds a request waits for a free catalog connection when all are busy (then 503).",
+        default=10,
+    )
+    ratelimit_timeout: int = _doc(
+        "Seconds to wait for the rate-limit storage (Redis) to connect or answer; past it the "
+        "request is let through (the limits fail open).",
+        default=2,
+    )
+    s3_connect_timeout: int = _doc(
+        "Seconds to wait for a connection to the S3 store (503 past it).", default=5
+    )
+    s3_read_timeout: int = _doc(
+        "Seconds to wait for the S3 store to answer one request (503 past it).", default=10
+    )
+    s3_max_attempts: int = _doc(
+        "Tries of one S3 request that failed on the way (a timeout, a 5xx), the first included.",
+        default=3,
     )
 
     # ------------------------------------------------------------------

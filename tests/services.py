@@ -101,20 +101,38 @@ class Postgres:
         )  # fmt: skip
         for _attempt in range(5):
             self.port = free_port()
-            options = (
-                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=300 -c shared_buffers=32MB"
-            )
             try:
-                self._run(
-                    str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"),
-                    "-w", "-t", "30", "-o", options, "start",
-                )  # fmt: skip
+                self.start_server()
                 return self
             except subprocess.CalledProcessError:
                 continue  # most likely the port was taken meanwhile
         raise RuntimeError("PostgreSQL did not start:\n" + self.log())
+
+    def start_server(self) -> None:
+        """(Re)starts the server of this cluster on its port (`stop_server` stopped it)."""
+        assert self.dir is not None
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300 -c shared_buffers=32MB"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "log"),
+            "-w", "-t", "30", "-o", options, "start",
+        )  # fmt: skip
+
+    def stop_server(self) -> None:
+        """Stops the server (its clients' connections are cut), keeping the cluster."""
+        assert self.dir is not None
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast",
+                  "-w", "stop")  # fmt: skip
+
+    def pids(self) -> list[int]:
+        """The postmaster and every backend it forked (Linux /proc): to freeze them all."""
+        assert self.dir is not None
+        postmaster = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+        return [postmaster, *map(int, children)]
 
     def log(self) -> str:
         path = self.dir / "log" if self.dir else None
@@ -246,8 +264,8 @@ class Redis:
         self.dir: Path | None = None
 
     def start(self) -> Redis:
-        self.dir = _shared_tempdir("picdrop-redis-")
-        self.port = free_port()
+        self.dir = self.dir or _shared_tempdir("picdrop-redis-")
+        self.port = self.port or free_port()  # a restart keeps its port
         log = self.dir / "redis.log"
         self.proc = subprocess.Popen(
             [self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
@@ -265,6 +283,12 @@ class Redis:
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
+
+    def stop_server(self) -> None:
+        """Stops redis-server (its data is lost: no persistence); `start()` starts it again."""
+        if self.proc is not None:
+            _terminate(self.proc)
+            self.proc = None
 
     def flush(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:

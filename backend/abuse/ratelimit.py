@@ -1,13 +1,13 @@
 """Rate limits per client, keyed by a salted hash of the client's network prefix.
 
-The key of a client is HMAC-SHA256(daily salt, IPv4 address or IPv6 /64), truncated. The salt is
-random and lives for one UTC day:
-- with Redis (`PICDROP_RATELIMIT_URL=redis://...`) it is kept in Redis itself, under a key that
-  expires after two days, so every replica uses the same salt and old salts disappear on their own;
-- with the in-memory storage it lives only in this process's memory (the counters do too);
-- with another `limits` storage (memcached, MongoDB...) it is derived from the server secret and
-  the date, which keeps replicas in agreement (old salts can then be recomputed by whoever holds
-  the secret, which is why Redis is the recommended shared storage).
+The key of a client is HMAC-SHA256(daily salt, IPv4 address or IPv6 /64), truncated. The salt
+lives for one UTC day:
+- with the in-memory storage it is random and lives only in this process's memory (the counters do
+  too);
+- with a shared storage (Redis, memcached...) it is derived from the server secret and the date, so
+  every replica computes the same salt without asking the storage: a replica started while Redis
+  is down, or a Redis that lost its data, keys clients like the others. (Old salts can be
+  recomputed by whoever holds the secret; the storage alone cannot.)
 Neither the address nor its hash ever reaches the catalog or the logs; the hashes live in the
 rate-limit storage only, and stop meaning anything once their day's salt is gone.
 """
@@ -30,10 +30,10 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from backend.abuse.addresses import IPAddress, network_prefix
+from backend.outages import OutageLog
 
 log = logging.getLogger(__name__)
 
-SALT_TTL = 2 * 86400  # a day's salt is needed until that day ends; then it is dropped
 UNLIMITED = ("", "off", "none", "unlimited")
 
 
@@ -82,20 +82,6 @@ class MemorySalts(Salts):
         return secrets.token_bytes(32)
 
 
-class RedisSalts(Salts):
-    """One random salt per day shared by every replica through Redis (first writer wins)."""
-
-    def __init__(self, connection, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(clock)
-        self.connection = connection
-
-    def _fetch(self, day: str) -> bytes:
-        key = f"picdrop:ratelimit-salt:{day}"
-        self.connection.set(key, secrets.token_hex(32), nx=True, ex=SALT_TTL)
-        value = self.connection.get(key)
-        return bytes.fromhex(value.decode() if isinstance(value, bytes) else value)
-
-
 class DerivedSalts(Salts):
     def __init__(self, secret: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
@@ -126,17 +112,19 @@ class RateLimits:
         report: str,
         notfound: str,
         secret: Callable[[], bytes],
+        timeout: float = 2,
         clock: Callable[[], float] = time.time,
+        outages: OutageLog | None = None,
     ) -> None:
-        self.storage: Storage = storage_from_string(url)
+        """`timeout`: seconds to connect to or hear from a Redis storage before failing open."""
+        options = {}
+        if url.startswith("redis"):  # redis://, rediss://, redis+sentinel://...
+            options = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+        self.storage: Storage = storage_from_string(url, **options)
+        self.outages = outages or OutageLog(log)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.in_memory = isinstance(self.storage, MemoryStorage)
-        if self.in_memory:
-            self.salts: Salts = MemorySalts(clock)
-        elif hasattr(self.storage, "get_connection"):  # Redis, Redis Sentinel, Redis Cluster
-            self.salts = RedisSalts(self.storage.get_connection(), clock)
-        else:
-            self.salts = DerivedSalts(secret, clock)
+        self.salts: Salts = MemorySalts(clock) if self.in_memory else DerivedSalts(secret, clock)
         self.upload = parse_rate(upload)
         self.report = parse_rate(report)
         self.notfound = parse_rate(notfound)
@@ -154,8 +142,8 @@ class RateLimits:
         """Would one more hit be allowed? Consumes nothing."""
         try:
             blocked = [item for item in items if not self.limiter.test(item, *identifiers)]
-        except Exception:  # storage down: fail open, keep serving, say so in the log
-            log.exception("rate-limit storage failed; request let through")
+        except Exception as exc:  # storage down: fail open, keep serving, say so in the log
+            self.outages.failed("rate-limit storage", exc, "requests let through")
             return ALLOWED
         return self._verdict(blocked, identifiers)
 
@@ -166,8 +154,8 @@ class RateLimits:
             return verdict
         try:
             blocked = [item for item in items if not self.limiter.hit(item, *identifiers)]
-        except Exception:
-            log.exception("rate-limit storage failed; request let through")
+        except Exception as exc:
+            self.outages.failed("rate-limit storage", exc, "requests let through")
             return ALLOWED
         return self._verdict(blocked, identifiers)
 
@@ -198,6 +186,13 @@ class RateLimits:
         if self.in_memory:
             return self.hit(items, *identifiers)
         return await anyio.to_thread.run_sync(self.hit, items, *identifiers)
+
+    def healthy(self) -> bool:
+        """Does the storage answer? (The health check; a failing one only loosens the limits.)"""
+        try:
+            return bool(self.storage.check())
+        except Exception:
+            return False
 
     def close(self) -> None:
         timer = getattr(self.storage, "timer", None)  # MemoryStorage's expiry thread

@@ -42,6 +42,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -59,9 +60,11 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import update as sql_update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import ids
+from backend.catalog import deadline
 from backend.catalog.dialect import dialect_insert
 from backend.catalog.schema import blobs, idempotency, images
 
@@ -147,22 +150,48 @@ class IdempotencyRecord:
     created_at: float
 
 
+def _timeout_args(url: str, connect_timeout: int, statement_timeout: int) -> dict[str, Any]:
+    """libpq's connection timeout and a server-side statement timeout, for PostgreSQL."""
+    if not make_url(url).get_backend_name().startswith("postgresql"):
+        return {}
+    return {
+        "connect_timeout": connect_timeout,
+        "options": f"-c statement_timeout={statement_timeout * 1000}",
+    }
+
+
 class Catalog:
     def __init__(
-        self, url: str, *, pool_size: int = 10, reserve_bytes: int = RESERVE_BYTES
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        reserve_bytes: int = RESERVE_BYTES,
+        connect_timeout: int = 5,
+        statement_timeout: int = 30,
+        pool_timeout: int = 10,
     ) -> None:
+        """Timeouts in seconds (server databases): past one, the call raises instead of hanging."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._deadlines: deadline.Watchdog | None = None
         if self.is_sqlite:
             self._read_engine = _sqlite_engine(url, immediate=False)
             self._write_engine = _sqlite_engine(url, immediate=True)
         else:
             engine = create_engine(
                 url,
-                pool_pre_ping=True,  # a restarted database or a dropped connection is not an error
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_timeout=30,
+                pool_timeout=pool_timeout,
+                connect_args=_timeout_args(url, connect_timeout, statement_timeout),
+            )
+            # A restarted database or a dropped connection is not an error (each checkout pings),
+            # and a frozen one is not a hang: the statement timeout is also kept client-side.
+            self._deadlines = deadline.install(
+                engine,
+                statement_seconds=statement_timeout + connect_timeout,
+                ping_seconds=connect_timeout,
             )
             self._read_engine = self._write_engine = engine
         self.is_postgresql = self._write_engine.dialect.name == "postgresql"
@@ -180,6 +209,8 @@ class Catalog:
         self._write_lock = threading.RLock() if self.is_sqlite else None
 
     def close(self) -> None:
+        if self._deadlines is not None:
+            self._deadlines.stop()
         if self._quick is not None:
             self._quick.close()
         self._read_engine.dispose()

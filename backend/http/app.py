@@ -32,8 +32,9 @@ from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
 from backend.http.imagework import ImageWork
+from backend.outages import OutageLog
 from backend.service import ImageService, UploadCheck
-from backend.settings import Settings
+from backend.settings import Settings, env_name
 from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,22 @@ def create_app(
     log_redaction.install()
     backend = build(settings, catalog=catalog, store=store, checks=checks)
     service = backend.images
+    outages = OutageLog(logging.getLogger("backend.outages"))
     limits = RateLimits(
         url=settings.ratelimit_url,
         upload=settings.upload_rate,
         report=settings.report_rate,
         notfound=settings.notfound_rate,
         secret=lambda: server_secret(settings),
+        timeout=settings.ratelimit_timeout,
+        outages=outages,
     )
+    if not limits.in_memory and not settings.secret_key:
+        log.warning(
+            "%s is not set: replicas that do not share this data directory will key clients "
+            "differently, and each gets its own rate limits",
+            env_name("secret_key"),
+        )
     guard = Guard(limits, settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
@@ -88,6 +98,8 @@ def create_app(
     app.state.service = service
     app.state.moderation = backend.moderation
     app.state.guard = guard
+    app.state.limits = limits
+    app.state.outages = outages
     # CPU-heavy image work runs about one job per core, on threads of its own; the rest waits
     # its turn without holding a thread of the default pool, which serving and health checks use.
     app.state.image_work = ImageWork(

@@ -12,7 +12,8 @@ import traceback
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -25,6 +26,7 @@ from backend.images import ImageRejected
 from backend.storage import StorageFull, StorageUnavailable
 
 log = logging.getLogger(__name__)
+RETRY_AFTER = "30"  # seconds: long enough for a restart, short enough to be worth waiting
 
 HTTP_SENTENCES = {
     404: ("not_found", "There is nothing at this address."),
@@ -83,24 +85,29 @@ def install(app: FastAPI) -> None:
         log.error("storage full: %s", exc)
         return full(request)
 
-    def unavailable(request: Request) -> Response:
+    def unavailable(
+        request: Request,
+        exc: Exception,
+        kind: str = "object store",
+        code: str = "storage_unavailable",
+    ) -> Response:
+        """A dependency is down: 503 and when to try again, one log line a second per kind."""
+        request.app.state.outages.failed(kind, exc, "answered 503")
         return error_response(
             request,
             503,
-            "storage_unavailable",
-            "The server cannot store images right now (its storage refuses writes); "
-            "try again later.",
-            {"Retry-After": "60"},
+            code,
+            f"The server cannot reach its {kind} right now; try again in a minute.",
+            {"Retry-After": RETRY_AFTER},
         )
 
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: StorageUnavailable) -> Response:
-        log.error("storage unavailable: %s", exc)
-        return unavailable(request)
+        return unavailable(request, exc)
 
-    @app.exception_handler(OperationalError)
-    async def database_error(request: Request, exc: OperationalError) -> Response:
-        if is_disk_full(exc):  # SQLite could not grow its file or its WAL
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc, OperationalError) and is_disk_full(exc):  # SQLite's file or WAL
             log.error("storage full: the catalog database cannot grow")
             return full(request)
         if "database is locked" in str(exc.orig):
@@ -112,7 +119,18 @@ def install(app: FastAPI) -> None:
                 "The server is too busy to store this right now; try again in a few seconds.",
                 {"Retry-After": "5"},
             )
+        # Unreachable, restarted, a connection cut, a statement timed out: the database's
+        # trouble, not this request's. Anything else (a constraint, bad SQL) is a bug.
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            return unavailable(request, exc, "database", "database_unavailable")
         raise exc  # an incident (Incidents, below)
+
+    async def database_unreachable(request: Request, exc: Exception) -> Response:
+        return unavailable(request, exc, "database", "database_unavailable")
+
+    # No connection free in time, or every pooled one found dead (the pool gave up retrying).
+    app.add_exception_handler(PoolTimeout, database_unreachable)
+    app.add_exception_handler(DisconnectionError, database_unreachable)
 
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:
@@ -120,8 +138,7 @@ def install(app: FastAPI) -> None:
             log.error("storage full: %s", exc.strerror)
             return full(request)
         if exc.errno == errno.EROFS:
-            log.error("storage unavailable: %s", exc.strerror)
-            return unavailable(request)
+            return unavailable(request, exc)
         raise exc  # an incident (Incidents, below)
 
     @app.exception_handler(RequestValidationError)

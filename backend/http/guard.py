@@ -22,7 +22,16 @@ from backend.errors import RateLimited
 
 # Paths that never name an image: not refused by the not-found limit.
 EXEMPT_PATHS = frozenset(
-    {"/", "/healthz", "/openapi.json", "/api/docs", "/robots.txt", "/upload", "/api/upload"}
+    {
+        "/",
+        "/healthz",
+        "/livez",
+        "/openapi.json",
+        "/api/docs",
+        "/robots.txt",
+        "/upload",
+        "/api/upload",
+    }
 )
 EXEMPT_PREFIXES = ("/static/", "/api/upload/", "/api/docs/")
 

@@ -8,17 +8,52 @@ from fastapi.responses import JSONResponse, Response
 
 from backend import __version__
 from backend.http.auth import bearer_token
+from backend.http.errors import RETRY_AFTER
 from backend.http.models import ERROR_RESPONSES, ImageMeta, base_url, image_meta
 from backend.service import ImageService
 
 router = APIRouter()
 
 
-@router.get("/healthz", summary="Health check")
-async def healthz(request: Request) -> dict:
-    service: ImageService = request.app.state.service
-    await anyio.to_thread.run_sync(service.ping)  # the catalog answers
+@router.get("/livez", summary="Liveness: the process answers (no dependency is asked)")
+async def livez() -> dict:
     return {"status": "ok", "version": __version__}
+
+
+@router.get("/healthz", summary="Readiness: each dependency answers")
+async def healthz(request: Request) -> JSONResponse:
+    """503 when the catalog or the blob store does not answer; a failing rate-limit store is
+    reported but not fatal (the limits fail open). Each check is bounded by its timeouts."""
+    service: ImageService = request.app.state.service
+    probes = {  # name in the answer: (name in the log, the check)
+        "database": ("database", service.ping),
+        "store": ("object store", service.store_ping),
+        "rate_limit_store": ("rate-limit storage", request.app.state.limits.healthy),
+    }
+    results: dict[str, bool] = {}
+
+    async def probe(name: str) -> None:
+        kind, check = probes[name]
+        try:
+            results[name] = await anyio.to_thread.run_sync(check) is not False
+        except Exception as exc:
+            request.app.state.outages.failed(kind, exc, "health check failed")
+            results[name] = False
+
+    async with anyio.create_task_group() as group:
+        for name in probes:
+            group.start_soon(probe, name)
+    ready = results["database"] and results["store"]
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "version": __version__,
+        "checks": {name: "ok" if results[name] else "down" for name in probes},
+    }
+    if ready:
+        return JSONResponse(body)
+    down = ", ".join(name for name in ("database", "store") if not results[name])
+    body |= {"error": f"This replica cannot reach its {down}.", "code": "unavailable"}
+    return JSONResponse(body, 503, headers={"Retry-After": RETRY_AFTER})
 
 
 @router.get(

@@ -14,8 +14,10 @@ from backend.http.serving import (
     DirectLocation,
     content_disposition,
     direct_location,
+    etag_matches,
     image_etag,
     image_headers,
+    not_modified,
     send_bytes,
     send_direct,
     thumbnail_etag,
@@ -62,12 +64,20 @@ VIEWER_RESPONSES = {
 )
 async def thumbnail(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
+    client_etag = request.headers.get("if-none-match")
 
-    def stored() -> tuple[ImageRecord, bytes | None]:
+    def stored() -> tuple[ImageRecord, bytes | None, bool]:
+        """The record, its stored thumbnail, and whether the client's copy is current (then the
+        thumbnail is not read: a revalidation costs one catalog read)."""
         record = service.lookup(image_id)
-        return record, service.stored_thumbnail(record)
+        if etag_matches(client_etag, thumbnail_etag(record)):
+            return record, None, True
+        return record, service.stored_thumbnail(record), False
 
-    record, data = await anyio.to_thread.run_sync(stored)
+    record, data, current = await anyio.to_thread.run_sync(stored)
+    if current:
+        etag = thumbnail_etag(record)
+        return not_modified(image_headers(record, service.clock(), etag))
     if data is None:  # made once, however many ask at the same time
         try:
             data = await request.app.state.image_work.once(
@@ -92,20 +102,25 @@ async def image(request: Request, image_id: str, ext: str) -> Response:
         raise NotFound()
     service: ImageService = request.app.state.service
     settings = request.app.state.settings
+    client_etag = request.headers.get("if-none-match")
 
     def load() -> tuple[ImageRecord, bytes | DirectLocation | None]:
+        """The record and its bytes (or where they are), none when the bytes are not needed: a
+        redirect to the canonical name, or a revalidation (it costs one catalog read)."""
         record = service.lookup(image_id)
-        if ext != record.ext:
+        if ext != record.ext or etag_matches(client_etag, image_etag(record)):
             return record, None
         direct = direct_location(settings, service, record, service.clock())
         return record, direct or service.blob(record)
 
     record, data = await anyio.to_thread.run_sync(load)
-    if data is None:  # same image, canonical name: /abc.jpeg or /abc.png -> /abc.jpg
+    if ext != record.ext:  # same image, canonical name: /abc.jpeg or /abc.png -> /abc.jpg
         return RedirectResponse(f"/{record.id}.{record.ext}", status_code=308)
     etag = image_etag(record)
     headers = image_headers(record, service.clock(), etag)
     headers["Content-Disposition"] = content_disposition(record)
+    if data is None:
+        return not_modified(headers)
     if isinstance(data, DirectLocation):
         return send_direct(data, record, headers)
     return send_bytes(request, data, media_type=record.mime, etag=etag, headers=headers)

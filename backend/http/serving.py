@@ -95,6 +95,11 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
+def not_modified(headers: dict[str, str]) -> Response:
+    """304: the client's copy (If-None-Match) is current; images never change under an ETag."""
+    return Response(status_code=304, headers=headers)
+
+
 def send_bytes(
     request: Request,
     data: bytes,
@@ -105,7 +110,7 @@ def send_bytes(
 ) -> Response:
     """`data` as the answer to a GET or HEAD: whole, a byte range (206, 416), or 304."""
     if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
+        return not_modified(headers)
     status = 200
     body = data
     range_header = request.headers.get("range")

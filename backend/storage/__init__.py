@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 def open_store(url: str, **options) -> BlobStore:
     """`/path`, `file:///path` -> FilesystemStore; `s3://bucket/prefix` -> S3Store.
 
-    `options` (endpoint_url, region, access_key_id, secret_access_key, public_url) apply to S3.
+    `options` (endpoint_url, region, access_key_id, secret_access_key, public_url, timeouts)
+    apply to S3.
     """
     if url.startswith("s3://"):
         from backend.storage.s3 import S3Store  # boto3 is an optional dependency
@@ -26,8 +27,11 @@ def open_store(url: str, **options) -> BlobStore:
     return FilesystemStore(url)
 
 
-def s3_options(settings: Settings) -> dict[str, str | None]:
+def s3_options(settings: Settings) -> dict[str, str | int | None]:
     return {
+        "connect_timeout": settings.s3_connect_timeout,
+        "read_timeout": settings.s3_read_timeout,
+        "max_attempts": settings.s3_max_attempts,
         "endpoint_url": settings.s3_endpoint_url or None,
         "region": settings.s3_region or None,
         "access_key_id": settings.s3_access_key_id or None,

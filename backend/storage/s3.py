@@ -45,7 +45,8 @@ def _content_type(key: str) -> str:
 
 
 def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    response = getattr(exc, "response", None) or {}  # None on a timeout
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 def _raise_storage_error(exc: Exception) -> None:
@@ -77,6 +78,9 @@ class S3Store:
         multipart_threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
         max_connections: int = 64,
+        connect_timeout: int = 5,
+        read_timeout: int = 10,
+        max_attempts: int = 3,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -91,6 +95,9 @@ class S3Store:
                 secret_access_key=secret_access_key,
                 profile=profile,
                 max_connections=max_connections,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_attempts=max_attempts,
             )
         self.client = client
 
@@ -185,12 +192,17 @@ class S3Store:
         except Exception as exc:
             if _error_code(exc) in _NOT_FOUND:
                 return False
+            _raise_storage_error(exc)
             raise
         return True
 
     def delete(self, key: str) -> None:
         # DeleteObject of a missing key succeeds on S3 (and on every compatible store we know).
-        self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+        except Exception as exc:
+            _raise_storage_error(exc)
+            raise
 
     def list(self) -> Iterator[BlobInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -260,6 +272,9 @@ def _make_client(
     secret_access_key: str | None,
     profile: str | None,
     max_connections: int,
+    connect_timeout: int,
+    read_timeout: int,
+    max_attempts: int,
 ):
     import boto3
     from botocore.config import Config
@@ -270,9 +285,9 @@ def _make_client(
         signature_version="s3v4",
         # Custom endpoints (MinIO, a test server on 127.0.0.1) want path-style addressing.
         s3={"addressing_style": "path" if endpoint_url else "auto"},
-        retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=5,
-        read_timeout=30,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         # The HTTP layer runs up to 40 blocking calls at once; let each have a connection.
         max_pool_connections=max_connections,
         # Only compute checksums where S3 requires them: many S3-compatible stores do not yet

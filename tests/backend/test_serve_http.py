@@ -44,6 +44,32 @@ def test_conditional_get(client, uploaded):
     assert client.get(f"/{uploaded['id']}.jpg", headers={"If-None-Match": '"x"'}).status_code == 200
 
 
+@pytest.mark.parametrize("settings_overrides", [{"cache_bytes": 0}])  # every read hits the store
+@pytest.mark.parametrize("which", ["url", "thumbnail_url"])
+def test_revalidation_reads_no_bytes_from_the_store(client, live_server, uploaded, which):
+    """A 304 is decided from the catalog record (the ETag is its SHA-256), not the blob."""
+    first = client.session.get(uploaded[which])
+    assert first.status_code == 200
+    store = live_server.app.state.service.store
+    reads = []
+    read = store.get
+
+    def counted(key: str) -> bytes:
+        reads.append(key)
+        return read(key)
+
+    store.get = counted
+    try:
+        again = client.session.get(first.url, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
+        assert reads == []
+        changed = client.session.get(first.url, headers={"If-None-Match": '"other"'})
+        assert changed.status_code == 200 and changed.content == first.content
+        assert len(reads) == 1  # the counting itself works
+    finally:
+        del store.get
+
+
 @pytest.mark.parametrize(
     ("header", "status", "window"),
     [

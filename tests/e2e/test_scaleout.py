@@ -61,6 +61,7 @@ def make_cluster(tmp_path, pg_url, s3_server, s3_bucket, redis_server):
             "PICDROP_STORAGE_URL": f"s3://{s3_bucket}/blobs",
             **s3_server.env(),
             "PICDROP_RATELIMIT_URL": redis_server.url,
+            "PICDROP_SECRET_KEY": "the-secret-every-replica-of-this-cluster-shares",
             "PICDROP_PUBLIC_URL": f"http://127.0.0.1:{nginx_port}",
             "PICDROP_WORKERS": "1",
             "PICDROP_DATABASE_POOL_SIZE": "4",
