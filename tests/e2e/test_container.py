@@ -1,7 +1,7 @@
 """The container image for real, and deploy/compose.yaml. The image is built from the Dockerfile on
 a base made here (debootstrap from the Debian mirror apt already uses, then `docker import`; kept in
-Docker's image store, so only the first run pays for it) and a wheelhouse built on the host, so
-nothing is fetched during the build; it then runs with `--network host` against the PostgreSQL,
+Docker's image store, so only the first run pays for it) and a wheelhouse made beforehand by the
+base's own Python, so the build itself has no network; it then runs with `--network host` against the PostgreSQL,
 Redis and S3 servers the scale-out tests start. The compose file is checked statically: Debian's
 docker.io has no `docker compose`."""
 
@@ -229,6 +229,9 @@ def _logs(cid: str) -> str:
     return (done.stdout + done.stderr)[-3000:]
 
 
+# The first run also makes the base image (debootstrap, about two minutes).
+@pytest.mark.container
+@pytest.mark.timeout(1200)
 def test_the_image_runs_unprivileged_reports_healthy_and_serves(container):
     cid, url = container
 
