@@ -1,9 +1,9 @@
 """The container image for real, and deploy/compose.yaml. The image is built from the Dockerfile on
-a base made here (debootstrap from the Debian mirror apt already uses, then `docker import`; kept in
-Docker's image store, so only the first run pays for it) and a wheelhouse made beforehand by the
-base's own Python, so the build itself has no network; it then runs with `--network host` against the PostgreSQL,
-Redis and S3 servers the scale-out tests start. The compose file is checked statically: Debian's
-docker.io has no `docker compose`."""
+a base made here (debootstrap from the Debian mirror apt already uses, then `docker import`; kept
+in Docker's image store, so only the first run pays for it) and a wheelhouse made beforehand by
+the base's own Python, so the build itself has no network; it then runs with `--network host`
+against the PostgreSQL, Redis and S3 servers the scale-out tests start. The compose file is
+checked statically: Debian's docker.io has no `docker compose`."""
 
 from __future__ import annotations
 

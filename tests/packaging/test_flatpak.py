@@ -67,10 +67,14 @@ def test_every_wheel_is_pinned_by_constraints_txt_and_hashed(manifest):
     assert {"pyside6-essentials", "shiboken6", "pillow", "fastapi", "uvicorn"} <= names
 
 
-def test_flatpak_builder_reads_it():
+def test_flatpak_builder_reads_it(tmp_path):
     builder = require_program("flatpak-builder")
     done = subprocess.run(
-        [builder, "--show-manifest", str(MANIFEST)], capture_output=True, text=True, timeout=60
+        [builder, "--show-manifest", str(MANIFEST)],
+        cwd=tmp_path,  # it makes its state directory (.flatpak-builder) in the working directory
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "WARNING" not in done.stderr, done.stderr  # unknown keys and wrong types only warn
