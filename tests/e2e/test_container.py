@@ -151,9 +151,9 @@ def base_image(docker, tmp_path_factory) -> str:
              str(rootfs), _debian_mirror()],
             timeout=900,
         )  # fmt: skip
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        _docker("import", "-", BASE_IMAGE, stdin=tar.stdout)
-        assert tar.wait() == 0
+        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+            _docker("import", "-", BASE_IMAGE, stdin=tar.stdout)
+        assert tar.returncode == 0
         shutil.rmtree(rootfs, ignore_errors=True)
     return BASE_IMAGE
 
