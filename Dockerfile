@@ -7,8 +7,9 @@
 #       -e PICDROP_PUBLIC_URL=https://img.example.org picdrop
 #
 # BASE: any Debian-based image with Python 3.11+ and its venv module. WHEELS: with a directory
-# `wheelhouse/` in the build context (`pip wheel -c constraints.txt -w wheelhouse '.[scale,metrics]'`),
-# pip installs from it alone and nothing is fetched during the build.
+# `wheelhouse/` in the build context (`pip wheel -c constraints.txt -w wheelhouse '.[scale,metrics]'`
+# run by the base image's own Python, so markers match it: docs/DEPLOY.md), pip installs from it
+# alone and nothing is fetched during the build (`docker build --network none` works).
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 

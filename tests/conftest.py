@@ -46,6 +46,15 @@ def require_program(name: str) -> str:
     return path
 
 
+def optional_program(name: str, how_to_get_it: str) -> str:
+    """A program that is not part of the test machines' setup (it is not packaged for Debian and
+    CI downloads nothing): skipped with a reason when missing, even under PICDROP_REQUIRE_ALL."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"the optional program {name!r} is missing: {how_to_get_it}")
+    return path
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"

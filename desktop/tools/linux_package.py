@@ -4,6 +4,7 @@ the release tarball of the one-folder build (laid out as an AppDir).
     python -m desktop.tools.linux_package install [--exec PATH]    # make install-desktop
     python -m desktop.tools.linux_package uninstall
     python -m desktop.tools.linux_package tarball [--dist dist]     # part of make dist
+    python -m desktop.tools.linux_package appimage [--dist dist]    # needs appimagetool
 
 `install` writes `$XDG_DATA_HOME/applications/org.picdrop.Picdrop.desktop` (an "Open with" entry
 for JPEG, PNG, GIF and WebP), the app icon into `$XDG_DATA_HOME/icons/hicolor/` (PNG 16–512
@@ -15,7 +16,9 @@ match the window to its icon.
 The tarball `dist/picdrop-VERSION-linux-x86_64.tar.gz` holds `picdrop-VERSION/` = the one-folder
 build plus `AppRun`, the desktop entry, the icon and the AppStream metainfo (an AppDir:
 `appimagetool` turns the folder into an AppImage where it is available) and `install-desktop.sh`,
-which installs the entry (and the metainfo) for the unpacked copy.
+which installs the entry (and the metainfo) for the unpacked copy. `appimage` unpacks that tarball
+and runs `appimagetool` on it: `dist/picdrop-VERSION-x86_64.AppImage` (docs/PACKAGING.md says
+where to get appimagetool; it is not in Debian).
 """
 
 from __future__ import annotations
@@ -227,6 +230,23 @@ def tarball(dist: Path = REPO / "dist") -> Path:
     return out
 
 
+def appimage(tarball_path: Path, appimagetool: str = "appimagetool") -> Path:
+    """The AppImage of the AppDir in `tarball_path`, written beside it."""
+    arch = platform.machine() or "x86_64"
+    out = tarball_path.parent / f"{APP_NAME}-{__version__}-{arch}.AppImage"
+    work = tarball_path.parent / "appimage-build"
+    shutil.rmtree(work, ignore_errors=True)
+    with tarfile.open(tarball_path) as tar:
+        tar.extractall(work, filter="tar")
+    subprocess.run(
+        [appimagetool, "--no-appstream", str(work / f"{APP_NAME}-{__version__}"), str(out)],
+        check=True,
+        env={**os.environ, "ARCH": arch, "APPIMAGE_EXTRACT_AND_RUN": "1"},  # no FUSE needed
+    )
+    shutil.rmtree(work)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("uninstall", help="remove them again")
     p_tar = sub.add_parser("tarball", help="pack the one-folder build")
     p_tar.add_argument("--dist", type=Path, default=REPO / "dist")
+    p_image = sub.add_parser("appimage", help="the tarball's AppDir as an AppImage (appimagetool)")
+    p_image.add_argument("--dist", type=Path, default=REPO / "dist")
     args = parser.parse_args(argv)
     if args.command == "install":
         exec_path = args.exec_path or default_exec()
@@ -246,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"removed {path}")
     else:
         out = tarball(args.dist)
+        if args.command == "appimage":
+            out = appimage(out)
         print(f"{out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 

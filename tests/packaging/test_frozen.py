@@ -24,7 +24,7 @@ from PIL import Image
 
 import desktop
 from desktop.tools import freeze, gui_probe, linux_package
-from tests.conftest import REQUIRE_ALL, require, require_program
+from tests.conftest import REQUIRE_ALL, optional_program, require, require_program
 
 REPO = Path(__file__).resolve().parents[2]
 LINUX = sys.platform.startswith("linux")
@@ -173,6 +173,27 @@ def test_linux_tarball_is_an_appdir_with_the_app(frozen_app, tmp_path):
             assert members[f"{top}/{name}"].mode & 0o111
     assert f"{top}/{desktop.APP_ID}.png" in members
     assert f"{top}/_internal/assets/samples/camera.jpg" in members
+
+
+@pytest.mark.skipif(not LINUX, reason="AppImages are Linux programs")
+def test_the_appdir_becomes_an_appimage_that_self_tests(frozen_app, tmp_path):
+    appimagetool = optional_program("appimagetool", "see docs/PACKAGING.md, AppImage")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / desktop.APP_NAME).symlink_to(frozen_app, target_is_directory=True)
+    out = linux_package.appimage(linux_package.tarball(dist), appimagetool)
+    assert out.name == f"picdrop-{desktop.__version__}-x86_64.AppImage"
+    assert out.read_bytes()[:4] == b"\x7fELF" and os.access(out, os.X_OK)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        [str(out), "--self-test"],
+        env={**gui_probe.app_env(home, display=None), "APPIMAGE_EXTRACT_AND_RUN": "1"},  # no FUSE
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.xvfb
