@@ -1,0 +1,43 @@
+"""Another program's window to drag a file from, under an X server: `python drag_source_app.py
+FILE X Y`. Shows a small window at (X, Y), prints `ready X Y W H` once it is on screen, and on
+each mouse press starts a real drag (QDrag) of FILE's URL, as a file manager does; prints
+`drag ended` when the drag is over. Runs until killed."""
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl
+from PySide6.QtGui import QDrag
+from PySide6.QtWidgets import QApplication, QWidget
+
+
+class DragSource(QWidget):
+    def __init__(self, file: Path) -> None:
+        super().__init__()
+        self.file = file
+        self.setWindowTitle("drag-source")
+
+    def mousePressEvent(self, event) -> None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(self.file))])
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        drag.exec(Qt.DropAction.CopyAction)
+        print("drag ended", flush=True)
+
+
+def when_exposed(window: QWidget) -> None:
+    handle = window.windowHandle()
+    if handle is None or not handle.isExposed():
+        QTimer.singleShot(20, lambda: when_exposed(window))
+        return
+    g = window.geometry()
+    print(f"ready {g.x()} {g.y()} {g.width()} {g.height()}", flush=True)
+
+
+app = QApplication(sys.argv[:1])
+source = DragSource(Path(sys.argv[1]))
+source.setGeometry(int(sys.argv[2]), int(sys.argv[3]), 120, 80)
+source.show()
+when_exposed(source)
+sys.exit(app.exec())
