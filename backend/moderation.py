@@ -127,22 +127,12 @@ class Moderation:
             raise Blocked()
 
     def _perceptual_match(self, processed: Processed) -> Block | None:
-        blocked = [
-            (int(h, 16), block) for block, hashes in self.db.perceptual_blocks() for h in hashes
-        ]
-        if not blocked:
+        if not self.db.has_perceptual_blocks():
             return None  # nothing to compare with: no decode
         frames = frame_hashes(
             processed.data, processed.info, self.images.limits, first=processed.dhash
         )
-        # Every frame against every stored hash: O(frames x blocks x 8) bit counts, at most
-        # max_frames x blocks x 8 (identical frames are hashed once).
-        limit = self.settings.block_distance
-        for frame in [int(h, 16) for h in frames]:
-            for value, block in blocked:
-                if (frame ^ value).bit_count() <= limit:
-                    return block
-        return None
+        return self.db.block_near(frames, self.settings.block_distance)
 
     # -- reports (anyone) --------------------------------------------------------------------------
     def report(self, image_id: str, reason: Any, details: Any, *, keep: bool = True) -> bool:

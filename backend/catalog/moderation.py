@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy import update as sql_update
 
+from backend.catalog import bands
 from backend.catalog.catalog import Catalog
 from backend.catalog.dialect import dialect_insert
-from backend.catalog.schema import audit_log, blocks, images, reports
+from backend.catalog.schema import audit_log, block_bands, blocks, images, reports
+from backend.images.fingerprint import distance
 
 OPEN, DISMISSED, ACTIONED = "open", "dismissed", "actioned"
 
@@ -208,9 +210,20 @@ class ModerationCatalog:
             where=blocks.c.orientations.is_(None),
         )
         conn.execute(stmt)
-        return conn.execute(
+        block_id = conn.execute(
             select(blocks.c.id).where(blocks.c.kind == h.kind, blocks.c.value == h.value)
         ).scalar_one()
+        if h.kind == "dhash":
+            rows = {
+                (band, value)
+                for x in (h.value, *h.orientations)
+                for band, value in bands.band_values(x)
+            }
+            conn.execute(
+                dialect_insert(conn)(block_bands).on_conflict_do_nothing(),
+                [{"band": b, "value": v, "block_id": block_id} for b, v in sorted(rows)],
+            )
+        return block_id
 
     # -- blocks -----------------------------------------------------------------------------------
     def blocks(self) -> list[Block]:
@@ -228,6 +241,7 @@ class ModerationCatalog:
             if row is None:
                 return None
             block = Block(**row._mapping)
+            conn.execute(delete(block_bands).where(block_bands.c.block_id == block_id))
             detail = {"kind": block.kind, "value": block.value, "note": note}
             _audit(conn, now, actor, "unblock", str(block_id), detail)
             return block
@@ -238,6 +252,47 @@ class ModerationCatalog:
                 select(*_BLOCK).where(blocks.c.kind == "sha256", blocks.c.value == sha256)
             ).first()
             return None if row is None else Block(**row._mapping)
+
+    def has_perceptual_blocks(self) -> bool:
+        with self.catalog.reading() as conn:
+            return (
+                conn.execute(select(blocks.c.id).where(blocks.c.kind == "dhash").limit(1)).first()
+                is not None
+            )
+
+    def block_near(self, frames: Sequence[str], limit: int) -> Block | None:
+        """A dhash block one of whose hashes is within `limit` bits of one of `frames`: found
+        through the band index (backend.catalog.bands), or by a scan beyond its reach."""
+        if not bands.covers(limit):
+            return next(
+                (
+                    block
+                    for block, hashes in self.perceptual_blocks()
+                    if any(distance(f, h) <= limit for f in frames for h in hashes)
+                ),
+                None,
+            )
+        with self.catalog.reading() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            for frame in frames:
+                for band, values in bands.probes(frame, limit):
+                    # Driver SQL: binding hundreds of values through SQLAlchemy's compiler
+                    # costs several times the index lookups themselves.
+                    rows = conn.exec_driver_sql(
+                        "SELECT blocks.id, blocks.value, blocks.orientations FROM block_bands"
+                        " JOIN blocks ON blocks.id = block_bands.block_id"
+                        f" WHERE block_bands.band = {mark}"
+                        f" AND block_bands.value IN ({', '.join([mark] * len(values))})",
+                        (band, *values),
+                    )
+                    for row in rows:
+                        hashes = (row.value, *(row.orientations or "").split())
+                        if any(distance(frame, h) <= limit for h in hashes):
+                            return self._block(conn, row.id)
+        return None
+
+    def _block(self, conn: Connection, block_id: int) -> Block:
+        return Block(**conn.execute(select(*_BLOCK).where(blocks.c.id == block_id)).one()._mapping)
 
     def perceptual_blocks(self) -> list[tuple[Block, tuple[str, ...]]]:
         """Each dhash block with the hashes it matches: upright, then mirrored and turned."""

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -101,6 +102,19 @@ blocks = Table(
     # whose picture could not be read when they were made (older blocks, deleted uploads).
     Column("orientations", Text, nullable=True),
     UniqueConstraint("kind", "value", name="uq_blocks_kind_value"),
+)
+
+# The band index of the dhash blocks (backend.catalog.bands, migration 0004): a row for each band
+# value of each of a block's hashes, so a check looks up candidates instead of scanning blocks.
+block_bands = Table(
+    "block_bands",
+    metadata,
+    Column("band", Integer, nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("block_id", Integer, nullable=False),
+    PrimaryKeyConstraint("band", "value", "block_id", name="pk_block_bands"),
+    Index("ix_block_bands_block", "block_id"),
+    sqlite_with_rowid=False,
 )
 
 # Every admin action, appended (the database refuses UPDATE and DELETE on it: see 0002).

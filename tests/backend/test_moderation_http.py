@@ -14,6 +14,7 @@ from PIL import Image
 from requests_toolbelt.adapters.source import SourceAddressAdapter
 
 from backend import cli
+from backend.catalog.bands import band_values
 from backend.http import routes_moderation
 from tests.backend import imagesamples as samples
 from tests.backend.test_fingerprint import animation, disguises
@@ -344,9 +345,13 @@ def test_a_block_from_before_orientations_gains_them_when_its_picture_is_removed
     image = upload(client, samples.encode(picture, quality=90))
     [row] = client.rows()
     with sqlite3.connect(client.server.settings.data_dir / "picdrop.db") as conn:
-        conn.execute(
+        block_id = conn.execute(
             "INSERT INTO blocks (kind, value, image_id, created_at) VALUES ('dhash', ?, ?, 0)",
             (row["dhash"], "OldRemoval"),
+        ).lastrowid
+        conn.executemany(  # as migration 0004 indexes the blocks it finds
+            "INSERT INTO block_bands (band, value, block_id) VALUES (?, ?, ?)",
+            [(band, value, block_id) for band, value in band_values(row["dhash"])],
         )
     [old] = admin(client, "GET", "/api/admin/blocks").json()["blocks"]
     assert client.upload(samples.encode(picture, quality=80)).status_code == 451
