@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 from sqlalchemy import update as sql_update
 
 from backend.catalog import bands
-from backend.catalog.catalog import Catalog
+from backend.catalog.catalog import Catalog, ImageRecord
 from backend.catalog.dialect import dialect_insert
 from backend.catalog.schema import audit_log, block_bands, blocks, images, reports
 from backend.images.fingerprint import distance
@@ -60,6 +60,15 @@ class Fingerprint:
 
 # A block as shown to admins: its orientation hashes are matching detail.
 _BLOCK = [c for c in blocks.c if c.name != "orientations"]
+
+
+@dataclass(frozen=True)
+class ReportCursor:
+    """Where an image stands in the list of open reports (the keyset the pages follow)."""
+
+    count: int
+    first: float
+    image_id: str
 
 
 @dataclass(frozen=True)
@@ -119,14 +128,47 @@ class ModerationCatalog:
             )
             return True
 
-    def open_reports(self) -> list[Report]:
-        with self.catalog.reading() as conn:
-            rows = conn.execute(
-                select(reports)
-                .where(reports.c.status == OPEN)
-                .order_by(reports.c.image_id, reports.c.created_at)
+    def open_report_groups(
+        self, limit: int, after: ReportCursor | None = None
+    ) -> list[tuple[ReportCursor, ImageRecord | None, list[Report]]]:
+        """A page of the images with open reports, the most reported first (then the first
+        reported, then by ID), after `after`: each image's position (the next page's cursor),
+        record (None once deleted) and open reports, oldest first. Three queries a page."""
+        count, first = func.count(), func.min(reports.c.created_at)
+        query = (
+            select(reports.c.image_id, count, first)
+            .where(reports.c.status == OPEN)
+            .group_by(reports.c.image_id)
+            .order_by(count.desc(), first, reports.c.image_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.having(
+                or_(
+                    count < after.count,
+                    and_(count == after.count, first > after.first),
+                    and_(
+                        count == after.count,
+                        first == after.first,
+                        reports.c.image_id > after.image_id,
+                    ),
+                )
             )
-            return [Report(**r._mapping) for r in rows]
+        with self.catalog.reading() as conn:
+            page = [ReportCursor(c, f, i) for i, c, f in conn.execute(query)]
+            ids = [p.image_id for p in page]
+            records = {
+                row.id: ImageRecord(**row._mapping)
+                for row in conn.execute(select(images).where(images.c.id.in_(ids)))
+            }
+            found: dict[str, list[Report]] = {i: [] for i in ids}
+            for row in conn.execute(
+                select(reports)
+                .where(reports.c.status == OPEN, reports.c.image_id.in_(ids))
+                .order_by(reports.c.image_id, reports.c.created_at, reports.c.id)
+            ):
+                found[row.image_id].append(Report(**row._mapping))
+        return [(p, records.get(p.image_id), found[p.image_id]) for p in page]
 
     def reports_for(self, image_id: str) -> list[Report]:
         with self.catalog.reading() as conn:
@@ -226,11 +268,11 @@ class ModerationCatalog:
         return block_id
 
     # -- blocks -----------------------------------------------------------------------------------
-    def blocks(self) -> list[Block]:
+    def blocks(self, limit: int, after: int = 0) -> list[Block]:
+        """A page of the blocklist, by ID, after the block `after`."""
+        query = select(*_BLOCK).where(blocks.c.id > after).order_by(blocks.c.id).limit(limit)
         with self.catalog.reading() as conn:
-            return [
-                Block(**r._mapping) for r in conn.execute(select(*_BLOCK).order_by(blocks.c.id))
-            ]
+            return [Block(**r._mapping) for r in conn.execute(query)]
 
     def unblock(self, block_id: int, *, actor: str, note: str | None) -> Block | None:
         now = time.time()

@@ -80,7 +80,7 @@ def test_bad_reports_are_refused(client, body, status):
     r = report(client, image["id"], **body)
     assert r.status_code == status
     assert r.json()["error"].endswith(".")
-    assert admin(client, "GET", "/api/admin/reports").json() == {"images": []}
+    assert admin(client, "GET", "/api/admin/reports").json() == {"images": [], "next": None}
 
 
 def test_report_edge_cases(client):
@@ -370,7 +370,7 @@ def test_removal_closes_reports_and_is_in_the_audit_log(client):
     report(client, image["id"], reason="violence", details="gore")
     assert admin(client, "GET", f"/api/admin/images/{image['id']}").status_code == 200
     admin(client, "POST", f"/api/admin/images/{image['id']}/remove")
-    assert admin(client, "GET", "/api/admin/reports").json() == {"images": []}
+    assert admin(client, "GET", "/api/admin/reports").json() == {"images": [], "next": None}
     shown = admin(client, "GET", f"/api/admin/images/{image['id']}").json()
     assert shown["state"] == "removed"
     assert shown["record"]["removed_at"] is not None and not shown["record"]["blob_present"]
@@ -403,7 +403,7 @@ def test_dismiss(client):
     report(client, image["id"], reason="other", details="I just do not like it")
     r = admin(client, "POST", f"/api/admin/images/{image['id']}/dismiss", json={"note": "fine"})
     assert r.json() == {"id": image["id"], "dismissed": 1}
-    assert admin(client, "GET", "/api/admin/reports").json() == {"images": []}
+    assert admin(client, "GET", "/api/admin/reports").json() == {"images": [], "next": None}
     assert client.get(f"/{image['id']}.jpg").status_code == 200
     [entry] = admin(client, "GET", "/api/admin/audit").json()["entries"]
     assert entry["action"] == "dismiss_reports" and entry["detail"]["note"] == "fine"
@@ -423,7 +423,7 @@ def test_lifting_blocks_lets_the_content_back(client):
     assert client.upload(data).status_code == 451
     for b in blocks[1:]:
         assert admin(client, "DELETE", f"/api/admin/blocks/{b['id']}").status_code == 204
-    assert admin(client, "GET", "/api/admin/blocks").json() == {"blocks": []}
+    assert admin(client, "GET", "/api/admin/blocks").json() == {"blocks": [], "next": None}
     again = client.upload(data)
     assert again.status_code == 201
     assert client.get(f"/{again.json()['id']}.jpg").status_code == 200
