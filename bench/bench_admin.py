@@ -35,6 +35,10 @@ def fill(backend, reports: int, rng: random.Random) -> None:
             "INSERT INTO reports (image_id, reason, created_at, status) VALUES (?, ?, ?, 'open')",
             rows[:reports],
         )
+        conn.exec_driver_sql(  # as migration 0005 fills it
+            "INSERT INTO report_groups (image_id, open_count, first_at) SELECT image_id,"
+            " COUNT(*), MIN(created_at) FROM reports WHERE status = 'open' GROUP BY image_id"
+        )
         conn.exec_driver_sql(
             "INSERT INTO images (id, blob_key, sha256, mime, ext, width, height, size, frames,"
             " delete_token_hash, created_at) VALUES (?, 'k', 's', 'image/png', 'png', 1, 1, 1,"

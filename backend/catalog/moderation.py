@@ -20,7 +20,14 @@ from sqlalchemy import update as sql_update
 from backend.catalog import bands
 from backend.catalog.catalog import Catalog, ImageRecord
 from backend.catalog.dialect import dialect_insert
-from backend.catalog.schema import audit_log, block_bands, blocks, images, reports
+from backend.catalog.schema import (
+    audit_log,
+    block_bands,
+    blocks,
+    images,
+    report_groups,
+    reports,
+)
 from backend.images.fingerprint import distance
 
 OPEN, DISMISSED, ACTIONED = "open", "dismissed", "actioned"
@@ -126,6 +133,15 @@ class ModerationCatalog:
                     status=OPEN,
                 )
             )
+            group = dialect_insert(conn)(report_groups).values(
+                image_id=image_id, open_count=1, first_at=now
+            )
+            conn.execute(
+                group.on_conflict_do_update(
+                    index_elements=[report_groups.c.image_id],
+                    set_={"open_count": report_groups.c.open_count + 1},
+                )
+            )
             return True
 
     def open_report_groups(
@@ -134,24 +150,18 @@ class ModerationCatalog:
         """A page of the images with open reports, the most reported first (then the first
         reported, then by ID), after `after`: each image's position (the next page's cursor),
         record (None once deleted) and open reports, oldest first. Three queries a page."""
-        count, first = func.count(), func.min(reports.c.created_at)
-        query = (
-            select(reports.c.image_id, count, first)
-            .where(reports.c.status == OPEN)
-            .group_by(reports.c.image_id)
-            .order_by(count.desc(), first, reports.c.image_id)
-            .limit(limit)
+        count, first, image = (
+            report_groups.c.open_count,
+            report_groups.c.first_at,
+            report_groups.c.image_id,
         )
+        query = select(image, count, first).order_by(count.desc(), first, image).limit(limit)
         if after is not None:
-            query = query.having(
+            query = query.where(
                 or_(
                     count < after.count,
                     and_(count == after.count, first > after.first),
-                    and_(
-                        count == after.count,
-                        first == after.first,
-                        reports.c.image_id > after.image_id,
-                    ),
+                    and_(count == after.count, first == after.first, image > after.image_id),
                 )
             )
         with self.catalog.reading() as conn:
@@ -187,6 +197,7 @@ class ModerationCatalog:
                 .where(reports.c.image_id == image_id, reports.c.status == OPEN)
                 .values(status=DISMISSED, resolved_at=now)
             ).rowcount
+            conn.execute(delete(report_groups).where(report_groups.c.image_id == image_id))
             _audit(conn, now, actor, "dismiss_reports", image_id, {"reports": closed, "note": note})
             return closed
 
@@ -230,6 +241,9 @@ class ModerationCatalog:
                 )
                 .values(status=ACTIONED, resolved_at=now)
             ).rowcount
+            conn.execute(
+                delete(report_groups).where(report_groups.c.image_id.in_({image_id, *removed}))
+            )
             detail = {"removed": removed, "blocks": block_ids, "reports": closed, "note": note}
             _audit(conn, now, actor, "remove", image_id, detail)
             return Removal(tuple(removed), tuple(block_ids), closed, tuple(unused))

@@ -87,6 +87,17 @@ reports = Table(
     Index("ix_reports_image", "image_id"),
 )
 
+# Each image with open reports: how many and since when (migration 0005), kept current with the
+# reports, so that the admin listing, most reported first, reads a page of an index.
+report_groups = Table(
+    "report_groups",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("open_count", Integer, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Index("ix_report_groups_order", "open_count", "first_at", "image_id"),
+)
+
 # Content that may not come back: the SHA-256 of removed bytes, or a perceptual hash of one of
 # their frames (upright; `orientations` holds it mirrored and turned, from migration 0003).
 blocks = Table(

@@ -4,18 +4,23 @@ queries a page whatever its size."""
 from __future__ import annotations
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, event
 
 from backend.assembly import build
-from backend.catalog.moderation import Fingerprint
+from backend.catalog import Catalog
+from backend.catalog.catalog import MIGRATIONS
+from backend.catalog.moderation import Fingerprint, ModerationCatalog
 from backend.errors import BadRequest
 from backend.settings import Settings
 from tests.backend.test_moderation_http import ADMIN, admin, settings_overrides  # noqa: F401
 
 
-@pytest.fixture
-def moderation(tmp_path):
-    backend = build(Settings(data_dir=tmp_path, sweep_interval=0), migrate=True)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def moderation(request, tmp_path):
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+    backend = build(Settings(data_dir=tmp_path, sweep_interval=0, database_url=url), migrate=True)
     yield backend.moderation
     backend.close()
 
@@ -107,3 +112,22 @@ def test_audit_log_pages_over_http(client):
     ids = [e["id"] for e in first["entries"] + rest["entries"]]
     assert len(first["entries"]) == 2 and rest["next"] is None
     assert ids == sorted(set(ids), reverse=True) and len(ids) == 3
+
+
+def test_migration_lists_the_open_reports_already_there(tmp_path):
+    """Reports made before the listing's summary (migration 0005) are listed after it."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with catalog.writing() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        conn.exec_driver_sql(
+            "INSERT INTO reports (image_id, reason, created_at, status) VALUES"
+            " ('a', 'spam', 3, 'open'), ('b', 'spam', 1, 'open'), ('b', 'spam', 2, 'open'),"
+            " ('c', 'spam', 0, 'dismissed')"
+        )
+    catalog.migrate()
+    groups = ModerationCatalog(catalog).open_report_groups(10)
+    assert [(g.image_id, g.count, g.first) for g, _, _ in groups] == [("b", 2, 1.0), ("a", 1, 3.0)]
+    catalog.close()
