@@ -7,8 +7,9 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from backend import __version__, logformat
 from backend.server import quiet_library_logs
@@ -241,6 +242,17 @@ def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs:
     return status
 
 
+def _all(listing: Callable[..., Any]) -> Iterator[Any]:
+    """Every entry of a paged admin listing, a page at a time."""
+    cursor = None
+    while True:
+        page = listing(cursor=cursor)
+        yield from page.items
+        if page.next is None:
+            return
+        cursor = page.next
+
+
 def admin(settings: Settings, args: argparse.Namespace) -> int:
     """The /api/admin operations, printed as the JSON the API answers (times in Unix seconds)."""
     from backend.assembly import build
@@ -252,7 +264,7 @@ def admin(settings: Settings, args: argparse.Namespace) -> int:
     note = getattr(args, "note", None)
     try:
         if args.action == "reports":
-            result = [models.ReportGroup.model_validate(g) for g in moderation.open_reports()]
+            result = [models.ReportGroup.model_validate(g) for g in _all(moderation.open_reports)]
         elif args.action == "show":
             result = models.AdminImage.of(moderation.image_record(args.image_id, actor="cli"))
         elif args.action == "remove":
@@ -262,14 +274,15 @@ def admin(settings: Settings, args: argparse.Namespace) -> int:
             found = moderation.dismiss(args.image_id, actor="cli", note=note)
             result = models.DismissResult.model_validate(found)
         elif args.action == "blocks":
-            result = [models.AdminBlock.model_validate(b) for b in moderation.blocks()]
+            result = [models.AdminBlock.model_validate(b) for b in _all(moderation.blocks)]
         elif args.action == "unblock":
             found = moderation.unblock(args.block_id, actor="cli", note=note)
             result = models.AdminBlock.model_validate(found)
         elif args.action == "purge-expired":
             result = models.PurgeResult.model_validate(moderation.purge_expired(actor="cli"))
         else:
-            result = [models.AuditEntry.model_validate(e) for e in moderation.audit_log(args.limit)]
+            entries = moderation.audit_log(args.limit).items
+            result = [models.AuditEntry.model_validate(e) for e in entries]
     except ApiError as exc:
         print(f"picdrop-server: {exc.message}", file=sys.stderr)
         return 1

@@ -26,12 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backend.catalog import BlobUsage, Catalog
-from backend.images import FORMATS
-from backend.service import blob_key, key_sha256
+from backend.service import THUMBNAILS, thumbnail_owners
 from backend.storage import BlobStore
 
 BATCH = 500  # store keys looked up in the catalog per query
-THUMBNAILS = "thumbs/"
 
 
 @dataclass(frozen=True)
@@ -186,13 +184,7 @@ def _check_stored(
     """One batch of the store's listing: which objects no live image uses."""
     if not batch:
         return
-    extensions = sorted({ext for _, ext in FORMATS.values()})
-    # A thumbnail belongs to the image bytes of its SHA-256, whatever their format.
-    owners = {
-        key: {blob_key(key_sha256(key), ext) for ext in extensions}
-        for key in batch
-        if key.startswith(THUMBNAILS)
-    }
+    owners = {key: thumbnail_owners(key) for key in batch if key.startswith(THUMBNAILS)}
     used = catalog.live_blob_keys_among(
         [k for k in batch if k not in owners] + [k for keys in owners.values() for k in keys]
     )

@@ -8,12 +8,20 @@ action that changes something, and every look at an image's record, is appended 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from backend import ids
 from backend.catalog import Catalog, ImageRecord
-from backend.catalog.moderation import AuditRecord, Block, Fingerprint, ModerationCatalog, Report
+from backend.catalog.moderation import (
+    AuditRecord,
+    Block,
+    Fingerprint,
+    ModerationCatalog,
+    Report,
+    ReportCursor,
+)
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import BadRequest, Blocked, NotFound
 from backend.images import Processed, probe
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_DETAILS = 2000
 MAX_OPEN_REPORTS_PER_IMAGE = 50  # more reports of one image are accepted but not stored
 MAX_NOTE = 500
+PAGE = 100  # admin listing entries per page unless asked otherwise
+T = TypeVar("T")
 
 REASON_LABELS = {
     "illegal": "Illegal content",
@@ -69,6 +79,37 @@ class ReportedImage:
     first_reported_at: float
     last_reported_at: float
     reports: tuple[Report, ...]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of an admin listing, and the cursor of the next one (None: the last page)."""
+
+    items: tuple[T, ...]
+    next: str | None
+
+
+def _cursor_fields(cursor: str, count: int) -> list[str]:
+    fields = cursor.split(":", count - 1)
+    if len(fields) != count:
+        raise BadRequest("'cursor' is not one this server gave.")
+    return fields
+
+
+def _cursor_int(text: str) -> int:
+    if not text.isdigit() or len(text) > 19:
+        raise BadRequest("'cursor' is not one this server gave.")
+    return int(text)
+
+
+def _cursor_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise BadRequest("'cursor' is not one this server gave.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -127,22 +168,12 @@ class Moderation:
             raise Blocked()
 
     def _perceptual_match(self, processed: Processed) -> Block | None:
-        blocked = [
-            (int(h, 16), block) for block, hashes in self.db.perceptual_blocks() for h in hashes
-        ]
-        if not blocked:
+        if not self.db.has_perceptual_blocks():
             return None  # nothing to compare with: no decode
         frames = frame_hashes(
             processed.data, processed.info, self.images.limits, first=processed.dhash
         )
-        # Every frame against every stored hash: O(frames x blocks x 8) bit counts, at most
-        # max_frames x blocks x 8 (identical frames are hashed once).
-        limit = self.settings.block_distance
-        for frame in [int(h, 16) for h in frames]:
-            for value, block in blocked:
-                if (frame ^ value).bit_count() <= limit:
-                    return block
-        return None
+        return self.db.block_near(frames, self.settings.block_distance)
 
     # -- reports (anyone) --------------------------------------------------------------------------
     def report(self, image_id: str, reason: Any, details: Any, *, keep: bool = True) -> bool:
@@ -166,20 +197,22 @@ class Moderation:
         )
 
     # -- admin -------------------------------------------------------------------------------------
-    def open_reports(self) -> list[ReportedImage]:
-        """Open reports grouped by image, the most reported first."""
-        groups: dict[str, list[Report]] = {}
-        for report in self.db.open_reports():
-            groups.setdefault(report.image_id, []).append(report)
+    def open_reports(self, limit: int = PAGE, cursor: str | None = None) -> Page[ReportedImage]:
+        """A page of the open reports grouped by image, the most reported first."""
+        after = None
+        if cursor is not None:
+            count, first, image_id = _cursor_fields(cursor, 3)
+            after = ReportCursor(_cursor_int(count), _cursor_float(first), image_id)
+        rows = self.db.open_report_groups(limit, after)
         result = []
-        for image_id, items in groups.items():
+        for _, record, items in rows:
             reasons: dict[str, int] = {}
             for r in items:
                 reasons[r.reason] = reasons.get(r.reason, 0) + 1
             result.append(
                 ReportedImage(
-                    image_id=image_id,
-                    state=self._state(self.catalog.get(image_id)),
+                    image_id=items[0].image_id,
+                    state=self._state(record),
                     count=len(items),
                     reasons=reasons,
                     first_reported_at=items[0].created_at,
@@ -187,8 +220,8 @@ class Moderation:
                     reports=tuple(items),
                 )
             )
-        result.sort(key=lambda g: (-g.count, g.first_reported_at))
-        return result
+        last = rows[-1][0] if len(rows) == limit else None
+        return Page(tuple(result), last and f"{last.count}:{last.first!r}:{last.image_id}")
 
     def image_record(self, image_id: str, *, actor: str) -> ImageFile:
         """Everything the catalog knows about an image, and its reports."""
@@ -258,8 +291,11 @@ class Moderation:
             raise NotFound()
         return Dismissal(image_id, self.db.dismiss_reports(image_id, actor=actor, note=note))
 
-    def blocks(self) -> list[Block]:
-        return self.db.blocks()
+    def blocks(self, limit: int = PAGE, cursor: str | None = None) -> Page[Block]:
+        """A page of the blocklist, oldest first."""
+        after = 0 if cursor is None else _cursor_int(cursor)
+        found = self.db.blocks(limit, after)
+        return Page(tuple(found), str(found[-1].id) if len(found) == limit else None)
 
     def unblock(self, block_id: int, *, actor: str, note: Any = None) -> Block:
         note = clean_text(note, MAX_NOTE, "note")
@@ -273,8 +309,14 @@ class Moderation:
         self.db.audit(actor, "purge_expired", None, {"purged": purged})
         return Purge(purged)
 
-    def audit_log(self, limit: int = 100, before: int | None = None) -> list[AuditRecord]:
-        return self.db.audit_entries(limit, before)
+    def audit_log(
+        self, limit: int = PAGE, before: int | None = None, cursor: str | None = None
+    ) -> Page[AuditRecord]:
+        """A page of the audit log, newest first, before the entry `before` (or `cursor`)."""
+        if cursor is not None:
+            before = _cursor_int(cursor)
+        found = self.db.audit_entries(limit, before)
+        return Page(tuple(found), str(found[-1].id) if len(found) == limit else None)
 
     def _state(self, record: ImageRecord | None) -> str:
         if record is None:

@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from backend import ids
@@ -25,7 +26,7 @@ from backend.catalog import (
 )
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.expiry import EXPIRY_CHOICES, requested_lifetime
-from backend.images import Limits, Processed, make_thumbnail, process
+from backend.images import FORMATS, Limits, Processed, make_thumbnail, process
 from backend.images.thumbnail import thumbnail_memory
 from backend.retention import lifetime, parse_retention
 from backend.settings import Settings
@@ -34,6 +35,8 @@ from backend.storage import BlobStore, StorageFull
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL = 24 * 3600
+SWEEP_PAGE = 500  # store keys the orphan sweep looks up in the catalog per query
+THUMBNAILS = "thumbs/"
 IDEMPOTENCY_KEY_LENGTH = (16, 200)
 
 # A check run on every processed upload before it is stored (blocklist, external scanner...).
@@ -54,7 +57,13 @@ def blob_key(sha256: str, ext: str) -> str:
 
 
 def thumbnail_key(sha256: str) -> str:
-    return f"thumbs/{sha256[:2]}/{sha256}.webp"
+    return f"{THUMBNAILS}{sha256[:2]}/{sha256}.webp"
+
+
+def thumbnail_owners(key: str) -> set[str]:
+    """The blob keys a thumbnail may belong to: the image bytes of its SHA-256, in any format."""
+    sha256 = key_sha256(key)
+    return {blob_key(sha256, ext) for ext in sorted({ext for _, ext in FORMATS.values()})}
 
 
 def key_sha256(key: str) -> str:
@@ -354,11 +363,16 @@ class ImageService:
 
     # -- housekeeping ---------------------------------------------------------------------------
     def purge_expired(self) -> int:
-        """Delete every expired upload. Safe to run from several replicas at once: each delete
-        is one transaction that either removes the row (and counts) or finds it already gone."""
+        """Delete every expired upload, a batch of rows per transaction, then the blobs they
+        left unused. Safe to run from several replicas at once: a row is deleted by one of them,
+        and its blob removed by that one."""
         purged = 0
         while batch := self.catalog.expired_ids(self.clock()):
-            purged += sum(self._delete(image_id) for image_id in batch)
+            deleted = self.catalog.delete_images(batch)
+            for gone in deleted:
+                if gone.unused_blob is not None:
+                    self.remove_unused_blob(gone.unused_blob)
+            purged += len(deleted)
         self.catalog.forget_idempotency(self.clock() - IDEMPOTENCY_TTL)
         return purged
 
@@ -371,21 +385,33 @@ class ImageService:
                 return None
             return self.purge_expired(), self.sweep_orphans()
 
-    def sweep_orphans(self, grace: float | None = None) -> int:
-        """Remove blobs and thumbnails no image uses (left by crashes) once older than `grace`."""
+    def sweep_orphans(self, grace: float | None = None, page: int = SWEEP_PAGE) -> int:
+        """Remove blobs and thumbnails no image uses (left by crashes) once older than `grace`.
+
+        One walk of the store, `page` keys at a time, each page looked up in the catalog with
+        one query: memory stays flat however big the store is."""
         grace = self.settings.orphan_grace if grace is None else grace
         cutoff = self.clock() - grace
         removed = self.store.sweep_temporary(grace)
-        referenced = self.catalog.referenced_blob_keys()
-        live_shas = {key_sha256(k) for k in referenced}
-        for blob in self.store.list():
-            if blob.modified > cutoff or blob.key in referenced:
-                continue
-            if blob.key.startswith("thumbs/"):
-                if key_sha256(blob.key) not in live_shas:
-                    self.store.delete(blob.key)
+        listing = iter(self.store.list())
+        while listed := list(islice(listing, page)):
+            removed += self._sweep_page([b.key for b in listed if b.modified <= cutoff])
+        return removed
+
+    def _sweep_page(self, keys: list[str]) -> int:
+        owners = {k: thumbnail_owners(k) for k in keys if k.startswith(THUMBNAILS)}
+        referenced = self.catalog.referenced_among(
+            [k for k in keys if k not in owners] + [o for keys in owners.values() for o in keys]
+        )
+        removed = 0
+        for key in keys:
+            if key in owners:
+                if not owners[key] & referenced:
+                    self.store.delete(key)  # derived data, remade on demand: no lock needed
                     removed += 1
-            elif self.catalog.delete_blob_if_unreferenced(blob.key, self.store.delete):
+            elif key not in referenced and self.catalog.delete_blob_if_unreferenced(
+                key, self.store.delete
+            ):
                 removed += 1
         return removed
 

@@ -34,7 +34,7 @@ from bench.harness import ROOT, Row, print_table
 
 OUT = ROOT / "docs" / "bench"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
-SUITES = ("serve", "upload", "pipeline", "memory", "bombs", "desktop", "startup")
+SUITES = ("serve", "upload", "pipeline", "memory", "bombs", "blocks", "admin", "desktop", "startup")
 
 
 def _desktop(quick: bool) -> list[Row]:
@@ -96,6 +96,14 @@ def collect(only: set[str], quick: bool) -> list[Row]:
             from bench import bench_bombs
 
             rows += bench_bombs.run(seconds=3 if quick else 6)
+        elif name == "blocks":
+            from bench import bench_blocks
+
+            rows += bench_blocks.run(sizes=bench_blocks.SIZES[:1] if quick else bench_blocks.SIZES)
+        elif name == "admin":
+            from bench import bench_admin
+
+            rows += bench_admin.run(sizes=bench_admin.SIZES[:1] if quick else bench_admin.SIZES)
         elif name == "desktop":
             rows += _desktop(quick)
         elif name == "startup":

@@ -351,19 +351,28 @@ class Catalog:
     def delete_image(self, image_id: str) -> Deleted | None:
         """Delete the row and its blob reference (None if unknown). Touches no object: the
         caller removes `unused_blob` after this has committed. Works on a full disk."""
+        return next(iter(self.delete_images([image_id])), None)
 
-        def write() -> Deleted | None:
+    def delete_images(self, image_ids: Collection[str]) -> list[Deleted]:
+        """`delete_image` for many in one transaction (one commit, one fsync): one Deleted for
+        each row found."""
+
+        def write() -> list[Deleted]:
             with self.writing() as conn:
-                row = conn.execute(
+                rows = conn.execute(
                     delete(images)
-                    .where(images.c.id == image_id)
+                    .where(images.c.id.in_(list(image_ids)))
                     .returning(images.c.blob_key, images.c.removed_at)
-                ).first()
-                if row is None:
-                    return None
+                ).all()
                 # A removed image gave up its blob reference already.
-                unused = row.removed_at is None and self.drop_blob_ref(conn, row.blob_key)
-                return Deleted(row.blob_key if unused else None)
+                return [
+                    Deleted(
+                        row.blob_key
+                        if row.removed_at is None and self.drop_blob_ref(conn, row.blob_key)
+                        else None
+                    )
+                    for row in rows
+                ]
 
         try:
             return write()
@@ -415,6 +424,13 @@ class Catalog:
     def blob_is_referenced(self, key: str) -> bool:
         with self.reading() as conn:
             return conn.execute(select(blobs.c.key).where(blobs.c.key == key)).first() is not None
+
+    def referenced_among(self, keys: Collection[str]) -> set[str]:
+        """Which of `keys` have a count (one query for a page of a store's listing)."""
+        with self.reading() as conn:
+            return set(
+                conn.execute(select(blobs.c.key).where(blobs.c.key.in_(list(keys)))).scalars()
+            )
 
     def referenced_blob_keys(self) -> set[str]:
         with self.reading() as conn:

@@ -14,12 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select
 from sqlalchemy import update as sql_update
 
-from backend.catalog.catalog import Catalog
+from backend.catalog import bands
+from backend.catalog.catalog import Catalog, ImageRecord
 from backend.catalog.dialect import dialect_insert
-from backend.catalog.schema import audit_log, blocks, images, reports
+from backend.catalog.schema import (
+    audit_log,
+    block_bands,
+    blocks,
+    images,
+    report_groups,
+    reports,
+)
+from backend.images.fingerprint import distance
 
 OPEN, DISMISSED, ACTIONED = "open", "dismissed", "actioned"
 
@@ -58,6 +67,15 @@ class Fingerprint:
 
 # A block as shown to admins: its orientation hashes are matching detail.
 _BLOCK = [c for c in blocks.c if c.name != "orientations"]
+
+
+@dataclass(frozen=True)
+class ReportCursor:
+    """Where an image stands in the list of open reports (the keyset the pages follow)."""
+
+    count: int
+    first: float
+    image_id: str
 
 
 @dataclass(frozen=True)
@@ -115,16 +133,52 @@ class ModerationCatalog:
                     status=OPEN,
                 )
             )
+            group = dialect_insert(conn)(report_groups).values(
+                image_id=image_id, open_count=1, first_at=now
+            )
+            conn.execute(
+                group.on_conflict_do_update(
+                    index_elements=[report_groups.c.image_id],
+                    set_={"open_count": report_groups.c.open_count + 1},
+                )
+            )
             return True
 
-    def open_reports(self) -> list[Report]:
-        with self.catalog.reading() as conn:
-            rows = conn.execute(
-                select(reports)
-                .where(reports.c.status == OPEN)
-                .order_by(reports.c.image_id, reports.c.created_at)
+    def open_report_groups(
+        self, limit: int, after: ReportCursor | None = None
+    ) -> list[tuple[ReportCursor, ImageRecord | None, list[Report]]]:
+        """A page of the images with open reports, the most reported first (then the first
+        reported, then by ID), after `after`: each image's position (the next page's cursor),
+        record (None once deleted) and open reports, oldest first. Three queries a page."""
+        count, first, image = (
+            report_groups.c.open_count,
+            report_groups.c.first_at,
+            report_groups.c.image_id,
+        )
+        query = select(image, count, first).order_by(count.desc(), first, image).limit(limit)
+        if after is not None:
+            query = query.where(
+                or_(
+                    count < after.count,
+                    and_(count == after.count, first > after.first),
+                    and_(count == after.count, first == after.first, image > after.image_id),
+                )
             )
-            return [Report(**r._mapping) for r in rows]
+        with self.catalog.reading() as conn:
+            page = [ReportCursor(c, f, i) for i, c, f in conn.execute(query)]
+            ids = [p.image_id for p in page]
+            records = {
+                row.id: ImageRecord(**row._mapping)
+                for row in conn.execute(select(images).where(images.c.id.in_(ids)))
+            }
+            found: dict[str, list[Report]] = {i: [] for i in ids}
+            for row in conn.execute(
+                select(reports)
+                .where(reports.c.status == OPEN, reports.c.image_id.in_(ids))
+                .order_by(reports.c.image_id, reports.c.created_at, reports.c.id)
+            ):
+                found[row.image_id].append(Report(**row._mapping))
+        return [(p, records.get(p.image_id), found[p.image_id]) for p in page]
 
     def reports_for(self, image_id: str) -> list[Report]:
         with self.catalog.reading() as conn:
@@ -143,6 +197,7 @@ class ModerationCatalog:
                 .where(reports.c.image_id == image_id, reports.c.status == OPEN)
                 .values(status=DISMISSED, resolved_at=now)
             ).rowcount
+            conn.execute(delete(report_groups).where(report_groups.c.image_id == image_id))
             _audit(conn, now, actor, "dismiss_reports", image_id, {"reports": closed, "note": note})
             return closed
 
@@ -186,6 +241,9 @@ class ModerationCatalog:
                 )
                 .values(status=ACTIONED, resolved_at=now)
             ).rowcount
+            conn.execute(
+                delete(report_groups).where(report_groups.c.image_id.in_({image_id, *removed}))
+            )
             detail = {"removed": removed, "blocks": block_ids, "reports": closed, "note": note}
             _audit(conn, now, actor, "remove", image_id, detail)
             return Removal(tuple(removed), tuple(block_ids), closed, tuple(unused))
@@ -208,16 +266,27 @@ class ModerationCatalog:
             where=blocks.c.orientations.is_(None),
         )
         conn.execute(stmt)
-        return conn.execute(
+        block_id = conn.execute(
             select(blocks.c.id).where(blocks.c.kind == h.kind, blocks.c.value == h.value)
         ).scalar_one()
+        if h.kind == "dhash":
+            rows = {
+                (band, value)
+                for x in (h.value, *h.orientations)
+                for band, value in bands.band_values(x)
+            }
+            conn.execute(
+                dialect_insert(conn)(block_bands).on_conflict_do_nothing(),
+                [{"band": b, "value": v, "block_id": block_id} for b, v in sorted(rows)],
+            )
+        return block_id
 
     # -- blocks -----------------------------------------------------------------------------------
-    def blocks(self) -> list[Block]:
+    def blocks(self, limit: int, after: int = 0) -> list[Block]:
+        """A page of the blocklist, by ID, after the block `after`."""
+        query = select(*_BLOCK).where(blocks.c.id > after).order_by(blocks.c.id).limit(limit)
         with self.catalog.reading() as conn:
-            return [
-                Block(**r._mapping) for r in conn.execute(select(*_BLOCK).order_by(blocks.c.id))
-            ]
+            return [Block(**r._mapping) for r in conn.execute(query)]
 
     def unblock(self, block_id: int, *, actor: str, note: str | None) -> Block | None:
         now = time.time()
@@ -228,6 +297,7 @@ class ModerationCatalog:
             if row is None:
                 return None
             block = Block(**row._mapping)
+            conn.execute(delete(block_bands).where(block_bands.c.block_id == block_id))
             detail = {"kind": block.kind, "value": block.value, "note": note}
             _audit(conn, now, actor, "unblock", str(block_id), detail)
             return block
@@ -238,6 +308,47 @@ class ModerationCatalog:
                 select(*_BLOCK).where(blocks.c.kind == "sha256", blocks.c.value == sha256)
             ).first()
             return None if row is None else Block(**row._mapping)
+
+    def has_perceptual_blocks(self) -> bool:
+        with self.catalog.reading() as conn:
+            return (
+                conn.execute(select(blocks.c.id).where(blocks.c.kind == "dhash").limit(1)).first()
+                is not None
+            )
+
+    def block_near(self, frames: Sequence[str], limit: int) -> Block | None:
+        """A dhash block one of whose hashes is within `limit` bits of one of `frames`: found
+        through the band index (backend.catalog.bands), or by a scan beyond its reach."""
+        if not bands.covers(limit):
+            return next(
+                (
+                    block
+                    for block, hashes in self.perceptual_blocks()
+                    if any(distance(f, h) <= limit for f in frames for h in hashes)
+                ),
+                None,
+            )
+        with self.catalog.reading() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            for frame in frames:
+                for band, values in bands.probes(frame, limit):
+                    # Driver SQL: binding hundreds of values through SQLAlchemy's compiler
+                    # costs several times the index lookups themselves.
+                    rows = conn.exec_driver_sql(
+                        "SELECT blocks.id, blocks.value, blocks.orientations FROM block_bands"
+                        " JOIN blocks ON blocks.id = block_bands.block_id"
+                        f" WHERE block_bands.band = {mark}"
+                        f" AND block_bands.value IN ({', '.join([mark] * len(values))})",
+                        (band, *values),
+                    )
+                    for row in rows:
+                        hashes = (row.value, *(row.orientations or "").split())
+                        if any(distance(frame, h) <= limit for h in hashes):
+                            return self._block(conn, row.id)
+        return None
+
+    def _block(self, conn: Connection, block_id: int) -> Block:
+        return Block(**conn.execute(select(*_BLOCK).where(blocks.c.id == block_id)).one()._mapping)
 
     def perceptual_blocks(self) -> list[tuple[Block, tuple[str, ...]]]:
         """Each dhash block with the hashes it matches: upright, then mirrored and turned."""

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -86,6 +87,17 @@ reports = Table(
     Index("ix_reports_image", "image_id"),
 )
 
+# Each image with open reports: how many and since when (migration 0005), kept current with the
+# reports, so that the admin listing, most reported first, reads a page of an index.
+report_groups = Table(
+    "report_groups",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("open_count", Integer, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Index("ix_report_groups_order", "open_count", "first_at", "image_id"),
+)
+
 # Content that may not come back: the SHA-256 of removed bytes, or a perceptual hash of one of
 # their frames (upright; `orientations` holds it mirrored and turned, from migration 0003).
 blocks = Table(
@@ -101,6 +113,19 @@ blocks = Table(
     # whose picture could not be read when they were made (older blocks, deleted uploads).
     Column("orientations", Text, nullable=True),
     UniqueConstraint("kind", "value", name="uq_blocks_kind_value"),
+)
+
+# The band index of the dhash blocks (backend.catalog.bands, migration 0004): a row for each band
+# value of each of a block's hashes, so a check looks up candidates instead of scanning blocks.
+block_bands = Table(
+    "block_bands",
+    metadata,
+    Column("band", Integer, nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("block_id", Integer, nullable=False),
+    PrimaryKeyConstraint("band", "value", "block_id", name="pk_block_bands"),
+    Index("ix_block_bands_block", "block_id"),
+    sqlite_with_rowid=False,
 )
 
 # Every admin action, appended (the database refuses UPDATE and DELETE on it: see 0002).

@@ -150,6 +150,9 @@ class ReportGroup(AdminModel):
 
 class ReportGroups(BaseModel):
     images: list[ReportGroup]
+    next: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 def _record_field(name: str, hint: Any) -> tuple[Any, Any]:
@@ -209,6 +212,9 @@ class AdminBlock(AdminModel):
 
 class BlockList(BaseModel):
     blocks: list[AdminBlock]
+    next: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class PurgeResult(AdminModel):
@@ -226,3 +232,6 @@ class AuditEntry(AdminModel):
 
 class AuditLog(BaseModel):
     entries: list[AuditEntry]
+    next: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )

@@ -34,7 +34,14 @@ from backend.http.models import (
     ReportReceived,
     moderation_responses,
 )
-from backend.moderation import MAX_DETAILS, MAX_NOTE, Moderation, check_reason, clean_text
+from backend.moderation import (
+    MAX_DETAILS,
+    MAX_NOTE,
+    PAGE,
+    Moderation,
+    check_reason,
+    clean_text,
+)
 
 router = APIRouter()
 pages_router = APIRouter(include_in_schema=False)
@@ -130,6 +137,11 @@ async def _run(fn, *args, **kwargs):
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
+# The admin listings come in pages: `limit` entries, then `next` as the following `cursor`.
+LIMIT = Query(PAGE, ge=1, le=1000, description="Entries per page.")
+CURSOR = Query(None, max_length=200, description="The `next` of the page before.")
+
+
 def _moderation(request: Request) -> Moderation:
     return request.app.state.moderation
 
@@ -140,9 +152,11 @@ def _moderation(request: Request) -> Moderation:
     responses=moderation_responses(401, 403, 429),
     summary="Open reports, grouped by image",
 )
-async def admin_reports(request: Request) -> ReportGroups:
-    groups = await _run(_moderation(request).open_reports)
-    return ReportGroups(images=[ReportGroup.model_validate(g) for g in groups])
+async def admin_reports(
+    request: Request, limit: int = LIMIT, cursor: str | None = CURSOR
+) -> ReportGroups:
+    page = await _run(_moderation(request).open_reports, limit, cursor)
+    return ReportGroups(images=[ReportGroup.model_validate(g) for g in page.items], next=page.next)
 
 
 @admin_router.get(
@@ -191,9 +205,11 @@ async def admin_dismiss(request: Request, image_id: str) -> DismissResult:
     responses=moderation_responses(401, 403, 429),
     summary="The blocklist",
 )
-async def admin_blocks(request: Request) -> BlockList:
-    blocks = await _run(_moderation(request).blocks)
-    return BlockList(blocks=[AdminBlock.model_validate(b) for b in blocks])
+async def admin_blocks(
+    request: Request, limit: int = LIMIT, cursor: str | None = CURSOR
+) -> BlockList:
+    page = await _run(_moderation(request).blocks, limit, cursor)
+    return BlockList(blocks=[AdminBlock.model_validate(b) for b in page.items], next=page.next)
 
 
 @admin_router.delete(
@@ -225,13 +241,14 @@ async def admin_purge_expired(request: Request) -> PurgeResult:
 )
 async def admin_audit(
     request: Request,
-    limit: int = Query(100, ge=1, le=1000),
+    limit: int = LIMIT,
     before: int | None = Query(
         None, ge=1, le=2**62, description="Only entries with a smaller id (paging)."
     ),
+    cursor: str | None = CURSOR,
 ) -> AuditLog:
-    entries = await _run(_moderation(request).audit_log, limit, before)
-    return AuditLog(entries=[AuditEntry.model_validate(e) for e in entries])
+    page = await _run(_moderation(request).audit_log, limit, before, cursor)
+    return AuditLog(entries=[AuditEntry.model_validate(e) for e in page.items], next=page.next)
 
 
 router.include_router(admin_router)

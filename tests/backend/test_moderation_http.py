@@ -14,6 +14,7 @@ from PIL import Image
 from requests_toolbelt.adapters.source import SourceAddressAdapter
 
 from backend import cli
+from backend.catalog.bands import band_values
 from backend.http import routes_moderation
 from tests.backend import imagesamples as samples
 from tests.backend.test_fingerprint import animation, disguises
@@ -79,7 +80,7 @@ def test_bad_reports_are_refused(client, body, status):
     r = report(client, image["id"], **body)
     assert r.status_code == status
     assert r.json()["error"].endswith(".")
-    assert admin(client, "GET", "/api/admin/reports").json() == {"images": []}
+    assert admin(client, "GET", "/api/admin/reports").json() == {"images": [], "next": None}
 
 
 def test_report_edge_cases(client):
@@ -344,9 +345,13 @@ def test_a_block_from_before_orientations_gains_them_when_its_picture_is_removed
     image = upload(client, samples.encode(picture, quality=90))
     [row] = client.rows()
     with sqlite3.connect(client.server.settings.data_dir / "picdrop.db") as conn:
-        conn.execute(
+        block_id = conn.execute(
             "INSERT INTO blocks (kind, value, image_id, created_at) VALUES ('dhash', ?, ?, 0)",
             (row["dhash"], "OldRemoval"),
+        ).lastrowid
+        conn.executemany(  # as migration 0004 indexes the blocks it finds
+            "INSERT INTO block_bands (band, value, block_id) VALUES (?, ?, ?)",
+            [(band, value, block_id) for band, value in band_values(row["dhash"])],
         )
     [old] = admin(client, "GET", "/api/admin/blocks").json()["blocks"]
     assert client.upload(samples.encode(picture, quality=80)).status_code == 451
@@ -365,7 +370,7 @@ def test_removal_closes_reports_and_is_in_the_audit_log(client):
     report(client, image["id"], reason="violence", details="gore")
     assert admin(client, "GET", f"/api/admin/images/{image['id']}").status_code == 200
     admin(client, "POST", f"/api/admin/images/{image['id']}/remove")
-    assert admin(client, "GET", "/api/admin/reports").json() == {"images": []}
+    assert admin(client, "GET", "/api/admin/reports").json() == {"images": [], "next": None}
     shown = admin(client, "GET", f"/api/admin/images/{image['id']}").json()
     assert shown["state"] == "removed"
     assert shown["record"]["removed_at"] is not None and not shown["record"]["blob_present"]
@@ -398,7 +403,7 @@ def test_dismiss(client):
     report(client, image["id"], reason="other", details="I just do not like it")
     r = admin(client, "POST", f"/api/admin/images/{image['id']}/dismiss", json={"note": "fine"})
     assert r.json() == {"id": image["id"], "dismissed": 1}
-    assert admin(client, "GET", "/api/admin/reports").json() == {"images": []}
+    assert admin(client, "GET", "/api/admin/reports").json() == {"images": [], "next": None}
     assert client.get(f"/{image['id']}.jpg").status_code == 200
     [entry] = admin(client, "GET", "/api/admin/audit").json()["entries"]
     assert entry["action"] == "dismiss_reports" and entry["detail"]["note"] == "fine"
@@ -418,7 +423,7 @@ def test_lifting_blocks_lets_the_content_back(client):
     assert client.upload(data).status_code == 451
     for b in blocks[1:]:
         assert admin(client, "DELETE", f"/api/admin/blocks/{b['id']}").status_code == 204
-    assert admin(client, "GET", "/api/admin/blocks").json() == {"blocks": []}
+    assert admin(client, "GET", "/api/admin/blocks").json() == {"blocks": [], "next": None}
     again = client.upload(data)
     assert again.status_code == 201
     assert client.get(f"/{again.json()['id']}.jpg").status_code == 200
