@@ -95,9 +95,6 @@ class InstanceServer(QObject):
                 return
         raise RuntimeError(f"cannot listen on {self.name}: {self.server.errorString()}")
 
-    def full_name(self) -> str:
-        return self.server.fullServerName()
-
     def close(self) -> None:
         self.server.close()
 

@@ -145,9 +145,6 @@ class UploadService(QObject):
     def cancel(self, key: str) -> None:
         self.pipeline.cancel(key)
 
-    def cancel_all(self) -> None:
-        self.pipeline.cancel_all()
-
     def retry(self, key: str) -> None:
         self.pipeline.retry(key)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
+from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
@@ -139,7 +139,3 @@ class Colors:
 def rgba(color: QColor) -> str:
     """A colour for a style sheet, alpha included."""
     return f"rgba({color.red()}, {color.green()}, {color.blue()}, {color.alphaF():.3f})"
-
-
-def icon_size(px: int) -> QSize:
-    return QSize(px, px)

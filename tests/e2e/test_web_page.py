@@ -907,6 +907,10 @@ def without_javascript(route) -> None:
     route.fulfill(response=response, body=html)
 
 
+ANIMATIONS_SETTLED = """() => document.getAnimations().every(
+    a => a.playState !== "running" || a.effect.getComputedTiming().iterations === Infinity)"""
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
     base = live_server.url
@@ -916,6 +920,9 @@ def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
 
     def check(name: str) -> None:
         page.wait_for_load_state("networkidle")
+        # axe reads colours as drawn: a row still fading in (or a button mid-transition) would be
+        # measured at part opacity, so wait until every finite animation is over.
+        page.wait_for_function(ANIMATIONS_SETTLED)
         found[name] = page.evaluate(RUN_AXE)
 
     page.goto(base + "/")
