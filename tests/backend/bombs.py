@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 
 from PIL import Image
 
@@ -17,22 +16,9 @@ from tests.backend import imagesamples
 SIDE = 7071
 
 
-def _png_chunk(ctype: bytes, payload: bytes) -> bytes:
-    return imagesamples.png_chunk(ctype, payload)
-
-
 def area_png(side: int = SIDE) -> bytes:
     """A transparent RGBA PNG of side x side pixels: ~200 KB that decode to 4 bytes a pixel."""
-    row = bytes(1 + 4 * side)  # filter byte 0, then transparent black
-    packer = zlib.compressobj(9)
-    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    header = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return imagesamples.zero_png(side, side, bit_depth=8, colour_type=6, row_bytes=4 * side)
 
 
 def screen_gif(side: int = SIDE) -> bytes:

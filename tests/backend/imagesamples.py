@@ -337,18 +337,23 @@ def header_bomb_png(width: int = 60000, height: int = 60000) -> bytes:
     )
 
 
-def one_bit_png(width: int = 30000, height: int = 30000) -> bytes:
-    """A real, complete 1-bit black image: ~100 KB of file for width*height pixels."""
+def zero_png(width: int, height: int, *, bit_depth: int, colour_type: int, row_bytes: int) -> bytes:
+    """A real, complete PNG whose every pixel is zero: a tiny file for a huge image."""
     deflate = zlib.compressobj(9)
-    row = b"\x00" * (1 + (width + 7) // 8)
+    row = bytes(1 + row_bytes)  # filter byte 0, then the row's zero samples
     body = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + png_chunk(b"IHDR", ihdr)
         + png_chunk(b"IDAT", body)
         + png_chunk(b"IEND", b"")
     )
+
+
+def one_bit_png(width: int = 30000, height: int = 30000) -> bytes:
+    """A real, complete 1-bit black image: ~100 KB of file for width*height pixels."""
+    return zero_png(width, height, bit_depth=1, colour_type=0, row_bytes=(width + 7) // 8)
 
 
 def _idat_span(png: bytes) -> tuple[int, int]:

@@ -29,6 +29,16 @@ UNIT = DEPLOY / "systemd" / "picdrop@.service"
 MAX_BYTES = 1024 * 1024
 
 
+def started_nginx(site) -> Nginx:
+    """nginx running `site`; skipped (or failed, under PICDROP_REQUIRE_ALL) without nginx."""
+    try:
+        nginx = Nginx(site)
+    except Unavailable as exc:
+        require(False, str(exc))
+    nginx.start()
+    return nginx
+
+
 @pytest.fixture
 def single_machine(tmp_path):
     """One replica on the filesystem store with X-Accel-Redirect, behind deploy/'s nginx."""
@@ -55,11 +65,7 @@ def single_machine(tmp_path):
             blobs_dir=data_dir / "blobs",
             max_body="1088k",  # PICDROP_MAX_BYTES + 64 KiB of multipart framing
         )
-        try:
-            nginx = Nginx(site)
-        except Unavailable as exc:
-            require(False, str(exc))
-        nginx.start()
+        nginx = started_nginx(site)
         try:
             yield nginx, replica
         finally:
@@ -139,11 +145,7 @@ def test_all_replicas_down_is_a_503_to_retry(tmp_path):
         upstreams=[f"127.0.0.1:{free_port()}"],
         cache_dir=tmp_path / "cache",
     )
-    try:
-        nginx = Nginx(site)
-    except Unavailable as exc:
-        require(False, str(exc))
-    nginx.start()
+    nginx = started_nginx(site)
     try:
         r = requests.post(f"{nginx.url}/api/upload", data=b"x", timeout=30)
         assert r.status_code == 503
@@ -164,11 +166,7 @@ def test_links_through_nginx_keep_its_port_without_a_public_url(tmp_path):
         site = render_nginx_site(
             listen_port=free_port(), upstreams=[replica.address], cache_dir=tmp_path / "cache"
         )
-        try:
-            nginx = Nginx(site)
-        except Unavailable as exc:
-            require(False, str(exc))
-        nginx.start()
+        nginx = started_nginx(site)
         try:
             sxcu = requests.get(f"{nginx.url}/api/sharex.sxcu", timeout=30).json()
             assert sxcu["RequestURL"] == f"{nginx.url}/api/upload"
