@@ -13,7 +13,7 @@ from PySide6.QtGui import QClipboard, QDesktopServices
 
 from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
-from desktop.core.activity import Activity, summarize
+from desktop.core.activity import Activity, Run
 from desktop.core.history import HistoryStore
 from desktop.core.intake import BytesSource
 from desktop.core.jobs import JobState
@@ -43,9 +43,7 @@ class TrayController(QObject):
         self.capture = capture
         self.clipboard = clipboard
         self.destinations = destinations  # (imported custom uploaders, the one in use)
-        # The run in progress: jobs added since the queue was last idle. The tooltip and the
-        # ring count these, so "2 of 5" means this run's five, not everything since launch.
-        self._run: list[str] = []
+        self._run = Run()
         self._states: dict[str, JobState] = {}
         self._last_page = ""
 
@@ -73,8 +71,8 @@ class TrayController(QObject):
 
     # -- state shown --------------------------------------------------------------------------
     def activity(self) -> Activity:
-        jobs = [self.service.job(k) for k in self._run if k in self.service.queue]
-        return summarize(jobs, paused=self.service.paused)
+        jobs = [self.service.job(k) for k in self._run.keys if k in self.service.queue]
+        return self._run.activity(jobs, paused=self.service.paused)
 
     def update_activity(self) -> None:
         self.tray.show_activity(self.activity())
@@ -124,19 +122,18 @@ class TrayController(QObject):
     # -- service reports ----------------------------------------------------------------------
     @Slot(str)
     def _on_job_added(self, key: str) -> None:
-        if all(
-            k not in self.service.queue or self.service.job(k).state.finished for k in self._run
-        ):
-            self._run = []  # the previous run is over: this job starts a new one
-        self._run.append(key)
+        over = all(
+            k not in self.service.queue or self.service.job(k).state.finished
+            for k in self._run.keys
+        )
+        self._run.add(key, previous_over=over)
         self._states[key] = self.service.job(key).state
         self.update_activity()
 
     @Slot(str)
     def _on_job_removed(self, key: str) -> None:
         self._states.pop(key, None)
-        if key in self._run:
-            self._run.remove(key)
+        self._run.remove(key)
         self.update_activity()
 
     @Slot(str)

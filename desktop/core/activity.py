@@ -6,7 +6,7 @@ Qt-free: a summary of plain Job values.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from desktop.core.jobs import Job, JobState
 
@@ -72,3 +72,35 @@ def summarize(jobs: Iterable[Job], paused: bool = False) -> Activity:
         percent=percent,
         paused=paused,
     )
+
+
+class Run:
+    """The jobs added since the queue was last idle, and what they are doing.
+
+    The tooltip and the ring count these, so "2 of 5" means this run's five, not everything since
+    launch. Sizes become exact only as jobs are staged and sent (a job being prepared counts as
+    the average, the upload body adds its envelope), which would nudge the percentage back now and
+    then: while the run's jobs stay the same, it never moves back."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self._floor = 0
+
+    def add(self, key: str, *, previous_over: bool) -> None:
+        if previous_over:
+            self.keys = []
+        self.keys.append(key)
+        self._floor = 0  # more work: the percentage may rightly drop
+
+    def remove(self, key: str) -> None:
+        if key in self.keys:
+            self.keys.remove(key)
+            self._floor = 0
+
+    def activity(self, jobs: Iterable[Job], paused: bool = False) -> Activity:
+        """`jobs`: this run's jobs still in the queue."""
+        activity = summarize(jobs, paused)
+        if activity.percent is None:
+            return activity
+        self._floor = max(self._floor, activity.percent)
+        return replace(activity, percent=self._floor)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
-from desktop.core.activity import Activity, summarize
+from desktop.core.activity import Activity, Run, summarize
 from desktop.core.config import AppConfig
 from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
@@ -268,6 +268,38 @@ def test_activity_summary_text() -> None:
     assert summarize([job(JobState.DONE), job(JobState.FAILED)]).text == "1 uploaded, 1 failed"
     assert summarize([job(JobState.QUEUED)], paused=True).text == "Paused, 1 waiting"
     assert Activity().percent is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # The sending job's size grows by the upload body's envelope: 50 of 100 becomes 50 of 110.
+        (lambda jobs, run: setattr(jobs[0], "size", 110), 50),
+        # The job being prepared turns out bigger than the average it was counted as.
+        (lambda jobs, run: setattr(jobs[1], "size", 300), 50),
+        # New work joins the run: the percentage rightly drops.
+        (
+            lambda jobs, run: (
+                jobs.append(Job(key="c", name="c", batch="b", size=200)),
+                run.add("c", previous_over=False),
+            ),
+            22,
+        ),
+    ],
+)
+def test_run_percentage_moves_back_only_when_work_joins(change, expected) -> None:
+    jobs = [
+        Job(key="a", name="a", batch="b", size=100, state=JobState.UPLOADING, sent=100),
+        Job(key="b", name="b", batch="b", size=0),
+    ]
+    run = Run()
+    for job in jobs:
+        run.add(job.key, previous_over=False)
+    assert run.activity(jobs).percent == 50
+    change(jobs, run)
+    assert run.activity(jobs).percent == expected
+    run.remove("a")  # less work, counted afresh
+    assert run.activity(jobs[1:]).percent == 0
 
 
 def test_tray_icon_renders_sharp_ring_at_every_size(qapp) -> None:
