@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backend.catalog import BlobUsage, Catalog
-from backend.service import THUMBNAILS, thumbnail_owners
+from backend.service import THUMBNAILS, key_sha256
 from backend.storage import BlobStore
 
 BATCH = 500  # store keys looked up in the catalog per query
@@ -184,13 +184,12 @@ def _check_stored(
     """One batch of the store's listing: which objects no live image uses."""
     if not batch:
         return
-    owners = {key: thumbnail_owners(key) for key in batch if key.startswith(THUMBNAILS)}
-    used = catalog.live_blob_keys_among(
-        [k for k in batch if k not in owners] + [k for keys in owners.values() for k in keys]
-    )
+    contents = {key: key_sha256(key) for key in batch if key.startswith(THUMBNAILS)}
+    used = catalog.live_blob_keys_among([k for k in batch if k not in contents])
+    in_use = catalog.contents_in_use(set(contents.values()))
     for key, old in batch.items():
-        thumbnail = key in owners
-        if (owners[key] & used) if thumbnail else (key in used):
+        thumbnail = key in contents
+        if (contents[key] in in_use) if thumbnail else (key in used):
             report.thumbnails += thumbnail
             continue
         if not old:
@@ -198,10 +197,10 @@ def _check_stored(
             continue
         done = None
         if repair:
-            if thumbnail:
-                store.delete(key)  # derived data, remade on demand: no lock needed
-            elif not catalog.delete_blob_if_unreferenced(key, store.delete):
-                continue  # an upload of the same bytes adopted it meanwhile: no orphan
+            if not thumbnail and catalog.blob_is_referenced(key):
+                continue  # counted but unused: the count's finding covers it
+            # Keys are never reused: an object with no row cannot gain one, no lock needed.
+            store.delete(key)
             done = "removed"
         kind = "orphan_thumbnail" if thumbnail else "orphan_blob"
         found(Finding(kind, key, "in the store but used by no image", done))

@@ -7,16 +7,20 @@ synchronous (they block on disk, database and CPU); the HTTP layer runs them in 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
 from backend import ids
 from backend.catalog import (
+    BlobGone,
     Catalog,
     IdempotencyClaim,
     IdempotencyRecord,
@@ -26,7 +30,7 @@ from backend.catalog import (
 )
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.expiry import EXPIRY_CHOICES, requested_lifetime
-from backend.images import FORMATS, Limits, Processed, make_thumbnail, process
+from backend.images import Limits, Processed, make_thumbnail, process
 from backend.images.thumbnail import thumbnail_memory
 from backend.retention import lifetime, parse_retention
 from backend.settings import Settings
@@ -52,18 +56,15 @@ class Upload:
     replayed: bool = False
 
 
-def blob_key(sha256: str, ext: str) -> str:
-    return f"{sha256[:2]}/{sha256}.{ext}"
+def new_blob_key(sha256: str, ext: str) -> str:
+    """A key never used before for these bytes: content hash, generation, format. Never reusing
+    a key is what lets a delete remove an object without holding a lock (see the catalog).
+    Blobs stored before catalog migration 0006 have keys without the generation."""
+    return f"{sha256[:2]}/{sha256}.{secrets.token_hex(6)}.{ext}"
 
 
 def thumbnail_key(sha256: str) -> str:
     return f"{THUMBNAILS}{sha256[:2]}/{sha256}.webp"
-
-
-def thumbnail_owners(key: str) -> set[str]:
-    """The blob keys a thumbnail may belong to: the image bytes of its SHA-256, in any format."""
-    sha256 = key_sha256(key)
-    return {blob_key(sha256, ext) for ext in sorted({ext for _, ext in FORMATS.values()})}
 
 
 def key_sha256(key: str) -> str:
@@ -149,53 +150,64 @@ class ImageService:
         expires_at: float | None,
         idempotency_key: str | None = None,
     ) -> Upload:
-        """Screen, write the blob durably, then commit the row.
+        """Screen, write the blob durably (unless these bytes are stored already), then commit
+        the row.
 
         Raises a screen's ApiError (blocked content, scanner refusal), StorageFull when the
-        disk is full (the blob is then taken back unless another upload adopted it meanwhile),
-        or StorageUnavailable when the store refuses writes (read-only, failing, unreachable).
+        disk is full, or StorageUnavailable when the store refuses writes (read-only, failing,
+        unreachable). No database lock is held while the store is written.
         """
         for screen in self.screens:
             screen(processed)
-        info = processed.info
-        key = blob_key(processed.sha256, info.ext)
         data = processed.data
         if self.retention is not None:
             kept_until = self.clock() + lifetime(len(data), self.settings.max_bytes, self.retention)
             expires_at = kept_until if expires_at is None else min(expires_at, kept_until)
+        add = partial(
+            self._add,
+            processed,
+            request_sha256=request_sha256,
+            expires_at=expires_at,
+            idempotency_key=idempotency_key,
+        )
 
-        # Same bytes already in the store: no second write. The store is asked, not the catalog,
-        # so a blob that is referenced but missing is written again; ensure_blob covers a
-        # concurrent delete.
-        wrote = False
-        if not self.store.exists(key):
-            self.store.put(key, data)
-            wrote = True
+        live = self.catalog.live_blob(processed.sha256)
+        if live is not None:
+            # The store is asked too: a blob that is referenced but missing is written again.
+            if not self.store.exists(live):
+                self.store.put(live, data)
+            with suppress(BlobGone):  # its last image was deleted meanwhile: write afresh
+                return add(live, written=False)
+        key = new_blob_key(processed.sha256, processed.info.ext)
+        self.store.put(key, data)
         try:
-            return self._add(processed, key, request_sha256, expires_at, idempotency_key)
+            upload = add(key, written=True)
         except Exception:
-            if wrote:  # e.g. the database is full: leave no orphan behind if we can help it
-                try:
-                    self.catalog.delete_blob_if_unreferenced(key, self.store.delete)
-                except Exception:
-                    log.warning("could not take back the blob of a failed upload; the sweep will")
+            self._discard(key)  # e.g. the database is full: leave no orphan if we can help it
             raise
+        if upload.record.blob_key != key:  # a concurrent upload of the same bytes came first
+            self._discard(key)
+        return upload
+
+    def _discard(self, key: str) -> None:
+        """Remove an object this upload wrote and no image uses (the sweep would, later)."""
+        try:
+            self.store.delete(key)
+        except Exception:
+            log.warning("could not take back an unused blob; the sweep will")
 
     def _add(
         self,
         processed: Processed,
         key: str,
+        *,
+        written: bool,
         request_sha256: str,
         expires_at: float | None,
         idempotency_key: str | None,
     ) -> Upload:
         info = processed.info
         data = processed.data
-
-        def ensure_blob() -> None:
-            if not self.store.exists(key):
-                self.store.put(key, data)
-
         token = ids.new_delete_token()
         claim = None
         if idempotency_key is not None:
@@ -218,14 +230,14 @@ class ImageService:
                 expires_at=expires_at,
                 dhash=processed.dhash,
             ),
-            ensure_blob=ensure_blob,
+            written=written,
             id_length=self.settings.id_length,
             claim=claim,
         )
         if isinstance(result, IdempotencyRecord):  # a concurrent try with the same key won
             assert idempotency_key is not None
             return self._replayed(result, request_sha256, idempotency_key)
-        self.cache.put(key, data)
+        self.cache.put(result.blob_key, data)
         return Upload(result, token)
 
     # -- reading --------------------------------------------------------------------------------
@@ -347,13 +359,17 @@ class ImageService:
         return deleted is not None
 
     def remove_unused_blob(self, key: str) -> None:
-        """After a committed delete left `key` without images: remove it and its thumbnail,
-        unless an upload of the same bytes adopted it meanwhile. Never raises: a blob that
-        cannot be removed now stays as an orphan for the sweep (or `check --repair`)."""
-        thumbnail = thumbnail_key(key_sha256(key))
+        """After a committed delete left `key` without images: remove it, and its thumbnail
+        unless another blob of the same bytes is live. No lock is needed: nothing adopts a blob
+        without its row (see the catalog). Never raises: a blob that cannot be removed now stays
+        as an orphan for the sweep (or `check --repair`)."""
+        sha256 = key_sha256(key)
+        thumbnail = thumbnail_key(sha256)
         try:
-            if self.catalog.delete_blob_if_unreferenced(key, self.store.delete):
-                self.store.delete(thumbnail)  # derived data: no lock needed, remade on demand
+            self.store.delete(key)
+            self.catalog.space_freed()
+            if self.catalog.live_blob(sha256) is None:
+                self.store.delete(thumbnail)  # derived data, remade on demand
         except Exception as exc:
             why = f"{type(exc).__name__}: {next(iter(str(exc).splitlines()), '')}"  # one line
             log.warning("blob %s outlived its images (%s); the sweep will remove it", key, why)
@@ -399,21 +415,21 @@ class ImageService:
         return removed
 
     def _sweep_page(self, keys: list[str]) -> int:
-        owners = {k: thumbnail_owners(k) for k in keys if k.startswith(THUMBNAILS)}
-        referenced = self.catalog.referenced_among(
-            [k for k in keys if k not in owners] + [o for keys in owners.values() for o in keys]
-        )
-        removed = 0
-        for key in keys:
-            if key in owners:
-                if not owners[key] & referenced:
-                    self.store.delete(key)  # derived data, remade on demand: no lock needed
-                    removed += 1
-            elif key not in referenced and self.catalog.delete_blob_if_unreferenced(
-                key, self.store.delete
-            ):
-                removed += 1
-        return removed
+        thumbnails = {k: key_sha256(k) for k in keys if k.startswith(THUMBNAILS)}
+        referenced = self.catalog.referenced_among([k for k in keys if k not in thumbnails])
+        in_use = self.catalog.contents_in_use(set(thumbnails.values()))
+        # An object with no row cannot gain one (keys are never reused) and this one is older
+        # than the grace that covers uploads in flight: no lock needed to delete it.
+        unused = [
+            k
+            for k in keys
+            if (thumbnails[k] not in in_use if k in thumbnails else k not in referenced)
+        ]
+        for key in unused:
+            self.store.delete(key)
+        if unused:
+            self.catalog.space_freed()
+        return len(unused)
 
 
 class ByteCache:

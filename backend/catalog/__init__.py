@@ -1,6 +1,7 @@
 """The catalog: image records, blob reference counts and idempotency keys, in SQL."""
 
 from backend.catalog.catalog import (
+    BlobGone,
     BlobUsage,
     Catalog,
     Deleted,
@@ -13,6 +14,7 @@ from backend.catalog.catalog import (
 )
 
 __all__ = [
+    "BlobGone",
     "BlobUsage",
     "Catalog",
     "Deleted",

@@ -1,14 +1,14 @@
 """Catalog operations over SQLAlchemy Core, for SQLite (default) and PostgreSQL.
 
-Consistency rules (design promise 5):
+Consistency rules (design promise 5), with no blob I/O under a database lock:
 - an image row is committed only after its blob is durable (the caller writes the blob first);
+- a blob's key is written once and never reused: new bytes go under a key of their own (content
+  hash plus a generation), and an upload of bytes already stored adopts the live blob's row;
 - a blob's reference count lives in the `blobs` table. A delete that takes the count to zero
-  removes the count's row and commits; only then is the object removed, through
-  `delete_blob_if_unreferenced`, and only if no upload adopted the bytes meanwhile. A crash or an
+  removes the count's row and commits; only then does the caller remove the object. Nothing can
+  adopt it meanwhile (adopting needs the row), so no lock is held while it goes. A crash or an
   error between the two leaves an orphan object (the sweep removes it), never a row without its
-  blob;
-- an upload that brings a count back from zero checks (under the same lock) that the object is
-  still there, and writes it again if not.
+  blob.
 
 On SQLite every write transaction starts with BEGIN IMMEDIATE (it takes the write lock up front, so
 two writers never deadlock upgrading a read lock); reads use a separate engine with plain BEGIN.
@@ -16,14 +16,10 @@ A file of zeros beside the database (`-reserve`) is given up when the disk is fu
 delete, which needs room in the WAL before it can free any, still commits.
 
 On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by a global lock:
-- `INSERT ... ON CONFLICT DO UPDATE ... RETURNING refcount` locks the blob's row (or waits for a
-  concurrent insert of it to commit) until the transaction ends; if a concurrent delete removed the
-  row meanwhile, PostgreSQL inserts a fresh one (refcount 1), so `ensure_blob` runs, as it must;
+- adopting a blob locks its row (`SELECT ... FOR UPDATE`) before counting it; if a concurrent
+  delete removed the row meanwhile, the upload finds none and writes its bytes afresh;
 - `UPDATE ... RETURNING` and `DELETE ... RETURNING` lock the rows they touch, so two deletes of
   one image cannot both succeed, and a refcount is never decremented twice;
-- removing an unreferenced object inserts a placeholder row for its key (ON CONFLICT DO NOTHING):
-  while the object is deleted, an upload of the same bytes waits on that row, then finds it gone
-  and writes the object again (SQLite gets the same from its write lock);
 - an ID collision is retried inside a SAVEPOINT, so the failed INSERT does not abort the upload;
 - migrations take a transaction-level advisory lock, so replicas starting at once upgrade the
   schema one after the other (the second finds it done);
@@ -38,9 +34,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import closing, contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +122,7 @@ class IdempotencyClaim:
 @dataclass(frozen=True)
 class Deleted:
     """A committed delete. `unused_blob`: the blob it left without images, for the caller to
-    remove (with `delete_blob_if_unreferenced`), or None when other images still use it."""
+    remove once this has committed, or None when other images still use it."""
 
     unused_blob: str | None
 
@@ -291,23 +287,39 @@ class Catalog:
         self,
         new: NewImage,
         *,
-        ensure_blob: Callable[[], None],
+        written: bool,
         id_length: int = 10,
         claim: IdempotencyClaim | None = None,
     ) -> ImageRecord | IdempotencyRecord:
-        """Insert an image whose blob the caller has already written.
+        """Insert an image whose blob is stored under `new.blob_key`: an object the caller has
+        just written under a key never used before (`written`), or the live blob of these bytes
+        that `live_blob` found.
 
-        `ensure_blob` runs under the blob's lock when its reference count comes back from zero: a
-        concurrent delete may have just removed the object, and it must write it again.
+        A live blob of the same bytes is always adopted (the record's `blob_key` then names it,
+        and an object the caller wrote is unused: the caller removes it). With nothing live to
+        adopt and nothing written, raises BlobGone: the last image using the blob was deleted
+        meanwhile, its object may be going, and the caller must write the bytes afresh.
         With an idempotency `claim`, an earlier (or concurrent) upload with the same key wins: its
         IdempotencyRecord is returned instead and nothing is added.
         """
         now = time.time()
         try:
             with self.writing() as conn:
-                refcount = self._add_blob_ref(conn, new.blob_key, new.size, now)
-                if refcount == 1:
-                    ensure_blob()
+                live = self._adopt_live_blob(conn, new.sha256)
+                if live is not None:
+                    new = replace(new, blob_key=live)
+                elif written:
+                    conn.execute(
+                        insert(blobs).values(
+                            key=new.blob_key,
+                            sha256=new.sha256,
+                            size=new.size,
+                            refcount=1,
+                            created_at=now,
+                        )
+                    )
+                else:
+                    raise BlobGone(new.blob_key)
                 record = self._insert_image(conn, new, now, id_length)
                 if claim is not None:
                     conn.execute(
@@ -324,12 +336,28 @@ class Catalog:
                 raise
             return existing
 
-    def _add_blob_ref(self, conn: Connection, key: str, size: int, now: float) -> int:
-        stmt = dialect_insert(conn)(blobs).values(key=key, size=size, refcount=1, created_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[blobs.c.key], set_={"refcount": blobs.c.refcount + 1}
-        ).returning(blobs.c.refcount)
-        return conn.execute(stmt).scalar_one()
+    def _adopt_live_blob(self, conn: Connection, sha256: str) -> str | None:
+        """Count one more image on the live blob of these bytes, if there is one: its key."""
+        key = conn.execute(
+            select(blobs.c.key)
+            .where(blobs.c.sha256 == sha256, blobs.c.refcount > 0)
+            .limit(1)
+            .with_for_update()
+        ).scalar()
+        if key is not None:
+            conn.execute(
+                sql_update(blobs).where(blobs.c.key == key).values(refcount=blobs.c.refcount + 1)
+            )
+        return key
+
+    def live_blob(self, sha256: str) -> str | None:
+        """The key of a blob of these bytes that images use, if any (an upload adopts it)."""
+        with self.reading() as conn:
+            return conn.execute(
+                select(blobs.c.key)
+                .where(blobs.c.sha256 == sha256, blobs.c.refcount > 0)
+                .limit(1)
+            ).scalar()
 
     def _insert_image(
         self, conn: Connection, new: NewImage, now: float, id_length: int
@@ -436,33 +464,21 @@ class Catalog:
         with self.reading() as conn:
             return set(conn.execute(select(blobs.c.key)).scalars())
 
-    def delete_blob_if_unreferenced(self, key: str, delete_blob: Callable[[str], None]) -> bool:
-        """Delete the object unless an image uses it (after a delete that left it unused, and
-        for the orphan sweep), so that no upload adopts it meanwhile. True if it was deleted.
-
-        A placeholder row (refcount 0) is inserted for the key and removed again in the same
-        transaction: if the key has a row, it is referenced (False); if not, the placeholder
-        holds the key's lock while the object is deleted, and an upload of the same bytes waits
-        for it, then inserts its own row and (refcount 1) writes the object again. This is the one
-        place where blob I/O runs under a lock, and it must: an upload that found the object
-        there and committed before an unlocked delete would be left without its blob. The lock
-        is the key's row on PostgreSQL; on SQLite it is the write lock, held for one unlink.
-        If `delete_blob` raises, nothing changes in the catalog and the exception propagates.
-        """
-        with self.writing() as conn:
-            stmt = (
-                dialect_insert(conn)(blobs)
-                .values(key=key, size=0, refcount=0, created_at=time.time())
-                .on_conflict_do_nothing(index_elements=[blobs.c.key])
-                .returning(blobs.c.key)
+    def contents_in_use(self, sha256s: Collection[str]) -> set[str]:
+        """Which of these content hashes a live blob holds (one query for a page of thumbnails)."""
+        with self.reading() as conn:
+            return set(
+                conn.execute(
+                    select(blobs.c.sha256)
+                    .where(blobs.c.sha256.in_(list(sha256s)), blobs.c.refcount > 0)
+                    .distinct()
+                ).scalars()
             )
-            if conn.execute(stmt).first() is None:
-                return False
-            delete_blob(key)
-            conn.execute(delete(blobs).where(blobs.c.key == key, blobs.c.refcount == 0))
+
+    def space_freed(self) -> None:
+        """Objects were removed: take back the room a full disk made the catalog give up."""
         if self._reserve is not None:
-            self._reserve.keep()  # room was freed: take back what a full disk made us give up
-        return True
+            self._reserve.keep()
 
     def repair_refcount(self, key: str) -> int:
         """Set the blob's count to the number of live images using it (no row when none) and
@@ -475,8 +491,8 @@ class Catalog:
                 .on_conflict_do_nothing(index_elements=[blobs.c.key])
             )
             conn.execute(select(blobs.c.key).where(blobs.c.key == key).with_for_update())
-            count, size = conn.execute(
-                select(func.count(), func.max(images.c.size)).where(
+            count, size, sha256 = conn.execute(
+                select(func.count(), func.max(images.c.size), func.max(images.c.sha256)).where(
                     images.c.blob_key == key, images.c.removed_at.is_(None)
                 )
             ).one()
@@ -484,7 +500,9 @@ class Catalog:
                 conn.execute(delete(blobs).where(blobs.c.key == key))
             else:
                 conn.execute(
-                    sql_update(blobs).where(blobs.c.key == key).values(refcount=count, size=size)
+                    sql_update(blobs)
+                    .where(blobs.c.key == key)
+                    .values(refcount=count, size=size, sha256=sha256)
                 )
             return count
 
@@ -540,6 +558,10 @@ class Catalog:
             return "ok"
         with self.reading() as conn:
             return conn.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+
+
+class BlobGone(Exception):
+    """The blob an upload meant to adopt lost its last image meanwhile: write the bytes afresh."""
 
 
 class WouldBlock(Exception):

@@ -41,8 +41,9 @@ images = Table(
 )
 
 # One row per stored blob; `refcount` counts the images that use it. The row goes when the count
-# reaches zero; the object is deleted after that commit, under a placeholder row for its key, so
-# it can never vanish under a new upload (see catalog.py).
+# reaches zero and the object is deleted after that commit. A key is written once and never
+# reused, so no upload can adopt an object that a delete is removing (see catalog.py); `sha256`
+# (migration 0006) finds the live blob of the same bytes.
 blobs = Table(
     "blobs",
     metadata,
@@ -50,6 +51,8 @@ blobs = Table(
     Column("size", Integer, nullable=False),
     Column("refcount", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("sha256", String(64), nullable=True),
+    Index("ix_blobs_sha256", "sha256"),
 )
 
 # Replays of an upload carrying the same Idempotency-Key. The key is stored only as a hash, and the

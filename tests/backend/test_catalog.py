@@ -5,14 +5,21 @@ Several `Catalog` objects on one database stand for several replicas (processes)
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.catalog import Catalog, Deleted, IdempotencyClaim, IdempotencyRecord, NewImage
+from backend.catalog import (
+    BlobGone,
+    Catalog,
+    Deleted,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    NewImage,
+)
 from tests.catalog_rows import image_records
 
 
@@ -61,51 +68,45 @@ def test_migrate_is_idempotent(catalog):
     assert len(image_records(catalog)) == 0
 
 
-def test_refcount_brings_the_blob_back_and_deletes_it_last(catalog):
-    ensured = []
-    a = catalog.add_image(new_image(), ensure_blob=lambda: ensured.append("a"))
-    b = catalog.add_image(new_image(), ensure_blob=lambda: ensured.append("b"))
-    assert ensured == ["a"]  # only the first reference checks the object
-    assert a.id != b.id
+def test_uploads_of_the_same_bytes_share_the_live_blob_and_the_last_delete_frees_it(catalog):
+    a = catalog.add_image(new_image("ab/ab.1.jpg"), written=True)
+    # A second upload wrote its own copy: the live blob is adopted, its copy is left unused.
+    b = catalog.add_image(new_image("ab/ab.2.jpg"), written=True)
+    c = catalog.add_image(new_image(catalog.live_blob("ab")), written=False)
+    assert a.blob_key == b.blob_key == c.blob_key == "ab/ab.1.jpg"
+    assert len({a.id, b.id, c.id}) == 3
     assert catalog.delete_image(a.id) == Deleted(unused_blob=None)
-    assert catalog.delete_image(b.id) == Deleted(unused_blob="ab/ab.jpg")
+    assert catalog.delete_image(c.id) == Deleted(unused_blob=None)
+    assert catalog.delete_image(b.id) == Deleted(unused_blob="ab/ab.1.jpg")
     assert catalog.delete_image(b.id) is None
-    assert catalog.referenced_blob_keys() == set()
+    assert catalog.referenced_blob_keys() == set() and catalog.live_blob("ab") is None
 
 
-def test_a_delete_commits_before_any_object_is_touched(catalog):
-    """The catalog's delete removes rows only; the object goes afterwards, under the placeholder,
-    and an object that cannot be deleted leaves the catalog as it was (the row stays deleted)."""
-    objects = {"ab/ab.jpg"}
-    a = catalog.add_image(new_image(), ensure_blob=lambda: None)
-    deleted = catalog.delete_image(a.id)
-    assert catalog.get(a.id) is None and objects == {"ab/ab.jpg"}  # committed, object untouched
-
-    def failing_delete(key: str) -> None:
-        raise OSError(errno.EIO, "the disk said no")
-
-    with pytest.raises(OSError):
-        catalog.delete_blob_if_unreferenced(deleted.unused_blob, failing_delete)
+def test_a_delete_commits_without_touching_any_object(catalog):
+    """The catalog's delete removes rows only; the caller removes the object after the commit."""
+    a = catalog.add_image(new_image("ab/ab.1.jpg"), written=True)
+    assert catalog.delete_image(a.id) == Deleted(unused_blob="ab/ab.1.jpg")
     assert catalog.get(a.id) is None
-    assert catalog.referenced_blob_keys() == set()  # no placeholder left behind
-    assert catalog.delete_blob_if_unreferenced(deleted.unused_blob, objects.discard)
-    assert objects == set()
+    assert catalog.referenced_blob_keys() == set() and catalog.contents_in_use({"ab"}) == set()
 
 
-def test_an_upload_adopting_the_bytes_between_commit_and_removal_keeps_them(catalog, replica):
-    objects = {"ab/ab.jpg"}
-    a = catalog.add_image(new_image(), ensure_blob=lambda: None)
-    deleted = catalog.delete_image(a.id)
-    b = replica.add_image(new_image(), ensure_blob=lambda: None)  # found the object: no write
-    assert not catalog.delete_blob_if_unreferenced(deleted.unused_blob, objects.discard)
-    assert objects == {"ab/ab.jpg"}
-    assert catalog.get(b.id) is not None
+def test_a_blob_whose_last_image_went_meanwhile_is_never_adopted(catalog, replica):
+    """An upload found the live blob, then its last image was deleted (its object may be on the
+    way out): adopting it fails, nothing is added, and the upload writes its bytes afresh."""
+    a = catalog.add_image(new_image("ab/ab.1.jpg"), written=True)
+    found = replica.live_blob("ab")
+    assert catalog.delete_image(a.id).unused_blob == found
+    with pytest.raises(BlobGone):
+        replica.add_image(new_image(found), written=False)
+    assert image_records(catalog) == [] and catalog.referenced_blob_keys() == set()
+    fresh = replica.add_image(new_image("ab/ab.2.jpg"), written=True)
+    assert catalog.referenced_blob_keys() == {fresh.blob_key} == {"ab/ab.2.jpg"}
 
 
 def test_idempotency_claim_wins_once(catalog):
     claim = IdempotencyClaim(key_hash="k" * 64, request_sha256="r" * 64, sealed_token="00")
-    first = catalog.add_image(new_image(), ensure_blob=lambda: None, claim=claim)
-    second = catalog.add_image(new_image(), ensure_blob=lambda: None, claim=claim)
+    first = catalog.add_image(new_image(), written=True, claim=claim)
+    second = catalog.add_image(new_image(), written=False, claim=claim)
     assert isinstance(second, IdempotencyRecord)
     assert second.image_id == first.id
     assert len(image_records(catalog)) == 1
@@ -117,32 +118,42 @@ def test_id_collisions_are_retried(catalog, monkeypatch):
 
     draws = iter(["AAAAAAAAAA", "AAAAAAAAAA", "BBBBBBBBBB"])
     monkeypatch.setattr(ids, "new_id", lambda length=10: next(draws))
-    a = catalog.add_image(new_image(), ensure_blob=lambda: None)
-    b = catalog.add_image(new_image("cd/cd.jpg"), ensure_blob=lambda: None)
+    a = catalog.add_image(new_image(), written=True)
+    b = catalog.add_image(new_image("cd/cd.jpg"), written=True)
     assert (a.id, b.id) == ("AAAAAAAAAA", "BBBBBBBBBB")
 
 
-def test_concurrent_adds_and_deletes_keep_counts_right(catalog):
-    """Writers from many threads: no 'database is locked', refcounts add up."""
+def test_uploads_and_deletes_racing_never_leave_an_image_without_its_object(catalog, replica):
+    """The service's protocol from many threads on two replicas, objects in a set: adopt the live
+    blob or write a fresh key; remove an object only after the commit that left it unused. Every
+    live image keeps its object, counts add up, and nothing waits on 'database is locked'."""
     lock = threading.Lock()
     objects: set[str] = set()
+    written = iter(range(10**6))
 
-    def ensure(key):
+    def upload(c: Catalog, sha: str):
+        live = c.live_blob(sha)
+        if live is not None:
+            with contextlib.suppress(BlobGone):
+                return c.add_image(new_image(live), written=False)
         with lock:
+            key = f"{sha[:2]}/{sha}.{next(written)}.jpg"
             objects.add(key)
-
-    def delete(key):
-        with lock:
-            objects.discard(key)
+        record = c.add_image(new_image(key), written=True)
+        if record.blob_key != key:
+            with lock:
+                objects.discard(key)
+        return record
 
     def work(i: int) -> None:
-        key = f"k{i % 5}/k{i % 5}.jpg"
-        rec = catalog.add_image(new_image(key), ensure_blob=lambda: ensure(key))
+        c = (catalog, replica)[i % 2]
+        record = upload(c, f"k{i % 5}")
         if i % 2:
-            deleted = catalog.delete_image(rec.id)
+            deleted = c.delete_image(record.id)
             assert deleted is not None
             if deleted.unused_blob:
-                catalog.delete_blob_if_unreferenced(deleted.unused_blob, delete)
+                with lock:
+                    objects.discard(deleted.unused_blob)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(work, range(200)))
@@ -174,7 +185,7 @@ def test_replicas_starting_at_once_migrate_once(catalog_url):
 def test_one_image_deleted_from_two_replicas_at_once(catalog, replica):
     deleted: list[str] = []
     for i in range(20):
-        rec = catalog.add_image(new_image(f"d{i}/d{i}.jpg"), ensure_blob=lambda: None)
+        rec = catalog.add_image(new_image(f"d{i}/d{i}.jpg"), written=True)
         barrier = threading.Barrier(2)
 
         def delete(c: Catalog, image_id: str = rec.id, barrier=barrier) -> bool:
@@ -191,63 +202,32 @@ def test_one_image_deleted_from_two_replicas_at_once(catalog, replica):
     assert catalog.referenced_blob_keys() == set()
 
 
-def test_concurrent_uploads_of_the_same_bytes_write_the_object_once(catalog, replica):
-    ensured: list[str] = []
+def test_concurrent_uploads_of_the_same_bytes_share_what_they_can(catalog, replica):
+    """Eight uploads of one picture at once, each with its own fresh copy: those that commit
+    after another adopt its blob (on SQLite all of them: writers are serialized). Whatever they
+    share, each blob is freed by exactly the delete of its last image."""
     barrier = threading.Barrier(8)
 
     def upload(i: int):
         barrier.wait()
-        c = (catalog, replica)[i % 2]
-        return c.add_image(new_image("ee/ee.jpg"), ensure_blob=lambda: ensured.append("x"))
+        return (catalog, replica)[i % 2].add_image(new_image(f"ee/ee.{i}.jpg"), written=True)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         records = list(pool.map(upload, range(8)))
     assert len({r.id for r in records}) == 8
-    assert ensured == ["x"]  # only the upload that took the count from zero
+    shared = {r.blob_key for r in records}
+    if catalog.is_sqlite:
+        assert len(shared) == 1
     unused = [catalog.delete_image(rec.id).unused_blob for rec in records]
-    assert unused == [None] * 7 + ["ee/ee.jpg"]  # and only the last delete frees it
-
-
-def test_orphan_sweep_and_upload_of_the_same_bytes_race(catalog, replica):
-    """The sweep deletes an unreferenced object while an upload of the same bytes commits: the
-    upload must end up with its object (written again), never with a row whose blob is gone."""
-    key = "ff/ff.jpg"
-    objects = {key}  # the orphan, already in the store
-    deleting = threading.Event()
-
-    def slow_delete(k: str) -> None:
-        deleting.set()
-        time.sleep(0.3)  # the upload arrives meanwhile
-        objects.discard(k)
-
-    def ensure() -> None:
-        if key not in objects:
-            objects.add(key)
-
-    def upload():
-        assert deleting.wait(5)
-        return replica.add_image(new_image(key), ensure_blob=ensure)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        swept = pool.submit(catalog.delete_blob_if_unreferenced, key, slow_delete)
-        added = pool.submit(upload)
-        assert swept.result() is True
-        record = added.result()
-    assert key in objects
-    assert catalog.referenced_blob_keys() == {key}
-    assert catalog.get(record.id) is not None
-    # And once referenced, the sweep leaves it alone.
-    assert not catalog.delete_blob_if_unreferenced(key, objects.discard)
-    assert key in objects
+    assert sorted(k for k in unused if k) == sorted(shared)
+    assert catalog.referenced_blob_keys() == set()
 
 
 def test_expired_uploads_purged_by_two_replicas_at_once(catalog, replica):
     now = time.time()
     for i in range(60):
-        catalog.add_image(
-            new_image(f"x{i % 7}/x{i % 7}.jpg", expires_at=now - 1), ensure_blob=lambda: None
-        )
-    catalog.add_image(new_image("keep/keep.jpg"), ensure_blob=lambda: None)
+        catalog.add_image(new_image(f"x{i % 7}/x{i % 7}.jpg", expires_at=now - 1), written=True)
+    catalog.add_image(new_image("keep/keep.jpg"), written=True)
     deleted: list[str] = []
     barrier = threading.Barrier(2)
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from backend import cli
 from backend.assembly import Backend, build
 from backend.catalog import ImageRecord
-from backend.service import blob_key, thumbnail_key
+from backend.service import new_blob_key, thumbnail_key
 from tests.backend import imagesamples as samples
 
 
@@ -65,7 +65,7 @@ def run_check(deployment: Deployment, capsys, *args: str) -> tuple[int, str]:
 
 
 def random_key() -> str:
-    return blob_key(secrets.token_hex(32), "png")
+    return new_blob_key(secrets.token_hex(32), "png")
 
 
 # Each returns the key the check must name.
@@ -98,7 +98,7 @@ def missing_refcount(d: Deployment, victim: ImageRecord) -> str:
 
 def stale_refcount(d: Deployment, victim: ImageRecord) -> str:
     key = random_key()
-    d.sql("INSERT INTO blobs VALUES (:key, 1, 3, 0)", key=key)
+    d.sql("INSERT INTO blobs (key, size, refcount, created_at) VALUES (:key, 1, 3, 0)", key=key)
     return key
 
 

@@ -19,7 +19,7 @@ from backend.settings import Settings
 from backend.storage import FallbackStore
 from backend.storage.s3 import S3Store
 from tests.backend import imagesamples as samples
-from tests.catalog_rows import image_records
+from tests.catalog_rows import image_records, matches_blob_key
 
 
 @pytest.fixture
@@ -64,7 +64,8 @@ def test_upload_serve_thumbnail_delete_on_postgres_and_s3(scaled_server, s3_serv
     assert r.status_code == 201, r.text
     body = r.json()
     sha = body["sha256"]
-    assert _objects(s3_server, s3_bucket) == [f"blobs/{sha[:2]}/{sha}.jpg"]
+    [stored] = _objects(s3_server, s3_bucket)
+    assert matches_blob_key(stored, sha, "jpg", prefix="blobs/")
 
     served = requests.get(body["url"], timeout=30)
     assert served.status_code == 200
@@ -164,7 +165,9 @@ def test_redirect_mode_with_a_public_url(scaled_settings):
         r = requests.get(body["url"], allow_redirects=False, timeout=30)
         sha = body["sha256"]
         assert r.status_code == 302
-        assert r.headers["location"] == f"https://cdn.example/blobs/{sha[:2]}/{sha}.jpg"
+        assert matches_blob_key(
+            r.headers["location"], sha, "jpg", prefix="https://cdn.example/blobs/"
+        )
     finally:
         server.stop()
 
