@@ -58,4 +58,5 @@ def build(
     # Before anything is stored: removed content stays out, then the operator's scanner decides.
     # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
     images.checks.append(moderation.screen)
+    images.fingerprint_now = moderation.fingerprint_at_upload
     return Backend(settings, catalog, store, images, moderation)

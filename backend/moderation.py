@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -25,12 +26,14 @@ from backend.catalog.moderation import (
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import BadRequest, Blocked, NotFound
 from backend.images import Processed, probe
-from backend.images.fingerprint import dihedral_hashes, distance, frame_hashes
+from backend.images.fingerprint import dihedral_hashes, distance, frame_hashes, perceptual_hash
+from backend.images.pipeline import process_memory
 from backend.service import ImageService
 from backend.settings import Settings
-from backend.storage import BlobStore
+from backend.storage import BlobStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
+FINGERPRINT_BATCH = 4  # hashes per pass: a few ms of CPU, so uploads never wait long behind it
 
 MAX_DETAILS = 2000
 MAX_OPEN_REPORTS_PER_IMAGE = 50  # more reports of one image are accepted but not stored
@@ -124,6 +127,15 @@ class ImageFile:
 
 
 @dataclass(frozen=True)
+class Fingerprinted:
+    """A perceptual hash computed after the upload (None: too plain or undecodable)."""
+
+    image_id: str
+    dhash: str | None
+    copy_of_removed: bool = False
+
+
+@dataclass(frozen=True)
 class Takedown:
     id: str
     removed: tuple[str, ...]  # the image and every other live upload of the same bytes
@@ -174,6 +186,55 @@ class Moderation:
             processed.data, processed.info, self.images.limits, first=processed.dhash
         )
         return self.db.block_near(frames, self.settings.block_distance)
+
+    def fingerprint_at_upload(self) -> bool:
+        """Whether an upload's perceptual hash is needed before its 201: when the settings say
+        so, and while perceptual blocks exist (its frames are compared with them). Otherwise
+        `fingerprint_pending` computes it moments later."""
+        return self.settings.fingerprint_at_upload or self.db.has_perceptual_blocks()
+
+    # The background pass (run by the app: backend.http.app) over the hashes left for later, in
+    # three steps so that its pixel work is charged and scheduled like an upload's.
+    def fingerprints_due(
+        self, limit: int = FINGERPRINT_BATCH, image_id: str | None = None
+    ) -> list[tuple[ImageRecord, bytes]]:
+        """I/O: the oldest uploads whose perceptual hash is due (or `image_id`, if its is), with
+        their bytes. A blob that is missing is recorded as having no hash; an unreadable store
+        leaves the rest for later."""
+        due: list[tuple[ImageRecord, bytes]] = []
+        for record in self.db.pending_fingerprints(limit, image_id):
+            try:
+                due.append((record, self.images.blob(record)))
+            except NotFound:
+                self.db.set_fingerprints({record.id: None})
+            except StorageUnavailable:
+                break
+        return due
+
+    def fingerprint_memory(self, data: bytes) -> int:
+        """Headers only: the bytes of pixels `fingerprint` will decode."""
+        return process_memory(data, self.images.limits)
+
+    def fingerprint(self, record: ImageRecord, data: bytes) -> Fingerprinted:
+        """CPU: the upload's perceptual hash, and whether it shows removed content (a block made
+        after it was checked), comparing every frame as `screen` does."""
+        info = probe(data, self.images.limits)
+        dhash = perceptual_hash(data, info)
+        copy = False
+        if record.removed_at is None and self.db.has_perceptual_blocks():
+            frames = frame_hashes(data, info, self.images.limits, first=dhash)
+            copy = self.db.block_near(frames, self.settings.block_distance) is not None
+        return Fingerprinted(record.id, dhash, copy)
+
+    def record_fingerprints(self, done: Iterable[Fingerprinted]) -> None:
+        """I/O: keep the hashes, and take down the copies of removed content, as `screen` would
+        have refused them."""
+        done = list(done)
+        self.db.set_fingerprints({f.image_id: f.dhash for f in done})
+        for found in done:
+            if found.copy_of_removed:
+                log.info("a copy of removed content was found after its upload: taken down")
+                self.remove(found.image_id, actor="blocklist", note="a copy of removed content")
 
     # -- reports (anyone) --------------------------------------------------------------------------
     def report(self, image_id: str, reason: Any, details: Any, *, keep: bool = True) -> bool:

@@ -97,6 +97,9 @@ class ImageService:
             max_total_pixels=settings.max_total_pixels,
         )
         self.cache = ByteCache(settings.cache_bytes)
+        # Whether an upload's perceptual hash is computed before its 201 (it decodes pixels):
+        # always, until the assembly hands in the moderation's answer (while blocks need it).
+        self.fingerprint_now: Callable[[], bool] = lambda: True
 
     # -- upload ---------------------------------------------------------------------------------
     def expiry(self, requested: str | None) -> float | None:
@@ -137,7 +140,7 @@ class ImageService:
     def prepare(self, data: bytes, data_sha256: str | None = None) -> Processed:
         """CPU-bound: validate and strip. Raises ImageRejected (or a check's ApiError).
         `data_sha256`: the digest of `data`, when known (saves hashing it again)."""
-        processed = process(data, self.limits, data_sha256)
+        processed = process(data, self.limits, data_sha256, fingerprint=self.fingerprint_now())
         for check in self.checks:
             check(processed)
         return processed
@@ -231,6 +234,7 @@ class ImageService:
                 dhash=processed.dhash,
             ),
             written=written,
+            fingerprint_later=not processed.fingerprinted,
             id_length=self.settings.id_length,
             claim=claim,
         )

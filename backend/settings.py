@@ -166,6 +166,17 @@ class Settings:
         "counts as a copy of removed content.",
         default=12,
     )
+    fingerprint_at_upload: bool = _doc(
+        "Compute every upload's perceptual hash before answering. Off (the default), it is "
+        "computed at upload only while perceptual blocks exist (they need it to refuse copies) "
+        "and otherwise by a background pass within seconds, which also takes down any copy of "
+        "content removed meanwhile.",
+        default=False,
+    )
+    fingerprint_interval: int = _doc(
+        "Seconds between background passes that compute the perceptual hashes left for later.",
+        default=2,
+    )
     retention: str = _doc(
         "Size-based retention like 0x0.st: 'MIN:MAX' (e.g. '30d:365d'); the largest files are "
         "kept MIN, tiny ones almost MAX. Empty: off.",

@@ -62,7 +62,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from backend import ids
 from backend.catalog import deadline
 from backend.catalog.dialect import dialect_insert
-from backend.catalog.schema import blobs, idempotency, images
+from backend.catalog.schema import blobs, idempotency, images, pending_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +290,7 @@ class Catalog:
         written: bool,
         id_length: int = 10,
         claim: IdempotencyClaim | None = None,
+        fingerprint_later: bool = False,
     ) -> ImageRecord | IdempotencyRecord:
         """Insert an image whose blob is stored under `new.blob_key`: an object the caller has
         just written under a key never used before (`written`), or the live blob of these bytes
@@ -300,7 +301,8 @@ class Catalog:
         adopt and nothing written, raises BlobGone: the last image using the blob was deleted
         meanwhile, its object may be going, and the caller must write the bytes afresh.
         With an idempotency `claim`, an earlier (or concurrent) upload with the same key wins: its
-        IdempotencyRecord is returned instead and nothing is added.
+        IdempotencyRecord is returned instead and nothing is added. `fingerprint_later`: its
+        perceptual hash was not computed; it is queued for the background pass.
         """
         now = time.time()
         try:
@@ -321,6 +323,10 @@ class Catalog:
                 else:
                     raise BlobGone(new.blob_key)
                 record = self._insert_image(conn, new, now, id_length)
+                if fingerprint_later:
+                    conn.execute(
+                        insert(pending_fingerprints).values(image_id=record.id, queued_at=now)
+                    )
                 if claim is not None:
                     conn.execute(
                         insert(idempotency).values(
@@ -354,9 +360,7 @@ class Catalog:
         """The key of a blob of these bytes that images use, if any (an upload adopts it)."""
         with self.reading() as conn:
             return conn.execute(
-                select(blobs.c.key)
-                .where(blobs.c.sha256 == sha256, blobs.c.refcount > 0)
-                .limit(1)
+                select(blobs.c.key).where(blobs.c.sha256 == sha256, blobs.c.refcount > 0).limit(1)
             ).scalar()
 
     def _insert_image(
@@ -392,6 +396,11 @@ class Catalog:
                     .where(images.c.id.in_(list(image_ids)))
                     .returning(images.c.blob_key, images.c.removed_at)
                 ).all()
+                conn.execute(
+                    delete(pending_fingerprints).where(
+                        pending_fingerprints.c.image_id.in_(list(image_ids))
+                    )
+                )
                 # A removed image gave up its blob reference already.
                 return [
                     Deleted(

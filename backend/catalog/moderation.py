@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from backend.catalog.schema import (
     block_bands,
     blocks,
     images,
+    pending_fingerprints,
     report_groups,
     reports,
 )
@@ -308,6 +309,54 @@ class ModerationCatalog:
                 select(*_BLOCK).where(blocks.c.kind == "sha256", blocks.c.value == sha256)
             ).first()
             return None if row is None else Block(**row._mapping)
+
+    # -- perceptual hashes left for later -------------------------------------------------------
+    def pending_fingerprints(self, limit: int, image_id: str | None = None) -> list[ImageRecord]:
+        """Live or removed images whose perceptual hash is still to be computed, oldest first
+        (or only `image_id`, if it is one). Queue entries whose image is gone are dropped."""
+        query = (
+            select(pending_fingerprints.c.image_id, images)
+            .select_from(
+                pending_fingerprints.outerjoin(
+                    images, images.c.id == pending_fingerprints.c.image_id
+                )
+            )
+            .order_by(pending_fingerprints.c.queued_at, pending_fingerprints.c.image_id)
+            .limit(limit)
+        )
+        if image_id is not None:
+            query = query.where(pending_fingerprints.c.image_id == image_id)
+        with self.catalog.reading() as conn:
+            rows = conn.execute(query).all()
+        gone = [row.image_id for row in rows if row.id is None]
+        if gone:
+            self.set_fingerprints({image_id: None for image_id in gone})
+        fields = ImageRecord.__dataclass_fields__
+        return [ImageRecord(**{k: row._mapping[k] for k in fields}) for row in rows if row.id]
+
+    def set_fingerprints(self, hashes: Mapping[str, str | None]) -> None:
+        """Record computed perceptual hashes (None: the picture is too plain, or unreadable) on
+        the images and on their reports made meanwhile, and take them off the queue."""
+        with self.catalog.writing() as conn:
+            for image_id, dhash in hashes.items():
+                if dhash is not None:
+                    conn.execute(
+                        sql_update(images).where(images.c.id == image_id).values(dhash=dhash)
+                    )
+                    conn.execute(
+                        sql_update(reports)
+                        .where(reports.c.image_id == image_id, reports.c.dhash.is_(None))
+                        .values(dhash=dhash)
+                    )
+            conn.execute(
+                delete(pending_fingerprints).where(
+                    pending_fingerprints.c.image_id.in_(list(hashes))
+                )
+            )
+
+    def pending_fingerprint_count(self) -> int:
+        with self.catalog.reading() as conn:
+            return conn.execute(select(func.count()).select_from(pending_fingerprints)).scalar_one()
 
     def has_perceptual_blocks(self) -> bool:
         with self.catalog.reading() as conn:

@@ -55,6 +55,15 @@ blobs = Table(
     Index("ix_blobs_sha256", "sha256"),
 )
 
+# Uploads whose perceptual hash was left for later (migration 0007): with no perceptual blocks an
+# upload need not decode pixels before its 201, and a background pass fills `images.dhash`.
+pending_fingerprints = Table(
+    "pending_fingerprints",
+    metadata,
+    Column("image_id", String(32), primary_key=True),
+    Column("queued_at", Float, nullable=False),
+)
+
 # Replays of an upload carrying the same Idempotency-Key. The key is stored only as a hash, and the
 # delete token is kept encrypted with a key derived from the Idempotency-Key itself, so the database
 # alone reveals neither.

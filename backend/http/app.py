@@ -17,6 +17,7 @@ from backend.assembly import build
 from backend.catalog import Catalog
 from backend.http import (
     errors,
+    fingerprints,
     log_redaction,
     metrics,
     pages,
@@ -73,14 +74,20 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(backend.catalog.migrate)
-        sweeper = None
+        tasks = [
+            asyncio.create_task(
+                fingerprints.forever(
+                    app.state.image_work, backend.moderation, settings.fingerprint_interval
+                )
+            )
+        ]
         if settings.sweep_interval > 0:
-            sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval))
+            tasks.append(asyncio.create_task(_sweep_forever(service, settings.sweep_interval)))
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in tasks:
+                task.cancel()
             limits.close()
             backend.close()
 

@@ -85,6 +85,11 @@ class ImageWork:
                 watcher.cancel()
         raise ClientGone()
 
+    async def background(self, measure: Callable[[], int], work: Callable[[], T]) -> T:
+        """`run` for work no client waits for: charged and timed the same, in a slot that small
+        uploads never wait behind. Raises ImageRejected."""
+        return await self._measured(Interrupt(self.seconds), measure, work, 0, bulk=True)
+
     async def once(
         self, key: str, request: Request, measure: Callable[[], int], work: Callable[[], T]
     ) -> T:

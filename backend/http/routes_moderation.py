@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import Forbidden
+from backend.http import fingerprints
 from backend.http.auth import bearer_token
 from backend.http.body import form_fields
 from backend.http.models import (
@@ -73,9 +74,11 @@ async def _report(request: Request, image_id: str) -> None:
     reason = check_reason(fields.get("reason"))
     details = clean_text(fields.get("details"), MAX_DETAILS, "details")
     keep = await request.app.state.guard.check_report(request, image_id)
-    await anyio.to_thread.run_sync(
+    kept = await anyio.to_thread.run_sync(
         functools.partial(moderation.report, image_id, reason, details, keep=keep)
     )
+    if kept:  # its uploader may delete it next: the report must hold its perceptual hash
+        await fingerprints.for_report(request.app.state.image_work, moderation, image_id)
 
 
 @router.post(

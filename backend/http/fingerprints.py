@@ -1,0 +1,58 @@
+"""Perceptual hashes left for later (backend.moderation: `fingerprint_at_upload`), computed as
+image work: charged to the byte budget, in a slot small uploads never wait behind, with the
+decode deadline. Run by a background loop, and at once for an image that has just been reported
+(its uploader may delete it a moment later: the report must keep its hash, so that the picture
+can still be blocked)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+
+import anyio
+
+from backend.catalog import ImageRecord
+from backend.http.imagework import ImageWork
+from backend.images import ImageRejected
+from backend.moderation import Fingerprinted, Moderation
+
+log = logging.getLogger(__name__)
+
+
+async def compute(
+    work: ImageWork, moderation: Moderation, due: list[tuple[ImageRecord, bytes]]
+) -> None:
+    done = []
+    for record, data in due:
+        try:
+            done.append(
+                await work.background(
+                    functools.partial(moderation.fingerprint_memory, data),
+                    functools.partial(moderation.fingerprint, record, data),
+                )
+            )
+        except ImageRejected as exc:  # undecodable, too slow: it keeps no hash
+            log.warning("upload %s keeps no perceptual hash: %s", record.id, exc)
+            done.append(Fingerprinted(record.id, None))
+    await anyio.to_thread.run_sync(moderation.record_fingerprints, done)
+
+
+async def for_report(work: ImageWork, moderation: Moderation, image_id: str) -> None:
+    """The hash of a just-reported image, now, if it is still due."""
+    due = await anyio.to_thread.run_sync(
+        functools.partial(moderation.fingerprints_due, 1, image_id)
+    )
+    if due:
+        await compute(work, moderation, due)
+
+
+async def forever(work: ImageWork, moderation: Moderation, interval: float) -> None:
+    """A few at a time, so that uploads take turns with them; a pause when none is left."""
+    while True:
+        try:
+            while due := await anyio.to_thread.run_sync(moderation.fingerprints_due):
+                await compute(work, moderation, due)
+        except Exception:  # logged, retried next interval
+            log.exception("perceptual hash pass failed")
+        await asyncio.sleep(interval)
