@@ -62,6 +62,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from backend import ids
 from backend.catalog import deadline
 from backend.catalog.dialect import dialect_insert
+from backend.catalog.group_commit import GroupCommit
 from backend.catalog.schema import blobs, idempotency, images, pending_fingerprints
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,9 @@ class Catalog:
         # sleeping up to 100 ms between tries, while the lock is free most of that time.
         # (Other processes sharing the file still meet at BEGIN IMMEDIATE and the busy timeout.)
         self._write_lock = threading.RLock() if self.is_sqlite else None
+        # SQLite: uploads ready together share one commit (one fsync). PostgreSQL commits
+        # concurrently anyway, and a shared transaction would hold row locks for others' work.
+        self._group = GroupCommit(self.writing) if self.is_sqlite else None
 
     def close(self) -> None:
         if self._deadlines is not None:
@@ -305,35 +309,38 @@ class Catalog:
         perceptual hash was not computed; it is queued for the background pass.
         """
         now = time.time()
+
+        def add(conn: Connection) -> ImageRecord:
+            live = self._adopt_live_blob(conn, new.sha256)
+            if live is not None:
+                adopted = replace(new, blob_key=live)
+            elif written:
+                adopted = new
+                conn.execute(
+                    insert(blobs).values(
+                        key=new.blob_key,
+                        sha256=new.sha256,
+                        size=new.size,
+                        refcount=1,
+                        created_at=now,
+                    )
+                )
+            else:
+                raise BlobGone(new.blob_key)
+            record = self._insert_image(conn, adopted, now, id_length)
+            if fingerprint_later:
+                conn.execute(insert(pending_fingerprints).values(image_id=record.id, queued_at=now))
+            if claim is not None:
+                conn.execute(
+                    insert(idempotency).values(image_id=record.id, created_at=now, **claim.__dict__)
+                )
+            return record
+
         try:
+            if self._group is not None:
+                return self._group.run(add)
             with self.writing() as conn:
-                live = self._adopt_live_blob(conn, new.sha256)
-                if live is not None:
-                    new = replace(new, blob_key=live)
-                elif written:
-                    conn.execute(
-                        insert(blobs).values(
-                            key=new.blob_key,
-                            sha256=new.sha256,
-                            size=new.size,
-                            refcount=1,
-                            created_at=now,
-                        )
-                    )
-                else:
-                    raise BlobGone(new.blob_key)
-                record = self._insert_image(conn, new, now, id_length)
-                if fingerprint_later:
-                    conn.execute(
-                        insert(pending_fingerprints).values(image_id=record.id, queued_at=now)
-                    )
-                if claim is not None:
-                    conn.execute(
-                        insert(idempotency).values(
-                            image_id=record.id, created_at=now, **claim.__dict__
-                        )
-                    )
-                return record
+                return add(conn)
         except IntegrityError:
             if claim is None:
                 raise
