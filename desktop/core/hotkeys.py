@@ -28,12 +28,12 @@ ACTION_LABELS = {
 }
 CAPTURE_MODES = (Action.REGION, Action.SCREEN, Action.WINDOW)
 
-# Print alone usually belongs to the desktop's own screenshot tool: picdrop takes the modified
-# Print keys (as ShareX does on Windows), so both can live side by side.
+# Print and its Shift/Alt/Super variants belong to the desktop's own screenshot tool on GNOME,
+# KDE and openbox: picdrop's defaults stay off them, on the macOS-like Ctrl+Shift digits.
 DEFAULT_HOTKEYS = {
-    Action.REGION: "Ctrl+Print",
-    Action.SCREEN: "Shift+Print",
-    Action.WINDOW: "Alt+Print",
+    Action.REGION: "Ctrl+Shift+4",
+    Action.SCREEN: "Ctrl+Shift+3",
+    Action.WINDOW: "Ctrl+Shift+5",
     Action.CLIPBOARD: "Ctrl+Alt+U",
 }
 

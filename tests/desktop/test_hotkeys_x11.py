@@ -1,0 +1,137 @@
+"""Global hotkeys under a real X server with a window manager: a key pressed with xdotool (XTEST,
+as a keyboard would) reaches the HotkeyService as intent, and a key another X client has
+grabbed first is reported where the user sees it, not dropped."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from Xlib import XK, X
+from Xlib.display import Display
+
+from desktop.core.config import AppConfig, hotkey_texts
+from desktop.core.hotkeys import Action
+from desktop.hotkeys.service import HotkeyService
+from desktop.hotkeys.x11 import X11HotkeyBackend
+from tests.conftest import require_program
+from tests.desktop.conftest import child_env, delete_qobject
+
+
+@pytest.fixture
+def desktop(xvfb: str, qtbot) -> Iterator[str]:
+    """The Xvfb display with openbox managing it (a window manager grabs keys of its own)."""
+    openbox = subprocess.Popen(
+        [require_program("openbox"), "--sm-disable"],
+        env=child_env(DISPLAY=xvfb),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = Display(xvfb)
+    check = probe.intern_atom("_NET_SUPPORTING_WM_CHECK")
+    root = probe.screen().root
+    try:
+        qtbot.waitUntil(lambda: root.get_full_property(check, X.AnyPropertyType) is not None)
+        yield xvfb
+    finally:
+        probe.close()
+        openbox.terminate()
+        openbox.wait()
+
+
+@pytest.fixture
+def hotkeys(desktop: str, qtbot) -> Iterator[HotkeyService]:
+    backend = X11HotkeyBackend(desktop)
+    service = HotkeyService(backend)
+    yield service
+    service.shutdown()
+    delete_qobject(service)
+    delete_qobject(backend)
+
+
+def press(display: str, keys: str) -> None:
+    subprocess.run(["xdotool", "key", keys], env=child_env(DISPLAY=display), check=True)
+
+
+@pytest.mark.xvfb
+@pytest.mark.parametrize(
+    ("keys", "action"),
+    [
+        ("ctrl+shift+4", Action.REGION),
+        ("ctrl+shift+3", Action.SCREEN),
+        ("ctrl+shift+5", Action.WINDOW),
+        ("ctrl+alt+u", Action.CLIPBOARD),
+    ],
+)
+def test_a_default_hotkey_pressed_anywhere_becomes_its_request(
+    hotkeys: HotkeyService, desktop: str, qtbot, keys: str, action: Action
+) -> None:
+    require_program("xdotool")
+    seen: list[str] = []
+    hotkeys.capture_requested.connect(seen.append)
+    hotkeys.upload_clipboard_requested.connect(lambda: seen.append("clipboard"))
+    with qtbot.waitSignal(hotkeys.backend.bound):
+        hotkeys.apply(hotkey_texts(AppConfig()))
+    assert hotkeys.problems == {}
+
+    press(desktop, "ctrl+F12")  # not a picdrop hotkey: nothing happens
+    press(desktop, keys)
+    qtbot.waitUntil(lambda: seen != [])
+    assert seen == [action.value]
+
+
+@pytest.mark.xvfb
+def test_a_hotkey_works_with_caps_lock_on(hotkeys: HotkeyService, desktop: str, qtbot) -> None:
+    require_program("xdotool")
+    with qtbot.waitSignal(hotkeys.backend.bound):
+        hotkeys.apply({Action.REGION: "Ctrl+Shift+4"})
+    press(desktop, "Caps_Lock")
+    with qtbot.waitSignal(hotkeys.capture_requested) as request:
+        press(desktop, "ctrl+shift+4")
+    assert request.args == ["region"]
+
+
+def grab_key(display: Display, keysym: str, modifiers: int) -> None:
+    """Grab a key on the root window, as a desktop's screenshot tool would."""
+    keycode = display.keysym_to_keycode(XK.string_to_keysym(keysym))
+    display.screen().root.grab_key(keycode, modifiers, True, X.GrabModeAsync, X.GrabModeAsync)
+    display.sync()
+
+
+@pytest.mark.xvfb
+@pytest.mark.parametrize(
+    ("grabbed_by", "texts", "taken", "still_works"),
+    [
+        # openbox's own configuration binds Alt+Print (to scrot)
+        ("openbox", {Action.WINDOW: "Alt+Print", Action.REGION: "Ctrl+Shift+4"}, "Alt+Print",
+         ("ctrl+shift+4", "region")),
+        ("another X client", hotkey_texts(AppConfig()), "Ctrl+Shift+4",
+         ("ctrl+shift+3", "screen")),
+    ],
+)  # fmt: skip
+def test_a_hotkey_another_program_holds_is_reported(
+    hotkeys: HotkeyService, desktop: str, qtbot, grabbed_by, texts, taken, still_works
+) -> None:
+    require_program("xdotool")
+    other = Display(desktop)
+    if grabbed_by == "another X client":
+        grab_key(other, "4", X.ControlMask | X.ShiftMask)
+    troubles: list[tuple[str, str]] = []
+    hotkeys.trouble.connect(lambda title, text: troubles.append((title, text)))
+    try:
+        with qtbot.waitSignal(hotkeys.backend.bound):
+            hotkeys.apply(texts)
+        qtbot.waitUntil(lambda: troubles != [])
+        action = next(a for a, text in texts.items() if text == taken)
+        message = f"{taken} is already used by another program: choose another key in Settings."
+        assert hotkeys.problems == {action: message}
+        assert troubles == [(f"Hotkey for “{action.label}” not set", message)]
+
+        # The other hotkeys were bound all the same.
+        keys, request = still_works
+        with qtbot.waitSignal(hotkeys.capture_requested) as requested:
+            press(desktop, keys)
+        assert requested.args == [request]
+    finally:
+        other.close()
