@@ -4,11 +4,12 @@ grabbed first is reported where the user sees it, not dropped."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Iterator
 
 import pytest
-from Xlib import XK, X
+from Xlib import XK, X, error
 from Xlib.display import Display
 
 from desktop.core.config import AppConfig, hotkey_texts
@@ -18,24 +19,56 @@ from desktop.hotkeys.x11 import X11HotkeyBackend
 from tests.conftest import require_program
 from tests.desktop.conftest import child_env, delete_qobject
 
+# openbox's own key binding, as a desktop binds Alt+Print to its screenshot tool.
+OPENBOX_RC = """<?xml version="1.0" encoding="UTF-8"?>
+<openbox_config xmlns="http://openbox.org/3.4/rc">
+  <keyboard>
+    <keybind key="A-Print"><action name="Execute"><command>true</command></action></keybind>
+  </keyboard>
+</openbox_config>
+"""
+
+
+def held_by_another_client(display: Display, keysym: str, modifiers: int) -> bool:
+    """Whether some other X client has grabbed the key (the server refuses a second grab)."""
+    keycode = display.keysym_to_keycode(XK.string_to_keysym(keysym))
+    root = display.screen().root
+    refused = error.CatchError(error.BadAccess)
+    root.grab_key(keycode, modifiers, True, X.GrabModeAsync, X.GrabModeAsync, onerror=refused)
+    display.sync()
+    if refused.get_error() is not None:
+        return True
+    root.ungrab_key(keycode, modifiers)
+    display.sync()
+    return False
+
 
 @pytest.fixture
-def desktop(xvfb: str, qtbot) -> Iterator[str]:
-    """The Xvfb display with openbox managing it (a window manager grabs keys of its own)."""
+def desktop(xvfb: str, qtbot, tmp_path) -> Iterator[str]:
+    """The Xvfb display managed by openbox, once it holds its own keys."""
+    (tmp_path / "rc.xml").write_text(OPENBOX_RC)
+    started = tmp_path / "openbox-started"
     openbox = subprocess.Popen(
-        [require_program("openbox"), "--sm-disable"],
+        [
+            require_program("openbox"),
+            "--sm-disable",
+            "--config-file",
+            str(tmp_path / "rc.xml"),
+            "--startup",  # run once openbox has set itself up
+            f"touch {shlex.quote(str(started))}",
+        ],
         env=child_env(DISPLAY=xvfb),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    probe = Display(xvfb)
-    check = probe.intern_atom("_NET_SUPPORTING_WM_CHECK")
-    root = probe.screen().root
     try:
-        qtbot.waitUntil(lambda: root.get_full_property(check, X.AnyPropertyType) is not None)
+        qtbot.waitUntil(started.exists, timeout=30_000)
+        probe = Display(xvfb)
+        held = held_by_another_client(probe, "Print", X.Mod1Mask)
+        probe.close()
+        assert held, "openbox does not hold its Alt+Print"
         yield xvfb
     finally:
-        probe.close()
         openbox.terminate()
         openbox.wait()
 
@@ -103,7 +136,6 @@ def grab_key(display: Display, keysym: str, modifiers: int) -> None:
 @pytest.mark.parametrize(
     ("grabbed_by", "texts", "taken", "still_works"),
     [
-        # openbox's own configuration binds Alt+Print (to scrot)
         ("openbox", {Action.WINDOW: "Alt+Print", Action.REGION: "Ctrl+Shift+4"}, "Alt+Print",
          ("ctrl+shift+4", "region")),
         ("another X client", hotkey_texts(AppConfig()), "Ctrl+Shift+4",
