@@ -23,18 +23,24 @@ from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_metho
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from desktop.core.portal import (
-    BUS_NAME,
-    OBJECT_PATH,
-    REQUEST,
-    SCREENSHOT,
-    SESSION,
-    SHORTCUTS,
-    request_path,
-    unwrap,
-)
-
+# Spelled out here rather than imported from desktop.core.portal: the stand-in follows the
+# specification, not the client under test.
+BUS_NAME = "org.freedesktop.portal.Desktop"
+OBJECT_PATH = "/org/freedesktop/portal/desktop"
+SCREENSHOT = "org.freedesktop.portal.Screenshot"
+SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
+REQUEST = "org.freedesktop.portal.Request"
+SESSION = "org.freedesktop.portal.Session"
 CONTROL = "org.picdrop.test.FakePortal"
+
+
+def escaped_sender(unique_name: str) -> str:
+    """The caller's unique name as the spec puts it in object paths: ":1.42" -> "1_42"."""
+    return unique_name[1:].replace(".", "_")
+
+
+def unwrap(vardict: dict) -> dict:
+    return {key: value for key, (_signature, value) in vardict.items()}
 
 
 class FakePortal:
@@ -75,7 +81,7 @@ class FakePortal:
     def answer(self, msg, options: dict, code: int, results: dict) -> None:
         """Return the Request's path (named by handle_token), then send its Response there."""
         sender = msg.header.fields[HeaderFields.sender]
-        handle = request_path(sender, unwrap(options)["handle_token"])
+        handle = f"{OBJECT_PATH}/request/{escaped_sender(sender)}/{unwrap(options)['handle_token']}"
         self.conn.send(new_method_return(msg, "o", (handle,)))
         self.send_signal(
             DBusAddress(handle, interface=REQUEST), "Response", "ua{sv}", (code, results), sender
@@ -99,8 +105,8 @@ class FakePortal:
         (options,) = msg.body
         sender = msg.header.fields[HeaderFields.sender]
         self.calls.append({"method": "CreateSession", "options": unwrap(options)})
-        escaped = sender.removeprefix(":").replace(".", "_")
-        session = f"{OBJECT_PATH}/session/{escaped}/{unwrap(options)['session_handle_token']}"
+        token = unwrap(options)["session_handle_token"]
+        session = f"{OBJECT_PATH}/session/{escaped_sender(sender)}/{token}"
         self.sessions[session] = {"owner": sender, "bound": []}
         self.answer(msg, options, 0, {"session_handle": ("s", session)})
 
