@@ -167,3 +167,53 @@ def test_a_hotkey_another_program_holds_is_reported(
         assert requested.args == [request]
     finally:
         other.close()
+
+
+@pytest.mark.xvfb
+def test_the_app_shows_a_taken_hotkey_in_the_tray_and_in_settings(
+    desktop: str, qapp, qtbot, tmp_path, live_server
+) -> None:
+    """The whole app: the X11 backend finds Ctrl+Shift+4 held by another client; the tray says
+    so, and Settings shows the reason next to the field until the user changes the key."""
+    from PySide6.QtCore import QSettings, QTimer
+
+    from desktop.app import PicdropApp
+
+    other = Display(desktop)
+    grab_key(other, "4", X.ControlMask | X.ShiftMask)
+    backend = X11HotkeyBackend(desktop)
+    app = PicdropApp(
+        qapp,
+        data_dir=tmp_path / "app-data",
+        qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+        environ={"PICDROP_SERVER": live_server.url},
+        tray_available=True,
+        hotkey_backend=backend,
+    )
+    notes: list[tuple[str, str]] = []
+    app.tray.notified.connect(lambda title, text: notes.append((title, text)))
+    message = "Ctrl+Shift+4 is already used by another program: choose another key in Settings."
+    seen: dict[str, object] = {}
+
+    def look_at_settings() -> None:
+        hotkeys = app.window.settings_dialog.hotkeys
+        seen["shown"] = hotkeys.messages[Action.REGION].isVisible()
+        seen["text"] = hotkeys.messages[Action.REGION].text()
+        hotkeys.fields[Action.REGION].setText("Ctrl+Alt+R")  # the user picks another key
+        seen["after edit"] = hotkeys.messages[Action.REGION].isVisible()
+        app.window.settings_dialog.reject()
+
+    try:
+        app.start()
+        qtbot.waitUntil(lambda: notes != [])
+        assert notes == [("Hotkey for “Capture a region” not set", message)]
+        QTimer.singleShot(0, look_at_settings)
+        app.window.open_settings()
+        assert seen == {"shown": True, "text": message, "after edit": False}
+    finally:
+        other.close()
+        app.window.close_to_tray = False
+        app.window.close()
+        app.shutdown()
+        delete_qobject(app.window)
+        delete_qobject(app)
