@@ -9,7 +9,13 @@ import threading
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QCursor, QGuiApplication, QImage
 
-from desktop.core.portal import Portal, PortalCancelled, PortalError, PortalMissing
+from desktop.core.portal import (
+    Portal,
+    PortalCancelled,
+    PortalError,
+    PortalMissing,
+    PortalStopped,
+)
 
 NO_SCREEN = "This system does not let picdrop capture the screen."
 NO_SCREENSHOT_PORTAL = (
@@ -70,6 +76,8 @@ class PortalScreenGrabber(ScreenGrabber):
             self.cancelled.emit()
         except PortalMissing:
             self.failed.emit(NO_SCREENSHOT_PORTAL)
+        except PortalStopped:
+            pass  # close(): quitting
         except PortalError as exc:
             self.failed.emit(str(exc))
         finally:

@@ -88,10 +88,6 @@ class Portal:
         if self._stopped:
             self.close()
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
     def stop(self) -> None:
         """End every wait (from any thread); calls after it raise PortalStopped."""
         with self._lock:

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from PySide6.QtCore import QObject
 
 from desktop.core.hotkeys import Action, Hotkey
-from desktop.core.portal import Portal, PortalCancelled, PortalError, PortalMissing
+from desktop.core.portal import (
+    Portal,
+    PortalCancelled,
+    PortalError,
+    PortalMissing,
+    PortalStopped,
+)
 from desktop.hotkeys.backend import HotkeyBackend
 
 NO_SHORTCUTS_PORTAL = (
@@ -61,9 +67,10 @@ class PortalHotkeyBackend(HotkeyBackend):
             self.unavailable.emit(NO_SHORTCUTS_PORTAL)
         except PortalCancelled:
             self.unavailable.emit(DECLINED)
-        except PortalError as exc:  # stopped, or the portal failed
-            if not portal.stopped:
-                self.unavailable.emit(str(exc))
+        except PortalStopped:
+            pass  # close(): new keys, or quitting
+        except PortalError as exc:
+            self.unavailable.emit(str(exc))
         finally:
             portal.close()
 

@@ -11,7 +11,7 @@ what the portal was asked.
 
 prints "ready" once it owns org.freedesktop.portal.Desktop. "shortcuts": false leaves the
 GlobalShortcuts interface out (as desktops without it do); "bind": a list of the shortcut ids the
-"user" accepts (null: all)."""
+"user" accepts (null: all); "screenshot_code": null never answers a screenshot."""
 
 from __future__ import annotations
 
@@ -78,11 +78,17 @@ class FakePortal:
                 handler(msg)
 
     # -- the Request pattern ------------------------------------------------------------------
-    def answer(self, msg, options: dict, code: int, results: dict) -> None:
-        """Return the Request's path (named by handle_token), then send its Response there."""
+    def open_request(self, msg, options: dict) -> tuple[str, str]:
+        """Return the path of the call's Request object (named by its handle_token); the path
+        and the caller."""
         sender = msg.header.fields[HeaderFields.sender]
         handle = f"{OBJECT_PATH}/request/{escaped_sender(sender)}/{unwrap(options)['handle_token']}"
         self.conn.send(new_method_return(msg, "o", (handle,)))
+        return handle, sender
+
+    def answer(self, msg, options: dict, code: int, results: dict) -> None:
+        """Return the Request's path, then send its Response there."""
+        handle, sender = self.open_request(msg, options)
         self.send_signal(
             DBusAddress(handle, interface=REQUEST), "Response", "ua{sv}", (code, results), sender
         )
@@ -97,6 +103,9 @@ class FakePortal:
         _parent_window, options = msg.body
         self.calls.append({"method": "Screenshot", "options": unwrap(options)})
         code = self.config.get("screenshot_code", 0)
+        if code is None:  # the user never answers the portal's dialog
+            self.open_request(msg, options)
+            return
         results = {"uri": ("s", self.config["screenshot_uri"])} if code == 0 else {}
         self.answer(msg, options, code, results)
 

@@ -164,6 +164,21 @@ def test_a_screenshot_request_the_portal_ends_without_an_image(
     assert outcomes == [(outcome, message)]
 
 
+def test_quitting_while_the_portal_dialog_is_up_ends_the_wait_quietly(
+    fake_portal, grabber, qtbot, qapp
+) -> None:
+    portal = fake_portal(screenshot_code=None)  # the dialog stays up
+    outcomes: list[str] = []
+    grabber.grabbed.connect(lambda image: outcomes.append("grabbed"))
+    grabber.cancelled.connect(lambda: outcomes.append("cancelled"))
+    grabber.failed.connect(outcomes.append)
+    grabber.grab()
+    qtbot.waitUntil(lambda: portal.calls("Screenshot") != [])
+    grabber.close()  # returns: the thread waiting for the Response has ended
+    qapp.processEvents()  # deliver anything the thread queued
+    assert outcomes == []
+
+
 @pytest.mark.parametrize("bus", ["no portal on the bus", "no session bus"])
 def test_a_missing_screenshot_portal_is_said_plainly(
     session_bus, grabber, qtbot, monkeypatch, bus
