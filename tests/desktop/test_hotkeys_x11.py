@@ -170,11 +170,12 @@ def test_a_hotkey_another_program_holds_is_reported(
 
 
 @pytest.mark.xvfb
-def test_the_app_shows_a_taken_hotkey_in_the_tray_and_in_settings(
+def test_the_app_reports_a_taken_hotkey_and_captures_with_the_others(
     desktop: str, qapp, qtbot, tmp_path, live_server
 ) -> None:
     """The whole app: the X11 backend finds Ctrl+Shift+4 held by another client; the tray says
-    so, and Settings shows the reason next to the field until the user changes the key."""
+    so, and Settings shows the reason next to the field until the user changes the key. The
+    keys it did get work: Ctrl+Shift+3 captures the screen and uploads it."""
     from PySide6.QtCore import QSettings, QTimer
 
     from desktop.app import PicdropApp
@@ -210,6 +211,14 @@ def test_the_app_shows_a_taken_hotkey_in_the_tray_and_in_settings(
         QTimer.singleShot(0, look_at_settings)
         app.window.open_settings()
         assert seen == {"shown": True, "text": message, "after edit": False}
+
+        # A hotkey that was bound starts a capture; its picture is uploaded.
+        done: list[str] = []
+        app.uploads.job_done.connect(done.append)
+        with qtbot.waitSignal(app.capture.captured, timeout=20_000) as captured:
+            press(desktop, "ctrl+shift+3")
+        qtbot.waitUntil(lambda: done != [], timeout=20_000)
+        assert app.uploads.job(done[0]).name == captured.args[1]
     finally:
         other.close()
         app.window.close_to_tray = False
