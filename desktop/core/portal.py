@@ -142,11 +142,19 @@ class Portal:
                 if self._router is not None:
                     self._router.send(message_bus.RemoveMatch(bus_rule))
 
-    def _get(self, found: queue.Queue) -> Message:
-        message = found.get()
-        if message is None:
-            raise PortalStopped("The portal request was stopped.")
-        return message
+    def _from_portal(self, found: queue.Queue, portal: str) -> Message:
+        """The next queued signal sent by the portal (its unique bus name `portal`). Any peer
+        on the bus can send a signal to us; only the portal's are believed."""
+        while True:
+            message = found.get()
+            if message is None:
+                raise PortalStopped("The portal request was stopped.")
+            if message.header.fields.get(HeaderFields.sender) == portal:
+                return message
+
+    def _portal_name(self) -> str:
+        """The portal's unique bus name (it runs now: a call to it has been answered)."""
+        return self._call(message_bus.GetNameOwner(BUS_NAME))[0]
 
     def request(
         self, interface: str, method: str, signature: str, args: tuple, options: dict
@@ -165,7 +173,7 @@ class Portal:
             (handle,) = self._call(call)
             if handle != path:
                 raise PortalError("The desktop portal is too old for picdrop (request path).")
-            code, results = self._get(responses).body
+            code, results = self._from_portal(responses, self._portal_name()).body
         if code == 1:
             raise PortalCancelled("The request was cancelled.")
         if code != 0:
@@ -216,9 +224,10 @@ class Portal:
         with self._signals(interface=SHORTCUTS, member="Activated", path=OBJECT_PATH) as activated:
 
             def ids(session: str) -> Iterator[str]:
+                portal = self._portal_name()
                 while True:
                     try:
-                        message = self._get(activated)
+                        message = self._from_portal(activated, portal)
                     except PortalStopped:
                         return
                     if message.body[0] == session:

@@ -11,7 +11,9 @@ what the portal was asked.
 
 prints "ready" once it owns org.freedesktop.portal.Desktop. "shortcuts": false leaves the
 GlobalShortcuts interface out (as desktops without it do); "bind": a list of the shortcut ids the
-"user" accepts (null: all); "screenshot_code": null never answers a screenshot."""
+"user" accepts (null: all); "screenshot_code": null never answers a screenshot;
+"impostor_uri" / "impostor_shortcut": another peer on the bus sends a forged Response / Activated
+just before each real one."""
 
 from __future__ import annotations
 
@@ -89,11 +91,26 @@ class FakePortal:
     def answer(self, msg, options: dict, code: int, results: dict) -> None:
         """Return the Request's path, then send its Response there."""
         handle, sender = self.open_request(msg, options)
+        spoof = self.config.get("impostor_uri")
         self.send_signal(
-            DBusAddress(handle, interface=REQUEST), "Response", "ua{sv}", (code, results), sender
-        )
+            DBusAddress(handle, interface=REQUEST), "Response", "ua{sv}", (code, results), sender,
+            impostor=(0, {"uri": ("s", spoof)}) if spoof else None,
+        )  # fmt: skip
 
-    def send_signal(self, where, name, signature, body, destination) -> None:
+    def send_signal(self, where, name, signature, body, destination, *, impostor=None) -> None:
+        """Send a signal to `destination`; `impostor`: first have another peer on the bus send
+        it the same signal with that body instead."""
+        if impostor is not None:
+            other = open_dbus_connection("SESSION")
+            try:
+                fake = new_signal(where, name, signature, impostor)
+                fake.header.fields[HeaderFields.destination] = destination
+                other.send(fake)
+                # The bus handles a peer's messages in order: once it answers this one, it has
+                # routed the impostor's signal, which so reaches `destination` first.
+                other.send_and_get_reply(message_bus.GetId())
+            finally:
+                other.close()
         signal = new_signal(where, name, signature, body)
         signal.header.fields[HeaderFields.destination] = destination
         self.conn.send(signal)
@@ -152,15 +169,15 @@ class FakePortal:
     def activate(self, msg) -> None:
         """The user presses the shortcut `ident`: Activated to each session that bound it."""
         (ident,) = msg.body
+        spoof = self.config.get("impostor_shortcut")
         for session, state in self.sessions.items():
             if ident in state["bound"]:
+                now = int(time.monotonic() * 1000)
                 self.send_signal(
-                    DBusAddress(OBJECT_PATH, interface=SHORTCUTS),
-                    "Activated",
-                    "osta{sv}",
-                    (session, ident, int(time.monotonic() * 1000), {}),
-                    state["owner"],
-                )
+                    DBusAddress(OBJECT_PATH, interface=SHORTCUTS), "Activated", "osta{sv}",
+                    (session, ident, now, {}), state["owner"],
+                    impostor=(session, spoof, now, {}) if spoof else None,
+                )  # fmt: skip
         self.conn.send(new_method_return(msg))
 
     def report(self, msg) -> None:

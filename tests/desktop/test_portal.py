@@ -164,6 +164,19 @@ def test_a_screenshot_request_the_portal_ends_without_an_image(
     assert outcomes == [(outcome, message)]
 
 
+def test_a_response_forged_by_another_peer_is_not_believed(
+    fake_portal, grabber, qtbot, tmp_path
+) -> None:
+    Image.new("RGB", (40, 30), "green").save(tmp_path / "real.png")
+    Image.new("RGB", (50, 50), "red").save(tmp_path / "forged.png")
+    fake_portal(
+        screenshot_uri=f"file://{tmp_path}/real.png", impostor_uri=f"file://{tmp_path}/forged.png"
+    )
+    with qtbot.waitSignal(grabber.grabbed) as grabbed:
+        grabber.grab()
+    assert grabbed.args[0].size().toTuple() == (40, 30)  # the portal's, not the impostor's
+
+
 def test_quitting_while_the_portal_dialog_is_up_ends_the_wait_quietly(
     fake_portal, grabber, qtbot, qapp
 ) -> None:
@@ -222,6 +235,18 @@ def test_a_portal_shortcut_becomes_its_request(fake_portal, hotkeys, qtbot) -> N
     assert requested.args == ["window"]
     with qtbot.waitSignal(hotkeys.upload_clipboard_requested):
         portal.press("clipboard")
+
+
+def test_an_activation_forged_by_another_peer_is_not_believed(fake_portal, hotkeys, qtbot):
+    portal = fake_portal(impostor_shortcut="clipboard")
+    with qtbot.waitSignal(hotkeys.backend.bound):
+        hotkeys.apply(hotkey_texts(AppConfig()))
+    requests: list[str] = []
+    hotkeys.capture_requested.connect(requests.append)
+    hotkeys.upload_clipboard_requested.connect(lambda: requests.append("clipboard"))
+    portal.press("region")  # the forged "clipboard" reaches picdrop just before
+    qtbot.waitUntil(lambda: requests != [])
+    assert requests == ["region"]
 
 
 def test_new_keys_take_a_new_portal_session(fake_portal, hotkeys, qtbot) -> None:
