@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QVBoxLa
 from desktop.core.config import AppConfig, hotkey_texts
 from desktop.core.hotkeys import Action, parse_bindings
 from desktop.core.printable import printable
+from desktop.ui import theme
 
 
 class HotkeySettings(QGroupBox):
@@ -28,7 +29,6 @@ class HotkeySettings(QGroupBox):
             field.setToolTip("For example Ctrl+Shift+4 or Alt+F9; empty: no hotkey")
             field.textChanged.connect(self._check)
             message = QLabel()
-            message.setObjectName("Muted")
             message.setWordWrap(True)
             message.setTextFormat(Qt.TextFormat.PlainText)
             message.hide()
@@ -57,10 +57,12 @@ class HotkeySettings(QGroupBox):
         self._check()
 
     def _check(self) -> None:
+        danger = f"color: {theme.Colors(self.palette()).danger.name()};"
         bound, problems = parse_bindings(self.texts())
         for action, label in self.messages.items():
             # The app's report is about the saved key: shown while the field still holds it.
             unchanged = bound.get(action) == self._saved.get(action)
             text = problems.get(action) or (self._reported.get(action, "") if unchanged else "")
             label.setText(printable(text))
+            label.setStyleSheet(danger)
             label.setVisible(bool(text))

@@ -3,13 +3,19 @@ loaded with the other settings; what the running app found is shown next to each
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
+from PIL import Image
 from PySide6.QtCore import QSettings
 
 from desktop.core.config import AppConfig, hotkey_texts
 from desktop.core.hotkeys import DEFAULT_HOTKEYS, Action
 from desktop.settings import SettingsStore
 from desktop.ui.settings_dialog import SettingsDialog
+from tests.conftest import require_program
+from tests.desktop.conftest import REPO, child_env
 
 
 @pytest.fixture
@@ -66,3 +72,19 @@ def test_what_the_app_found_is_shown_until_the_key_is_changed(dialog) -> None:
     assert not dialog.hotkeys.messages[Action.REGION].isVisible()
     dialog.hotkeys.fields[Action.REGION].setText("ctrl+shift+4")  # the same key again
     assert dialog.hotkeys.messages[Action.REGION].isVisible()
+
+
+@pytest.mark.xvfb
+def test_the_settings_screenshot_tool_draws_the_hotkeys_section(tmp_path) -> None:
+    """docs/screenshots/settings-hotkeys.png is made with desktop.tools.settings_screenshot."""
+    require_program("Xvfb")
+    env = {k: v for k, v in child_env().items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run(
+        [sys.executable, "-m", "desktop.tools.settings_screenshot", "--out", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Image.open(tmp_path / "settings-hotkeys.png") as shot:
+        assert shot.size[0] >= 400 and shot.size[1] >= 500
+        colours = shot.convert("RGB").getcolors(1_000_000)
+    assert len(colours) > 100  # drawn text and widgets, not a blank window
