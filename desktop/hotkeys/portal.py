@@ -23,7 +23,8 @@ from desktop.hotkeys.backend import HotkeyBackend
 NO_SHORTCUTS_PORTAL = (
     "This desktop offers no global shortcuts to applications (no xdg-desktop-portal "
     "GlobalShortcuts). Add keyboard shortcuts in your desktop's settings that run "
-    "`picdrop capture region`, `picdrop capture screen` and `picdrop capture window` instead."
+    "`picdrop capture region`, `picdrop capture screen` and `picdrop capture window` instead, "
+    "and empty the keys here to stop this message."
 )
 DECLINED = "Global shortcuts were declined in the desktop's dialog; change them in its settings."
 
