@@ -44,7 +44,7 @@ def held_by_another_client(display: Display, keysym: str, modifiers: int) -> boo
 
 
 @pytest.fixture
-def desktop(xvfb: str, qtbot, tmp_path) -> Iterator[str]:
+def wm_display(xvfb: str, qtbot, tmp_path) -> Iterator[str]:
     """The Xvfb display managed by openbox, once it holds its own keys."""
     (tmp_path / "rc.xml").write_text(OPENBOX_RC)
     started = tmp_path / "openbox-started"
@@ -74,8 +74,8 @@ def desktop(xvfb: str, qtbot, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def hotkeys(desktop: str, qtbot) -> Iterator[HotkeyService]:
-    backend = X11HotkeyBackend(desktop)
+def hotkeys(wm_display: str, qtbot) -> Iterator[HotkeyService]:
+    backend = X11HotkeyBackend(wm_display)
     service = HotkeyService(backend)
     yield service
     service.shutdown()
@@ -98,7 +98,7 @@ def press(display: str, keys: str) -> None:
     ],
 )
 def test_a_default_hotkey_pressed_anywhere_becomes_its_request(
-    hotkeys: HotkeyService, desktop: str, qtbot, keys: str, action: Action
+    hotkeys: HotkeyService, wm_display: str, qtbot, keys: str, action: Action
 ) -> None:
     require_program("xdotool")
     seen: list[str] = []
@@ -108,20 +108,20 @@ def test_a_default_hotkey_pressed_anywhere_becomes_its_request(
         hotkeys.apply(hotkey_texts(AppConfig()))
     assert hotkeys.problems == {}
 
-    press(desktop, "ctrl+F12")  # not a picdrop hotkey: nothing happens
-    press(desktop, keys)
+    press(wm_display, "ctrl+F12")  # not a picdrop hotkey: nothing happens
+    press(wm_display, keys)
     qtbot.waitUntil(lambda: seen != [])
     assert seen == [action.value]
 
 
 @pytest.mark.xvfb
-def test_a_hotkey_works_with_caps_lock_on(hotkeys: HotkeyService, desktop: str, qtbot) -> None:
+def test_a_hotkey_works_with_caps_lock_on(hotkeys: HotkeyService, wm_display: str, qtbot) -> None:
     require_program("xdotool")
     with qtbot.waitSignal(hotkeys.backend.bound):
         hotkeys.apply({Action.REGION: "Ctrl+Shift+4"})
-    press(desktop, "Caps_Lock")
+    press(wm_display, "Caps_Lock")
     with qtbot.waitSignal(hotkeys.capture_requested) as request:
-        press(desktop, "ctrl+shift+4")
+        press(wm_display, "ctrl+shift+4")
     assert request.args == ["region"]
 
 
@@ -143,10 +143,10 @@ def grab_key(display: Display, keysym: str, modifiers: int) -> None:
     ],
 )  # fmt: skip
 def test_a_hotkey_another_program_holds_is_reported(
-    hotkeys: HotkeyService, desktop: str, qtbot, grabbed_by, texts, taken, still_works
+    hotkeys: HotkeyService, wm_display: str, qtbot, grabbed_by, texts, taken, still_works
 ) -> None:
     require_program("xdotool")
-    other = Display(desktop)
+    other = Display(wm_display)
     if grabbed_by == "another X client":
         grab_key(other, "4", X.ControlMask | X.ShiftMask)
     troubles: list[tuple[str, str]] = []
@@ -163,7 +163,7 @@ def test_a_hotkey_another_program_holds_is_reported(
         # The other hotkeys were bound all the same.
         keys, request = still_works
         with qtbot.waitSignal(hotkeys.capture_requested) as requested:
-            press(desktop, keys)
+            press(wm_display, keys)
         assert requested.args == [request]
     finally:
         other.close()
@@ -171,7 +171,7 @@ def test_a_hotkey_another_program_holds_is_reported(
 
 @pytest.mark.xvfb
 def test_the_app_reports_a_taken_hotkey_and_captures_with_the_others(
-    desktop: str, qapp, qtbot, tmp_path, live_server
+    wm_display: str, qapp, qtbot, tmp_path, live_server
 ) -> None:
     """The whole app: the X11 backend finds Ctrl+Shift+4 held by another client; the tray says
     so, and Settings shows the reason next to the field until the user changes the key. The
@@ -180,9 +180,9 @@ def test_the_app_reports_a_taken_hotkey_and_captures_with_the_others(
 
     from desktop.app import PicdropApp
 
-    other = Display(desktop)
+    other = Display(wm_display)
     grab_key(other, "4", X.ControlMask | X.ShiftMask)
-    backend = X11HotkeyBackend(desktop)
+    backend = X11HotkeyBackend(wm_display)
     app = PicdropApp(
         qapp,
         data_dir=tmp_path / "app-data",
@@ -216,7 +216,7 @@ def test_the_app_reports_a_taken_hotkey_and_captures_with_the_others(
         done: list[str] = []
         app.uploads.job_done.connect(done.append)
         with qtbot.waitSignal(app.capture.captured, timeout=20_000) as captured:
-            press(desktop, "ctrl+shift+3")
+            press(wm_display, "ctrl+shift+3")
         qtbot.waitUntil(lambda: done != [], timeout=20_000)
         assert app.uploads.job(done[0]).name == captured.args[1]
     finally:
