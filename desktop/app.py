@@ -22,7 +22,7 @@ from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, ORG_NAME, __version__
 from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
-from desktop.core.config import SERVER_ENV, AppConfig, effective_server
+from desktop.core.config import SERVER_ENV, AppConfig, effective_server, hotkey_texts
 from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.intake import file_sources
@@ -36,6 +36,8 @@ from desktop.core.paths import (
 from desktop.core.printable import printable
 from desktop.core.sxcu import SxcuError
 from desktop.gc_guard import GuiThreadCollector
+from desktop.hotkeys.backend import HotkeyBackend
+from desktop.hotkeys.service import HotkeyService, platform_backend
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
 from desktop.remote import RemoteRequests
@@ -67,6 +69,7 @@ class PicdropApp(QObject):
         instance: InstanceServer | None = None,
         tray_available: bool | None = None,
         autostart_entry: autostart.Autostart | None = None,
+        hotkey_backend: HotkeyBackend | None = None,  # None: this platform's
     ) -> None:
         super().__init__()
         self.qt_app = qt_app
@@ -105,6 +108,7 @@ class PicdropApp(QObject):
 
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
+        self.capture: ScreenCapture | None = None
         self._tray_watch: QTimer | None = None
         if tray_available or (tray_available is None and QSystemTrayIcon.isSystemTrayAvailable()):
             self._make_tray()
@@ -113,6 +117,14 @@ class PicdropApp(QObject):
             qt_app.setQuitOnLastWindowClosed(True)
             if tray_available is None:
                 self._watch_for_tray()
+
+        self.hotkeys = HotkeyService(
+            hotkey_backend or platform_backend(qt_app.platformName(), self), self
+        )
+        self.hotkeys.capture_requested.connect(self._hotkey_capture)
+        self.hotkeys.upload_clipboard_requested.connect(self._hotkey_upload_clipboard)
+        self.hotkeys.problems_changed.connect(self._show_hotkey_status)
+        self.hotkeys.trouble.connect(self._announce_trouble)
 
         self.instance = instance
         self.remote: RemoteRequests | None = None
@@ -190,6 +202,7 @@ class PicdropApp(QObject):
             self.window.show()
         if self.config.start_on_login:
             self._apply_autostart(True)  # keeps the entry pointing at this installation
+        self.hotkeys.apply(hotkey_texts(self.config))
         self.uploads.resume_unfinished()
         if files:
             self.uploads.enqueue(file_sources(files))
@@ -239,8 +252,33 @@ class PicdropApp(QObject):
         self.uploads.strip_metadata = self.config.strip_metadata
         if (old.server_url, old.share_on_lan) != (self.config.server_url, self.config.share_on_lan):
             self._server = self._connect(self.config)
+        if hotkey_texts(old) != hotkey_texts(self.config):
+            self.hotkeys.apply(hotkey_texts(self.config))
         self._show_destination()
         self.settings_store.save(self.config)
+
+    # -- global hotkeys -----------------------------------------------------------------------
+    def _hotkey_capture(self, mode: str) -> None:
+        # Today's capture takes a region or the full screen (a window is taken as a region).
+        if self.capture is not None:
+            self.capture.start(full_screen=mode == "screen")
+
+    def _hotkey_upload_clipboard(self) -> None:
+        if self.tray_controller is not None:
+            self.tray_controller.upload_clipboard()
+        else:
+            self.window.paste()
+
+    def _show_hotkey_status(self) -> None:
+        self.window.hotkey_status = (dict(self.hotkeys.problems), self.hotkeys.notice)
+        if self.window.settings_dialog is not None:
+            self.window.settings_dialog.hotkeys.show_problems(*self.window.hotkey_status)
+
+    def _announce_trouble(self, title: str, text: str) -> None:
+        if self.tray is not None:
+            self.tray.notify(title, text, error=True)
+        else:
+            self.window.show_notice(printable(f"{title}: {text}"))
 
     def _show_destination(self) -> None:
         """Uploads go to the chosen custom uploader, else to the picdrop server."""
@@ -299,6 +337,7 @@ class PicdropApp(QObject):
             self.instance.close()  # a launch from now on starts a new app
         if self.tray is not None:
             self.tray.close()
+        self.hotkeys.shutdown()
         # Unfinished uploads stay queued in history and resume on the next start.
         self.uploads.shutdown()
         self.actions.shutdown()

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from desktop.core.hotkeys import DEFAULT_HOTKEYS, Action
 from desktop.core.jobs import DEFAULT_PARALLEL
 from desktop.core.links import LinkFormat
 
@@ -29,6 +30,15 @@ class AppConfig:
     tray_notice_shown: bool = False
     # The embedded server's port is kept between runs so that old local links keep working.
     embedded_port: int = 0
+    # Global hotkeys (desktop.core.hotkeys), in their text form; empty: no hotkey.
+    hotkey_region: str = DEFAULT_HOTKEYS[Action.REGION]
+    hotkey_screen: str = DEFAULT_HOTKEYS[Action.SCREEN]
+    hotkey_window: str = DEFAULT_HOTKEYS[Action.WINDOW]
+    hotkey_clipboard: str = DEFAULT_HOTKEYS[Action.CLIPBOARD]
+
+
+def hotkey_texts(config: AppConfig) -> dict[Action, str]:
+    return {action: getattr(config, f"hotkey_{action}") for action in Action}
 
 
 def effective_server(config: AppConfig, environ: Mapping[str, str] | None = None) -> str:

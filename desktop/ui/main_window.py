@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self.copier = copier
         self.env_server = env_server
         self.settings_dialog: SettingsDialog | None = None
+        # What the app's HotkeyService found binding the saved hotkeys: (problems, notice).
+        self.hotkey_status: tuple[dict, str] = ({}, "")
         # Imported custom uploaders and what each sends, for Settings.
         self.destinations: dict[str, str] = {}
         # With a tray icon, closing the window hides it and the app keeps running (and keeps
@@ -322,6 +324,7 @@ class MainWindow(QMainWindow):
         dialog.import_requested.connect(
             lambda: self.import_uploaders.emit(choose_uploaders(dialog))
         )
+        dialog.hotkeys.show_problems(*self.hotkey_status)
         self.settings_dialog = dialog
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.config = dialog.config()

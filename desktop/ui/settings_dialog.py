@@ -24,6 +24,7 @@ from desktop.core.config import SERVER_ENV, AppConfig
 from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
 from desktop.core.printable import printable
 from desktop.ui import theme
+from desktop.ui.hotkey_settings import HotkeySettings
 
 
 class SettingsDialog(QDialog):
@@ -135,8 +136,10 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.hotkeys = HotkeySettings(config)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.hotkeys)
         layout.addWidget(buttons)
         self._sync_template()
 
@@ -191,4 +194,5 @@ class SettingsDialog(QDialog):
             share_on_lan=self.share_lan.isChecked(),
             start_minimized=self.start_minimized.isChecked(),
             start_on_login=self.start_on_login.isChecked(),
+            **{f"hotkey_{action}": text for action, text in self.hotkeys.texts().items()},
         )
