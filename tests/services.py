@@ -312,6 +312,7 @@ def render_nginx_site(
     blobs_dir: Path | None = None,
     max_body: str | None = None,
     cache_valid: str | None = None,
+    min_free: str | None = None,
     source: Path = DEPLOY / "nginx" / "picdrop.conf",
 ) -> str:
     """The site config from deploy/, with its ports and paths replaced for a test run.
@@ -327,7 +328,9 @@ def render_nginx_site(
         if n != count:
             raise AssertionError(f"{source}: expected {count} match(es) of {pattern!r}, got {n}")
 
-    servers = "".join(f"    server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
+    options = re.search(r"^    server 127\.0\.0\.1:80\d\d ([^\n]*);$", text, flags=re.M)
+    assert options, f"{source}: no upstream server line"
+    servers = "".join(f"    server {u} {options.group(1)};\n" for u in upstreams)
     sub(r"(?:^    server 127\.0\.0\.1:80\d\d [^\n]*;\n)+", servers)
     sub(r"^    listen 80( default_server)?;$", f"    listen 127.0.0.1:{listen_port};")
     sub(r"proxy_cache_path /var/cache/nginx/picdrop ", f"proxy_cache_path {cache_dir} ")
@@ -336,6 +339,8 @@ def render_nginx_site(
         sub(r"client_max_body_size \S+;", f"client_max_body_size {max_body};")
     if cache_valid is not None:
         sub(r"proxy_cache_valid 200 \S+;", f"proxy_cache_valid 200 {cache_valid};")
+    if min_free is not None:
+        sub(r" min_free=\S+ ", f" min_free={min_free} ")
     return text
 
 
