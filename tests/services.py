@@ -253,6 +253,43 @@ class S3Server:
         client.delete_bucket(Bucket=name)
 
 
+class S3Process(S3Server):
+    """moto's S3 server as a process of its own, for tests that stop or freeze (SIGSTOP) it. It
+    keeps its objects in memory: a restart loses them (`start_server` makes the bucket again)."""
+
+    def __init__(self) -> None:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            raise Unavailable("moto[server] (an S3 protocol server)") from None
+        self.endpoint_url = ""
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.buckets: list[str] = []
+
+    def start(self) -> S3Process:
+        self.port = self.port or free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: port_open(self.port), 30, "moto server")
+        for name in self.buckets:
+            self.client().create_bucket(Bucket=name)
+        return self
+
+    def create_bucket(self) -> str:
+        self.buckets.append(super().create_bucket())
+        return self.buckets[-1]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _terminate(self.proc)
+            self.proc = None
+
+
 # ---------------------------------------------------------------------------------------------
 class Redis:
     def __init__(self) -> None:
