@@ -24,6 +24,7 @@ from backend.catalog import (
     NewImage,
     WouldBlock,
 )
+from backend.catalog.backup import sweep_hold
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.expiry import EXPIRY_CHOICES, requested_lifetime
 from backend.images import FORMATS, Limits, Processed, make_thumbnail, process
@@ -393,6 +394,13 @@ class ImageService:
         grace = self.settings.orphan_grace if grace is None else grace
         cutoff = self.clock() - grace
         removed = self.store.sweep_temporary(grace)
+        if (hold := sweep_hold(self.catalog)) is not None:
+            log.warning(
+                "orphan sweep held: %s, so the store may hold blobs this catalog never wrote; "
+                "after `picdrop-server check`, `picdrop-server sweep --release` lifts the hold",
+                hold,
+            )
+            return removed
         listing = iter(self.store.list())
         while listed := list(islice(listing, page)):
             removed += self._sweep_page([b.key for b in listed if b.modified <= cutoff])

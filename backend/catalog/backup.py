@@ -1,0 +1,175 @@
+"""A catalog backup: every table's rows with the schema revision they belong to, as gzipped JSON
+lines, the same for SQLite and PostgreSQL (a backup of one restores into the other).
+
+`write_backup` reads one consistent snapshot while the servers keep running. `load_backup`
+empties the database (its schema down to nothing), builds the backup's revision, loads the
+rows and migrates to this release's newest schema, in one transaction on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, delete, func, insert, select, text
+
+from backend.catalog import versions
+from backend.catalog.catalog import Catalog
+from backend.catalog.schema import catalog_state, metadata
+
+FORMAT = "picdrop-catalog-backup"
+BATCH = 1000
+SWEEP_HOLD = "sweep_hold"
+
+
+class BadBackup(ValueError):
+    """Not a picdrop catalog backup, or a damaged one."""
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    revision: str
+    taken_at: float
+    rows: dict[str, int]
+
+
+def write_backup(catalog: Catalog, path: Path) -> BackupInfo:
+    """Every row of every table, from one snapshot."""
+    rows: dict[str, int] = {}
+    with catalog.reading() as conn, gzip.open(path, "wt", encoding="utf-8") as out:
+        if catalog.is_postgresql:  # SQLite: a read transaction is one snapshot already
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        revision = versions.current(conn)
+        if revision is None:
+            raise BadBackup("the catalog is empty: there is nothing to back up")
+        info = {"format": FORMAT, "revision": revision, "taken_at": time.time()}
+        out.write(json.dumps(info) + "\n")
+        for table in metadata.sorted_tables:
+            if table.name not in _tables(conn):
+                continue  # an older schema
+            rows[table.name] = 0
+            for row in conn.execution_options(yield_per=BATCH).execute(select(table)):
+                out.write(json.dumps({"t": table.name, "r": list(row)}) + "\n")
+                rows[table.name] += 1
+    return BackupInfo(revision, info["taken_at"], rows)
+
+
+def read_info(path: Path) -> BackupInfo:
+    with _lines(path) as lines:
+        info = _header(next(lines, None))
+    return BackupInfo(info["revision"], info["taken_at"], {})
+
+
+def load_backup(catalog: Catalog, path: Path) -> BackupInfo:
+    """Replace everything in the catalog with the backup, then migrate to the newest schema."""
+    rows: dict[str, int] = {}
+    with _lines(path) as lines, catalog.writing() as conn:
+        info = _header(next(lines, None))
+        versions.migrate(conn, "base")
+        versions.migrate(conn, info["revision"])
+        tables = {t.name: t for t in metadata.sorted_tables if t.name in _tables(conn)}
+        batch: list[dict] = []
+        table = None
+        for line in lines:
+            item = json.loads(line)
+            if table is None or item["t"] != table.name:
+                _insert(conn, table, batch)
+                if item["t"] not in tables:
+                    raise BadBackup(f"the backup has a table {item['t']!r} its schema lacks")
+                table, batch = tables[item["t"]], []
+            batch.append(dict(zip([c.name for c in table.columns], item["r"], strict=True)))
+            rows[table.name] = rows.get(table.name, 0) + 1
+            if len(batch) >= BATCH:
+                _insert(conn, table, batch)
+                batch = []
+        _insert(conn, table, batch)
+        if catalog.is_postgresql:
+            _reset_sequences(conn, tables.values())
+        versions.migrate(conn, "head")
+    return BackupInfo(info["revision"], info["taken_at"], rows)
+
+
+def _insert(conn: Connection, table, batch: list[dict]) -> None:
+    if table is not None and batch:
+        conn.execute(insert(table), batch)
+
+
+def _reset_sequences(conn: Connection, tables) -> None:
+    """Rows came with their IDs: the next generated ID follows the highest one."""
+    for table in tables:
+        for column in table.primary_key.columns:
+            if column.autoincrement is True or (
+                column.autoincrement == "auto" and column.type.python_type is int
+            ):
+                top = conn.execute(select(func.max(column))).scalar()
+                if top is not None:
+                    conn.execute(
+                        text("SELECT setval(pg_get_serial_sequence(:t, :c), :v)"),
+                        {"t": table.name, "c": column.name, "v": top},
+                    )
+
+
+def _tables(conn: Connection) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(conn).get_table_names())
+
+
+class _lines:
+    """The backup's lines; a file that is not gzip is refused as not a backup."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> Iterator[str]:
+        self.file = gzip.open(self.path, "rt", encoding="utf-8")
+        return self._read()
+
+    def _read(self) -> Iterator[str]:
+        try:
+            yield from self.file
+        except (OSError, EOFError) as exc:
+            raise BadBackup(f"{self.path}: not a complete picdrop catalog backup ({exc})") from None
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+
+def _header(line: str | None) -> dict:
+    try:
+        info = json.loads(line or "")
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise BadBackup("not a picdrop catalog backup")
+    if not versions.known(info["revision"]):
+        raise versions.SchemaTooNew(
+            f"the backup's schema (revision {info['revision']}) is newer than this release knows"
+        )
+    return info
+
+
+# -- the hold a restore puts on the orphan sweep ------------------------------------------------
+def hold_sweep(catalog: Catalog, reason: str) -> None:
+    with catalog.writing() as conn:
+        conn.execute(delete(catalog_state).where(catalog_state.c.key == SWEEP_HOLD))
+        conn.execute(insert(catalog_state).values(key=SWEEP_HOLD, value=reason))
+
+
+def sweep_hold(catalog: Catalog) -> str | None:
+    """Why the orphan sweep must not remove blobs now (None: it may)."""
+    with catalog.reading() as conn:
+        return conn.execute(
+            select(catalog_state.c.value).where(catalog_state.c.key == SWEEP_HOLD)
+        ).scalar()
+
+
+def release_sweep(catalog: Catalog) -> bool:
+    with catalog.writing() as conn:
+        return bool(
+            conn.execute(delete(catalog_state).where(catalog_state.c.key == SWEEP_HOLD)).rowcount
+        )
