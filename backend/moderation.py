@@ -307,9 +307,6 @@ class Moderation:
         return block
 
     # -- the takedown log -------------------------------------------------------------------------
-    def takedown_log(self) -> list[TakedownEntry]:
-        return self.db.takedown_log()
-
     def reapply(self, entries: Sequence[TakedownEntry]) -> int:
         """Apply the entries of a takedown log this catalog lacks (after a restore of an older
         backup), in order and with their own times: removals block their hashes again and

@@ -12,10 +12,11 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, inspect, select, text
 
 from backend.catalog import versions
 from backend.catalog.catalog import Catalog
@@ -74,14 +75,16 @@ def load_backup(catalog: Catalog, path: Path) -> BackupInfo:
         tables = {t.name: t for t in metadata.sorted_tables if t.name in _tables(conn)}
         batch: list[dict] = []
         table = None
-        for line in lines:
-            item = json.loads(line)
-            if table is None or item["t"] != table.name:
+        for number, line in enumerate(lines, start=2):
+            name, values = _row(line, number)
+            if table is None or name != table.name:
                 _insert(conn, table, batch)
-                if item["t"] not in tables:
-                    raise BadBackup(f"the backup has a table {item['t']!r} its schema lacks")
-                table, batch = tables[item["t"]], []
-            batch.append(dict(zip([c.name for c in table.columns], item["r"], strict=True)))
+                if name not in tables:
+                    raise BadBackup(f"line {number}: not a picdrop catalog table: {name!r}")
+                table, batch = tables[name], []
+            if len(values) != len(table.columns):
+                raise BadBackup(f"line {number}: not a row of {name}")
+            batch.append(dict(zip([c.name for c in table.columns], values, strict=True)))
             rows[table.name] = rows.get(table.name, 0) + 1
             if len(batch) >= BATCH:
                 _insert(conn, table, batch)
@@ -91,6 +94,17 @@ def load_backup(catalog: Catalog, path: Path) -> BackupInfo:
             _reset_sequences(conn, tables.values())
         versions.migrate(conn, "head")
     return BackupInfo(info["revision"], info["taken_at"], rows)
+
+
+def _row(line: str, number: int) -> tuple[str, list]:
+    try:
+        item = json.loads(line)
+        name, values = item["t"], item["r"]
+    except (ValueError, TypeError, KeyError):
+        raise BadBackup(f"line {number}: not a line of a picdrop catalog backup") from None
+    if not isinstance(name, str) or not isinstance(values, list):
+        raise BadBackup(f"line {number}: not a line of a picdrop catalog backup")
+    return name, values
 
 
 def _insert(conn: Connection, table, batch: list[dict]) -> None:
@@ -114,29 +128,21 @@ def _reset_sequences(conn: Connection, tables) -> None:
 
 
 def _tables(conn: Connection) -> set[str]:
-    from sqlalchemy import inspect
-
     return set(inspect(conn).get_table_names())
 
 
-class _lines:
-    """The backup's lines; a file that is not gzip is refused as not a backup."""
+@contextmanager
+def _lines(path: Path) -> Iterator[Iterator[str]]:
+    """The backup's lines; a file that is not gzip, or is cut short, is refused."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> Iterator[str]:
-        self.file = gzip.open(self.path, "rt", encoding="utf-8")
-        return self._read()
-
-    def _read(self) -> Iterator[str]:
+    def read() -> Iterator[str]:
         try:
-            yield from self.file
+            yield from file
         except (OSError, EOFError) as exc:
-            raise BadBackup(f"{self.path}: not a complete picdrop catalog backup ({exc})") from None
+            raise BadBackup(f"{path}: not a complete picdrop catalog backup ({exc})") from None
 
-    def __exit__(self, *exc) -> None:
-        self.file.close()
+    with gzip.open(path, "rt", encoding="utf-8") as file:
+        yield read()
 
 
 def _header(line: str | None) -> dict:

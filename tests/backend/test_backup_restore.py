@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import re
 import sqlite3
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -143,21 +144,34 @@ def test_backup_and_restore_commands(settings, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"", b"not gzip at all", gzip.compress(b'{"format": "something else"}\n')],
-    ids=["empty", "not-gzip", "other-format"],
+    "spoil",
+    [
+        lambda backup: b"",
+        lambda backup: b"not gzip at all",
+        lambda backup: gzip.compress(b'{"format": "something else"}\n'),
+        lambda backup: backup[: len(backup) * 2 // 3],
+        # Found wrong after the schema was rebuilt and rows loaded: all of it is undone.
+        lambda backup: gzip.compress(gzip.decompress(backup) + b'{"t": "nope", "r": []}\n'),
+        lambda backup: gzip.compress(gzip.decompress(backup) + b'{"t": "images", "r": [1]}\n'),
+        lambda backup: gzip.compress(gzip.decompress(backup) + b"[]\n"),
+    ],
+    ids=["empty", "not-gzip", "other-format", "truncated", "unknown-table", "short-row", "junk"],
 )
 def test_restore_refuses_what_is_not_a_backup_and_keeps_the_catalog(
-    settings, tmp_path, capsys, content
+    settings, tmp_path, capsys, spoil
 ):
     with serving(settings) as server:
         image = upload(server, picture(11)).json()
+        backup = tmp_path / "catalog.backup"
+        backups.backup(settings, backup)
+        admin(server, "POST", f"/api/admin/images/{image['id']}/remove")
     bogus = tmp_path / "bogus"
-    bogus.write_bytes(content)
+    bogus.write_bytes(spoil(backup.read_bytes()))
     assert cli.main(["-q", "restore", str(bogus), "--yes", *flags(settings)]) == 1
-    assert "not" in capsys.readouterr().err
-    with serving(settings) as server:
-        assert view(server, image) == 200
+    assert re.fullmatch(r"picdrop-server: .*not a [^\n]*\n", capsys.readouterr().err)
+    with serving(settings) as server:  # the catalog as it was: the image still taken down
+        assert view(server, image) == 451
+        assert upload(server, picture(12)).status_code == 201
 
 
 # -- schema versions ----------------------------------------------------------------------------
