@@ -234,8 +234,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             if args.release:
                 from backend.catalog.backup import release_sweep
 
-                if release_sweep(backend.catalog):
-                    print("the orphan sweep is no longer held")
+                release_sweep(backend.catalog)
+                print("the orphan sweep is released: the store's blobs are this catalog's")
             removed = backend.images.sweep_orphans(args.grace)
             print(f"removed {removed} orphan blobs and temporary files")
     finally:

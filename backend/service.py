@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from backend import ids
+from backend import ids, sweep_guard
 from backend.catalog import (
     Catalog,
     IdempotencyClaim,
@@ -24,7 +24,6 @@ from backend.catalog import (
     NewImage,
     WouldBlock,
 )
-from backend.catalog.backup import sweep_hold
 from backend.errors import BadRequest, Forbidden, IdempotencyMismatch, NotFound, Removed
 from backend.expiry import EXPIRY_CHOICES, requested_lifetime
 from backend.images import FORMATS, Limits, Processed, make_thumbnail, process
@@ -391,16 +390,16 @@ class ImageService:
 
         One walk of the store, `page` keys at a time, each page looked up in the catalog with
         one query: memory stays flat however big the store is."""
+        if (hold := sweep_guard.hold_reason(self.catalog, self.store)) is not None:
+            log.warning(
+                "orphan sweep held: %s; the store may hold blobs this catalog never wrote. "
+                "After `picdrop-server check`, `picdrop-server sweep --release` lifts the hold",
+                hold,
+            )
+            return 0
         grace = self.settings.orphan_grace if grace is None else grace
         cutoff = self.clock() - grace
         removed = self.store.sweep_temporary(grace)
-        if (hold := sweep_hold(self.catalog)) is not None:
-            log.warning(
-                "orphan sweep held: %s, so the store may hold blobs this catalog never wrote; "
-                "after `picdrop-server check`, `picdrop-server sweep --release` lifts the hold",
-                hold,
-            )
-            return removed
         listing = iter(self.store.list())
         while listed := list(islice(listing, page)):
             removed += self._sweep_page([b.key for b in listed if b.modified <= cutoff])

@@ -20,11 +20,12 @@ from sqlalchemy import Connection, delete, func, insert, inspect, select, text
 
 from backend.catalog import versions
 from backend.catalog.catalog import Catalog
-from backend.catalog.schema import catalog_state, metadata
+from backend.catalog.schema import blobs, catalog_state, metadata
 
 FORMAT = "picdrop-catalog-backup"
 BATCH = 1000
 SWEEP_HOLD = "sweep_hold"
+SWEEP_RELEASED = "sweep_released"
 
 
 class BadBackup(ValueError):
@@ -159,23 +160,31 @@ def _header(line: str | None) -> dict:
     return info
 
 
-# -- the hold a restore puts on the orphan sweep ------------------------------------------------
+# -- the hold on the orphan sweep (see backend/sweep_guard.py) -----------------------------------
 def hold_sweep(catalog: Catalog, reason: str) -> None:
+    _set_state(catalog, SWEEP_HOLD, reason)
+
+
+def sweep_hold(catalog: Catalog) -> tuple[str | None, bool]:
+    """(why a restore held the sweep or None, whether an operator ever released it)."""
+    with catalog.reading() as conn:
+        state = dict(conn.execute(select(catalog_state.c.key, catalog_state.c.value)).all())
+    return state.get(SWEEP_HOLD), SWEEP_RELEASED in state
+
+
+def references_blobs(catalog: Catalog) -> bool:
+    with catalog.reading() as conn:
+        return conn.execute(select(blobs.c.key).limit(1)).first() is not None
+
+
+def release_sweep(catalog: Catalog) -> None:
+    """The operator's word: the store's blobs are this catalog's to sweep."""
     with catalog.writing() as conn:
         conn.execute(delete(catalog_state).where(catalog_state.c.key == SWEEP_HOLD))
-        conn.execute(insert(catalog_state).values(key=SWEEP_HOLD, value=reason))
+    _set_state(catalog, SWEEP_RELEASED, str(time.time()))
 
 
-def sweep_hold(catalog: Catalog) -> str | None:
-    """Why the orphan sweep must not remove blobs now (None: it may)."""
-    with catalog.reading() as conn:
-        return conn.execute(
-            select(catalog_state.c.value).where(catalog_state.c.key == SWEEP_HOLD)
-        ).scalar()
-
-
-def release_sweep(catalog: Catalog) -> bool:
+def _set_state(catalog: Catalog, key: str, value: str) -> None:
     with catalog.writing() as conn:
-        return bool(
-            conn.execute(delete(catalog_state).where(catalog_state.c.key == SWEEP_HOLD)).rowcount
-        )
+        conn.execute(delete(catalog_state).where(catalog_state.c.key == key))
+        conn.execute(insert(catalog_state).values(key=key, value=value))

@@ -203,3 +203,27 @@ def test_a_schema_newer_than_the_release_is_refused_with_the_way_back(data_dir, 
     assert cli.main(["-q", *command, "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert "0999" in err and f"picdrop-server migrate --to {head()}" in err
+
+
+def test_a_catalog_that_wrote_no_blob_does_not_sweep_another_ones_store(tmp_path, caplog):
+    """A staging instance on production's store: its empty catalog would call every blob an
+    orphan. It holds, with a warning, until an operator releases it."""
+    production = Settings(
+        data_dir=tmp_path / "production", host="127.0.0.1", port=0, sweep_interval=0
+    )
+    with serving(production) as server:
+        assert upload(server, picture(21)).status_code == 201
+    blobs = stored_keys(production)
+    assert blobs
+    shared = str(production.data_dir / "blobs")
+    staging = Settings(data_dir=tmp_path / "staging", storage_url=shared)
+    backend = build(staging, migrate=True)
+    try:
+        assert backend.images.sweep_orphans(grace=0) == 0
+        assert stored_keys(production) == blobs
+        assert any("orphan sweep held" in r.getMessage() for r in caplog.records)
+        flags = ["--data-dir", str(staging.data_dir), "--storage-url", staging.storage_url]
+        assert cli.main(["-q", "sweep", "--release", "--grace", "0", *flags]) == 0
+        assert stored_keys(production) == set()  # the operator said they were this catalog's
+    finally:
+        backend.close()
