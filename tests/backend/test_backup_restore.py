@@ -19,6 +19,7 @@ import requests
 from backend import backups, cli
 from backend.assembly import build
 from backend.catalog import Catalog
+from backend.catalog.moderation import Fingerprint, ModerationCatalog
 from backend.catalog.versions import head
 from backend.server import EmbeddedServer
 from backend.settings import Settings
@@ -227,3 +228,30 @@ def test_a_catalog_that_wrote_no_blob_does_not_sweep_another_ones_store(tmp_path
         assert stored_keys(production) == set()  # the operator said they were this catalog's
     finally:
         backend.close()
+
+
+def test_blocks_made_before_the_takedown_log_are_in_it(tmp_path):
+    """Migration 0006 fills the log from the blocks already there, so a restore of an older
+    backup re-applies those too."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    try:
+        catalog.migrate("0005")
+        with catalog.writing() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO blocks (kind, value, image_id, created_at, orientations) VALUES"
+                " ('sha256', 'aa', 'img1', 5, NULL), ('dhash', 'bb', 'img1', 6, 'cc dd'),"
+                " ('sha256', 'ee', NULL, 7, NULL)"
+            )
+        catalog.migrate()
+        log = ModerationCatalog(catalog).takedown_log()
+    finally:
+        catalog.close()
+    assert [(e.action, e.image_id, e.at) for e in log] == [
+        ("remove", "img1", 5.0),
+        ("remove", None, 7.0),
+    ]
+    assert log[0].hashes == (
+        Fingerprint("sha256", "aa"),
+        Fingerprint("dhash", "bb", ("cc", "dd")),
+    )
+    assert log[1].hashes == (Fingerprint("sha256", "ee"),)
