@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,13 @@ class BackupInfo:
 def write_backup(catalog: Catalog, path: Path) -> BackupInfo:
     """Every row of every table, from one snapshot."""
     rows: dict[str, int] = {}
-    with catalog.reading() as conn, gzip.open(path, "wt", encoding="utf-8") as out:
+    # As private as the database: it holds delete-token hashes and the audit log.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with (
+        catalog.reading() as conn,
+        open(fd, "wb") as raw,
+        gzip.open(raw, "wt", encoding="utf-8") as out,
+    ):
         if catalog.is_postgresql:  # SQLite: a read transaction is one snapshot already
             conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         revision = versions.current(conn)

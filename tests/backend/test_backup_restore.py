@@ -90,6 +90,7 @@ def test_a_restored_older_backup_keeps_the_takedowns_made_since(settings, tmp_pa
         k, a, c = (upload(server, data).json() for data in (kept, removed_since, unblocked_since))
         admin(server, "POST", f"/api/admin/images/{c['id']}/remove")
         assert backups.backup(settings, backup).rows["images"] == 3
+        assert backup.stat().st_mode & 0o077 == 0  # delete-token hashes: for the operator only
 
         admin(server, "POST", f"/api/admin/images/{a['id']}/remove")
         blocks = admin(server, "GET", "/api/admin/blocks?limit=100").json()["blocks"]
