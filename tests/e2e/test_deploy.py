@@ -144,6 +144,33 @@ def test_nginx_and_the_app_agree_on_the_upload_limit(single_machine):
     assert "1 MB" in over.json()["error"]
 
 
+@pytest.mark.parametrize("with_debian_default_site", [True, False])
+def test_nginx_refuses_the_site_beside_debians_default_one(tmp_path, with_debian_default_site):
+    """The shipped site is the default server for port 80: beside Debian's stock site, which is
+    one too, `nginx -t` fails (DEPLOY.md: remove it) instead of one of them silently losing."""
+    debian_site = Path("/etc/nginx/sites-available/default")
+    program = shutil.which("nginx") or "/usr/sbin/nginx"
+    require(Path(program).exists() and debian_site.exists(), "nginx from Debian's package")
+    site = (DEPLOY / "nginx" / "picdrop.conf").read_text()
+    site = site.replace("/var/cache/nginx/picdrop ", f"{tmp_path / 'cache'} ")
+    (tmp_path / "picdrop.conf").write_text(site)
+    includes = [tmp_path / "picdrop.conf"] + ([debian_site] if with_debian_default_site else [])
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"
+        " events {} http { " + " ".join(f"include {path};" for path in includes) + " }\n"
+    )
+    check = subprocess.run(
+        [program, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if with_debian_default_site:
+        assert check.returncode != 0 and "duplicate default server" in check.stderr
+    else:
+        assert check.returncode == 0, check.stderr
+
+
 def test_all_replicas_down_is_a_503_to_retry(tmp_path):
     site = render_nginx_site(
         listen_port=free_port(),
