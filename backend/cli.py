@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,42 @@ def build_parser() -> argparse.ArgumentParser:
                 default=None,
                 help="only blobs unreferenced for this many seconds (default: ORPHAN_GRACE)",
             )
+            p.add_argument(
+                "--release",
+                action="store_true",
+                help="lift the hold a restore put on the orphan sweep, then sweep",
+            )
+        if name == "migrate":
+            p.add_argument(
+                "--to",
+                default="head",
+                metavar="REVISION",
+                help="migrate up or down to this schema revision (default: this release's "
+                "newest); before installing an older release, run its revision with this one",
+            )
+
+    backup_cmd = sub.add_parser(
+        "backup",
+        help="write the whole catalog to a file (servers may keep running)",
+        description="Write every row of the catalog, from one consistent snapshot, to FILE "
+        "(gzipped JSON lines with the schema revision). The blobs are not in it: back up the "
+        "bucket or blob directory too (docs/DEPLOY.md).",
+    )
+    backup_cmd.add_argument("file", type=Path)
+    _add_setting_flags(backup_cmd)
+    restore_cmd = sub.add_parser(
+        "restore",
+        help="replace the catalog with a backup, keeping later takedowns (servers stopped)",
+        description="Replace everything in the catalog at DATABASE_URL with the backup in FILE "
+        "and migrate it to this release's schema. Takedowns and unblocks that the catalog being "
+        "replaced made after the backup are applied again, and the orphan sweep is held until "
+        "`picdrop-server sweep --release`. Stop every server first.",
+    )
+    restore_cmd.add_argument("file", type=Path)
+    restore_cmd.add_argument(
+        "--yes", action="store_true", required=True, help="yes, replace the catalog"
+    )
+    _add_setting_flags(restore_cmd)
 
     check_cmd = sub.add_parser(
         "check",
@@ -155,8 +192,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"picdrop-server: {exc}", file=sys.stderr)
         return 2
     logformat.use(settings.log_format)
+    from backend.catalog.backup import BadBackup
+    from backend.catalog.versions import SchemaTooNew, UnknownRevision
+
+    try:
+        return _run(args, settings)
+    except (SchemaTooNew, UnknownRevision, BadBackup) as exc:
+        print(f"picdrop-server: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, BadBackup) else 2  # 2: no use restarting (see the unit)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings)
+    if args.command in ("backup", "restore"):
+        return backup_or_restore(settings, args.command, args.file)
+    if args.command == "migrate":
+        from backend.catalog import Catalog
+        from backend.catalog.versions import head
+
+        catalog = Catalog(settings.resolved_database_url)
+        try:
+            catalog.migrate(args.to)
+        finally:
+            catalog.close()
+        print(f"catalog schema is at revision {head() if args.to == 'head' else args.to}")
+        return 0
     if args.command == "migrate-storage":
         return migrate_storage(settings, args.source, args.dest, jobs=args.jobs, check=args.check)
     if args.command == "admin":
@@ -170,12 +231,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "purge-expired":
             print(f"purged {backend.images.purge_expired()} expired uploads")
         elif args.command == "sweep":
+            if args.release:
+                from backend.catalog.backup import release_sweep
+
+                release_sweep(backend.catalog)
+                print("the orphan sweep is released: the store's blobs are this catalog's")
             removed = backend.images.sweep_orphans(args.grace)
             print(f"removed {removed} orphan blobs and temporary files")
-        elif args.command == "migrate":
-            print("catalog schema is up to date")
     finally:
         backend.close()
+    return 0
+
+
+def backup_or_restore(settings: Settings, command: str, path: Path) -> int:
+    from backend import backups
+
+    if command == "backup":
+        info = backups.backup(settings, path)
+        print(f"backed up {sum(info.rows.values())} rows (schema {info.revision}) to {path}")
+        return 0
+    restored = backups.restore(settings, path)
+    taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(restored.backup.taken_at))
+    print(
+        f"restored {sum(restored.backup.rows.values())} rows from the backup taken {taken} "
+        f"(schema {restored.backup.revision}, now migrated); re-applied {restored.reapplied} "
+        f"of {restored.carried} takedown log entries of the catalog it replaced.\n"
+        "The orphan sweep is held: the store may hold blobs uploaded after the backup. Run "
+        "`picdrop-server check`, then `picdrop-server sweep --release`."
+    )
     return 0
 
 
@@ -201,8 +284,6 @@ def check(settings: Settings, *, repair: bool, as_json: bool, grace: float | Non
 
 def migrate_storage(settings: Settings, source_url: str, dest_url: str, *, jobs: int, check: bool):
     """Copy the blobs; then, unless told not to, check the catalog's against the destination."""
-    import time
-
     from backend.catalog import Catalog
     from backend.storage import open_store, s3_options
     from backend.storage.migrate import copy_blobs, missing_keys
@@ -312,6 +393,12 @@ def serve(settings: Settings) -> int:
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     pin_malloc_mmap_threshold()
     app = create_app(settings)
+    try:
+        app.state.backend.catalog.migrate()  # a schema it cannot run on stops it here, with why
+    except BaseException:
+        app.state.backend.close()
+        sock.close()
+        raise
     warning = public_url_warning(settings)
     announce(
         [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -22,6 +22,7 @@ from backend.catalog.moderation import (
     ModerationCatalog,
     Report,
     ReportCursor,
+    TakedownEntry,
 )
 from backend.catalog.schema import REPORT_REASONS
 from backend.errors import BadRequest, Blocked, NotFound
@@ -364,6 +365,38 @@ class Moderation:
         if block is None:
             raise NotFound(f"There is no block {block_id}.")
         return block
+
+    # -- the takedown log -------------------------------------------------------------------------
+    def reapply(self, entries: Sequence[TakedownEntry]) -> int:
+        """Apply the entries of a takedown log this catalog lacks (after a restore of an older
+        backup), in order and with their own times: removals block their hashes again and
+        remove the images, unblocks lift their blocks. Returns how many were applied."""
+        known = {e.uid for e in self.db.takedown_log()}
+        applied = 0
+        for entry in entries:
+            if entry.uid in known:
+                continue
+            if entry.action == "remove":
+                removal = self.db.remove(
+                    entry.image_id or "",
+                    hashes=list(entry.hashes),
+                    actor=entry.actor,
+                    note=entry.note,
+                    now=entry.at,
+                    uid=entry.uid,
+                )
+                for key in removal.unused_blobs:
+                    self.images.remove_unused_blob(key)
+            else:
+                (unblocked,) = entry.hashes
+                block_id = self.db.block_id(unblocked.kind, unblocked.value)
+                if block_id is None:
+                    continue  # not blocked here: nothing to lift
+                self.db.unblock(
+                    block_id, actor=entry.actor, note=entry.note, now=entry.at, uid=entry.uid
+                )
+            applied += 1
+        return applied
 
     def purge_expired(self, *, actor: str) -> Purge:
         purged = self.images.purge_expired()

@@ -18,7 +18,7 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
-from backend import ids
+from backend import ids, sweep_guard
 from backend.catalog import (
     BlobGone,
     Catalog,
@@ -410,6 +410,13 @@ class ImageService:
 
         One walk of the store, `page` keys at a time, each page looked up in the catalog with
         one query: memory stays flat however big the store is."""
+        if (hold := sweep_guard.hold_reason(self.catalog, self.store)) is not None:
+            log.warning(
+                "orphan sweep held: %s; the store may hold blobs this catalog never wrote. "
+                "After `picdrop-server check`, `picdrop-server sweep --release` lifts the hold",
+                hold,
+            )
+            return 0
         grace = self.settings.orphan_grace if grace is None else grace
         cutoff = self.clock() - grace
         removed = self.store.sweep_temporary(grace)

@@ -247,6 +247,12 @@ class Settings:
         "Tries of one S3 request that failed on the way (a timeout, a 5xx), the first included.",
         default=3,
     )
+    cluster: bool = _doc(
+        "This server is one of several replicas sharing a database, a blob store and rate "
+        "limits (docs/DEPLOY.md, scale-out): it refuses to start on SQLite, which would give it "
+        "a catalog of its own.",
+        default=False,
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -293,6 +299,11 @@ class Settings:
         if not 0 <= self.block_distance <= 64:
             raise ValueError(f"{env_name('block_distance')} must be between 0 and 64")
         check_admin_token(self.admin_token)
+        if self.cluster and self.resolved_database_url.startswith("sqlite"):
+            raise ValueError(
+                f"{env_name('cluster')} is set but {env_name('database_url')} is not: a replica "
+                "of a cluster needs the shared PostgreSQL database, not a SQLite file of its own"
+            )
 
     # ------------------------------------------------------------------
     @property

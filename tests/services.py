@@ -253,6 +253,43 @@ class S3Server:
         client.delete_bucket(Bucket=name)
 
 
+class S3Process(S3Server):
+    """moto's S3 server as a process of its own, for tests that stop or freeze (SIGSTOP) it. It
+    keeps its objects in memory: a restart loses them (`start_server` makes the bucket again)."""
+
+    def __init__(self) -> None:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            raise Unavailable("moto[server] (an S3 protocol server)") from None
+        self.endpoint_url = ""
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.buckets: list[str] = []
+
+    def start(self) -> S3Process:
+        self.port = self.port or free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: port_open(self.port), 30, "moto server")
+        for name in self.buckets:
+            self.client().create_bucket(Bucket=name)
+        return self
+
+    def create_bucket(self) -> str:
+        self.buckets.append(super().create_bucket())
+        return self.buckets[-1]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _terminate(self.proc)
+            self.proc = None
+
+
 # ---------------------------------------------------------------------------------------------
 class Redis:
     def __init__(self) -> None:
@@ -312,6 +349,7 @@ def render_nginx_site(
     blobs_dir: Path | None = None,
     max_body: str | None = None,
     cache_valid: str | None = None,
+    min_free: str | None = None,
     source: Path = DEPLOY / "nginx" / "picdrop.conf",
 ) -> str:
     """The site config from deploy/, with its ports and paths replaced for a test run.
@@ -327,7 +365,9 @@ def render_nginx_site(
         if n != count:
             raise AssertionError(f"{source}: expected {count} match(es) of {pattern!r}, got {n}")
 
-    servers = "".join(f"    server {u} max_fails=1 fail_timeout=5s;\n" for u in upstreams)
+    options = re.search(r"^    server 127\.0\.0\.1:80\d\d ([^\n]*);$", text, flags=re.M)
+    assert options, f"{source}: no upstream server line"
+    servers = "".join(f"    server {u} {options.group(1)};\n" for u in upstreams)
     sub(r"(?:^    server 127\.0\.0\.1:80\d\d [^\n]*;\n)+", servers)
     sub(r"^    listen 80( default_server)?;$", f"    listen 127.0.0.1:{listen_port};")
     sub(r"proxy_cache_path /var/cache/nginx/picdrop ", f"proxy_cache_path {cache_dir} ")
@@ -336,6 +376,8 @@ def render_nginx_site(
         sub(r"client_max_body_size \S+;", f"client_max_body_size {max_body};")
     if cache_valid is not None:
         sub(r"proxy_cache_valid 200 \S+;", f"proxy_cache_valid 200 {cache_valid};")
+    if min_free is not None:
+        sub(r" min_free=\S+ ", f" min_free={min_free} ")
     return text
 
 

@@ -40,8 +40,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
@@ -60,14 +58,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import ids
-from backend.catalog import deadline
+from backend.catalog import deadline, versions
 from backend.catalog.dialect import dialect_insert
 from backend.catalog.group_commit import GroupCommit
 from backend.catalog.schema import blobs, idempotency, images, pending_fingerprints
 
 log = logging.getLogger(__name__)
+MIGRATIONS = versions.MIGRATIONS
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_ID_ATTEMPTS = 8
 # Room kept for deletes on a full disk: one delete writes a few pages to the WAL (~30 KB).
 RESERVE_BYTES = 1 << 20
@@ -217,17 +215,15 @@ class Catalog:
         self._write_engine.dispose()
 
     # -- schema ---------------------------------------------------------------------------------
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to the newest migration (or up or down to `revision`).
+        Raises versions.SchemaTooNew for a schema a newer release made."""
         with self._write_engine.begin() as conn:
             if self.is_postgresql:
                 # Replicas starting together: one migrates, the others wait here and then find
                 # the schema current (DDL is transactional on PostgreSQL; the lock ends with it).
                 conn.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            versions.migrate(conn, revision)
         if self._reserve is not None:
             self._reserve.keep()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from backend.catalog.schema import (
     pending_fingerprints,
     report_groups,
     reports,
+    takedowns,
 )
 from backend.images.fingerprint import distance
 
@@ -87,6 +89,19 @@ class AuditRecord:
     action: str
     target: str | None
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TakedownEntry:
+    """One entry of the takedown log: a removal (`hashes` it blocked) or an unblock."""
+
+    uid: str
+    at: float
+    actor: str
+    action: str  # "remove" or "unblock"
+    image_id: str | None
+    hashes: tuple[Fingerprint, ...]
+    note: str | None
 
 
 @dataclass(frozen=True)
@@ -211,11 +226,13 @@ class ModerationCatalog:
         actor: str,
         note: str | None,
         now: float | None = None,
+        uid: str | None = None,
     ) -> Removal:
         """Remove the image and its twins, block `hashes`, close reports.
 
         Works for an ID whose row is gone too (deleted by its uploader after being reported):
-        then only the hashes are blocked and the reports closed.
+        then only the hashes are blocked and the reports closed. `uid` names the takedown log's
+        entry (a new one unless a restore re-applies one).
         """
         now = time.time() if now is None else now
         with self.catalog.writing() as conn:
@@ -247,6 +264,7 @@ class ModerationCatalog:
             )
             detail = {"removed": removed, "blocks": block_ids, "reports": closed, "note": note}
             _audit(conn, now, actor, "remove", image_id, detail)
+            _log_takedown(conn, uid, now, actor, "remove", image_id, hashes, note)
             return Removal(tuple(removed), tuple(block_ids), closed, tuple(unused))
 
     def _add_block(
@@ -289,8 +307,16 @@ class ModerationCatalog:
         with self.catalog.reading() as conn:
             return [Block(**r._mapping) for r in conn.execute(query)]
 
-    def unblock(self, block_id: int, *, actor: str, note: str | None) -> Block | None:
-        now = time.time()
+    def unblock(
+        self,
+        block_id: int,
+        *,
+        actor: str,
+        note: str | None,
+        now: float | None = None,
+        uid: str | None = None,
+    ) -> Block | None:
+        now = time.time() if now is None else now
         with self.catalog.writing() as conn:
             row = conn.execute(
                 delete(blocks).where(blocks.c.id == block_id).returning(*_BLOCK)
@@ -301,7 +327,22 @@ class ModerationCatalog:
             conn.execute(delete(block_bands).where(block_bands.c.block_id == block_id))
             detail = {"kind": block.kind, "value": block.value, "note": note}
             _audit(conn, now, actor, "unblock", str(block_id), detail)
+            unblocked = [Fingerprint(block.kind, block.value)]
+            _log_takedown(conn, uid, now, actor, "unblock", block.image_id, unblocked, note)
             return block
+
+    def block_id(self, kind: str, value: str) -> int | None:
+        with self.catalog.reading() as conn:
+            return conn.execute(
+                select(blocks.c.id).where(blocks.c.kind == kind, blocks.c.value == value)
+            ).scalar()
+
+    # -- the takedown log -------------------------------------------------------------------------
+    def takedown_log(self) -> list[TakedownEntry]:
+        """Every removal and unblock, oldest first."""
+        with self.catalog.reading() as conn:
+            rows = conn.execute(select(takedowns).order_by(takedowns.c.at, takedowns.c.uid))
+            return [_takedown_entry(row) for row in rows]
 
     def block_for_bytes(self, sha256: str) -> Block | None:
         with self.catalog.reading() as conn:
@@ -431,6 +472,37 @@ class ModerationCatalog:
                 AuditRecord(**{**r._mapping, "detail": json.loads(r.detail or "{}")})
                 for r in conn.execute(query)
             ]
+
+
+def _log_takedown(
+    conn: Connection,
+    uid: str | None,
+    now: float,
+    actor: str,
+    action: str,
+    image_id: str | None,
+    hashes: Sequence[Fingerprint],
+    note: str | None,
+) -> None:
+    detail = {"hashes": [[h.kind, h.value, list(h.orientations)] for h in hashes], "note": note}
+    conn.execute(
+        insert(takedowns).values(
+            uid=uid or uuid.uuid4().hex,
+            at=now,
+            actor=actor,
+            action=action,
+            image_id=image_id,
+            detail=json.dumps({k: v for k, v in detail.items() if v is not None}),
+        )
+    )
+
+
+def _takedown_entry(row: Any) -> TakedownEntry:
+    detail = json.loads(row.detail)
+    hashes = tuple(Fingerprint(k, v, tuple(turned)) for k, v, turned in detail["hashes"])
+    return TakedownEntry(
+        row.uid, row.at, row.actor, row.action, row.image_id, hashes, detail.get("note")
+    )
 
 
 def _audit(

@@ -152,3 +152,26 @@ audit_log = Table(
     Column("detail", Text, nullable=True),  # JSON
     Index("ix_audit_log_at", "at"),
 )
+
+# The takedown log (migration 0008): each removal with the hashes it blocked, and each unblock,
+# in order. A restore of an older backup re-applies the entries it lacks (backend/backups.py).
+takedowns = Table(
+    "takedowns",
+    metadata,
+    Column("uid", String(32), primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(16), nullable=False),
+    Column("action", String(16), nullable=False),  # "remove" or "unblock"
+    Column("image_id", String(32), nullable=True),
+    Column("detail", Text, nullable=False),  # JSON: {"hashes": [[kind, value, [turned...]]...]}
+    Index("ix_takedowns_at", "at"),
+)
+
+# What the catalog keeps about itself (migration 0008): "sweep_hold" while a restored catalog
+# must not remove blobs it does not know (backend/backups.py).
+catalog_state = Table(
+    "catalog_state",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -4,19 +4,23 @@ files (X-Accel-Redirect, the single-machine setup), and the systemd unit's own c
 from __future__ import annotations
 
 import configparser
+import contextlib
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from backend.settings import env_name
 from tests.backend import imagesamples as samples
 from tests.catalog_rows import matches_blob_key
-from tests.conftest import require
+from tests.conftest import GENEROUS_LIMITS, require
 from tests.services import (
     DEPLOY,
     Nginx,
@@ -24,6 +28,7 @@ from tests.services import (
     Unavailable,
     free_port,
     render_nginx_site,
+    wait_until,
 )
 
 UNIT = DEPLOY / "systemd" / "picdrop@.service"
@@ -140,6 +145,33 @@ def test_nginx_and_the_app_agree_on_the_upload_limit(single_machine):
     assert "1 MB" in over.json()["error"]
 
 
+@pytest.mark.parametrize("with_debian_default_site", [True, False])
+def test_nginx_refuses_the_site_beside_debians_default_one(tmp_path, with_debian_default_site):
+    """The shipped site is the default server for port 80: beside Debian's stock site, which is
+    one too, `nginx -t` fails (DEPLOY.md: remove it) instead of one of them silently losing."""
+    debian_site = Path("/etc/nginx/sites-available/default")
+    program = shutil.which("nginx") or "/usr/sbin/nginx"
+    require(Path(program).exists() and debian_site.exists(), "nginx from Debian's package")
+    site = (DEPLOY / "nginx" / "picdrop.conf").read_text()
+    site = site.replace("/var/cache/nginx/picdrop ", f"{tmp_path / 'cache'} ")
+    (tmp_path / "picdrop.conf").write_text(site)
+    includes = [tmp_path / "picdrop.conf"] + ([debian_site] if with_debian_default_site else [])
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"
+        " events {} http { " + " ".join(f"include {path};" for path in includes) + " }\n"
+    )
+    check = subprocess.run(
+        [program, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if with_debian_default_site:
+        assert check.returncode != 0 and "duplicate default server" in check.stderr
+    else:
+        assert check.returncode == 0, check.stderr
+
+
 def test_all_replicas_down_is_a_503_to_retry(tmp_path):
     site = render_nginx_site(
         listen_port=free_port(),
@@ -179,6 +211,108 @@ def test_links_through_nginx_keep_its_port_without_a_public_url(tmp_path):
             nginx.stop()
     finally:
         replica.stop()
+
+
+@contextlib.contextmanager
+def replica_behind_nginx(tmp_path: Path, **site_options) -> Iterator[tuple[Nginx, ServerProcess]]:
+    """One replica that sends the bytes itself (as S3-backed replicas do), so nginx caches."""
+    env = {"PICDROP_SWEEP_INTERVAL": "0", "PICDROP_WORKERS": "1"}
+    env.update({env_name(k): str(v) for k, v in GENEROUS_LIMITS.items()})
+    replica = ServerProcess(env, tmp_path, "replica")
+    replica.start().wait()
+    try:
+        site_options.setdefault("cache_dir", tmp_path / "nginx-cache")
+        site = render_nginx_site(
+            listen_port=free_port(), upstreams=[replica.address], **site_options
+        )
+        nginx = started_nginx(site)
+        try:
+            yield nginx, replica
+        finally:
+            nginx.stop()
+    finally:
+        replica.stop()
+
+
+def upload_direct(replica: ServerProcess, data: bytes) -> dict:
+    r = requests.post(f"{replica.url}/api/upload", files={"file": ("a.jpg", data)}, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_cached_image_is_served_while_no_replica_answers(tmp_path):
+    with replica_behind_nginx(tmp_path, cache_valid="1s") as (nginx, replica):
+        image = upload_direct(replica, samples.unique_jpeg(size=(120, 90)))
+        url = f"{nginx.url}/{image['id']}.jpg"
+        assert requests.get(url, timeout=30).headers["x-cache-status"] == "MISS"
+        replica.stop()
+        # Past proxy_cache_valid nginx asks again, finds no replica, and keeps the copy it has.
+        wait_until(
+            lambda: requests.get(url, timeout=30).headers["x-cache-status"] == "STALE",
+            30,
+            "a stale answer",
+        )
+        stale = requests.get(url, timeout=30)
+        assert stale.status_code == 200
+        assert hashlib.sha256(stale.content).hexdigest() == image["sha256"]
+
+
+def test_nginx_own_failure_answers_in_the_json_shape(tmp_path):
+    """An upload bigger than client_body_buffer_size goes to nginx's temp dir; when nginx
+    cannot write there (full, gone), its 500 has the API's error shape, not an HTML page."""
+    with replica_behind_nginx(tmp_path) as (nginx, _replica):
+        body_temp = nginx.dir / "client_body"
+        shutil.rmtree(body_temp)
+        body_temp.write_text("not a directory: nginx cannot spool request bodies here")
+        data = samples.unique_jpeg(size=(64, 64)) + b"\0" * (2 * 1024 * 1024)
+        r = requests.post(f"{nginx.url}/api/upload", files={"file": ("a.jpg", data)}, timeout=30)
+        assert r.status_code == 500
+        assert r.headers["content-type"] == "application/json"
+        assert r.json()["code"] == "internal_error"
+        assert int(r.headers["retry-after"]) > 0
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `path` (root only): a disk that really fills up."""
+    path.mkdir()
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    require(mounted, "mounting a tmpfs (root, CAP_SYS_ADMIN) for a disk that fills up")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_a_full_cache_disk_leaves_uncached_views_working(tmp_path):
+    """nginx writes every cacheable answer to the cache disk on its way to the client; a full
+    disk would cut those answers off. min_free makes the cache manager keep room: here a 2 MiB
+    disk, 1 MiB kept free, and more images viewed than the disk holds."""
+    image_count, free_needed = 48, 256 * 1024
+    with (
+        small_filesystem(tmp_path / "cache", "2m") as cache,
+        replica_behind_nginx(tmp_path, cache_dir=cache, min_free="1m") as (nginx, replica),
+    ):
+        images = [
+            upload_direct(replica, samples.encode(samples.photo((500, 375), seed=i), quality=90))
+            for i in range(image_count)
+        ]
+        assert sum(i["size"] for i in images) > 2 * 1024 * 1024  # more than the disk holds
+        for image in images:
+            # The manager runs every few seconds: wait for room as a steady stream would.
+            wait_until(
+                lambda: shutil.disk_usage(cache).free >= free_needed, 30, "room in the cache"
+            )
+            r = requests.get(f"{nginx.url}/{image['id']}.jpg", timeout=30)
+            assert r.status_code == 200
+            assert hashlib.sha256(r.content).hexdigest() == image["sha256"]
 
 
 # -- systemd --------------------------------------------------------------------------------------
