@@ -19,7 +19,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, ORG_NAME, __version__
-from desktop.capture import ScreenCapture
+from desktop.capture import Grabber, ScreenCapture, grab_with_qt
+from desktop.capture_flow import CaptureFlow
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server
@@ -67,6 +68,7 @@ class PicdropApp(QObject):
         instance: InstanceServer | None = None,
         tray_available: bool | None = None,
         autostart_entry: autostart.Autostart | None = None,
+        grab_screen: Grabber = grab_with_qt,
     ) -> None:
         super().__init__()
         self.qt_app = qt_app
@@ -103,6 +105,14 @@ class PicdropApp(QObject):
         self.actions = ServerActions(self.history, self.destinations.client_factory(), parent=self)
         connect_server_actions(self.actions, self.window, self.uploads)
 
+        self.capture_flow = CaptureFlow(
+            ScreenCapture(self, grab=grab_screen),
+            self.uploads,
+            qt_app.clipboard(),
+            lambda: self.config,
+            self,
+        )
+
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
         self._tray_watch: QTimer | None = None
@@ -117,7 +127,9 @@ class PicdropApp(QObject):
         self.instance = instance
         self.remote: RemoteRequests | None = None
         if instance is not None:
-            self.remote = RemoteRequests(instance, self.uploads, self.copier, self)
+            self.remote = RemoteRequests(
+                instance, self.uploads, self.copier, self, capture=self.capture_flow
+            )
             self.remote.open_files.connect(self.open_files)
         qt_app.aboutToQuit.connect(self.shutdown)
 
@@ -139,13 +151,12 @@ class PicdropApp(QObject):
 
     def _make_tray(self) -> None:
         self.tray = TrayIcon(self)
-        self.capture = ScreenCapture(self)
         self.tray_controller = TrayController(
             self.tray,
             self.uploads,
             self.history,
             self.copier,
-            self.capture,
+            self.capture_flow,
             self.qt_app.clipboard(),
             self,
             destinations=lambda: (self.destinations.names(), self.config.destination),
@@ -201,6 +212,11 @@ class PicdropApp(QObject):
     def open_settings(self) -> None:
         self.show_window()
         self.window.open_settings()
+
+    def start_capture(self, mode: str = "region", delay_s: float = 0) -> bool:
+        """Capture the screen (a CaptureMode value): the tray, global hotkeys and the `picdrop
+        capture` command all come here. False when a capture is already under way."""
+        return self.capture_flow.start_capture(mode, delay_s)
 
     def open_files(self, files: list[Path]) -> None:
         """A second launch (or "Open with") handed these over: upload them, show the window."""

@@ -5,11 +5,27 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from desktop.core.jobs import DEFAULT_PARALLEL
 from desktop.core.links import LinkFormat
 
 SERVER_ENV = "PICDROP_SERVER"
+
+
+class AfterCapture(StrEnum):
+    """What a screen capture leads to."""
+
+    EDITOR = "editor"  # open the editor (annotate, redact, then upload, copy or save)
+    UPLOAD = "upload"  # upload at once
+    COPY = "copy"  # copy the image only
+
+    @classmethod
+    def parse(cls, value: str) -> AfterCapture:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.EDITOR
 
 
 @dataclass
@@ -29,6 +45,7 @@ class AppConfig:
     tray_notice_shown: bool = False
     # The embedded server's port is kept between runs so that old local links keep working.
     embedded_port: int = 0
+    after_capture: str = AfterCapture.EDITOR.value
 
 
 def effective_server(config: AppConfig, environ: Mapping[str, str] | None = None) -> str:
