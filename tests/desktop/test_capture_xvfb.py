@@ -248,23 +248,46 @@ def test_region_adjusted_with_the_keyboard_uploads_exactly_the_pixels_on_screen(
     assert same(uploaded, known_picture())
 
 
+def copied_image(session: Desktop) -> Image.Image:
+    return Image.open(io.BytesIO(session.clipboard("image/png"))).convert("RGB")
+
+
+def holds_known_picture(image: Image.Image) -> bool:
+    row = known_picture().crop((0, 0, WIDTH, 1)).tobytes()
+    data = image.tobytes()
+    index = data.find(row)
+    if index < 0 or index % 3:
+        return False
+    y, x = divmod(index // 3, image.width)
+    return same(image.crop((x, y, x + WIDTH, y + HEIGHT)), known_picture())
+
+
 @pytest.mark.xvfb
-def test_screen_capture_hides_picdrop_and_copies_the_image_only(
+def test_screen_and_window_captures_hide_picdrop_and_copy_the_image_only(
     xvfb, tmp_path, live_server
 ) -> None:
     with desktop(xvfb, tmp_path, live_server, "upload") as session:
         session.xdo("mousemove", "5", "5")
         status, out, err = finished(session.capture("screen", "--no-upload"))
         assert (status, out) == (EXIT_OK, ""), err
-        copied = Image.open(io.BytesIO(session.clipboard("image/png"))).convert("RGB")
+        screen = copied_image(session)
         shown_again = session.screen()
+
+        x, y = session.known_at
+        session.xdo("mousemove", str(x + 50), str(y + 50))  # over the known window
+        status, out, err = finished(session.capture("window", "--delay", "0.5", "--no-upload"))
+        assert (status, out) == (EXIT_OK, ""), err
+        window = copied_image(session)
+
     # picdrop's window was on screen, but the capture shows the desktop as it was without it.
-    assert copied.size == (1024, 768)
-    window = session.app_window
-    assert not same(shown_again.crop(window), session.before_app.crop(window))
-    assert same(copied.crop(window), session.before_app.crop(window))
-    x, y = session.known_at
-    assert same(copied.crop((x, y, x + WIDTH, y + HEIGHT)), known_picture())
+    assert screen.size == (1024, 768)
+    frame = session.app_window
+    assert not same(shown_again.crop(frame), session.before_app.crop(frame))
+    assert same(screen.crop(frame), session.before_app.crop(frame))
+    assert holds_known_picture(screen)
+    # The window under the pointer: the known picture in its frame, and nothing much more.
+    assert holds_known_picture(window)
+    assert WIDTH <= window.width < WIDTH + 40 and HEIGHT <= window.height < HEIGHT + 60
 
 
 def edit(session: Desktop, steps) -> None:
