@@ -118,3 +118,18 @@ def test_the_grab_refused_is_reported(qapp, make_service, live_server, qtbot) ->
 def test_capture_command_exit_statuses_without_an_app(tmp_path, capsys, args, status) -> None:
     assert run([*args, "--data-dir", str(tmp_path)]) == status
     assert capsys.readouterr().err.startswith("picdrop capture: ")
+
+
+@pytest.mark.parametrize("choice", list(AfterCapture))
+def test_the_after_capture_choice_is_kept_in_settings(qapp, tmp_path, choice) -> None:
+    from PySide6.QtCore import QSettings
+
+    from desktop.settings import SettingsStore
+    from desktop.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppConfig(after_capture=choice.value))
+    assert dialog.after_capture.currentData() == choice.value
+    store = SettingsStore(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    store.save(dialog.config())
+    assert store.load().after_capture == choice.value
+    delete_qobject(dialog)

@@ -365,3 +365,28 @@ def test_screen_capture_uploads_what_the_overlay_returns(
     served = requests.get(job.result.url, timeout=5).content
     assert Path(job.result.url).suffix == ".png"
     assert pixels(served).size == (overlay.shot.width(), overlay.shot.height())
+
+
+def test_capture_overlay_handles_and_arrows_adjust_the_selection(qtbot, shot, make_overlay) -> None:
+    overlay = make_overlay(shot, QRect(0, 0, 200, 120))
+    overlay.show()
+    qtbot.waitExposed(overlay)
+
+    def drag(start: QPoint, end: QPoint) -> None:
+        QTest.mousePress(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, start)
+        QTest.mouseMove(overlay, (start + end) / 2)
+        QTest.mouseMove(overlay, end)
+        QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, end)
+
+    drag(QPoint(20, 20), QPoint(100, 80))
+    assert overlay.selection() == QRect(20, 20, 80, 60)
+    drag(QPoint(100, 80), QPoint(110, 90))  # the bottom-right handle
+    assert overlay.selection() == QRect(20, 20, 90, 70)
+    drag(QPoint(60, 50), QPoint(70, 45))  # inside: moves it
+    assert overlay.selection() == QRect(30, 15, 90, 70)
+    QTest.keyClick(overlay, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(overlay, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert overlay.selection() == QRect(40, 15, 90, 71)
+    with qtbot.waitSignal(overlay.captured, timeout=2000) as captured:
+        QTest.keyClick(overlay, Qt.Key.Key_Enter, NO_MODIFIER)
+    assert captured.args[0] == shot.copy(40, 15, 90, 71)
