@@ -80,7 +80,7 @@ def window_at() -> QRect | None:
     try:
         root = connection.screen().root
         child = root.query_pointer().child
-        if child in (X.NONE, 0) or not child:
+        if child == X.NONE:  # the pointer is over the bare desktop
             return None
         geometry = child.get_geometry()
         origin = root.translate_coords(child, 0, 0)
@@ -143,6 +143,8 @@ class ScreenCapture(QObject):
 
     def _grab(self, mode: CaptureMode) -> None:
         shot = self.grab()
+        # Looked up while picdrop's windows are still hidden: the window the user pointed at.
+        window = self.locate_window() if mode is CaptureMode.WINDOW else None
         self._show_own_windows()
         if shot.isNull():
             # Wayland without a portal, and some sandboxes, do not let applications read it.
@@ -155,7 +157,6 @@ class ScreenCapture(QObject):
             return
         part = shot.rect()
         if mode is not CaptureMode.ALL_SCREENS:
-            window = self.locate_window() if mode is CaptureMode.WINDOW else None
             # No window found (or not asked for): the monitor under the pointer.
             screen = QGuiApplication.screenAt(QCursor.pos()) or QGuiApplication.primaryScreen()
             ratio = shot.width() / max(1, area.width())
