@@ -150,6 +150,8 @@ class MarkupDocument:
         self.image = image.convert("RGB")
         self._marks: list[Mark] = []
         self._undone: list[Mark] = []
+        # The committed marks rendered: a mark being dragged is drawn on a copy of this.
+        self._rendered: Image.Image | None = None
 
     @property
     def marks(self) -> tuple[Mark, ...]:
@@ -158,6 +160,7 @@ class MarkupDocument:
     def add(self, mark: Mark) -> None:
         self._marks.append(mark)
         self._undone.clear()
+        self._rendered = None
 
     def can_undo(self) -> bool:
         return bool(self._marks)
@@ -168,22 +171,28 @@ class MarkupDocument:
     def undo(self) -> None:
         if self._marks:
             self._undone.append(self._marks.pop())
+            self._rendered = None
 
     def redo(self) -> None:
         if self._undone:
             self._marks.append(self._undone.pop())
+            self._rendered = None
 
     def next_step(self) -> int:
         return 1 + sum(m.tool is Tool.STEP for m in self._marks)
 
     def render(self, extra: Mark | None = None) -> Image.Image:
         """The flat result; `extra` is a mark being drawn (shown, not yet added)."""
-        image = self.image.copy()
-        steps = 0
-        for mark in [*self._marks, *([extra] if extra else [])]:
-            steps += mark.tool is Tool.STEP
-            image = draw_mark(image, mark, steps)
-        return image
+        if self._rendered is None:
+            image = self.image.copy()
+            steps = 0
+            for mark in self._marks:
+                steps += mark.tool is Tool.STEP
+                image = draw_mark(image, mark, steps)
+            self._rendered = image
+        if extra is None:
+            return self._rendered.copy()
+        return draw_mark(self._rendered.copy(), extra, self.next_step())
 
     def export_png(self) -> bytes:
         """The rendered pixels as a PNG, with no metadata: nothing under a redaction survives."""

@@ -172,3 +172,13 @@ def test_numbered_steps_count_up_and_a_new_mark_clears_redo() -> None:
     doc.add(Mark(Tool.LINE, ((0, 0), (5, 5))))
     assert not doc.can_redo()
     assert doc.next_step() == 2
+
+
+def test_a_mark_being_drawn_is_shown_but_not_kept() -> None:
+    doc = MarkupDocument(Image.new("RGB", (200, 120), "white"))
+    doc.add(Mark(Tool.STEP, ((30, 30),)))
+    before = doc.render()
+    preview = doc.render(Mark(Tool.FILL, ((0, 0), (50, 50))))
+    assert preview.getpixel((45, 45)) == (0, 0, 0)
+    assert doc.render().tobytes() == before.tobytes()
+    assert doc.render(Mark(Tool.STEP, ((120, 60),))).getpixel((120, 60)) != (255, 255, 255)
