@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import random
 import selectors
 import subprocess
 import sys
@@ -162,33 +160,6 @@ class Desktop:
         self.xdo("mousemove", str(ax), str(ay), "mousedown", "1",
                  "mousemove", str((ax + bx) // 2), str((ay + by) // 2),
                  "mousemove", str(bx), str(by), "mouseup", "1")  # fmt: skip
-
-
-@pytest.fixture
-def xvfb() -> Iterator[str]:
-    """A fresh Xvfb (1024x768) on a display number of its own: other test runs on this machine
-    start and stop servers on the low numbers, whose sockets can vanish under a long test."""
-    binary = require_program("Xvfb")
-    for number in random.sample(range(200, 2000), 20):
-        read_fd, write_fd = os.pipe()
-        process = subprocess.Popen(
-            [binary, f":{number}", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24",
-             "-nolisten", "tcp"],
-            pass_fds=(write_fd,), stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        os.close(write_fd)
-        with os.fdopen(read_fd) as pipe:
-            started = pipe.readline().strip()  # written once Xvfb accepts clients
-        if started:
-            break
-        process.wait()
-    else:
-        pytest.fail("Xvfb did not start")
-    try:
-        yield f":{started}"
-    finally:
-        process.terminate()
-        process.wait()
 
 
 @contextmanager
