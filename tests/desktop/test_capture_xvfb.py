@@ -283,7 +283,9 @@ def open_editor(session: Desktop) -> subprocess.Popen:
     x, y = session.known_at
     session.drag((x, y), (x + WIDTH, y + HEIGHT))
     session.xdo("key", "Return")
-    session.editor_at = tuple(session.expect("editor"))
+    session.editor_at = cx, cy = tuple(session.expect("editor"))
+    # A click gives the editor the keyboard (the default rectangle tool draws nothing on a click).
+    session.xdo("mousemove", str(cx + 2), str(cy + 2), "click", "1")
     return cli
 
 
