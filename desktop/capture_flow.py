@@ -60,11 +60,14 @@ class CaptureFlow(QObject):
     ) -> bool:
         """Capture in `mode` (a CaptureMode value) after `delay_s` seconds, then do `after`
         (default: the Settings' choice). False when a capture or an edit is under way."""
+        after = after or AfterCapture.parse(self.config().after_capture)
         if self.editor is not None:
             self.editor.raise_()
             return False
-        self._after = after or AfterCapture.parse(self.config().after_capture)
-        return self.capture.start(CaptureMode(mode), delay_s)
+        if not self.capture.start(CaptureMode(mode), delay_s):
+            return False  # the capture under way keeps its own choice
+        self._after = after
+        return True
 
     @Slot(QImage)
     def _on_captured(self, image: QImage) -> None:

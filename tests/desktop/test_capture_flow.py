@@ -68,9 +68,12 @@ def test_a_second_capture_while_one_runs_is_refused(make_flow, qtbot) -> None:
     flow = make_flow(AfterCapture.EDITOR)
     with qtbot.waitSignal(flow.capture.overlay_shown, timeout=5000) as shown:
         assert flow.start_capture(CaptureMode.REGION)
-    assert not flow.start_capture(CaptureMode.SCREEN)
+    assert not flow.start_capture(CaptureMode.SCREEN, after=AfterCapture.COPY)
+    with qtbot.waitSignal(flow.editor_shown, timeout=5000):
+        shown.args[0].finish()  # the first capture goes on as it was asked: to the editor
+    assert not flow.start_capture(CaptureMode.SCREEN)  # nor while the editor is open
     with qtbot.waitSignal(flow.outcome, timeout=5000) as outcome:
-        shown.args[0].cancel()
+        flow.editor.close()
     assert outcome.args == [Outcome.CANCELLED, ""]
 
 
