@@ -19,7 +19,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, ORG_NAME, __version__
-from desktop.capture import ScreenCapture
+from desktop.capture import Grabber, ScreenCapture
+from desktop.capture_flow import CaptureFlow
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
 from desktop.core.config import SERVER_ENV, AppConfig, effective_server, hotkey_texts
@@ -41,6 +42,7 @@ from desktop.hotkeys.service import HotkeyService, platform_backend
 from desktop.instance import InstanceServer, claim
 from desktop.instance_client import hand_over
 from desktop.remote import RemoteRequests
+from desktop.screen_grab import platform_grabber
 from desktop.server_actions import ServerActions
 from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
@@ -70,6 +72,7 @@ class PicdropApp(QObject):
         tray_available: bool | None = None,
         autostart_entry: autostart.Autostart | None = None,
         hotkey_backend: HotkeyBackend | None = None,  # None: this platform's
+        grab_screen: Grabber | None = None,  # None: this platform's
     ) -> None:
         super().__init__()
         self.qt_app = qt_app
@@ -106,9 +109,16 @@ class PicdropApp(QObject):
         self.actions = ServerActions(self.history, self.destinations.client_factory(), parent=self)
         connect_server_actions(self.actions, self.window, self.uploads)
 
+        self.capture_flow = CaptureFlow(
+            ScreenCapture(self, grab=grab_screen or platform_grabber(qt_app.platformName())),
+            self.uploads,
+            qt_app.clipboard(),
+            lambda: self.config,
+            self,
+        )
+
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
-        self.capture: ScreenCapture | None = None
         self._tray_watch: QTimer | None = None
         if tray_available or (tray_available is None and QSystemTrayIcon.isSystemTrayAvailable()):
             self._make_tray()
@@ -129,7 +139,9 @@ class PicdropApp(QObject):
         self.instance = instance
         self.remote: RemoteRequests | None = None
         if instance is not None:
-            self.remote = RemoteRequests(instance, self.uploads, self.copier, self)
+            self.remote = RemoteRequests(
+                instance, self.uploads, self.copier, self, capture=self.capture_flow
+            )
             self.remote.open_files.connect(self.open_files)
         qt_app.aboutToQuit.connect(self.shutdown)
 
@@ -151,13 +163,12 @@ class PicdropApp(QObject):
 
     def _make_tray(self) -> None:
         self.tray = TrayIcon(self)
-        self.capture = ScreenCapture(self)
         self.tray_controller = TrayController(
             self.tray,
             self.uploads,
             self.history,
             self.copier,
-            self.capture,
+            self.capture_flow,
             self.qt_app.clipboard(),
             self,
             destinations=lambda: (self.destinations.names(), self.config.destination),
@@ -215,6 +226,11 @@ class PicdropApp(QObject):
         self.show_window()
         self.window.open_settings()
 
+    def start_capture(self, mode: str = "region", delay_s: float = 0) -> bool:
+        """Capture the screen (a CaptureMode value): the tray, global hotkeys and the `picdrop
+        capture` command all come here. False when a capture is already under way."""
+        return self.capture_flow.start_capture(mode, delay_s)
+
     def open_files(self, files: list[Path]) -> None:
         """A second launch (or "Open with") handed these over: upload them, show the window."""
         if files:
@@ -259,9 +275,7 @@ class PicdropApp(QObject):
 
     # -- global hotkeys -----------------------------------------------------------------------
     def _hotkey_capture(self, mode: str) -> None:
-        # Today's capture takes a region or the full screen (a window is taken as a region).
-        if self.capture is not None:
-            self.capture.start(full_screen=mode == "screen")
+        self.start_capture(mode)
 
     def _hotkey_upload_clipboard(self) -> None:
         if self.tray_controller is not None:

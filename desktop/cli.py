@@ -25,6 +25,8 @@ commands:
   picdrop upload -           upload an image read from standard input
   picdrop history [--json]   list past uploads
   picdrop delete ID          delete an upload from its server (stored delete token)
+  picdrop capture region|window|screen [--delay N] [--no-upload]
+                             capture the screen with the running app; prints the link
   picdrop COMMAND --help     the options of a command
 
 """

@@ -17,7 +17,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop import __version__
+from desktop.capture import CaptureMode
+from desktop.capture_flow import CaptureFlow, Outcome
 from desktop.clipboard import LinkCopier
+from desktop.core.config import AfterCapture
 from desktop.core.intake import BytesSource, FileSource, Source
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
@@ -36,10 +39,13 @@ class RemoteRequests(QObject):
         service: UploadService,
         copier: LinkCopier,
         parent: QObject | None = None,
+        *,
+        capture: CaptureFlow | None = None,
     ) -> None:
         super().__init__(parent)
         self.service = service
         self.copier = copier
+        self.capture = capture
         server.request.connect(self._on_request)
 
     @Slot(object, object)
@@ -58,6 +64,8 @@ class RemoteRequests(QObject):
                 peer.send({"ok": True})
             elif cmd == "upload":
                 RemoteUpload(peer, self.service, self.copier, message, parent=self)
+            elif cmd == "capture" and self.capture is not None:
+                RemoteCapture(peer, self.capture, self.service, message, parent=self)
             else:
                 peer.send({"ok": False, "error": f"unknown command {cmd!r}"})
         except (TypeError, ValueError, binascii.Error) as exc:
@@ -190,4 +198,65 @@ class RemoteUpload(QObject):
         if self._peer_alive:
             self.peer.disconnected.disconnect(self._on_peer_gone)
             self.peer.close()
+        self.deleteLater()
+
+
+MAX_DELAY_S = 600
+
+
+class RemoteCapture(QObject):
+    """One `picdrop capture` run: the app captures (and edits, when Settings say so) and tells
+    the command how it ended: {"event": "done", "result": …}, "copied", "saved", "cancelled" or
+    "failed", then the connection closes."""
+
+    def __init__(
+        self,
+        peer: Peer,
+        flow: CaptureFlow,
+        service: UploadService,
+        request: dict[str, Any],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.peer = peer
+        self.flow = flow
+        self.service = service
+        self.key = ""
+        mode = CaptureMode(str(request.get("mode")))
+        delay = min(MAX_DELAY_S, max(0.0, float(request.get("delay") or 0)))
+        after = None if request.get("upload", True) else AfterCapture.COPY
+        flow.outcome.connect(self._on_outcome)
+        if not flow.start_capture(mode, delay, after):
+            self._end({"event": "failed", "error": "A capture is already under way."})
+
+    @Slot(str, str)
+    def _on_outcome(self, kind: str, detail: str) -> None:
+        if kind == Outcome.UPLOADING:
+            self.key = detail
+            self.service.job_done.connect(self._on_job)
+            self.service.job_changed.connect(self._on_job)
+        elif kind == Outcome.FAILED:
+            self._end({"event": "failed", "error": detail})
+        else:
+            self._end({"event": kind, "detail": detail})
+
+    @Slot(str)
+    def _on_job(self, key: str) -> None:
+        if key != self.key or key not in self.service.queue:
+            return
+        job = self.service.job(key)
+        if job.state is JobState.DONE and job.result is not None:
+            self._end({"event": "done", "name": job.name, "result": dataclasses.asdict(job.result)})
+        elif job.state in (JobState.FAILED, JobState.CANCELLED):
+            error = job.error if job.state is JobState.FAILED else "Cancelled in the picdrop app."
+            self._end({"event": "failed", "error": error, "unreachable": job.unreachable})
+
+    def _end(self, message: dict[str, Any]) -> None:
+        self.flow.outcome.disconnect(self._on_outcome)
+        if self.key:
+            self.service.job_done.disconnect(self._on_job)
+            self.service.job_changed.disconnect(self._on_job)
+            self.key = ""
+        self.peer.send(message)
+        self.peer.close()
         self.deleteLater()

@@ -1,14 +1,15 @@
-"""The screen-grab seam: read the whole screen, asynchronously, whatever the platform. On X11,
-Windows and macOS Qt reads it at once; on Wayland an application may not (QScreen.grabWindow
-returns nothing there), so the xdg-desktop-portal Screenshot interface is asked, on a thread."""
+"""Reading the screen on Wayland, where an application may not (QScreen.grabWindow returns
+nothing there): the xdg-desktop-portal Screenshot interface, asked on a thread. On X11, Windows
+and macOS Qt reads it at once (desktop.capture.grab_with_qt); `platform_grabber` picks one."""
 
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QCursor, QGuiApplication, QImage
+from PySide6.QtCore import QEventLoop, QObject, Signal
+from PySide6.QtGui import QImage
 
+from desktop.capture import Grabber, grab_with_qt
 from desktop.core.portal import (
     Portal,
     PortalCancelled,
@@ -17,7 +18,6 @@ from desktop.core.portal import (
     PortalStopped,
 )
 
-NO_SCREEN = "This system does not let picdrop capture the screen."
 NO_SCREENSHOT_PORTAL = (
     "This desktop lets no application read the screen: picdrop needs the xdg-desktop-portal "
     "Screenshot interface (install your desktop's xdg-desktop-portal backend)."
@@ -31,16 +31,6 @@ class ScreenGrabber(QObject):
 
     def grab(self) -> None:
         raise NotImplementedError
-
-
-class QtScreenGrabber(ScreenGrabber):
-    def grab(self) -> None:
-        screen = QGuiApplication.screenAt(QCursor.pos()) or QGuiApplication.primaryScreen()
-        shot = screen.grabWindow(0) if screen is not None else None
-        if shot is None or shot.isNull():
-            self.failed.emit(NO_SCREEN)
-        else:
-            self.grabbed.emit(shot.toImage())
 
 
 class PortalScreenGrabber(ScreenGrabber):
@@ -84,8 +74,28 @@ class PortalScreenGrabber(ScreenGrabber):
             portal.close()
 
 
-def screen_grabber(platform_name: str, parent: QObject | None = None) -> ScreenGrabber:
+def grab_with_portal() -> QImage:
+    """The capture's Grabber contract (desktop.capture) over the portal: the screen, or a null
+    image when the portal refused, failed or the user declined. The portal's dialog is answered
+    while a local event loop runs."""
+    grabber = PortalScreenGrabber()
+    loop = QEventLoop()
+    shot = QImage()
+
+    def grabbed(image: QImage) -> None:
+        nonlocal shot
+        shot = image
+        loop.quit()
+
+    grabber.grabbed.connect(grabbed)
+    grabber.failed.connect(loop.quit)
+    grabber.cancelled.connect(loop.quit)
+    grabber.grab()
+    loop.exec()
+    grabber.close()
+    return shot
+
+
+def platform_grabber(platform_name: str) -> Grabber:
     """`platform_name` is QGuiApplication.platformName()."""
-    if platform_name == "wayland":
-        return PortalScreenGrabber(parent)
-    return QtScreenGrabber(parent)
+    return grab_with_portal if platform_name == "wayland" else grab_with_qt

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QClipboard, QDesktopServices
 
-from desktop.capture import ScreenCapture
+from desktop.capture_flow import CaptureFlow, Outcome
 from desktop.clipboard import LinkCopier
 from desktop.core.activity import Activity, Run
 from desktop.core.history import HistoryStore
-from desktop.core.intake import BytesSource
 from desktop.core.jobs import JobState
 from desktop.service import UploadService
 from desktop.ui.file_dialog import choose_images
@@ -30,7 +29,7 @@ class TrayController(QObject):
         service: UploadService,
         history: HistoryStore,
         copier: LinkCopier,
-        capture: ScreenCapture,
+        capture: CaptureFlow,
         clipboard: QClipboard,
         parent: QObject | None = None,
         destinations: Callable[[], tuple[list[str], str]] = lambda: ([], ""),
@@ -54,10 +53,7 @@ class TrayController(QObject):
         tray.recent_chosen.connect(self.copy_recent)
         tray.pause_toggled.connect(service.set_paused)
         tray.message_clicked.connect(self._open_last_page)
-        capture.captured.connect(self._on_captured)
-        capture.failed.connect(
-            lambda text: self.notify("Cannot capture the screen", text, error=True)
-        )
+        capture.outcome.connect(self._on_capture_outcome)
 
         service.job_added.connect(self._on_job_added)
         service.job_changed.connect(self._on_job_changed)
@@ -104,11 +100,14 @@ class TrayController(QObject):
 
     @Slot()
     def capture_screen(self) -> None:
-        self.capture.start()
+        self.capture.start_capture()
 
-    @Slot(bytes, str)
-    def _on_captured(self, data: bytes, name: str) -> None:
-        self.service.enqueue([BytesSource(data, name, "image/png")])
+    @Slot(str, str)
+    def _on_capture_outcome(self, kind: str, detail: str) -> None:
+        if kind == Outcome.FAILED:
+            self.notify("Cannot capture the screen", detail, error=True)
+        elif kind == Outcome.COPIED:
+            self.notify("Screenshot copied", "The image is on the clipboard.")
 
     @Slot(str)
     def copy_recent(self, key: str) -> None:

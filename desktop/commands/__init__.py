@@ -13,7 +13,7 @@ from desktop.commands.status import EXIT_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Usa
 from desktop.core.config import SERVER_ENV
 from desktop.core.printable import printable
 
-COMMANDS = ("upload", "history", "delete", "destination")
+COMMANDS = ("upload", "history", "delete", "destination", "capture")
 FORMATS = ("url", "markdown", "html", "bbcode", "json")
 
 
@@ -124,6 +124,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload a small test image there and print its link (and delete link)",
     )
     test.add_argument("name", metavar="NAME")
+    capture = sub.add_parser(
+        "capture",
+        parents=[common],
+        formatter_class=fmt,
+        help="capture the screen with the running app and print the link",
+        description=(
+            "Capture the screen with the running picdrop app: a region chosen on its overlay,\n"
+            "the window under the pointer, or the monitor under it (--all: every monitor).\n"
+            "Then what Settings say (the editor, an upload, or the image on the clipboard);\n"
+            "prints the link when the capture was uploaded. Bind it to a key in the desktop's\n"
+            "shortcut settings."
+        ),
+        epilog=EXIT_HELP,
+    )
+    capture.add_argument("mode", choices=("region", "window", "screen"))
+    capture.add_argument(
+        "--delay", type=float, default=0, metavar="N", help="wait N seconds before capturing"
+    )
+    capture.add_argument("--all", action="store_true", help="screen: every monitor, not one")
+    capture.add_argument(
+        "--no-upload", action="store_true", help="put the image on the clipboard, do not upload"
+    )
     return parser
 
 
@@ -138,6 +160,10 @@ def run(argv: Sequence[str]) -> int:
             from desktop.commands.history import run_history
 
             return run_history(args)
+        if args.command == "capture":
+            from desktop.commands.capture import run_capture
+
+            return run_capture(args)
         if args.command in ("destination", "destinations"):
             from desktop.commands.destination import run_destination
 

@@ -5,12 +5,28 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from desktop.core.hotkeys import DEFAULT_HOTKEYS, Action
 from desktop.core.jobs import DEFAULT_PARALLEL
 from desktop.core.links import LinkFormat
 
 SERVER_ENV = "PICDROP_SERVER"
+
+
+class AfterCapture(StrEnum):
+    """What a screen capture leads to."""
+
+    EDITOR = "editor"  # open the editor (annotate, redact, then upload, copy or save)
+    UPLOAD = "upload"  # upload at once
+    COPY = "copy"  # copy the image only
+
+    @classmethod
+    def parse(cls, value: str) -> AfterCapture:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.EDITOR
 
 
 @dataclass
@@ -30,6 +46,7 @@ class AppConfig:
     tray_notice_shown: bool = False
     # The embedded server's port is kept between runs so that old local links keep working.
     embedded_port: int = 0
+    after_capture: str = AfterCapture.EDITOR.value
     # Global hotkeys (desktop.core.hotkeys), in their text form; empty: no hotkey.
     hotkey_region: str = DEFAULT_HOTKEYS[Action.REGION]
     hotkey_screen: str = DEFAULT_HOTKEYS[Action.SCREEN]

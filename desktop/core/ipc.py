@@ -14,6 +14,10 @@ One JSON object per line (UTF-8). A request has a "cmd"; the app answers with on
         -> {"event": "done", "index": 0, "result": {…everything the server returned…}}
         -> {"event": "failed", "index": 1, "error": "…", "unreachable": false}
         -> {"event": "end", "copied": true}
+    {"cmd": "capture", "mode": "region" | "window" | "screen" | "all", "delay": 0, "upload": true}
+        -> one line when the capture (and the editor, if Settings open it) is over:
+           {"event": "done", "result": {…}} | {"event": "copied" | "saved" | "cancelled"}
+           | {"event": "failed", "error": "…", "unreachable": false}
 
 Where: on Unix a socket in a directory only this user can enter (never a predictable name in
 the shared temp directory, where another local user could listen first and receive every

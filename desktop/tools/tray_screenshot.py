@@ -90,6 +90,7 @@ def capture(out_dir: Path) -> Path:
 
     from desktop.app import create_qt_app
     from desktop.capture import ScreenCapture
+    from desktop.capture_flow import CaptureFlow
     from desktop.clipboard import LinkCopier
     from desktop.core.activity import Activity
     from desktop.core.config import AppConfig
@@ -121,9 +122,8 @@ def capture(out_dir: Path) -> Path:
                 config = AppConfig()
                 copier = LinkCopier(uploads, app.clipboard(), lambda: config)
                 tray = TrayIcon()
-                controller = TrayController(
-                    tray, uploads, history, copier, ScreenCapture(), app.clipboard()
-                )
+                flow = CaptureFlow(ScreenCapture(), uploads, app.clipboard(), lambda: config)
+                controller = TrayController(tray, uploads, history, copier, flow, app.clipboard())
                 tray.show()
                 # A run in progress, as it looks mid-way (the uploads above are long done).
                 tray.show_activity(Activity(total=5, uploading=2, waiting=1, done=2, percent=48))

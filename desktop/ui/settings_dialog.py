@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import SERVER_ENV, AppConfig
+from desktop.core.config import SERVER_ENV, AfterCapture, AppConfig
 from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
 from desktop.core.printable import printable
 from desktop.ui import theme
@@ -130,6 +130,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.share_lan)
         form.addRow("", self.start_minimized)
         form.addRow("", self.start_on_login)
+        form.addRow("After capture", self._after_capture_choice(config))
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -180,6 +181,20 @@ class SettingsDialog(QDialog):
         )
         self.test_result.setText(printable(message))
 
+    def _after_capture_choice(self, config: AppConfig) -> QComboBox:
+        self.after_capture = QComboBox()
+        self.after_capture.setAccessibleName("After capture")
+        for choice, label in (
+            (AfterCapture.EDITOR, "Open the editor"),
+            (AfterCapture.UPLOAD, "Upload at once"),
+            (AfterCapture.COPY, "Copy the image only"),
+        ):
+            self.after_capture.addItem(label, choice.value)
+        self.after_capture.setCurrentIndex(
+            self.after_capture.findData(AfterCapture.parse(config.after_capture).value)
+        )
+        return self.after_capture
+
     def config(self) -> AppConfig:
         return replace(
             self._config,
@@ -195,4 +210,5 @@ class SettingsDialog(QDialog):
             start_minimized=self.start_minimized.isChecked(),
             start_on_login=self.start_on_login.isChecked(),
             **{f"hotkey_{action}": text for action, text in self.hotkeys.texts().items()},
+            after_capture=self.after_capture.currentData(),
         )

@@ -4,6 +4,7 @@ grabbed first is reported where the user sees it, not dropped."""
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -179,6 +180,8 @@ def test_the_app_reports_a_taken_hotkey_and_captures_with_the_others(
     from PySide6.QtCore import QSettings, QTimer
 
     from desktop.app import PicdropApp
+    from desktop.capture_flow import Outcome
+    from desktop.core.config import AfterCapture
 
     other = Display(wm_display)
     grab_key(other, "4", X.ControlMask | X.ShiftMask)
@@ -212,15 +215,55 @@ def test_the_app_reports_a_taken_hotkey_and_captures_with_the_others(
         app.window.open_settings()
         assert seen == {"shown": True, "text": message, "after edit": False}
 
-        # A hotkey that was bound starts a capture; its picture is uploaded.
+        # A hotkey that was bound starts a capture; with "upload at once" its picture is uploaded.
+        app.apply_config(dataclasses.replace(app.config, after_capture=AfterCapture.UPLOAD.value))
         done: list[str] = []
         app.uploads.job_done.connect(done.append)
-        with qtbot.waitSignal(app.capture.captured, timeout=20_000) as captured:
+        with qtbot.waitSignal(app.capture_flow.outcome, timeout=20_000) as outcome:
             press(wm_display, "ctrl+shift+3")
-        qtbot.waitUntil(lambda: done != [], timeout=20_000)
-        assert app.uploads.job(done[0]).name == captured.args[1]
+        assert outcome.args[0] == Outcome.UPLOADING
+        qtbot.waitUntil(lambda: done == [outcome.args[1]], timeout=20_000)
     finally:
         other.close()
+        app.window.close_to_tray = False
+        app.window.close()
+        app.shutdown()
+        delete_qobject(app.window)
+        delete_qobject(app)
+
+
+@pytest.mark.xvfb
+def test_the_region_hotkey_opens_the_capture_overlay(
+    wm_display: str, qapp, qtbot, tmp_path, live_server
+) -> None:
+    """The default region key, pressed anywhere on the X display, shows the overlay; Esc cancels
+    it (the overlay's selection and upload on a real X server: test_capture_xvfb.py)."""
+    from PySide6.QtCore import QSettings, Qt
+
+    from desktop.app import PicdropApp
+    from desktop.capture_flow import Outcome
+
+    backend = X11HotkeyBackend(wm_display)
+    app = PicdropApp(
+        qapp,
+        data_dir=tmp_path / "app-data",
+        qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+        environ={"PICDROP_SERVER": live_server.url},
+        tray_available=True,
+        hotkey_backend=backend,
+    )
+    try:
+        with qtbot.waitSignal(backend.bound, timeout=20_000):
+            app.start()
+        assert app.hotkeys.problems == {}
+        with qtbot.waitSignal(app.capture_flow.capture.overlay_shown, timeout=20_000) as shown:
+            press(wm_display, "ctrl+shift+4")
+        overlay = shown.args[0]
+        qtbot.waitUntil(overlay.isVisible)
+        with qtbot.waitSignal(app.capture_flow.outcome, timeout=20_000) as outcome:
+            qtbot.keyClick(overlay, Qt.Key.Key_Escape)  # this app draws offscreen, not on X
+        assert outcome.args[0] == Outcome.CANCELLED
+    finally:
         app.window.close_to_tray = False
         app.window.close()
         app.shutdown()

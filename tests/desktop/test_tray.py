@@ -12,17 +12,19 @@ import pytest
 import requests
 from PIL import Image, ImageChops
 from PySide6.QtCore import QMimeData, QPoint, QRect, Qt, QUrl
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.capture import ScreenCapture
+from desktop.capture_flow import CaptureFlow
 from desktop.clipboard import LinkCopier
 from desktop.core.activity import Activity, Run, summarize
 from desktop.core.config import AppConfig
 from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
 from desktop.core.retry import RetryPolicy
+from desktop.core.selection import Rect
 from desktop.tray_controller import TrayController
 from desktop.ui.tray import TrayIcon
 from desktop.ui.tray_icons import RING_STEPS, render, ring_step
@@ -39,7 +41,7 @@ def make_tray(qapp, history):
         config = config or AppConfig()
         copier = LinkCopier(service, qapp.clipboard(), lambda: config, parent=service)
         tray = TrayIcon()
-        capture = ScreenCapture(delay_ms=0)
+        capture = CaptureFlow(ScreenCapture(settle_ms=0), service, qapp.clipboard(), lambda: config)
         controller = TrayController(tray, service, history, copier, capture, qapp.clipboard())
         notes: list[tuple[str, str]] = []
         tray.notified.connect(lambda title, text: notes.append((title, text)))
@@ -337,8 +339,8 @@ def make_overlay():
 
     made = []
 
-    def make(pixmap: QPixmap, rect: QRect) -> CaptureOverlay:
-        made.append(CaptureOverlay(pixmap, rect))
+    def make(shot: QImage, rect: QRect) -> CaptureOverlay:
+        made.append(CaptureOverlay(shot, rect))
         return made[-1]
 
     yield make
@@ -347,32 +349,33 @@ def make_overlay():
 
 
 def test_capture_overlay_drag_selects_exact_pixels(qtbot, shot, make_overlay) -> None:
-    overlay = make_overlay(QPixmap.fromImage(shot), QRect(0, 0, 200, 120))
+    overlay = make_overlay(shot, QRect(0, 0, 200, 120))
     overlay.show()
     qtbot.waitExposed(overlay)
+    QTest.mousePress(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(130, 90))
+    QTest.mouseMove(overlay, QPoint(60, 50))
+    QTest.mouseMove(overlay, QPoint(30, 20))
+    QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(30, 20))
+    assert overlay.isVisible()  # releasing leaves the selection to adjust; Enter takes it
     with qtbot.waitSignal(overlay.captured, timeout=2000) as captured:
-        QTest.mousePress(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(130, 90))
-        QTest.mouseMove(overlay, QPoint(60, 50))
-        QTest.mouseMove(overlay, QPoint(30, 20))
-        QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(30, 20))
+        QTest.keyClick(overlay, Qt.Key.Key_Return, NO_MODIFIER)
     image = captured.args[0]
     assert (image.width(), image.height()) == (100, 70)
     assert image == shot.copy(30, 20, 100, 70)
 
 
-def test_capture_overlay_hidpi_click_and_escape(qtbot, shot, make_overlay) -> None:
-    pixmap = QPixmap.fromImage(shot)
-    pixmap.setDevicePixelRatio(2.0)  # a 200x120 device-pixel shot of a 100x60 screen
-    overlay = make_overlay(pixmap, QRect(0, 0, 100, 60))
-    assert overlay.region_pixels(QRect(10, 5, 20, 10)) == shot.copy(20, 10, 40, 20)
+def test_capture_overlay_hidpi_enter_and_escape(qtbot, shot, make_overlay) -> None:
+    # A 200x120 device-pixel shot of a 100x60 screen.
+    overlay = make_overlay(shot, QRect(0, 0, 100, 60))
+    assert overlay.region_pixels(Rect(10, 5, 20, 10)) == shot.copy(20, 10, 40, 20)
 
     overlay.show()
     qtbot.waitExposed(overlay)
     with qtbot.waitSignal(overlay.captured, timeout=2000) as captured:
-        QTest.mouseClick(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(50, 30))
-    assert captured.args[0].size() == shot.size()  # a click takes the whole screen
+        QTest.keyClick(overlay, Qt.Key.Key_Return, NO_MODIFIER)
+    assert captured.args[0].size() == shot.size()  # nothing selected: the whole screen
 
-    other = make_overlay(pixmap, QRect(0, 0, 100, 60))
+    other = make_overlay(shot, QRect(0, 0, 100, 60))
     other.show()
     qtbot.waitExposed(other)
     with qtbot.waitSignal(other.cancelled, timeout=2000):
@@ -383,14 +386,39 @@ def test_screen_capture_uploads_what_the_overlay_returns(
     live_server, make_service, make_tray, qtbot, shot
 ) -> None:
     service = make_service(live_server.url)
-    tray, controller, _notes = make_tray(service)
-    with qtbot.waitSignal(controller.capture.overlay_shown, timeout=5000) as shown:
+    tray, controller, _notes = make_tray(service, AppConfig(after_capture="upload"))
+    with qtbot.waitSignal(controller.capture.capture.overlay_shown, timeout=5000) as shown:
         tray.action("Capture screen…").trigger()
     overlay = shown.args[0]
     with qtbot.waitSignal(service.job_done, timeout=TIMEOUT) as done:
-        overlay.finish(None)
+        overlay.finish()
     job = service.job(done.args[0])
     assert re.fullmatch(r"screenshot-\d{4}-\d\d-\d\d-\d{6}\.png", job.name)
     served = requests.get(job.result.url, timeout=5).content
     assert Path(job.result.url).suffix == ".png"
     assert pixels(served).size == (overlay.shot.width(), overlay.shot.height())
+
+
+def test_capture_overlay_handles_and_arrows_adjust_the_selection(qtbot, shot, make_overlay) -> None:
+    overlay = make_overlay(shot, QRect(0, 0, 200, 120))
+    overlay.show()
+    qtbot.waitExposed(overlay)
+
+    def drag(start: QPoint, end: QPoint) -> None:
+        QTest.mousePress(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, start)
+        QTest.mouseMove(overlay, (start + end) / 2)
+        QTest.mouseMove(overlay, end)
+        QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, end)
+
+    drag(QPoint(20, 20), QPoint(100, 80))
+    assert overlay.selection() == QRect(20, 20, 80, 60)
+    drag(QPoint(100, 80), QPoint(110, 90))  # the bottom-right handle
+    assert overlay.selection() == QRect(20, 20, 90, 70)
+    drag(QPoint(60, 50), QPoint(70, 45))  # inside: moves it
+    assert overlay.selection() == QRect(30, 15, 90, 70)
+    QTest.keyClick(overlay, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(overlay, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert overlay.selection() == QRect(40, 15, 90, 71)
+    with qtbot.waitSignal(overlay.captured, timeout=2000) as captured:
+        QTest.keyClick(overlay, Qt.Key.Key_Enter, NO_MODIFIER)
+    assert captured.args[0] == shot.copy(40, 15, 90, 71)

@@ -1,0 +1,118 @@
+"""From "capture" to a result: `start_capture(mode)` is the one entry for the tray, global hotkeys
+and the `picdrop capture` command. The captured image then goes where Settings say (the editor,
+an upload at once, or the clipboard as an image); the editor's choice goes the same ways, and
+uploads go through the one upload pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QClipboard, QImage
+
+from desktop.capture import CaptureMode, ScreenCapture
+from desktop.core.config import AfterCapture, AppConfig
+from desktop.core.intake import BytesSource
+from desktop.service import UploadService
+from desktop.ui.editor import MarkupEditor
+from desktop.ui.mime import encode_png
+
+
+class Outcome:
+    """The kinds `CaptureFlow.outcome` reports, with what the detail holds."""
+
+    UPLOADING = "uploading"  # the job's key
+    COPIED = "copied"  # ""
+    SAVED = "saved"  # the file's path
+    CANCELLED = "cancelled"  # ""
+    FAILED = "failed"  # why
+
+
+class CaptureFlow(QObject):
+    outcome = Signal(str, str)  # kind (Outcome), detail
+    editor_shown = Signal(object)  # the MarkupEditor (tests and screenshots drive it)
+
+    def __init__(
+        self,
+        capture: ScreenCapture,
+        service: UploadService,
+        clipboard: QClipboard,
+        config: Callable[[], AppConfig],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.capture = capture
+        self.service = service
+        self.clipboard = clipboard
+        self.config = config
+        self.editor: MarkupEditor | None = None
+        self._after = AfterCapture.EDITOR
+        capture.captured.connect(self._on_captured)
+        capture.cancelled.connect(lambda: self.outcome.emit(Outcome.CANCELLED, ""))
+        capture.failed.connect(lambda why: self.outcome.emit(Outcome.FAILED, why))
+
+    @Slot(str)
+    def start_capture(
+        self, mode: str = CaptureMode.REGION, delay_s: float = 0, after: AfterCapture | None = None
+    ) -> bool:
+        """Capture in `mode` (a CaptureMode value) after `delay_s` seconds, then do `after`
+        (default: the Settings' choice). False when a capture or an edit is under way."""
+        after = after or AfterCapture.parse(self.config().after_capture)
+        if self.editor is not None:
+            self.editor.raise_()
+            return False
+        if not self.capture.start(CaptureMode(mode), delay_s):
+            return False  # the capture under way keeps its own choice
+        self._after = after
+        return True
+
+    @Slot(QImage)
+    def _on_captured(self, image: QImage) -> None:
+        if self._after is AfterCapture.UPLOAD:
+            self.upload(encode_png(image))
+        elif self._after is AfterCapture.COPY:
+            self.copy_image(image)
+        else:
+            self.open_editor(image)
+
+    def open_editor(self, image: QImage) -> MarkupEditor:
+        editor = MarkupEditor(image)
+        editor.upload_requested.connect(self.upload)
+        editor.copy_requested.connect(self.copy_image)
+        editor.save_requested.connect(self.save)
+        editor.cancelled.connect(lambda: self.outcome.emit(Outcome.CANCELLED, ""))
+        editor.destroyed.connect(self._forget_editor)
+        self.editor = editor
+        editor.show()
+        editor.raise_()
+        editor.activateWindow()
+        self.editor_shown.emit(editor)
+        return editor
+
+    @Slot()
+    def _forget_editor(self) -> None:
+        self.editor = None
+
+    @Slot(bytes)
+    def upload(self, png: bytes) -> None:
+        name = time.strftime("screenshot-%Y-%m-%d-%H%M%S.png")
+        batch = self.service.enqueue([BytesSource(png, name, "image/png")])
+        (job,) = self.service.queue.batch_jobs(batch)
+        self.outcome.emit(Outcome.UPLOADING, job.key)
+
+    @Slot(QImage)
+    def copy_image(self, image: QImage) -> None:
+        self.clipboard.setImage(image)
+        self.outcome.emit(Outcome.COPIED, "")
+
+    @Slot(str, bytes)
+    def save(self, path: str, png: bytes) -> None:
+        try:
+            Path(path).write_bytes(png)
+        except OSError as exc:
+            self.outcome.emit(Outcome.FAILED, f"Cannot save {path}: {exc.strerror}")
+            return
+        self.outcome.emit(Outcome.SAVED, path)
