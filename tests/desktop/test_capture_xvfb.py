@@ -212,11 +212,20 @@ def test_region_adjusted_with_the_keyboard_uploads_exactly_the_pixels_on_screen(
         assert status == EXIT_OK, err
         assert session.clipboard().decode() == url  # the app keeps the link on the clipboard
 
+        # The same from the global hotkey (the default Ctrl+Shift+4, grabbed by the app on X).
+        session.xdo("key", "ctrl+shift+4")
+        select_known_region(session, cli)
+        deadline = time.monotonic() + WAIT
+        while (by_hotkey := session.clipboard().decode()) == url:  # a condition, polled
+            assert time.monotonic() < deadline, "the hotkey's upload left no link"
+            time.sleep(0.1)
+
     x, y = session.known_at
-    uploaded = served(url)
-    assert uploaded.size == (WIDTH, HEIGHT)
-    assert same(uploaded, on_screen.crop((x, y, x + WIDTH, y + HEIGHT)))
-    assert same(uploaded, known_picture())
+    for link in (url, by_hotkey):
+        uploaded = served(link)
+        assert uploaded.size == (WIDTH, HEIGHT)
+        assert same(uploaded, on_screen.crop((x, y, x + WIDTH, y + HEIGHT)))
+        assert same(uploaded, known_picture())
 
 
 def copied_image(session: Desktop) -> Image.Image:
