@@ -317,6 +317,8 @@ def connect_server_actions(
     actions.connection_tested.connect(
         lambda _url, ok, message: window.show_connection_result(ok, message)
     )
+    window.servers_to_check.connect(actions.check_servers)
+    actions.server_checked.connect(window.show_server_reachability)
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:

@@ -104,26 +104,30 @@ def test_history_view_copy_delete_and_forget(
         service.enqueue(file_sources(images(2)))
     first, second = service.jobs()
     window.tabs.setCurrentIndex(1)
-    assert window.history_view.item_keys() == [second.key, first.key]  # newest first
+    view = window.history_view
+    assert view.item_keys() == [second.key, first.key]  # newest first
 
-    window.history_view.search.setText(first.name)
-    assert window.history_view.item_keys() == [first.key]
-    window.history_view.search.clear()
+    view.search.setText(first.name)  # debounced: the list follows once typing settles
+    qtbot.waitUntil(lambda: view.item_keys() == [first.key])
+    view.search.clear()
+    qtbot.waitUntil(lambda: view.item_keys() == [second.key, first.key])
 
-    row = window.history_view.row(first.key)
-    row.copy_as.emit(first.key, LinkFormat.MARKDOWN.value)
+    view.select([first.key])
+    view.copy_as.emit([first.key], LinkFormat.MARKDOWN.value)
     assert qapp.clipboard().text() == f"![{first.name}]({first.result.url})"
 
     # Delete from server: confirm, DELETE with the stored token, the item says "deleted".
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(service.history_changed, timeout=TIMEOUT):
-        row.delete_button.click()
+        view.delete_button.click()
     assert requests.get(first.result.url, timeout=5).status_code == 404
     assert service.history.get(first.key).state is JobState.DELETED
-    assert window.history_view.row(first.key).state_label.text() == "deleted"
+    assert [i.state for i in view.selected()] == [JobState.DELETED]
 
-    window.history_view.row(second.key).forget_button.click()
-    assert window.history_view.item_keys() == [first.key]
+    view.select([second.key])
+    view.forget_button.click()
+    assert view.item_keys() == [first.key]
+    assert service.history.get(second.key) is None
     assert requests.get(second.result.url, timeout=5).status_code == 200  # forget is local
 
 
