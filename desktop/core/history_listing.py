@@ -28,6 +28,7 @@ class HistoryListing:
         self.exhausted = False
         self._rows: dict[str, int] = {}
         self._since = time.time()
+        self._seen: set[tuple[str, float]] = set()  # changes at `_since` already handed out
 
     def reset(self, where: HistoryFilter) -> None:
         """List what matches `where`, from the top (nothing is read until `more`)."""
@@ -36,6 +37,7 @@ class HistoryListing:
         self._rows = {}
         self.exhausted = False
         self._since = time.time()  # before the first read: nothing written after it is missed
+        self._seen = set()
 
     def more(self) -> list[HistoryItem]:
         """The next page, appended; [] once everything is listed."""
@@ -54,9 +56,14 @@ class HistoryListing:
 
     def changed(self) -> list[HistoryItem]:
         """Matching uploads written since the last call (or the reset)."""
-        changed = self.store.changed_since(self._since, self.where)
+        changed = [
+            item
+            for item in self.store.changed_since(self._since, self.where)
+            if (item.key, item.updated_at) not in self._seen
+        ]
         if changed:
             self._since = max(item.updated_at for item in changed)
+            self._seen = {(i.key, i.updated_at) for i in changed if i.updated_at == self._since}
         return changed
 
     def replace(self, row: int, item: HistoryItem) -> None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -73,12 +73,13 @@ def available_actions(items: Iterable[HistoryItem]) -> set[str]:
 
 
 def action_icon(name: str, palette: QPalette) -> QIcon:
-    """A line icon whose disabled look is the palette's disabled text colour, faint: the style's
-    generated one keeps a light icon bright on a dark background."""
+    """A line icon whose disabled look is faint (the disabled text colour halfway to the
+    background): the style's generated one keeps a light icon bright on a dark background."""
     icon = QIcon(theme.icon(name, palette.color(QPalette.ColorRole.WindowText)))
     disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
-    disabled.setAlphaF(0.45)
-    faint = theme.icon(name, disabled)
+    background = palette.color(QPalette.ColorRole.Window)
+    faint = theme.icon(name, QColor(*((a + b) // 2 for a, b in zip(
+        disabled.getRgb()[:3], background.getRgb()[:3], strict=True))))  # fmt: skip
     for size in faint.availableSizes():
         icon.addPixmap(faint.pixmap(size), QIcon.Mode.Disabled)
     return icon
@@ -188,6 +189,7 @@ class HistoryView(QWidget):
 
     def _button(self, icon: str, tooltip: str) -> QToolButton:
         button = QToolButton()
+        button.setProperty("icon_name", icon)
         button.setIcon(action_icon(icon, self.palette()))
         button.setIconSize(QSize(18, 18))
         button.setToolTip(tooltip)
@@ -195,6 +197,13 @@ class HistoryView(QWidget):
         button.setAutoRaise(True)
         button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         return button
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:  # light <-> dark: icons in the new colours
+            for button in self.findChildren(QToolButton):
+                if name := button.property("icon_name"):
+                    button.setIcon(action_icon(name, self.palette()))
 
     # -- model --------------------------------------------------------------------------------
     def set_model(self, model: HistoryModel) -> None:
