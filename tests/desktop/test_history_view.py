@@ -31,7 +31,8 @@ DOWN = "http://127.0.0.1:9"  # nothing listens on the discard port
 
 def item(key: str, created: float, state: JobState = JobState.QUEUED, **kw) -> HistoryItem:
     fields = dict(key=key, idem_key=f"{key}-idempotency-key", batch="b", name=f"{key}.png",
-                  size=3, mime="image/png", state=state, server=DOWN, created_at=created)  # fmt: skip
+                  size=3, mime="image/png", state=state, server=DOWN,
+                  created_at=created)  # fmt: skip
     return HistoryItem(**{**fields, **kw})
 
 
