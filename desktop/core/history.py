@@ -123,16 +123,29 @@ class HistoryFilter:
     until: float | None = None
     server: str | None = None
 
-    def where(self) -> tuple[str, list[object]]:
-        """The SQL condition on `uploads u` and its arguments."""
+    @property
+    def indexed(self) -> bool:
+        """Searched through the trigram index. Its matches come newest recorded first (rowid
+        order), which pages read without sorting every match."""
+        return len(self.text.strip()) >= TRIGRAM
+
+    @property
+    def phrase(self) -> str:
+        """The search as one FTS5 phrase: a plain substring, quotes and all."""
+        return '"' + self.text.strip().replace('"', '""') + '"'
+
+    def where(self, *, with_text: bool = True) -> tuple[str, list[object]]:
+        """The SQL condition on `uploads u` and its arguments (without the indexed search when
+        `with_text` is False: the caller joins the index itself)."""
         terms: list[str] = []
         args: list[object] = []
         text = self.text.strip()
-        if len(text) >= TRIGRAM:
-            terms.append(
-                "u.rowid IN (SELECT rowid FROM uploads_search WHERE uploads_search MATCH ?)"
-            )
-            args.append('"' + text.replace('"', '""') + '"')  # one phrase: a plain substring
+        if self.indexed:
+            if with_text:
+                terms.append(
+                    "u.rowid IN (SELECT rowid FROM uploads_search WHERE uploads_search MATCH ?)"
+                )
+                args.append(self.phrase)
         elif text:
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             terms.append(
@@ -450,6 +463,8 @@ class HistoryStore:
     ) -> list[HistoryItem]:
         """Up to `limit` uploads matching `where`, newest first, starting after the item whose
         `cursor` is `after`; without thumbnails (see `thumbnail`)."""
+        if where.indexed:
+            return self._search_page(where, after, limit)
         condition, args = where.where()
         if after is not None:
             condition += " AND (u.created_at < ? OR (u.created_at = ? AND u.rowid < ?))"
@@ -460,6 +475,28 @@ class HistoryStore:
                 f"{_WITHOUT_THUMBNAIL} WHERE {condition} "
                 "ORDER BY u.created_at DESC, u.rowid DESC LIMIT ?",
                 [*args, limit],
+            )
+            .fetchall()
+        )
+        return [_item(r) for r in rows]
+
+    def _search_page(
+        self, where: HistoryFilter, after: tuple[float, int] | None, limit: int
+    ) -> list[HistoryItem]:
+        """A page of an indexed search, in the index's own (rowid) order: it stops after
+        `limit` matches instead of sorting them all."""
+        condition, args = where.where(with_text=False)
+        if after is not None:
+            condition += " AND uploads_search.rowid < ?"
+            args.append(after[1])
+        rows = (
+            self._read()
+            .execute(
+                f"SELECT {_COLUMNS}, NULL AS thumbnail FROM uploads_search "
+                "JOIN uploads u ON u.rowid = uploads_search.rowid "
+                f"WHERE uploads_search MATCH ? AND {condition} "
+                "ORDER BY uploads_search.rowid DESC LIMIT ?",
+                [where.phrase, *args, limit],
             )
             .fetchall()
         )
@@ -489,8 +526,13 @@ class HistoryStore:
         return [_item(r) for r in rows]
 
     def servers(self) -> list[str]:
-        """Every destination some upload in history went to."""
-        rows = self._read().execute("SELECT DISTINCT server FROM uploads ORDER BY server")
+        """Every destination some upload in history went to (a skip scan of the server index:
+        one lookup per server, not one per upload)."""
+        rows = self._read().execute(
+            "WITH RECURSIVE s (server) AS (SELECT MIN(server) FROM uploads UNION ALL "
+            "SELECT (SELECT MIN(server) FROM uploads WHERE server > s.server) FROM s "
+            "WHERE s.server IS NOT NULL) SELECT server FROM s WHERE server IS NOT NULL"
+        )
         return [row[0] for row in rows]
 
     def recent_done(self, limit: int = 5) -> list[HistoryItem]:

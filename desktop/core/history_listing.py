@@ -14,9 +14,14 @@ from desktop.core.history import HistoryFilter, HistoryItem, HistoryStore
 PAGE = 200
 
 
-def _order(item: HistoryItem) -> tuple[float, int]:
-    """Ascending along the listing (which is newest first)."""
+def _by_time(item: HistoryItem) -> tuple[float, int]:
+    """Ascending along a listing (newest first)."""
     return -item.created_at, -item.seq
+
+
+def _by_record(item: HistoryItem) -> tuple[float, int]:
+    """Ascending along an indexed search (newest recorded first: see HistoryFilter.indexed)."""
+    return 0.0, -item.seq
 
 
 class HistoryListing:
@@ -72,7 +77,8 @@ class HistoryListing:
     def place(self, item: HistoryItem) -> int | None:
         """Where a new upload goes, or None when it lies below what is listed so far (paging
         will reach it)."""
-        row = bisect.bisect_left(self.items, _order(item), key=_order)
+        order = _by_record if self.where.indexed else _by_time
+        row = bisect.bisect_left(self.items, order(item), key=order)
         if row == len(self.items) and not self.exhausted:
             return None
         return row

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.history import HistoryFilter, HistoryItem
+from desktop.core.history import TRIGRAM, HistoryFilter, HistoryItem
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.ui import theme
@@ -98,7 +98,7 @@ class HistoryView(QWidget):
         super().__init__(parent)
         self.model: HistoryModel | None = None
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search by name or link")
+        self.search.setPlaceholderText("Search by name or link (3 letters or more)")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search history")
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
@@ -227,7 +227,10 @@ class HistoryView(QWidget):
 
     def current_filter(self, now: float | None = None) -> HistoryFilter:
         since, until = period_bounds(self.period.currentIndex(), now or time.time())
-        return HistoryFilter(self.search.text(), since, until, self.server.currentData())
+        text = self.search.text().strip()
+        # One or two letters cannot use the search index (and match almost everything).
+        text = text if len(text) >= TRIGRAM else ""
+        return HistoryFilter(text, since, until, self.server.currentData())
 
     def _emit_filter(self) -> None:
         self._search_timer.stop()

@@ -240,6 +240,8 @@ def test_search_is_debounced_and_filters_apply(view, history, qtbot) -> None:
         shown.search.setText("holiday"[:n])
     qtbot.waitUntil(lambda: shown.item_keys() == ["holiday"], timeout=TIMEOUT)
     assert [f.text for f in emitted] == ["holi"]  # one read for the whole word typed
+    shown.search.setText("ho")  # too short for the index: not a search
+    qtbot.waitUntil(lambda: len(shown.item_keys()) == 2, timeout=TIMEOUT)
     shown.search.clear()
     qtbot.waitUntil(lambda: len(shown.item_keys()) == 2, timeout=TIMEOUT)
     shown.set_servers(history.servers())
