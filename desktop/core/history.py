@@ -229,7 +229,8 @@ class _Connection:
         self.db.close()
 
     def __del__(self) -> None:
-        self.db.close()
+        if hasattr(self, "db"):  # connecting may have failed (the database went away)
+            self.db.close()
 
 
 class HistoryStore:
@@ -327,6 +328,10 @@ class HistoryStore:
         """Wait until the writes handed to the writer thread are committed."""
         if self._writer is not None and threading.current_thread() is not self._writer:
             self._writes.join()
+
+    def writes_pending(self) -> bool:
+        """Updates handed to the writer thread are not all committed yet (a read would wait)."""
+        return self._writes.unfinished_tasks > 0
 
     def _write(self, wait: bool, work, *args) -> None:
         if wait:

@@ -155,6 +155,9 @@ class HistoryView(QWidget):
         self.list.viewport().setBackgroundRole(QPalette.ColorRole.Window)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setUniformItemSizes(True)
+        # Laid out a batch at a time between events: a long list never stalls the window.
+        self.list.setLayoutMode(QListView.LayoutMode.Batched)
+        self.list.setBatchSize(400)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setItemDelegate(HistoryDelegate(self.list))
@@ -210,7 +213,8 @@ class HistoryView(QWidget):
         self.model = model
         self.list.setModel(model)
         self.list.selectionModel().selectionChanged.connect(self._update_actions)
-        for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset, model.dataChanged):
+        # Not on dataChanged: every loaded thumbnail is one, and the buttons do not depend on them.
+        for signal in (model.rowsInserted, model.rowsRemoved, model.modelReset):
             signal.connect(self._update_actions)
 
     def set_servers(self, servers: list[str]) -> None:
@@ -273,9 +277,9 @@ class HistoryView(QWidget):
         self.retry_button.setEnabled("retry" in actions)
         self.delete_button.setEnabled("delete" in actions)
         self.forget_button.setEnabled("forget" in actions)
-        self.export_button.setEnabled(bool(self.item_keys()))
+        has_items = bool(self.model and self.model.rowCount())
+        self.export_button.setEnabled(has_items)
         self.selection_label.setText(f"{len(selected)} selected" if len(selected) > 1 else "")
-        has_items = bool(self.item_keys())
         self.empty.setVisible(not has_items)
         self.list.setVisible(has_items)
         filtered = self.model is not None and self.model.listing.where != HistoryFilter()

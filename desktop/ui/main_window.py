@@ -5,7 +5,7 @@ It listens to the UploadService and forwards the user's intent to it; it does no
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -39,6 +39,8 @@ from desktop.ui.queue import QueueView, UploadRow
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import style_sheet
 from desktop.ui.toast import Toast
+
+HISTORY_REFRESH_MS = 100
 
 
 class MainWindow(QMainWindow):
@@ -146,6 +148,9 @@ class MainWindow(QMainWindow):
         self.history_view.delete_clicked.connect(self.delete_history_items)
         self.history_view.forget_clicked.connect(self.forget_history_items)
         self.history_view.export_requested.connect(self.export_history)
+        # A batch changes history many times a second: applied together, once its writes are in.
+        self._history_refresh = QTimer(self, singleShot=True, interval=HISTORY_REFRESH_MS)
+        self._history_refresh.timeout.connect(self.refresh_history)
         history_page = QWidget()
         history_layout = QVBoxLayout(history_page)
         history_layout.setContentsMargins(0, 12, 0, 0)
@@ -275,10 +280,16 @@ class MainWindow(QMainWindow):
         self.servers_to_check.emit([s for s in servers if not s.startswith(SXCU_PREFIX)])
 
     def _on_history_changed(self) -> None:
-        self.history_model.refresh()  # only what changed; nothing before History is shown
+        if self.history_model.started:  # nothing to do before History was first shown
+            self._history_refresh.start()
 
     def refresh_history(self) -> None:
-        self.history_model.refresh()
+        """Apply what changed; not while the writer thread still commits (a read would wait
+        for its disk syncs on this thread)."""
+        if self.history.writes_pending():
+            self._history_refresh.start()
+        else:
+            self.history_model.refresh()
 
     def show_server_reachability(self, url: str, reachable: bool) -> None:
         self.history_model.set_reachable(url, reachable)

@@ -122,7 +122,7 @@ def test_history_view_copy_delete_and_forget(
         view.delete_button.click()
     assert requests.get(first.result.url, timeout=5).status_code == 404
     assert service.history.get(first.key).state is JobState.DELETED
-    assert [i.state for i in view.selected()] == [JobState.DELETED]
+    qtbot.waitUntil(lambda: [i.state for i in view.selected()] == [JobState.DELETED])
 
     view.select([second.key])
     view.forget_button.click()
