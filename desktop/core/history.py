@@ -530,6 +530,13 @@ class HistoryStore:
         )
         return [_item(r) for r in rows]
 
+    def has_links(self, server: str) -> bool:
+        """Some upload on `server` has a link that should still work."""
+        row = self._read().execute(
+            "SELECT 1 FROM uploads WHERE server = ? AND state = ? LIMIT 1", (server, JobState.DONE)
+        )
+        return row.fetchone() is not None
+
     def servers(self) -> list[str]:
         """Every destination some upload in history went to (a skip scan of the server index:
         one lookup per server, not one per upload)."""

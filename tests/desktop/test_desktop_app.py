@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,28 @@ def test_picdrop_server_env_wins_over_the_saved_setting(make_app, live_server, q
     assert app.embedded is None
     assert app.uploads.server_url == live_server.url
     assert not app.window.banner.isVisibleTo(app.window)
+
+
+def test_switching_servers_keeps_the_built_in_one_while_its_links_live(
+    make_app, live_server, images, qtbot
+) -> None:
+    """Bug: choosing another server shut the built-in one down, and every earlier local link
+    with it (History still said "done")."""
+    app = make_app()
+    with qtbot.waitSignal(app.uploads.job_done, timeout=TIMEOUT) as done:
+        app.start(images(1))
+    local = app.uploads.job(done.args[0]).result.url
+    app.apply_config(replace(app.config, server_url=live_server.url))
+    assert app.uploads.server_url == live_server.url
+    assert requests.get(local, timeout=5).status_code == 200
+    app.shutdown()  # and the next run, on the other server, serves them too
+    again = make_app()
+    assert again.uploads.server_url == live_server.url
+    assert requests.get(local, timeout=5).status_code == 200
+    # Once no upload lives there any more, switching lets it go.
+    again.history.forget(done.args[0])
+    again.apply_config(replace(again.config, server_url=live_server.url + "/"))
+    assert again.embedded is None
 
 
 def test_history_view_copy_delete_and_forget(
