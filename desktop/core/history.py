@@ -591,7 +591,8 @@ class HistoryStore:
 def _item(row: sqlite3.Row) -> HistoryItem:
     data = dict(row)
     data["state"] = JobState(data["state"])
-    data["removed"] = json.loads(data["removed"] or "[]")
+    removed = data["removed"]
+    data["removed"] = json.loads(removed) if removed and removed != "[]" else []
     if data["thumbnail"] is not None:
         data["thumbnail"] = bytes(data["thumbnail"])
     return HistoryItem(**data)

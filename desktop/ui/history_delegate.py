@@ -153,8 +153,14 @@ class HistoryDelegate(QStyledItemDelegate):
         bold.setWeight(QFont.Weight.DemiBold)
         _paint_text(painter, bold, colors.text, name, item.name)
         meta = QRect(name.left(), name.bottom() + 2, name.width(), line + 2)
-        text = f"{when(item.created_at)} · {server_text(item, reachable)}"
-        _paint_text(painter, option.font, colors.muted, meta, text)
+        # A tile has room for one short line: an unreachable server comes first.
+        text = (
+            "Server not reachable"
+            if reachable is False
+            else f"{when(item.created_at)} · {server_text(item, reachable)}"
+        )
+        meta_color = colors.danger if reachable is False else colors.muted
+        _paint_text(painter, option.font, meta_color, meta, text)
 
 
 def _paint_thumbnail(
