@@ -69,9 +69,9 @@ def capture(out_dir: Path) -> list[Path]:
                 window.history_view.set_grid(grid)
                 model = window.history_model
                 wait_until(lambda m=model: m.reachable.get(GONE) is False)
-                wait_until(
+                wait_until(  # every thumbnail there (the old upload has none)
                     lambda m=model: all(
-                        m.index(n).data(1) is not None or m.item(n).state != JobState.DONE
+                        m.index(n).data(1) is not None or m.item(n).server == GONE
                         for n in range(m.rowCount())
                     )
                 )

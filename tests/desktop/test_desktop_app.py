@@ -220,14 +220,19 @@ def require_xvfb() -> None:
 
 
 @pytest.mark.xvfb
-def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("tool", "names"),
+    [("screenshot", ("main-window.png", "main-window-dark.png")),
+     ("history_screenshot", ("history.png", "history-grid-dark.png"))],
+)  # fmt: skip
+def test_screenshot_script_under_xvfb(tmp_path: Path, tool: str, names: tuple[str, ...]) -> None:
     require_xvfb()
     import backend
 
     repo = Path(backend.__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
     result = subprocess.run(
-        [sys.executable, "-m", "desktop.tools.screenshot", "--out", str(tmp_path)],
+        [sys.executable, "-m", f"desktop.tools.{tool}", "--out", str(tmp_path)],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -235,7 +240,7 @@ def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("main-window.png", "main-window-dark.png"):
+    for name in names:
         with Image.open(tmp_path / name) as shot:
             assert shot.size[0] >= 700 and shot.size[1] >= 700
             # Not blank: a real window has many colours.
