@@ -21,6 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 from desktop.core.history import HistoryFilter, HistoryItem, HistoryStore
 from desktop.core.history_listing import HistoryListing
 from desktop.core.lru import MISSING, LruCache
+from desktop.core.printable import printable
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,8 @@ class HistoryModel(QAbstractListModel):
             return item
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return item.name
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole of what a row may cut short
+            return "\n".join(printable(t) for t in (item.name, item.error or item.url or "") if t)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(item.key)
         if role == ReachableRole:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from PySide6.QtCore import QRect, QSize
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QListView, QMessageBox, QStyleOptionViewItem
 
@@ -211,10 +211,11 @@ def test_pages_and_thumbnails_are_read_only_for_what_is_shown(
     qtbot.waitUntil(lambda: all(decoration(k) is not None for k in visible()), timeout=TIMEOUT)
     assert sorted(read) == sorted(visible())  # each shown row once, nothing else
 
-    while model.canFetchMore(model.index(-1)):  # scrolled to the end: the rest, page by page
+    def scrolled_to_the_end() -> bool:  # the rest comes page by page as the end is reached
         shown.list.scrollToBottom()
-        qtbot.waitUntil(lambda: shown.list.verticalScrollBar().value() > 0, timeout=TIMEOUT)
-        qtbot.wait(0)
+        return not model.canFetchMore(model.index(-1))
+
+    qtbot.waitUntil(scrolled_to_the_end, timeout=TIMEOUT)
     assert len(model.keys()) == 600
     assert len(model._thumbnails) <= CACHED_THUMBNAILS
 
@@ -263,6 +264,10 @@ def test_new_uploads_are_inserted_without_a_reset(view, history) -> None:
     shown.model.refresh()
     assert shown.item_keys() == ["new", "old"] and resets == []
     assert shown.model.item(1).state is JobState.DELETED
+    history.set_state("new", JobState.FAILED, "Refused\x1b[31m: too big " * 5)
+    shown.model.refresh()
+    tip = shown.model.index(0).data(Qt.ItemDataRole.ToolTipRole)  # what the row cuts short
+    assert tip.startswith("new.png\n") and tip.count("too big") == 5 and "\x1b" not in tip
 
 
 # -- actions through the window ------------------------------------------------------------------
