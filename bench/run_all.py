@@ -34,14 +34,25 @@ from bench.harness import ROOT, Row, print_table
 
 OUT = ROOT / "docs" / "bench"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
-SUITES = ("serve", "upload", "pipeline", "memory", "bombs", "blocks", "admin", "desktop", "startup")
+SUITES = (
+    "serve", "upload", "pipeline", "memory", "bombs", "blocks", "admin", "desktop", "history",
+    "startup",
+)  # fmt: skip
 
 
 def _desktop(quick: bool) -> list[Row]:
-    """In a child process: Qt wants to be the only GUI in its process and to exit on its own."""
     runs = "3" if quick else "7"
+    return _qt_child(["bench.bench_desktop", "--runs", runs])
+
+
+def _history(quick: bool) -> list[Row]:
+    return _qt_child(["bench.bench_history", "--sizes", "10000" if quick else "10000,100000"])
+
+
+def _qt_child(args: list[str]) -> list[Row]:
+    """In a child process: Qt wants to be the only GUI in its process and to exit on its own."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_desktop", "--runs", runs, "--json"],
+        [sys.executable, "-m", *args, "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -49,7 +60,7 @@ def _desktop(quick: bool) -> list[Row]:
     )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 and not lines:
-        print(f"bench_desktop failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+        print(f"{args[0]} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
         return []
     rows = []
     for line in lines:
@@ -106,6 +117,8 @@ def collect(only: set[str], quick: bool) -> list[Row]:
             rows += bench_admin.run(sizes=bench_admin.SIZES[:1] if quick else bench_admin.SIZES)
         elif name == "desktop":
             rows += _desktop(quick)
+        elif name == "history":
+            rows += _history(quick)
         elif name == "startup":
             rows += _startup(quick)
         timings[name] = time.monotonic() - start

@@ -187,21 +187,31 @@ class PicdropApp(QObject):
         """The server to upload to and the mode shown: "remote", "local" or "lan"."""
         remote = effective_server(config, self.environ)
         if remote:
-            self._stop_embedded()
+            # Links made on the built-in server work only while it runs: it keeps running (and
+            # starts again with the app) while history holds any. History says which server
+            # each upload lives on.
+            local = f"http://127.0.0.1:{config.embedded_port}"
+            if self.embedded is not None and not self.history.has_links(self.embedded.url):
+                self._stop_embedded()
+            elif self.embedded is None and config.embedded_port and self.history.has_links(local):
+                self._start_embedded(replace(config, share_on_lan=False))
             return remote, "remote"
+        self._stop_embedded()
+        self._start_embedded(config)
+        return self.embedded.url, "lan" if config.share_on_lan else "local"
+
+    def _start_embedded(self, config: AppConfig) -> None:
         from desktop.embedded import start_embedded_server  # imports the backend: only if used
 
-        self._stop_embedded()
         self.embedded = start_embedded_server(
             embedded_server_dir(self.data_dir),
             port=config.embedded_port,
             share_on_lan=config.share_on_lan,
         )
         port = self.embedded.settings.port
-        if port != config.embedded_port:
-            config.embedded_port = port
-            self.settings_store.save(config)
-        return self.embedded.url, "lan" if config.share_on_lan else "local"
+        if port != self.config.embedded_port:
+            self.config.embedded_port = config.embedded_port = port
+            self.settings_store.save(self.config)
 
     def _stop_embedded(self) -> None:
         if self.embedded is not None:
@@ -370,6 +380,8 @@ def connect_server_actions(
     actions.connection_tested.connect(
         lambda _url, ok, message: window.show_connection_result(ok, message)
     )
+    window.servers_to_check.connect(actions.check_servers)
+    actions.server_checked.connect(window.show_server_reachability)
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:

@@ -18,6 +18,7 @@ class ServerActions(QObject):
     deleted = Signal(str)  # history key; history already says "deleted"
     delete_failed = Signal(str, str)  # history key, sentence
     connection_tested = Signal(str, bool, str)  # server URL, reachable, sentence
+    server_checked = Signal(str, bool)  # server URL, reachable (History's servers)
 
     _deleted = Signal(str, str)  # key, error ("" when deleted)
 
@@ -45,6 +46,11 @@ class ServerActions(QObject):
         url = url.strip().rstrip("/")
         self.pool.start(lambda: self._health_worker(url))
 
+    def check_servers(self, urls: list[str]) -> None:
+        """Whether each server History lists still answers."""
+        for url in urls:
+            self.pool.start(lambda url=url: self._check_worker(url))
+
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         return self.pool.waitForDone(timeout_ms)
 
@@ -64,6 +70,13 @@ class ServerActions(QObject):
         client = self.client_factory(url)
         try:
             self.connection_tested.emit(url, *check_server(client, url))
+        finally:
+            client.close()
+
+    def _check_worker(self, url: str) -> None:
+        client = self.client_factory(url)
+        try:
+            self.server_checked.emit(url, check_server(client, url)[0])
         finally:
             client.close()
 

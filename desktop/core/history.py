@@ -4,6 +4,10 @@ A job is written here — with the exact bytes it will send — before its first
 crash or a quit loses nothing: on the next start the queued and interrupted rows are resumed with
 the same key (hence the same Idempotency-Key, hence no duplicate on the server).
 
+Listing stays flat as the history grows: thumbnails live in their own table (a page of rows never
+reads them), search goes through an FTS5 trigram index (substring matches, as `LIKE '%x%'` would
+find, without scanning), and pages are read by keyset (created_at, rowid), never by OFFSET.
+
 SQLite in WAL mode, one connection per thread: readers never wait for a writer (a worker storing
 a big payload does not hold up the window). The frequent small updates the GUI thread makes while
 uploads run (sending, done, failed) can be handed to a writer thread (`wait=False`), so the event
@@ -45,7 +49,6 @@ CREATE TABLE IF NOT EXISTS uploads (
     error         TEXT NOT NULL DEFAULT '',
     server        TEXT NOT NULL,
     removed       TEXT NOT NULL DEFAULT '[]',   -- JSON list of metadata labels stripped
-    thumbnail     BLOB,
     image_id      TEXT,
     url           TEXT,
     page_url      TEXT,
@@ -60,6 +63,13 @@ CREATE TABLE IF NOT EXISTS uploads (
     updated_at    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_created ON uploads (created_at);
+CREATE INDEX IF NOT EXISTS uploads_updated ON uploads (updated_at);
+CREATE INDEX IF NOT EXISTS uploads_server ON uploads (server, created_at);
+-- Row pictures, kept apart so a page of history never reads them.
+CREATE TABLE IF NOT EXISTS thumbnails (
+    key  TEXT PRIMARY KEY REFERENCES uploads (key) ON DELETE CASCADE,
+    data BLOB NOT NULL
+);
 -- The bytes still to send, kept apart so listing history never reads them.
 CREATE TABLE IF NOT EXISTS payloads (
     key  TEXT PRIMARY KEY REFERENCES uploads (key) ON DELETE CASCADE,
@@ -67,11 +77,92 @@ CREATE TABLE IF NOT EXISTS payloads (
 );
 """
 
-_COLUMNS = ", ".join(
-    ("key", "idem_key", "batch", "name", "size", "mime", "state", "error", "server", "removed",
-     "thumbnail", "image_id", "url", "page_url", "thumbnail_url", "delete_url", "delete_token",
-     "width", "height", "sha256", "expires", "created_at", "updated_at")
+# What search looks in, indexed by trigrams: any substring of three or more characters is found
+# through the index, case-insensitively. Kept current by triggers (an external-content table).
+SEARCH_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS uploads_search USING fts5(
+    name, url, page_url, state, content='uploads', content_rowid='rowid', tokenize='trigram'
+);
+CREATE TRIGGER IF NOT EXISTS uploads_search_insert AFTER INSERT ON uploads BEGIN
+    INSERT INTO uploads_search (rowid, name, url, page_url, state)
+    VALUES (new.rowid, new.name, new.url, new.page_url, new.state);
+END;
+CREATE TRIGGER IF NOT EXISTS uploads_search_delete AFTER DELETE ON uploads BEGIN
+    INSERT INTO uploads_search (uploads_search, rowid, name, url, page_url, state)
+    VALUES ('delete', old.rowid, old.name, old.url, old.page_url, old.state);
+END;
+CREATE TRIGGER IF NOT EXISTS uploads_search_update
+AFTER UPDATE OF name, url, page_url, state ON uploads BEGIN
+    INSERT INTO uploads_search (uploads_search, rowid, name, url, page_url, state)
+    VALUES ('delete', old.rowid, old.name, old.url, old.page_url, old.state);
+    INSERT INTO uploads_search (rowid, name, url, page_url, state)
+    VALUES (new.rowid, new.name, new.url, new.page_url, new.state);
+END;
+"""
+TRIGRAM = 3  # shorter searches cannot use the trigram index and scan instead
+
+_FIELDS = (
+    "key", "idem_key", "batch", "name", "size", "mime", "state", "error", "server", "removed",
+    "image_id", "url", "page_url", "thumbnail_url", "delete_url", "delete_token", "width",
+    "height", "sha256", "expires", "created_at", "updated_at",
 )  # fmt: skip
+_COLUMNS = ", ".join(f"u.{name}" for name in _FIELDS) + ", u.rowid AS seq"
+_WITH_THUMBNAIL = (
+    f"SELECT {_COLUMNS}, t.data AS thumbnail FROM uploads u LEFT JOIN thumbnails t USING (key)"
+)
+_WITHOUT_THUMBNAIL = f"SELECT {_COLUMNS}, NULL AS thumbnail FROM uploads u"
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which uploads a listing shows: text anywhere in the name, links or state; created in
+    [since, until); on one server (a destination string) or any."""
+
+    text: str = ""
+    since: float | None = None
+    until: float | None = None
+    server: str | None = None
+
+    @property
+    def indexed(self) -> bool:
+        """Searched through the trigram index. Its matches come newest recorded first (rowid
+        order), which pages read without sorting every match."""
+        return len(self.text.strip()) >= TRIGRAM
+
+    @property
+    def phrase(self) -> str:
+        """The search as one FTS5 phrase: a plain substring, quotes and all."""
+        return '"' + self.text.strip().replace('"', '""') + '"'
+
+    def where(self, *, with_text: bool = True) -> tuple[str, list[object]]:
+        """The SQL condition on `uploads u` and its arguments (without the indexed search when
+        `with_text` is False: the caller joins the index itself)."""
+        terms: list[str] = []
+        args: list[object] = []
+        text = self.text.strip()
+        if self.indexed:
+            if with_text:
+                terms.append(
+                    "u.rowid IN (SELECT rowid FROM uploads_search WHERE uploads_search MATCH ?)"
+                )
+                args.append(self.phrase)
+        elif text:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            terms.append(
+                "(u.name LIKE ? ESCAPE '\\' OR u.url LIKE ? ESCAPE '\\' "
+                "OR u.page_url LIKE ? ESCAPE '\\' OR u.state LIKE ? ESCAPE '\\')"
+            )
+            args += [like] * 4
+        if self.since is not None:
+            terms.append("u.created_at >= ?")
+            args.append(self.since)
+        if self.until is not None:
+            terms.append("u.created_at < ?")
+            args.append(self.until)
+        if self.server is not None:
+            terms.append("u.server = ?")
+            args.append(self.server)
+        return " AND ".join(terms) or "1", args
 
 
 @dataclass
@@ -99,6 +190,12 @@ class HistoryItem:
     height: int | None = None
     sha256: str | None = None
     expires: str | None = None
+    seq: int = 0  # the row's place in the database (ties between equal created_at)
+
+    @property
+    def cursor(self) -> tuple[float, int]:
+        """Where the next page of a listing starts (see `HistoryStore.page`)."""
+        return self.created_at, self.seq
 
     def link_info(self) -> LinkInfo | None:
         if not self.url:
@@ -132,7 +229,8 @@ class _Connection:
         self.db.close()
 
     def __del__(self) -> None:
-        self.db.close()
+        if hasattr(self, "db"):  # connecting may have failed (the database went away)
+            self.db.close()
 
 
 class HistoryStore:
@@ -148,6 +246,7 @@ class HistoryStore:
         db = self._db()
         db.executescript(SCHEMA)
         self._migrate()
+        self._index_search()
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -162,6 +261,13 @@ class HistoryStore:
         columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
         if "expires" not in columns:  # databases from before `expires` was recorded
             db.execute("ALTER TABLE uploads ADD COLUMN expires TEXT")
+        if "thumbnail" in columns:  # databases from before thumbnails had their own table
+            with self._tx() as tx:
+                tx.execute(
+                    "INSERT OR IGNORE INTO thumbnails (key, data) "
+                    "SELECT key, thumbnail FROM uploads WHERE thumbnail IS NOT NULL"
+                )
+                tx.execute("ALTER TABLE uploads DROP COLUMN thumbnail")
         if db.execute("PRAGMA page_size").fetchone()[0] < PAGE_SIZE:
             # Databases made with 4 KB pages: rebuilt once with big ones (only outside WAL mode).
             try:
@@ -172,6 +278,19 @@ class HistoryStore:
                 log.info("history database kept its page size for now (in use)")
             finally:
                 db.execute("PRAGMA journal_mode=WAL")
+
+    def _index_search(self) -> None:
+        """Create the search index, filled from what is there (after _migrate: its VACUUM may
+        renumber the rows the index points at)."""
+        db = self._db()
+        exists = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'uploads_search'"
+        ).fetchone()
+        if not exists:
+            db.executescript(
+                f"BEGIN IMMEDIATE; {SEARCH_SCHEMA} "
+                "INSERT INTO uploads_search (uploads_search) VALUES ('rebuild'); COMMIT;"
+            )
 
     def close(self) -> None:
         self.flush()
@@ -210,6 +329,10 @@ class HistoryStore:
         if self._writer is not None and threading.current_thread() is not self._writer:
             self._writes.join()
 
+    def writes_pending(self) -> bool:
+        """Updates handed to the writer thread are not all committed yet (a read would wait)."""
+        return self._writes.unfinished_tasks > 0
+
     def _write(self, wait: bool, work, *args) -> None:
         if wait:
             work(*args)
@@ -242,8 +365,8 @@ class HistoryStore:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO uploads (key, idem_key, batch, name, size, mime, state, server, "
-                "removed, thumbnail, expires, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "removed, expires, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     item.key,
                     item.idem_key,
@@ -254,12 +377,15 @@ class HistoryStore:
                     JobState.QUEUED,
                     item.server,
                     json.dumps(item.removed),
-                    item.thumbnail,
                     item.expires,
                     item.created_at,
                     now,
                 ),
             )
+            if item.thumbnail is not None:
+                db.execute(
+                    "INSERT INTO thumbnails (key, data) VALUES (?, ?)", (item.key, item.thumbnail)
+                )
             db.execute("INSERT INTO payloads (key, data) VALUES (?, ?)", (item.key, payload))
 
     def set_state(self, key: str, state: JobState, error: str = "", *, wait: bool = True) -> None:
@@ -275,7 +401,13 @@ class HistoryStore:
 
     def set_thumbnail(self, key: str, thumbnail: bytes) -> None:
         with self._tx() as db:
-            db.execute("UPDATE uploads SET thumbnail = ? WHERE key = ?", (thumbnail, key))
+            db.execute(
+                "INSERT OR REPLACE INTO thumbnails (key, data) "
+                "SELECT key, ? FROM uploads WHERE key = ?",
+                (thumbnail, key),
+            )
+            # A listing that showed the row without its picture sees it changed.
+            db.execute("UPDATE uploads SET updated_at = ? WHERE key = ?", (time.time(), key))
 
     def renew_idempotency_key(self, key: str, idem_key: str) -> None:
         """A retry after a cancel is a new upload: the old key may name an image the cancel
@@ -310,48 +442,118 @@ class HistoryStore:
             )
             db.execute("DELETE FROM payloads WHERE key = ?", (key,))
 
-    def forget(self, key: str) -> None:
+    def forget(self, *keys: str) -> None:
+        """Remove these uploads from history (their thumbnails and unsent bytes with them)."""
         with self._tx() as db:
-            db.execute("DELETE FROM uploads WHERE key = ?", (key,))
+            db.executemany("DELETE FROM uploads WHERE key = ?", [(key,) for key in keys])
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, key: str) -> HistoryItem | None:
-        row = (
-            self._read().execute(f"SELECT {_COLUMNS} FROM uploads WHERE key = ?", (key,)).fetchone()
-        )
+        row = self._read().execute(f"{_WITH_THUMBNAIL} WHERE u.key = ?", (key,)).fetchone()
         return _item(row) if row else None
 
     def payload(self, key: str) -> bytes | None:
         row = self._read().execute("SELECT data FROM payloads WHERE key = ?", (key,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def thumbnail(self, key: str) -> bytes | None:
+        row = self._read().execute("SELECT data FROM thumbnails WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def page(
+        self,
+        where: HistoryFilter = HistoryFilter(),  # frozen: never changed
+        after: tuple[float, int] | None = None,
+        limit: int = 200,
+    ) -> list[HistoryItem]:
+        """Up to `limit` uploads matching `where`, newest first, starting after the item whose
+        `cursor` is `after`; without thumbnails (see `thumbnail`)."""
+        if where.indexed:
+            return self._search_page(where, after, limit)
+        condition, args = where.where()
+        if after is not None:
+            condition += " AND (u.created_at < ? OR (u.created_at = ? AND u.rowid < ?))"
+            args += [after[0], after[0], after[1]]
+        rows = (
+            self._read()
+            .execute(
+                f"{_WITHOUT_THUMBNAIL} WHERE {condition} "
+                "ORDER BY u.created_at DESC, u.rowid DESC LIMIT ?",
+                [*args, limit],
+            )
+            .fetchall()
+        )
+        return [_item(r) for r in rows]
+
+    def _search_page(
+        self, where: HistoryFilter, after: tuple[float, int] | None, limit: int
+    ) -> list[HistoryItem]:
+        """A page of an indexed search, in the index's own (rowid) order: it stops after
+        `limit` matches instead of sorting them all."""
+        condition, args = where.where(with_text=False)
+        if after is not None:
+            condition += " AND uploads_search.rowid < ?"
+            args.append(after[1])
+        rows = (
+            self._read()
+            .execute(
+                f"SELECT {_COLUMNS}, NULL AS thumbnail FROM uploads_search "
+                "JOIN uploads u ON u.rowid = uploads_search.rowid "
+                f"WHERE uploads_search MATCH ? AND {condition} "
+                "ORDER BY uploads_search.rowid DESC LIMIT ?",
+                [where.phrase, *args, limit],
+            )
+            .fetchall()
+        )
+        return [_item(r) for r in rows]
+
     def items(self, search: str = "", limit: int = 500) -> list[HistoryItem]:
         """Newest first; `search` matches the name, links or state, case-insensitively."""
-        sql = f"SELECT {_COLUMNS} FROM uploads"
-        args: list[object] = []
-        if search.strip():
-            like = (
-                "%"
-                + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                + "%"
+        return self.page(HistoryFilter(text=search), limit=limit)
+
+    def changed_since(
+        self,
+        since: float,
+        where: HistoryFilter = HistoryFilter(),  # frozen: never changed
+    ) -> list[HistoryItem]:
+        """Uploads matching `where` written at or after `since` (time.time()), oldest change
+        first: what a listing applies to stay current without reading everything again."""
+        condition, args = where.where()
+        rows = (
+            self._read()
+            .execute(
+                f"{_WITHOUT_THUMBNAIL} WHERE u.updated_at >= ? AND {condition} "
+                "ORDER BY u.updated_at, u.rowid",
+                [since, *args],
             )
-            sql += (
-                " WHERE name LIKE ? ESCAPE '\\' OR url LIKE ? ESCAPE '\\' "
-                "OR page_url LIKE ? ESCAPE '\\' OR state LIKE ? ESCAPE '\\'"
-            )
-            args += [like] * 4
-        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
-        args.append(limit)
-        rows = self._read().execute(sql, args).fetchall()
+            .fetchall()
+        )
         return [_item(r) for r in rows]
+
+    def has_links(self, server: str) -> bool:
+        """Some upload on `server` has a link that should still work."""
+        row = self._read().execute(
+            "SELECT 1 FROM uploads WHERE server = ? AND state = ? LIMIT 1", (server, JobState.DONE)
+        )
+        return row.fetchone() is not None
+
+    def servers(self) -> list[str]:
+        """Every destination some upload in history went to (a skip scan of the server index:
+        one lookup per server, not one per upload)."""
+        rows = self._read().execute(
+            "WITH RECURSIVE s (server) AS (SELECT MIN(server) FROM uploads UNION ALL "
+            "SELECT (SELECT MIN(server) FROM uploads WHERE server > s.server) FROM s "
+            "WHERE s.server IS NOT NULL) SELECT server FROM s WHERE server IS NOT NULL"
+        )
+        return [row[0] for row in rows]
 
     def recent_done(self, limit: int = 5) -> list[HistoryItem]:
         """The newest uploads that have a working link (the tray's "recent uploads")."""
         rows = (
             self._read()
             .execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE state = ? AND url IS NOT NULL "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                f"{_WITH_THUMBNAIL} WHERE u.state = ? AND u.url IS NOT NULL "
+                "ORDER BY u.created_at DESC, u.rowid DESC LIMIT ?",
                 (JobState.DONE, limit),
             )
             .fetchall()
@@ -365,8 +567,8 @@ class HistoryStore:
         row = (
             self._read()
             .execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE image_id = ? OR url = ? OR page_url = ? "
-                "OR key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                f"{_WITH_THUMBNAIL} WHERE u.image_id = ? OR u.url = ? OR u.page_url = ? "
+                "OR u.key = ? ORDER BY u.created_at DESC, u.rowid DESC LIMIT 1",
                 (ref, ref, ref, ref),
             )
             .fetchone()
@@ -378,7 +580,7 @@ class HistoryStore:
         rows = (
             self._read()
             .execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE state IN (?, ?) ORDER BY created_at, rowid",
+                f"{_WITH_THUMBNAIL} WHERE u.state IN (?, ?) ORDER BY u.created_at, u.rowid",
                 (JobState.QUEUED, JobState.UPLOADING),
             )
             .fetchall()
@@ -389,7 +591,8 @@ class HistoryStore:
 def _item(row: sqlite3.Row) -> HistoryItem:
     data = dict(row)
     data["state"] = JobState(data["state"])
-    data["removed"] = json.loads(data["removed"] or "[]")
+    removed = data["removed"]
+    data["removed"] = json.loads(removed) if removed and removed != "[]" else []
     if data["thumbnail"] is not None:
         data["thumbnail"] = bytes(data["thumbnail"])
     return HistoryItem(**data)

@@ -27,3 +27,13 @@ def choose_uploaders(parent: QWidget | None = None) -> list[Path]:
         "ShareX custom uploaders (*.sxcu);;All files (*)",
     )
     return [Path(f) for f in files]
+
+
+def choose_export_file(parent: QWidget | None, fmt: str) -> Path | None:
+    """Where to save a History export ("csv" or "json"); None when the dialog was cancelled."""
+    kind = {"csv": "CSV (*.csv)", "json": "JSON (*.json)"}[fmt]
+    name, _ = QFileDialog.getSaveFileName(parent, "Export history", f"picdrop-history.{fmt}", kind)
+    if not name:
+        return None
+    path = Path(name)
+    return path if path.suffix else path.with_suffix(f".{fmt}")

@@ -5,7 +5,7 @@ It listens to the UploadService and forwards the user's intent to it; it does no
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -23,18 +23,24 @@ from PySide6.QtWidgets import (
 from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
 from desktop.core.config import AppConfig
+from desktop.core.destinations import SXCU_PREFIX
 from desktop.core.history import HistoryStore
+from desktop.core.history_export import write_csv, write_json
+from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
 from desktop.ui.dropzone import DropZone
-from desktop.ui.file_dialog import choose_images, choose_uploaders
+from desktop.ui.file_dialog import choose_export_file, choose_images, choose_uploaders
+from desktop.ui.history_model import HistoryModel
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
 from desktop.ui.queue import QueueView, UploadRow
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import style_sheet
 from desktop.ui.toast import Toast
+
+HISTORY_REFRESH_MS = 100
 
 
 class MainWindow(QMainWindow):
@@ -44,6 +50,7 @@ class MainWindow(QMainWindow):
     import_uploaders = Signal(list)  # list[Path]: .sxcu files to import as destinations
     remove_uploader = Signal(str)  # an imported custom uploader to forget
     hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
+    servers_to_check = Signal(list)  # server URLs History shows: are they reachable?
 
     def __init__(
         self,
@@ -132,13 +139,20 @@ class MainWindow(QMainWindow):
         uploads_layout.addLayout(queue_header)
         uploads_layout.addWidget(self.queue_view, 1)
 
-        # History tab.
+        # History tab: nothing is read until it is first shown.
+        self.history_model = HistoryModel(history, self)
         self.history_view = HistoryView()
-        self.history_view.search_changed.connect(lambda _: self.refresh_history())
-        self.history_view.copy_as.connect(self.copy_history_item)
+        self.history_view.set_model(self.history_model)
+        self.history_view.filter_changed.connect(self.history_model.set_filter)
+        self.history_view.copy_as.connect(self.copy_history_items)
         self.history_view.open_clicked.connect(self.open_history_item)
-        self.history_view.delete_clicked.connect(self.delete_history_item)
-        self.history_view.forget_clicked.connect(self.uploads.forget)
+        self.history_view.retry_clicked.connect(self.retry_history_items)
+        self.history_view.delete_clicked.connect(self.delete_history_items)
+        self.history_view.forget_clicked.connect(self.forget_history_items)
+        self.history_view.export_requested.connect(self.export_history)
+        # A batch changes history many times a second: applied together, once its writes are in.
+        self._history_refresh = QTimer(self, singleShot=True, interval=HISTORY_REFRESH_MS)
+        self._history_refresh.timeout.connect(self.refresh_history)
         history_page = QWidget()
         history_layout = QVBoxLayout(history_page)
         history_layout.setContentsMargins(0, 12, 0, 0)
@@ -174,7 +188,6 @@ class MainWindow(QMainWindow):
         copier.copied.connect(self._on_copied)
         for job in uploads.jobs():
             self._on_job_added(job.key)
-        self.refresh_history()
 
     # -- server -------------------------------------------------------------------------------
     def set_server_info(self, url: str, mode: str) -> None:
@@ -255,46 +268,110 @@ class MainWindow(QMainWindow):
     # -- history ------------------------------------------------------------------------------
     def _on_tab_changed(self, index: int) -> None:
         if index == 1:
-            self.refresh_history()
+            self.show_history()
+
+    def show_history(self) -> None:
+        """The History tab came into view: list it (the first time) or bring it up to date, and
+        find out again which of its servers answer."""
+        if self.history_model.started:
+            self.history_model.refresh()
+        else:
+            self.history_model.start()
+        servers = self.history.servers()
+        self.history_view.set_servers(servers)
+        self.servers_to_check.emit([s for s in servers if not s.startswith(SXCU_PREFIX)])
 
     def _on_history_changed(self) -> None:
-        if self.tabs.currentIndex() == 1:
-            self.refresh_history()
+        if self.history_model.started:  # nothing to do before History was first shown
+            self._history_refresh.start()
 
     def refresh_history(self) -> None:
-        self.history_view.show_items(self.history.items(self.history_view.search.text()))
+        """Apply what changed; not while the writer thread still commits (a read would wait
+        for its disk syncs on this thread)."""
+        if self.history.writes_pending():
+            self._history_refresh.start()
+        else:
+            self.history_model.refresh()
 
-    def copy_history_item(self, key: str, fmt: str) -> None:
-        item = self.history.get(key)
-        info = item.link_info() if item else None
-        if info:
-            self.copier.copy_infos([info], LinkFormat(fmt))
+    def show_server_reachability(self, url: str, reachable: bool) -> None:
+        self.history_model.set_reachable(url, reachable)
+
+    def copy_history_items(self, keys: list[str], fmt: str) -> None:
+        items = (self.history.get(key) for key in keys)
+        infos = [info for item in items if item and (info := item.link_info())]
+        if infos:
+            self.copier.copy_infos(infos, LinkFormat(fmt))
 
     def open_history_item(self, key: str) -> None:
         item = self.history.get(key)
         if item and item.page_url:
             QDesktopServices.openUrl(QUrl(item.page_url))
 
-    def delete_history_item(self, key: str) -> None:
-        item = self.history.get(key)
-        if item is None:
-            return
-        if not item.delete_token:
+    def retry_history_items(self, keys: list[str]) -> None:
+        """Failed uploads go again: those still in the queue there, older ones back into it
+        with the bytes history kept."""
+        queued = {job.key for job in self.uploads.jobs()}
+        for key in keys:
+            if key in queued:
+                self.uploads.retry(key)
+            else:
+                self.history.set_state(key, JobState.QUEUED)
+        if set(keys) - queued:
+            self.uploads.resume_unfinished()
+
+    def delete_history_items(self, keys: list[str]) -> None:
+        items = [item for key in keys if (item := self.history.get(key))]
+        with_token = [item for item in items if item.delete_token]
+        if not with_token:
             # A ShareX custom uploader's DeletionURL: opened in the browser, as ShareX does, where
-            # the host asks and says whether it deleted.
-            if item.delete_url:
-                QDesktopServices.openUrl(QUrl(item.delete_url))
+            # the host asks and says whether it deleted (one at a time).
+            if len(items) == 1 and items[0].delete_url:
+                QDesktopServices.openUrl(QUrl(items[0].delete_url))
                 self.show_notice("The host's delete link is open in your browser")
             return
+        what = f"“{with_token[0].name}”" if len(with_token) == 1 else f"{len(with_token)} uploads"
         answer = QMessageBox.question(
             self,
             "Delete from server",
-            f"Delete “{item.name}” from the server? Its link stops working for everyone.",
+            f"Delete {what} from the server? Their links stop working for everyone.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.delete_requested.emit(key)
+            for item in with_token:
+                self.delete_requested.emit(item.key)
+
+    def forget_history_items(self, keys: list[str]) -> None:
+        if len(keys) > 1:
+            answer = QMessageBox.question(
+                self,
+                "Forget uploads",
+                f"Remove {len(keys)} uploads from this list? Their links keep working; "
+                "you can no longer delete them from here.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.history.forget(*keys)
+        self.history_model.remove(keys)
+
+    def export_history(self, fmt: str, keys: list[str]) -> None:
+        """The selected uploads (or all those listed by the current filter) to a file."""
+        path = choose_export_file(self, fmt)
+        if path is None:
+            return
+        if keys:
+            items = [item for key in keys if (item := self.history.get(key))]
+        else:
+            items = self.history.page(self.history_model.listing.where, limit=1_000_000)
+        try:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                (write_csv if fmt == "csv" else write_json)(items, out)
+        except OSError as exc:
+            self.show_notice(f"Could not save {path.name}: {exc.strerror or exc}")
+            return
+        self.show_notice(f"{len(items)} uploads exported to {path.name}")
 
     # -- notices ------------------------------------------------------------------------------
     @Slot(str, int)

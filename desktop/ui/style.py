@@ -42,13 +42,5 @@ def style_sheet(palette: QPalette) -> str:
     QToolButton:hover {{ background: {hover}; }}
     QToolButton:focus {{ border: 1px solid {c.accent.name()}; }}
     QToolButton::menu-indicator {{ image: none; }}
-    #HistoryList {{ background: transparent; }}
-    #HistoryList::item {{
-        background: {card.name()};
-        border: 1px solid {card_border};
-        border-radius: 8px;
-        margin: 2px 0;
-    }}
-    #HistoryList::item:selected {{ background: {hover}; color: {c.text.name()}; }}
     #SectionTitle {{ font-weight: 600; font-size: 11pt; }}
     """

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,28 @@ def test_picdrop_server_env_wins_over_the_saved_setting(make_app, live_server, q
     assert not app.window.banner.isVisibleTo(app.window)
 
 
+def test_switching_servers_keeps_the_built_in_one_while_its_links_live(
+    make_app, live_server, images, qtbot
+) -> None:
+    """Bug: choosing another server shut the built-in one down, and every earlier local link
+    with it (History still said "done")."""
+    app = make_app()
+    with qtbot.waitSignal(app.uploads.job_done, timeout=TIMEOUT) as done:
+        app.start(images(1))
+    local = app.uploads.job(done.args[0]).result.url
+    app.apply_config(replace(app.config, server_url=live_server.url))
+    assert app.uploads.server_url == live_server.url
+    assert requests.get(local, timeout=5).status_code == 200
+    app.shutdown()  # and the next run, on the other server, serves them too
+    again = make_app()
+    assert again.uploads.server_url == live_server.url
+    assert requests.get(local, timeout=5).status_code == 200
+    # Once no upload lives there any more, switching lets it go.
+    again.history.forget(done.args[0])
+    again.apply_config(replace(again.config, server_url=live_server.url + "/"))
+    assert again.embedded is None
+
+
 def test_history_view_copy_delete_and_forget(
     live_server, make_service, make_window, images, qtbot, qapp, monkeypatch
 ) -> None:
@@ -104,26 +127,30 @@ def test_history_view_copy_delete_and_forget(
         service.enqueue(file_sources(images(2)))
     first, second = service.jobs()
     window.tabs.setCurrentIndex(1)
-    assert window.history_view.item_keys() == [second.key, first.key]  # newest first
+    view = window.history_view
+    assert view.item_keys() == [second.key, first.key]  # newest first
 
-    window.history_view.search.setText(first.name)
-    assert window.history_view.item_keys() == [first.key]
-    window.history_view.search.clear()
+    view.search.setText(first.name)  # debounced: the list follows once typing settles
+    qtbot.waitUntil(lambda: view.item_keys() == [first.key])
+    view.search.clear()
+    qtbot.waitUntil(lambda: view.item_keys() == [second.key, first.key])
 
-    row = window.history_view.row(first.key)
-    row.copy_as.emit(first.key, LinkFormat.MARKDOWN.value)
+    view.select([first.key])
+    view.copy_as.emit([first.key], LinkFormat.MARKDOWN.value)
     assert qapp.clipboard().text() == f"![{first.name}]({first.result.url})"
 
     # Delete from server: confirm, DELETE with the stored token, the item says "deleted".
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(service.history_changed, timeout=TIMEOUT):
-        row.delete_button.click()
+        view.delete_button.click()
     assert requests.get(first.result.url, timeout=5).status_code == 404
     assert service.history.get(first.key).state is JobState.DELETED
-    assert window.history_view.row(first.key).state_label.text() == "deleted"
+    qtbot.waitUntil(lambda: [i.state for i in view.selected()] == [JobState.DELETED])
 
-    window.history_view.row(second.key).forget_button.click()
-    assert window.history_view.item_keys() == [first.key]
+    view.select([second.key])
+    view.forget_button.click()
+    assert view.item_keys() == [first.key]
+    assert service.history.get(second.key) is None
     assert requests.get(second.result.url, timeout=5).status_code == 200  # forget is local
 
 
@@ -193,14 +220,19 @@ def require_xvfb() -> None:
 
 
 @pytest.mark.xvfb
-def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("tool", "names"),
+    [("screenshot", ("main-window.png", "main-window-dark.png")),
+     ("history_screenshot", ("history.png", "history-grid-dark.png"))],
+)  # fmt: skip
+def test_screenshot_script_under_xvfb(tmp_path: Path, tool: str, names: tuple[str, ...]) -> None:
     require_xvfb()
     import backend
 
     repo = Path(backend.__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
     result = subprocess.run(
-        [sys.executable, "-m", "desktop.tools.screenshot", "--out", str(tmp_path)],
+        [sys.executable, "-m", f"desktop.tools.{tool}", "--out", str(tmp_path)],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -208,7 +240,7 @@ def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("main-window.png", "main-window-dark.png"):
+    for name in names:
         with Image.open(tmp_path / name) as shot:
             assert shot.size[0] >= 700 and shot.size[1] >= 700
             # Not blank: a real window has many colours.

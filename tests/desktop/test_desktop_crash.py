@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from desktop.core.history import HistoryStore
 from desktop.core.jobs import JobState
-from desktop.ui.history_view import HistoryView
+from desktop.ui.history_delegate import badge
+from desktop.ui.history_model import HistoryModel
 from tests.desktop.conftest import history_column
 
 TIMEOUT = 60_000
@@ -54,10 +55,9 @@ def test_killed_mid_queue_resumes_without_loss_or_duplicates(
             catalog.sha256s(live_server.settings.data_dir)
         )
         assert sorted(i.name for i in items) == sorted(p.name for p in paths)
-        view = HistoryView()
-        qtbot.addWidget(view)
-        view.show_items(items)
-        assert len(view.item_keys()) == 6
-        assert all(view.row(k).state_label.text() == "done" for k in view.item_keys())
+        model = HistoryModel(store)
+        model.start()
+        assert len(model.keys()) == 6
+        assert all(badge(model.item(n))[0] == "Done" for n in range(6))
     finally:
         store.close()

@@ -489,9 +489,9 @@ def test_history_deletes_a_custom_upload_through_its_deletion_url(
     )
     window = make_window(make_service("http://unused.test"))
     window.tabs.setCurrentIndex(1)
-    row = window.history_view.row("k1")
-    assert row.delete_button.isEnabled()
-    row.delete_button.click()
+    window.history_view.select(["k1"])
+    assert window.history_view.delete_button.isEnabled()
+    window.history_view.delete_button.click()
     assert opened == ["https://h.test/d/1?k=x"]
 
 

@@ -15,15 +15,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import QStyleOptionViewItem
 
 from desktop.commands.status import EXIT_FAILED
 from desktop.core.api import MAX_ANSWER, UploadResult
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import BytesSource
 from desktop.core.jobs import Job, JobState
-from desktop.ui.history_view import HistoryRow
+from desktop.ui.history_delegate import ROW_HEIGHT, HistoryDelegate
 from desktop.ui.queue import UploadRow
 from tests.conftest import require_program
 from tests.desktop.conftest import history_column
@@ -250,12 +250,13 @@ def test_rows_show_server_text_escaped_and_plain(qtbot, history, text) -> None:
         key="k", idem_key="k", batch="b", name="a.png", size=1, mime="image/png",
         state=JobState.FAILED, server="http://127.0.0.1:9", created_at=0.0, error=text,
     )  # fmt: skip
-    old = HistoryRow(item)
-    qtbot.addWidget(old)
-    meta = next(label for label in old.findChildren(QLabel) if text[:8] in label.text())
-    for label in (row.detail, meta):
-        assert label.textFormat() is Qt.TextFormat.PlainText
-        assert not unsafe_characters(label.text()) and "\n" not in label.text()
+    assert row.detail.textFormat() is Qt.TextFormat.PlainText
+    assert not unsafe_characters(row.detail.text()) and "\n" not in row.detail.text()
+    # History paints its rows as plain text (never markup): the line it paints.
+    option = QStyleOptionViewItem()
+    option.rect = QRect(0, 0, 4000, ROW_HEIGHT)
+    _name_line, (_, _, meta) = HistoryDelegate().row_layout(option, item, None)
+    assert text[:8] in meta and not unsafe_characters(meta) and "\n" not in meta
 
 
 def test_history_prints_stored_server_text_escaped(run_cli, tmp_path) -> None:
