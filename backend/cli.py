@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -141,11 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    quiet_library_logs()
+    configure_logging(args.quiet)
     if args.command == "settings":
         print(settings_markdown() if args.markdown else settings_text(), end="")
         return 0
@@ -156,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logformat.use(settings.log_format)
     if args.command == "serve":
-        return serve(settings)
+        return serve(settings, quiet=args.quiet)
     if args.command == "migrate-storage":
         return migrate_storage(settings, args.source, args.dest, jobs=args.jobs, check=args.check)
     if args.command == "admin":
@@ -177,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         backend.close()
     return 0
+
+
+def configure_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    quiet_library_logs()
 
 
 def check(settings: Settings, *, repair: bool, as_json: bool, grace: float | None) -> int:
@@ -293,8 +298,11 @@ def admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, *, quiet: bool = False) -> int:
+    """One process, or `settings.process_count` of them on one listening socket (uvicorn's
+    supervisor starts them, restarts one that dies, and stops them all on SIGTERM/SIGINT)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from backend.http.app import create_app
     from backend.http.origin import public_url_warning
@@ -309,9 +317,13 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    processes = settings.process_count
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1], processes=processes)
     pin_malloc_mmap_threshold()
-    app = create_app(settings)
+    if processes == 1:
+        app = create_app(settings)
+    else:
+        migrate_once(settings)
     warning = public_url_warning(settings)
     announce(
         [
@@ -320,12 +332,38 @@ def serve(settings: Settings) -> int:
             f"  data:     {settings.data_dir}",
             f"  catalog:  {_redact_url(settings.resolved_database_url)}",
             f"  blobs:    {settings.resolved_storage_url}",
+            f"  processes: {processes}",
             *([warning] if warning else []),
         ],
         settings.log_format,
     )
-    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    if processes == 1:
+        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    else:
+        factory = functools.partial(process_app, settings, quiet)
+        config = uvicorn_config(factory, settings, factory=True, workers=processes)
+        Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def migrate_once(settings: Settings) -> None:
+    """Schema upgrades before the processes start, so that they do not race to do them."""
+    from backend.assembly import build
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    build(settings, migrate=True).close()
+
+
+def process_app(settings: Settings, quiet: bool):
+    """The app of one of several `serve` processes. uvicorn spawns them (a fresh interpreter),
+    so this process's logging and allocator tuning are set up again here."""
+    from backend.http.app import create_app
+    from backend.server import pin_malloc_mmap_threshold
+
+    configure_logging(quiet)
+    logformat.use(settings.log_format)
+    pin_malloc_mmap_threshold()
+    return create_app(settings)
 
 
 def _redact_url(url: str) -> str:

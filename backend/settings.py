@@ -236,6 +236,12 @@ class Settings:
         "Tries of one S3 request that failed on the way (a timeout, a 5xx), the first included.",
         default=3,
     )
+    processes: int = _doc(
+        "Server processes of `serve` (0: one per CPU core), sharing one listening socket, the "
+        "catalog and the blobs. With more than one, memory:// rate limits and the upload memory "
+        "are shared through DATA_DIR/shared-state.sqlite3.",
+        default=0,
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -302,6 +308,21 @@ class Settings:
     @property
     def job_limit(self) -> int:
         return self.workers or os.cpu_count() or 1
+
+    @property
+    def process_count(self) -> int:
+        return self.processes or os.cpu_count() or 1
+
+    @property
+    def shared_state_path(self) -> Path:
+        """The processes' common state on this machine (limits, upload memory), when several."""
+        return self.data_dir / "shared-state.sqlite3"
+
+    @property
+    def resolved_ratelimit_url(self) -> str:
+        if self.processes > 1 and self.ratelimit_url == "memory://":
+            return f"sqlite:///{self.shared_state_path}"
+        return self.ratelimit_url
 
 
 def check_admin_token(token: str) -> None:

@@ -27,7 +27,7 @@ from backend.http import (
     routes_upload,
 )
 from backend.http.access_log import AccessLog
-from backend.http.budget import ByteBudget
+from backend.http.budget import ByteBudget, SharedByteBudget
 from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
@@ -54,7 +54,7 @@ def create_app(
     service = backend.images
     outages = OutageLog(logging.getLogger("backend.outages"))
     limits = RateLimits(
-        url=settings.ratelimit_url,
+        url=settings.resolved_ratelimit_url,
         upload=settings.upload_rate,
         report=settings.report_rate,
         notfound=settings.notfound_rate,
@@ -62,7 +62,7 @@ def create_app(
         timeout=settings.ratelimit_timeout,
         outages=outages,
     )
-    if not limits.in_memory and not settings.secret_key:
+    if not limits.local and not settings.secret_key:
         log.warning(
             "%s is not set: replicas that do not share this data directory will key clients "
             "differently, and each gets its own rate limits",
@@ -102,9 +102,13 @@ def create_app(
     app.state.outages = outages
     # CPU-heavy image work runs about one job per core, on threads of its own; the rest waits
     # its turn without holding a thread of the default pool, which serving and health checks use.
-    app.state.image_work = ImageWork(
-        settings.job_limit, ByteBudget(settings.upload_memory), settings.decode_timeout
+    # One of several `serve` processes: the upload memory is the machine's, shared by all.
+    budget = (
+        SharedByteBudget(settings.upload_memory, settings.shared_state_path)
+        if settings.processes > 1
+        else ByteBudget(settings.upload_memory)
     )
+    app.state.image_work = ImageWork(settings.job_limit, budget, settings.decode_timeout)
     app.state.cpu_limiter = app.state.image_work.limiter  # its parts, by the names they had
     app.state.upload_budget = app.state.image_work.budget
     app.state.pages = pages.Pages(settings)

@@ -1,14 +1,18 @@
 """A byte-weighted semaphore: bounds the memory that image work holds at once.
 
 Many small jobs run side by side; big ones take turns. A job larger than the whole budget is
-refused before it gets here (imagework.py), so no job waits forever.
+refused before it gets here (imagework.py), so no job waits forever. With several server
+processes, `SharedByteBudget` makes the budget the machine's rather than each process's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import anyio
 
@@ -33,3 +37,81 @@ class ByteBudget:
                 async with self._changed:
                     self.used -= amount
                     self._changed.notify_all()
+
+
+class SharedByteBudget(ByteBudget):
+    """One budget for all the server processes of a machine (`serve --processes N`).
+
+    Each process first takes its turn in its own budget (waiting on a condition, as above), then
+    claims the bytes in a SQLite file all processes share: one row per hold, with the holder's
+    pid. Holds of a process that died (a SIGKILL, an OOM kill) stop counting at the next claim,
+    so a crash never shrinks the budget. A claim that does not fit is retried every `poll`
+    seconds: waits here are for megabytes of image work, far longer than the poll.
+    """
+
+    def __init__(self, capacity: int, path: Path, poll: float = 0.02) -> None:
+        super().__init__(capacity)
+        self.poll = poll
+        self._path = path
+        self._pid = os.getpid()
+        with self._write() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS budget_holds "
+                "(pid INTEGER NOT NULL, bytes INTEGER NOT NULL)"
+            )
+            # A process that had our pid before us is gone: its holds are not ours.
+            conn.execute("DELETE FROM budget_holds WHERE pid = ?", (self._pid,))
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _claim(self, amount: int) -> int | None:
+        """The hold's row id, or None when the bytes are not free now."""
+        with self._write() as conn:
+            pids = [pid for (pid,) in conn.execute("SELECT DISTINCT pid FROM budget_holds")]
+            for pid in pids:
+                if pid != self._pid and not _alive(pid):
+                    conn.execute("DELETE FROM budget_holds WHERE pid = ?", (pid,))
+            (used,) = conn.execute("SELECT coalesce(sum(bytes), 0) FROM budget_holds").fetchone()
+            if used and used + amount > self.capacity:
+                return None
+            return conn.execute(
+                "INSERT INTO budget_holds (pid, bytes) VALUES (?, ?)", (self._pid, amount)
+            ).lastrowid
+
+    def _release(self, row: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM budget_holds WHERE rowid = ?", (row,))
+
+    @contextlib.asynccontextmanager
+    async def hold(self, amount: int) -> AsyncIterator[None]:
+        async with super().hold(amount):
+            while (row := await anyio.to_thread.run_sync(self._claim, amount)) is None:
+                await anyio.sleep(self.poll)
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._release, row)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
