@@ -493,6 +493,20 @@ class ServerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    def started(self, count: int, starts: int = 0) -> list[psutil.Process]:
+        """The server's `count` worker processes, once `starts` (default: `count`) of them have
+        finished starting (a restarted worker counts again)."""
+        wait_until(
+            lambda: (
+                self.log().count("Application startup complete") >= (starts or count)
+                and len(self.workers()) == count
+            ),
+            60,
+            f"{count} server processes",
+            self.log_path,
+        )
+        return self.workers()
+
     def workers(self) -> list[psutil.Process]:
         """The processes serving requests under `serve --processes N` (the supervisor's
         children), or the server itself when it is one process."""

@@ -44,7 +44,7 @@ class SQLiteStorage(Storage, MovingWindowSupport):
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._hits = 0
-        self._connection().executescript(_SCHEMA)
+        self._ready = False  # the tables made (on first use: the disk may be full at start)
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -64,6 +64,9 @@ class SQLiteStorage(Storage, MovingWindowSupport):
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
+        if not self._ready:
+            conn.executescript(_SCHEMA)
+            self._ready = True
         return conn
 
     @contextlib.contextmanager

@@ -104,7 +104,7 @@ def create_app(
     # its turn without holding a thread of the default pool, which serving and health checks use.
     # One of several `serve` processes: the upload memory is the machine's, shared by all.
     budget = (
-        SharedByteBudget(settings.upload_memory, settings.shared_state_path)
+        SharedByteBudget(settings.upload_memory, settings.shared_state_path, outages)
         if settings.processes > 1
         else ByteBudget(settings.upload_memory)
     )

@@ -1,37 +1,31 @@
 """`picdrop-server serve --processes N`: several processes on one socket share the catalog, the
-blobs and the limits. To send a request to one process in particular, the others are stopped
-(SIGSTOP) for a moment: the kernel then hands every new connection to the one left running."""
+blobs, the limits and the upload memory. To send a request to one process in particular, the
+others are stopped (SIGSTOP) for a moment: the kernel then hands every new connection to the one
+left running."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import multiprocessing
 import random
 import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
+import anyio
 import psutil
 import pytest
 import requests
 
+from backend.http.budget import SharedByteBudget
+from backend.outages import OutageLog
 from tests.backend import imagesamples as samples
 from tests.backend.test_faults import Ledger, check_consistent, upload_and_delete
-from tests.services import ServerProcess, wait_until
-
-
-def started(server: ServerProcess, count: int, starts: int = 0) -> list[psutil.Process]:
-    """The server's `count` workers, once `starts` (default: `count`) have finished starting."""
-    wait_until(
-        lambda: (
-            server.log().count("Application startup complete") >= (starts or count)
-            and len(server.workers()) == count
-        ),
-        60,
-        f"{count} server processes",
-    )
-    return server.workers()
+from tests.services import wait_until
 
 
 @contextlib.contextmanager
@@ -62,7 +56,7 @@ def delete(url: str, image: dict) -> requests.Response:
 
 def test_uploads_and_deletes_through_both_processes(server_process, tmp_path):
     server = server_process(tmp_path / "data", processes=2)
-    first, second = started(server, 2)
+    first, second = server.started(2)
     url = server.url
     shared = samples.unique_jpeg(seed=1, size=(96, 64))
     pictures = [shared, shared, samples.unique_jpeg(seed=2), samples.unique_jpeg(seed=3)]
@@ -115,7 +109,7 @@ def test_a_client_over_a_limit_is_refused_by_every_process(
     server_process, tmp_path, setting, request_once, allowed
 ):
     server = server_process(tmp_path / "data", processes=2, **{setting: "3/minute"})
-    first, second = started(server, 2)
+    first, second = server.started(2)
     with only(first, [first, second]):
         assert [request_once(server.url).status_code for _ in range(3)] == [allowed] * 3
         assert request_once(server.url).status_code == 429
@@ -147,7 +141,7 @@ def test_sigkill_of_one_process_loses_no_acknowledged_upload(server_process, tmp
             acknowledged[r.json()["id"]] = r.json()["sha256"]
 
     for round_ in range(3):
-        workers = started(server, 2, starts=2 + round_)
+        workers = server.started(2, starts=2 + round_)
         start = threading.Barrier(21)
         batch = pictures[round_ * 20 : round_ * 20 + 20]
         threads = [threading.Thread(target=send, args=(data, start)) for data in batch]
@@ -163,7 +157,7 @@ def test_sigkill_of_one_process_loses_no_acknowledged_upload(server_process, tmp
         wait_until(lambda v=victim: v.pid not in {w.pid for w in server.workers()}, 30, "restart")
     print(f"\n3 kills of one of two processes during 20 uploads: {dict(outcomes)}")
     assert set(outcomes) <= {201, "cut off"}
-    started(server, 2, starts=5)
+    server.started(2, starts=5)
     for image_id, sha in acknowledged.items():
         r = requests.get(f"{server.url}/{image_id}.jpg", timeout=30)
         assert r.status_code == 200, image_id
@@ -171,3 +165,36 @@ def test_sigkill_of_one_process_loses_no_acknowledged_upload(server_process, tmp
     assert upload(server.url, samples.unique_jpeg()).status_code == 201
     server.stop()
     check_consistent(data_dir, orphans_allowed=True)
+
+
+# -- the upload memory: one budget for the machine ------------------------------------------------
+def hold_budget(path: Path, amount: int, held) -> None:
+    """In another process: hold `amount` bytes of the shared budget until killed."""
+
+    async def hold() -> None:
+        async with SharedByteBudget(100, path, OutageLog(logging.getLogger())).hold(amount):
+            held.set()
+            await anyio.sleep_forever()
+
+    anyio.run(hold)
+
+
+def test_upload_memory_is_one_budget_for_all_processes_and_a_crash_gives_it_back(tmp_path):
+    path = tmp_path / "shared-state.sqlite3"
+    spawn = multiprocessing.get_context("spawn")
+    held = spawn.Event()
+    holder = spawn.Process(target=hold_budget, args=(path, 70, held))
+    holder.start()
+    try:
+        assert held.wait(60)
+        budget = SharedByteBudget(100, path, OutageLog(logging.getLogger()))
+        assert budget._claim(40) is None  # 70 + 40 > 100: the other process's bytes count
+        small = budget._claim(30)
+        assert small is not None  # 70 + 30 fits
+        budget._release(small)
+        holder.kill()  # SIGKILL while holding: no release
+        holder.join(30)
+        assert budget._claim(100) is not None  # the dead process's 70 bytes are free again
+    finally:
+        holder.kill()
+        holder.join(30)
