@@ -105,10 +105,16 @@ def test_uploads_and_deletes_through_both_processes(server_process, tmp_path):
     ],
     ids=["uploads", "not-found answers"],
 )
+@pytest.mark.parametrize("storage", ["this machine", "redis"])
 def test_a_client_over_a_limit_is_refused_by_every_process(
-    server_process, tmp_path, setting, request_once, allowed
+    request, server_process, tmp_path, setting, request_once, allowed, storage
 ):
-    server = server_process(tmp_path / "data", processes=2, **{setting: "3/minute"})
+    """Without Redis the processes share a SQLite file; with Redis configured, Redis."""
+    if storage == "redis":
+        shared = {"ratelimit_url": request.getfixturevalue("redis_server").url}
+    else:
+        shared = {}
+    server = server_process(tmp_path / "data", processes=2, **{setting: "3/minute"}, **shared)
     first, second = server.started(2)
     with only(first, [first, second]):
         assert [request_once(server.url).status_code for _ in range(3)] == [allowed] * 3
