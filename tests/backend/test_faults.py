@@ -37,7 +37,10 @@ from tests.services import ServerProcess
 
 
 # -- the server: one process in this one, or `serve --processes 2` --------------------------------
-@pytest.fixture(params=[1, 2], ids=["1-process", "2-processes"])
+# Two processes take longer to start: twenty restarts need more than the default timeout.
+@pytest.fixture(
+    params=[1, pytest.param(2, marks=pytest.mark.timeout(900))], ids=["1-process", "2-processes"]
+)
 def processes(request) -> int:
     return request.param
 
