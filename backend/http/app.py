@@ -92,6 +92,9 @@ def create_app(
         # Swagger UI loads from a CDN and cannot live under the pages' CSP: off unless asked for.
         docs_url="/api/docs" if settings.api_docs else None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks ask the global providers (and the environment) on
+        # every request, ~15% of a cached image's answer; picdrop has its own metrics (opt-in).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.backend = backend
