@@ -340,7 +340,9 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
     if processes == 1:
         uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
     else:
-        factory = functools.partial(process_app, settings, quiet)
+        # CACHE_BYTES is the server's memory for hot images: each process caches its share.
+        shares = dataclasses.replace(settings, cache_bytes=settings.cache_bytes // processes)
+        factory = functools.partial(process_app, shares, quiet)
         config = uvicorn_config(factory, settings, factory=True, workers=processes)
         Multiprocess(config, sockets=[sock]).run()
     return 0
