@@ -239,7 +239,8 @@ class Settings:
     processes: int = _doc(
         "Server processes of `serve` (0: one per CPU core), sharing one listening socket, the "
         "catalog and the blobs. With more than one, memory:// rate limits and the upload memory "
-        "are shared through DATA_DIR/shared-state.sqlite3.",
+        "are shared through DATA_DIR/shared-state.sqlite3, and each caches its share of "
+        "CACHE_BYTES.",
         default=0,
     )
 
