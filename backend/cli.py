@@ -15,6 +15,7 @@ from typing import Any
 from backend import __version__, logformat
 from backend.server import quiet_library_logs
 from backend.settings import FIELDS, Settings, env_name
+from backend.shared_state import SharedState
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -342,9 +343,13 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
     else:
         # CACHE_BYTES is the server's memory for hot images: each process caches its share.
         shares = dataclasses.replace(settings, cache_bytes=settings.cache_bytes // processes)
-        factory = functools.partial(process_app, shares, quiet)
-        config = uvicorn_config(factory, settings, factory=True, workers=processes)
-        Multiprocess(config, sockets=[sock]).run()
+        shared = SharedState.create()
+        try:
+            factory = functools.partial(process_app, shares, quiet, shared)
+            config = uvicorn_config(factory, settings, factory=True, workers=processes)
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            shared.remove()
     return 0
 
 
@@ -356,7 +361,7 @@ def migrate_once(settings: Settings) -> None:
     build(settings, migrate=True).close()
 
 
-def process_app(settings: Settings, quiet: bool):
+def process_app(settings: Settings, quiet: bool, shared: SharedState):
     """The app of one of several `serve` processes. uvicorn spawns them (a fresh interpreter),
     so this process's logging and allocator tuning are set up again here."""
     from backend.http.app import create_app
@@ -365,7 +370,7 @@ def process_app(settings: Settings, quiet: bool):
     configure_logging(quiet)
     logformat.use(settings.log_format)
     pin_malloc_mmap_threshold()
-    return create_app(settings)
+    return create_app(settings, shared=shared)
 
 
 def _redact_url(url: str) -> str:

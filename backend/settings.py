@@ -239,8 +239,8 @@ class Settings:
     processes: int = _doc(
         "Server processes of `serve` (0: one per CPU core), sharing one listening socket, the "
         "catalog and the blobs. With more than one, memory:// rate limits and the upload memory "
-        "are shared through DATA_DIR/shared-state.sqlite3, and each caches its share of "
-        "CACHE_BYTES.",
+        "are shared through a private directory in RAM (/dev/shm), removed at exit, and each "
+        "caches its share of CACHE_BYTES.",
         default=0,
     )
 
@@ -313,17 +313,6 @@ class Settings:
     @property
     def process_count(self) -> int:
         return self.processes or os.cpu_count() or 1
-
-    @property
-    def shared_state_path(self) -> Path:
-        """The processes' common state on this machine (limits, upload memory), when several."""
-        return self.data_dir / "shared-state.sqlite3"
-
-    @property
-    def resolved_ratelimit_url(self) -> str:
-        if self.processes > 1 and self.ratelimit_url == "memory://":
-            return f"sqlite:///{self.shared_state_path}"
-        return self.ratelimit_url
 
 
 def check_admin_token(token: str) -> None:

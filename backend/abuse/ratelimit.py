@@ -4,10 +4,11 @@ The key of a client is HMAC-SHA256(daily salt, IPv4 address or IPv6 /64), trunca
 lives for one UTC day:
 - with the in-memory storage it is random and lives only in this process's memory (the counters do
   too);
-- with a shared storage (Redis, memcached, the SQLite file shared by the processes of one
-  `serve --processes N`: sqlite_storage.py) it is derived from the server secret and the date,
-  so every replica computes the same salt without asking the storage: a replica started while
-  Redis is down, or a Redis that lost its data, keys clients like the others. (Old salts can be
+- with a shared storage (Redis, memcached, the SQLite file in RAM shared by the processes of
+  one `serve --processes N`: sqlite_storage.py) it is derived from a secret and the date (the
+  server secret; for the processes of one `serve`, a random secret of that run), so every
+  replica computes the same salt without asking the storage: a replica started while Redis
+  is down, or a Redis that lost its data, keys clients like the others. (Old salts can be
   recomputed by whoever holds the secret; the storage alone cannot.)
 Neither the address nor its hash ever reaches the catalog or the logs; the hashes live in the
 rate-limit storage only, and stop meaning anything once their day's salt is gone.

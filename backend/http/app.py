@@ -35,6 +35,7 @@ from backend.http.imagework import ImageWork
 from backend.outages import OutageLog
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings, env_name
+from backend.shared_state import SharedState
 from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -46,19 +47,25 @@ def create_app(
     catalog: Catalog | None = None,
     store: BlobStore | None = None,
     checks: Iterable[UploadCheck] = (),
+    shared: SharedState | None = None,
 ) -> FastAPI:
-    """The app for `settings`; `catalog`, `store` and `checks` are for tests (see `build`)."""
+    """The app for `settings`; `catalog`, `store` and `checks` are for tests (see `build`).
+    `shared`: this is one of several `serve` processes, which share their limits (unless in
+    Redis) and their upload memory there."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_redaction.install()
     backend = build(settings, catalog=catalog, store=store, checks=checks)
     service = backend.images
     outages = OutageLog(logging.getLogger("backend.outages"))
+    ratelimit_url, secret = settings.ratelimit_url, lambda: server_secret(settings)
+    if shared is not None and ratelimit_url == "memory://":
+        ratelimit_url, secret = shared.limits_url, lambda: shared.secret
     limits = RateLimits(
-        url=settings.resolved_ratelimit_url,
+        url=ratelimit_url,
         upload=settings.upload_rate,
         report=settings.report_rate,
         notfound=settings.notfound_rate,
-        secret=lambda: server_secret(settings),
+        secret=secret,
         timeout=settings.ratelimit_timeout,
         outages=outages,
     )
@@ -107,8 +114,8 @@ def create_app(
     # its turn without holding a thread of the default pool, which serving and health checks use.
     # One of several `serve` processes: the upload memory is the machine's, shared by all.
     budget = (
-        SharedByteBudget(settings.upload_memory, settings.shared_state_path, outages)
-        if settings.processes > 1
+        SharedByteBudget(settings.upload_memory, shared.budget_path, outages)
+        if shared is not None
         else ByteBudget(settings.upload_memory)
     )
     app.state.image_work = ImageWork(settings.job_limit, budget, settings.decode_timeout)

@@ -63,6 +63,7 @@ class SharedByteBudget(ByteBudget):
         self._ready = False  # the table made (at the first claim: the disk may be full now)
         self._setup_lock = threading.Lock()
         self._unreleased: list[int] = []  # holds whose release failed: retried at the next claim
+        self.waiting = 0  # holds of this process waiting for bytes other processes hold
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -129,15 +130,23 @@ class SharedByteBudget(ByteBudget):
 
     async def _claim_when_free(self, amount: int) -> int | None:
         """The hold's row id once the bytes are free; None if the shared file fails."""
-        while True:
-            try:
-                row = await anyio.to_thread.run_sync(self._claim, amount)
-            except sqlite3.Error as exc:
-                self.outages.failed("shared upload memory", exc, "this process's budget alone")
-                return None
-            if row is not None:
-                return row
-            await anyio.sleep(self.poll)
+        waited = False
+        try:
+            while True:
+                try:
+                    row = await anyio.to_thread.run_sync(self._claim, amount)
+                except sqlite3.Error as exc:
+                    self.outages.failed("shared upload memory", exc, "this process's budget alone")
+                    return None
+                if row is not None:
+                    return row
+                if not waited:
+                    waited = True
+                    self.waiting += 1
+                await anyio.sleep(self.poll)
+        finally:
+            if waited:
+                self.waiting -= 1
 
     @contextlib.asynccontextmanager
     async def hold(self, amount: int) -> AsyncIterator[None]:
@@ -158,4 +167,9 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    # A zombie (killed, not yet reaped by the supervisor) holds no memory any more.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # not Linux, or gone meanwhile: os.kill's answer stands
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"

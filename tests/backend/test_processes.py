@@ -186,21 +186,55 @@ def hold_budget(path: Path, amount: int, held) -> None:
 
 
 def test_upload_memory_is_one_budget_for_all_processes_and_a_crash_gives_it_back(tmp_path):
-    path = tmp_path / "shared-state.sqlite3"
+    path = tmp_path / "upload-memory.sqlite3"
     spawn = multiprocessing.get_context("spawn")
     held = spawn.Event()
     holder = spawn.Process(target=hold_budget, args=(path, 70, held))
     holder.start()
+    budget = SharedByteBudget(100, path, OutageLog(logging.getLogger()))
+
+    async def check() -> None:
+        async with budget.hold(30):  # 70 + 30 fits
+            pass
+        acquired = anyio.Event()
+
+        async def hold_40() -> None:
+            async with budget.hold(40):
+                acquired.set()
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(hold_40)
+                while budget.waiting == 0 and not acquired.is_set():
+                    await anyio.sleep(0.01)
+                assert not acquired.is_set()  # 70 + 40 > 100: the other process's bytes count
+                holder.kill()  # SIGKILL while holding: no release
+                await acquired.wait()  # the dead process's 70 bytes are free again
+        assert budget.waiting == 0
+
     try:
         assert held.wait(60)
-        budget = SharedByteBudget(100, path, OutageLog(logging.getLogger()))
-        assert budget._claim(40) is None  # 70 + 40 > 100: the other process's bytes count
-        small = budget._claim(30)
-        assert small is not None  # 70 + 30 fits
-        budget._release(small)
-        holder.kill()  # SIGKILL while holding: no release
-        holder.join(30)
-        assert budget._claim(100) is not None  # the dead process's 70 bytes are free again
+        anyio.run(check)
     finally:
         holder.kill()
         holder.join(30)
+
+
+def test_the_shared_limits_live_in_ram_and_go_when_the_server_stops(server_process, tmp_path):
+    """Client keys (salted hashes) and their counters never reach the data directory or any
+    disk: one process keeps them in memory, several in a private tmpfs directory."""
+    server = server_process(tmp_path / "data", processes=2, notfound_rate="100/minute")
+    workers = server.started(2)
+    for worker in workers:
+        with only(worker, workers):
+            assert requests.get(f"{server.url}/AAAAAAAAAA.jpg", timeout=30).status_code == 404
+    files = [Path(f.path) for worker in workers for f in worker.open_files()]
+    shared = {path.parent for path in files if path.name == "limits.sqlite3"}
+    assert len(shared) == 1
+    (directory,) = shared
+    assert directory.parent == Path("/dev/shm")
+    assert directory.stat().st_mode & 0o777 == 0o700
+    leftovers = [p for p in (tmp_path / "data").rglob("*") if p.name.startswith("limits")]
+    assert not leftovers
+    server.stop()
+    assert not directory.exists()
