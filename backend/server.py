@@ -104,7 +104,7 @@ class EmbeddedServer:
 
         sock = bind_socket(self._requested.host, self._requested.port)
         port = sock.getsockname()[1]
-        self.settings = replace(self._requested, port=port, processes=1)  # this one
+        self.settings = replace(self._requested, port=port)
         self.app = create_app(self.settings, **self._app_kwargs)
         config = uvicorn_config(self.app, self.settings, loop="asyncio")
         self._server = uvicorn.Server(config)
