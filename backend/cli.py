@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 from backend import __version__, logformat
 from backend.server import quiet_library_logs
 from backend.settings import FIELDS, Settings, env_name
+from backend.shared_state import SharedState
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -178,11 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    quiet_library_logs()
+    configure_logging(args.quiet)
     if args.command == "settings":
         print(settings_markdown() if args.markdown else settings_text(), end="")
         return 0
@@ -204,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        return serve(settings)
+        return serve(settings, quiet=args.quiet)
     if args.command in ("backup", "restore"):
         return backup_or_restore(settings, args.command, args.file)
     if args.command == "migrate":
@@ -260,6 +258,14 @@ def backup_or_restore(settings: Settings, command: str, path: Path) -> int:
         "`picdrop-server check`, then `picdrop-server sweep --release`."
     )
     return 0
+
+
+def configure_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    quiet_library_logs()
 
 
 def check(settings: Settings, *, repair: bool, as_json: bool, grace: float | None) -> int:
@@ -374,8 +380,11 @@ def admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, *, quiet: bool = False) -> int:
+    """One process, or `settings.process_count` of them on one listening socket (uvicorn's
+    supervisor starts them, restarts one that dies, and stops them all on SIGTERM/SIGINT)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from backend.http.app import create_app
     from backend.http.origin import public_url_warning
@@ -390,15 +399,23 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    processes = settings.process_count
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1], processes=processes)
     pin_malloc_mmap_threshold()
-    app = create_app(settings)
-    try:
-        app.state.backend.catalog.migrate()  # a schema it cannot run on stops it here, with why
-    except BaseException:
-        app.state.backend.close()
-        sock.close()
-        raise
+    if processes == 1:
+        app = create_app(settings)
+        try:
+            app.state.backend.catalog.migrate()  # a schema it cannot run on stops it here, with why
+        except BaseException:
+            app.state.backend.close()
+            sock.close()
+            raise
+    else:
+        try:
+            migrate_once(settings)
+        except BaseException:
+            sock.close()
+            raise
     warning = public_url_warning(settings)
     announce(
         [
@@ -407,12 +424,44 @@ def serve(settings: Settings) -> int:
             f"  data:     {settings.data_dir}",
             f"  catalog:  {_redact_url(settings.resolved_database_url)}",
             f"  blobs:    {settings.resolved_storage_url}",
+            f"  processes: {processes}",
             *([warning] if warning else []),
         ],
         settings.log_format,
     )
-    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    if processes == 1:
+        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    else:
+        # CACHE_BYTES is the server's memory for hot images: each process caches its share.
+        shares = dataclasses.replace(settings, cache_bytes=settings.cache_bytes // processes)
+        shared = SharedState.create()
+        try:
+            factory = functools.partial(process_app, shares, quiet, shared)
+            config = uvicorn_config(factory, settings, factory=True, workers=processes)
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            shared.remove()
     return 0
+
+
+def migrate_once(settings: Settings) -> None:
+    """Schema upgrades before the processes start, so that they do not race to do them."""
+    from backend.assembly import build
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    build(settings, migrate=True).close()
+
+
+def process_app(settings: Settings, quiet: bool, shared: SharedState):
+    """The app of one of several `serve` processes. uvicorn spawns them (a fresh interpreter),
+    so this process's logging and allocator tuning are set up again here."""
+    from backend.http.app import create_app
+    from backend.server import pin_malloc_mmap_threshold
+
+    configure_logging(quiet)
+    logformat.use(settings.log_format)
+    pin_malloc_mmap_threshold()
+    return create_app(settings, shared=shared)
 
 
 def _redact_url(url: str) -> str:

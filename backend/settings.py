@@ -253,6 +253,13 @@ class Settings:
         "a catalog of its own.",
         default=False,
     )
+    processes: int = _doc(
+        "Server processes of `serve` (0: one per CPU core), sharing one listening socket, the "
+        "catalog and the blobs. With more than one, memory:// rate limits and the upload memory "
+        "are shared through a private directory in RAM (/dev/shm), removed at exit, and each "
+        "caches its share of CACHE_BYTES.",
+        default=0,
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -324,6 +331,10 @@ class Settings:
     @property
     def job_limit(self) -> int:
         return self.workers or os.cpu_count() or 1
+
+    @property
+    def process_count(self) -> int:
+        return self.processes or os.cpu_count() or 1
 
 
 def check_admin_token(token: str) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import requests
 from PIL import Image
 
@@ -139,8 +140,9 @@ def unique_variants(data: bytes, count: int) -> list[bytes]:
 def picdrop_server(
     extra_env: dict[str, str] | None = None, *args: str, data_dir: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`picdrop-server serve` in a subprocess with a fresh data dir (or `data_dir`): yields
-    (url, process)."""
+    """`picdrop-server serve` in a subprocess with a fresh data dir (or `data_dir`), with its
+    default process count unless PICDROP_PROCESSES says otherwise: yields (url, process) once
+    every server process has started."""
     port = free_port()
     with contextlib.ExitStack() as stack:
         data = (
@@ -148,6 +150,7 @@ def picdrop_server(
             if data_dir
             else stack.enter_context(tempfile.TemporaryDirectory(prefix="picdrop-bench-"))
         )
+        log = stack.enter_context(tempfile.NamedTemporaryFile(prefix="picdrop-bench-log-"))
         env = {
             **os.environ,
             "PICDROP_LOG_REQUESTS": "0",
@@ -161,7 +164,6 @@ def picdrop_server(
                 sys.executable,
                 "-m",
                 "backend",
-                "-q",
                 "serve",
                 "--port",
                 str(port),
@@ -172,11 +174,17 @@ def picdrop_server(
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log,  # start-up lines only (no request log): how many processes are up
         )
         url = f"http://127.0.0.1:{port}"
+        processes = int(env.get("PICDROP_PROCESSES") or 0) or os.cpu_count() or 1
         try:
             wait_http(url + "/healthz")
+            deadline = time.monotonic() + 60
+            while Path(log.name).read_text().count("Application startup complete") < processes:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{processes} server processes did not start")
+                time.sleep(0.05)
             yield url, proc
         finally:
             proc.terminate()
@@ -259,11 +267,14 @@ def wrk(url: str, *, threads: int = 2, connections: int = 32, seconds: int = 10)
 
 
 def rss_peak_kb(pid: int) -> int:
-    """The high-water mark of a process's resident memory (VmHWM), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
+    """The high-water marks of resident memory (VmHWM) of a process and of its children (the
+    processes of `serve --processes N`) added up, in KiB: a bound on their peak together."""
+    total = 0
+    for member in (pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total
 
 
 def print_table(rows: list[Row], file=None) -> None:

@@ -155,13 +155,14 @@ def redis_server():
 def server_process(tmp_path: Path):
     """Factory: `server_process(data_dir, **settings)` starts `python -m backend serve` as a child
     process (for tests that kill or restart it) and returns it once /healthz answers; all are
-    stopped at the end of the test. Rate limits default to generous ones, like `server_settings`."""
+    stopped at the end of the test. Rate limits default to generous ones, like `server_settings`;
+    one process unless `processes=N` says otherwise."""
     from tests.services import ServerProcess
 
     started: list[ServerProcess] = []
 
     def spawn(data_dir: Path | None = None, **settings) -> ServerProcess:
-        values = {"sweep_interval": 0, **GENEROUS_LIMITS, **settings}
+        values = {"sweep_interval": 0, "processes": 1, **GENEROUS_LIMITS, **settings}
         env = {env_name(k): _env_value(v) for k, v in values.items()}
         env["PICDROP_DATA_DIR"] = str(data_dir or tmp_path / "data")
         server = ServerProcess(env, tmp_path, f"server-{len(started)}")

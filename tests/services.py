@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -527,10 +528,36 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown, no flushing, like a crash or an OOM kill."""
+        """SIGKILL to every process of the server (its own session): no shutdown, no flushing,
+        like a crash of the machine or an OOM kill."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def started(self, count: int, starts: int = 0) -> list[psutil.Process]:
+        """The server's `count` worker processes, once `starts` (default: `count`) of them have
+        finished starting (a restarted worker counts again)."""
+        wait_until(
+            lambda: (
+                self.log().count("Application startup complete") >= (starts or count)
+                and len(self.workers()) == count
+            ),
+            60,
+            f"{count} server processes",
+            self.log_path,
+        )
+        return self.workers()
+
+    def workers(self) -> list[psutil.Process]:
+        """The processes serving requests under `serve --processes N` (the supervisor's
+        children), or the server itself when it is one process."""
+        if self.proc is None:
+            return []
+        main = psutil.Process(self.proc.pid)
+        # Spawned workers run spawn_main; the resource tracker beside them is not one.
+        children = [c for c in main.children() if "spawn_main" in " ".join(c.cmdline())]
+        return children or [main]
 
     def stop(self) -> None:
         if self.proc is not None:

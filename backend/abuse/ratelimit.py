@@ -4,8 +4,10 @@ The key of a client is HMAC-SHA256(daily salt, IPv4 address or IPv6 /64), trunca
 lives for one UTC day:
 - with the in-memory storage it is random and lives only in this process's memory (the counters do
   too);
-- with a shared storage (Redis, memcached...) it is derived from the server secret and the date, so
-  every replica computes the same salt without asking the storage: a replica started while Redis
+- with a shared storage (Redis, memcached, the SQLite file in RAM shared by the processes of
+  one `serve --processes N`: sqlite_storage.py) it is derived from a secret and the date (the
+  server secret; for the processes of one `serve`, a random secret of that run), so every
+  replica computes the same salt without asking the storage: a replica started while Redis
   is down, or a Redis that lost its data, keys clients like the others. (Old salts can be
   recomputed by whoever holds the secret; the storage alone cannot.)
 Neither the address nor its hash ever reaches the catalog or the logs; the hashes live in the
@@ -30,6 +32,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from backend.abuse.addresses import IPAddress, network_prefix
+from backend.abuse.sqlite_storage import SQLiteStorage  # registers sqlite:// with `limits`
 from backend.outages import OutageLog
 
 log = logging.getLogger(__name__)
@@ -120,10 +123,16 @@ class RateLimits:
         options = {}
         if url.startswith("redis"):  # redis://, rediss://, redis+sentinel://...
             options = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+        elif url.startswith("sqlite:"):
+            options = {"busy_timeout": timeout}
         self.storage: Storage = storage_from_string(url, **options)
         self.outages = outages or OutageLog(log)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.in_memory = isinstance(self.storage, MemoryStorage)
+        # Memory, or a SQLite file of this machine: reads take microseconds and never wait for a
+        # writer, so they are asked inline, without a thread hop (the not-found test runs on
+        # every GET).
+        self.local = self.in_memory or isinstance(self.storage, SQLiteStorage)
         self.salts: Salts = MemorySalts(clock) if self.in_memory else DerivedSalts(secret, clock)
         self.upload = parse_rate(upload)
         self.report = parse_rate(report)
@@ -176,7 +185,7 @@ class RateLimits:
     async def atest(self, items: Sequence[RateLimitItem], *identifiers: str) -> Verdict:
         if not items:
             return ALLOWED
-        if self.in_memory:
+        if self.local:
             return self.test(items, *identifiers)
         return await anyio.to_thread.run_sync(self.test, items, *identifiers)
 
@@ -198,3 +207,5 @@ class RateLimits:
         timer = getattr(self.storage, "timer", None)  # MemoryStorage's expiry thread
         if timer is not None:
             timer.cancel()
+        if isinstance(self.storage, SQLiteStorage):
+            self.storage.close()

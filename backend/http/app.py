@@ -28,7 +28,7 @@ from backend.http import (
     routes_upload,
 )
 from backend.http.access_log import AccessLog
-from backend.http.budget import ByteBudget
+from backend.http.budget import ByteBudget, SharedByteBudget
 from backend.http.crosssite import RefuseCrossSite
 from backend.http.fastpath import FastImages
 from backend.http.guard import Guard, GuardMiddleware
@@ -36,6 +36,7 @@ from backend.http.imagework import ImageWork
 from backend.outages import OutageLog
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings, env_name
+from backend.shared_state import SharedState
 from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
@@ -47,23 +48,29 @@ def create_app(
     catalog: Catalog | None = None,
     store: BlobStore | None = None,
     checks: Iterable[UploadCheck] = (),
+    shared: SharedState | None = None,
 ) -> FastAPI:
-    """The app for `settings`; `catalog`, `store` and `checks` are for tests (see `build`)."""
+    """The app for `settings`; `catalog`, `store` and `checks` are for tests (see `build`).
+    `shared`: this is one of several `serve` processes, which share their limits (unless in
+    Redis) and their upload memory there."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_redaction.install()
     backend = build(settings, catalog=catalog, store=store, checks=checks)
     service = backend.images
     outages = OutageLog(logging.getLogger("backend.outages"))
+    ratelimit_url, secret = settings.ratelimit_url, lambda: server_secret(settings)
+    if shared is not None and ratelimit_url == "memory://":
+        ratelimit_url, secret = shared.limits_url, lambda: shared.secret
     limits = RateLimits(
-        url=settings.ratelimit_url,
+        url=ratelimit_url,
         upload=settings.upload_rate,
         report=settings.report_rate,
         notfound=settings.notfound_rate,
-        secret=lambda: server_secret(settings),
+        secret=secret,
         timeout=settings.ratelimit_timeout,
         outages=outages,
     )
-    if not limits.in_memory and not settings.secret_key:
+    if not limits.local and not settings.secret_key:
         log.warning(
             "%s is not set: replicas that do not share this data directory will key clients "
             "differently, and each gets its own rate limits",
@@ -99,6 +106,9 @@ def create_app(
         # Swagger UI loads from a CDN and cannot live under the pages' CSP: off unless asked for.
         docs_url="/api/docs" if settings.api_docs else None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry hooks ask the global providers (and the environment) on
+        # every request, ~15% of a cached image's answer; picdrop has its own metrics (opt-in).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.backend = backend
@@ -109,9 +119,13 @@ def create_app(
     app.state.outages = outages
     # CPU-heavy image work runs about one job per core, on threads of its own; the rest waits
     # its turn without holding a thread of the default pool, which serving and health checks use.
-    app.state.image_work = ImageWork(
-        settings.job_limit, ByteBudget(settings.upload_memory), settings.decode_timeout
+    # One of several `serve` processes: the upload memory is the machine's, shared by all.
+    budget = (
+        SharedByteBudget(settings.upload_memory, shared.budget_path, outages)
+        if shared is not None
+        else ByteBudget(settings.upload_memory)
     )
+    app.state.image_work = ImageWork(settings.job_limit, budget, settings.decode_timeout)
     app.state.cpu_limiter = app.state.image_work.limiter  # its parts, by the names they had
     app.state.upload_budget = app.state.image_work.budget
     app.state.pages = pages.Pages(settings)

@@ -1,6 +1,7 @@
 """Faults against the running server: load, SIGKILL mid-upload and mid-delete, a full disk, a
 read-only blob directory, clients that hang up or crawl. None of them may cost an acknowledged
-upload, leave a row without its blob, or stop the server from serving everyone else."""
+upload, leave a row without its blob, or stop the server from serving everyone else. Each runs
+against one server process and against `serve --processes 2` (the `processes` fixture)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from unittest.mock import ANY
 
@@ -28,9 +30,69 @@ from backend import cli
 from backend.server import EmbeddedServer
 from backend.settings import Settings
 from tests.backend import imagesamples as samples
-from tests.backend.conftest import read_response
+from tests.backend.conftest import Client, read_response
 from tests.backend.test_hostile import Target
 from tests.conftest import GENEROUS_LIMITS, require
+from tests.services import ServerProcess
+
+
+# -- the server: one process in this one, or `serve --processes 2` --------------------------------
+# Two processes take longer to start: twenty restarts need more than the default timeout.
+@pytest.fixture(
+    params=[1, pytest.param(2, marks=pytest.mark.timeout(900))], ids=["1-process", "2-processes"]
+)
+def processes(request) -> int:
+    return request.param
+
+
+@dataclass
+class Processes:
+    """`serve --processes N` as the tests see an EmbeddedServer: its url and its settings."""
+
+    process: ServerProcess
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+@pytest.fixture
+def start_server(processes, server_process):
+    """Factory: a running server for `settings`, on a thread of this process (1) or as
+    `serve --processes N` once all its processes have started."""
+    defaults = Settings()
+    embedded: list[EmbeddedServer] = []
+
+    def start(settings: Settings) -> EmbeddedServer | Processes:
+        if processes == 1:
+            server = EmbeddedServer(settings)
+            server.start()
+            embedded.append(server)
+            return server
+        given = {
+            f.name: getattr(settings, f.name)
+            for f in fields(Settings)
+            if f.name not in ("data_dir", "host", "port")
+            and getattr(settings, f.name) != getattr(defaults, f.name)
+        }
+        process = server_process(settings.data_dir, processes=processes, **given)
+        process.started(processes)
+        port = int(process.url.rsplit(":", 1)[1])
+        return Processes(process, replace(settings, port=port, processes=processes))
+
+    yield start
+    for server in embedded:
+        server.stop()
+
+
+@pytest.fixture
+def client(start_server, server_settings) -> Client:
+    with requests.Session() as session:
+        yield Client(start_server(server_settings), session)
 
 
 # -- consistency of a data directory --------------------------------------------------------------
@@ -89,14 +151,14 @@ def test_200_concurrent_uploads_mixed_identical_and_different(client, caplog):
 
 # -- SIGKILL --------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_sigkill_during_50_uploads_20_times(server_process, tmp_path):
+def test_sigkill_during_50_uploads_20_times(server_process, processes, tmp_path):
     data_dir = tmp_path / "data"
     rng = random.Random(20)
     acknowledged: dict[str, str] = {}  # id -> sha256 of every upload that got a 201
     outcomes = Counter()
     pictures = [samples.unique_jpeg(seed=20000 + i, size=(480, 360)) for i in range(200)]
     for round_ in range(20):
-        server = server_process(data_dir)
+        server = server_process(data_dir, processes=processes)
         url = server.url
         batch = [pictures[(round_ * 50 + i) % 200] for i in range(50)]
         start = threading.Barrier(51)
@@ -126,7 +188,7 @@ def test_sigkill_during_50_uploads_20_times(server_process, tmp_path):
 
     # Restarted: consistent, and every acknowledged upload is there.
     check_consistent(data_dir, orphans_allowed=True)
-    server = server_process(data_dir)
+    server = server_process(data_dir, processes=processes)
     with requests.Session() as s:
         for image_id, sha in acknowledged.items():
             r = s.get(f"{server.url}/{image_id}.jpg")
@@ -228,7 +290,7 @@ def upload_and_delete(url: str, pictures: list[bytes], ledger: Ledger, seed: int
 
 @pytest.mark.slow
 def test_sigkill_during_deletes_and_uploads_of_the_same_bytes_20_times(
-    server_process, tmp_path, capsys
+    server_process, processes, tmp_path, capsys
 ):
     """Twelve clients upload and delete the same four pictures; the server is killed at a random
     moment, 20 times. After each kill `picdrop-server check` finds no row without its blob and
@@ -239,7 +301,7 @@ def test_sigkill_during_deletes_and_uploads_of_the_same_bytes_20_times(
     ledger = Ledger()
     rng = random.Random(21)
     for _ in range(20):
-        server = server_process(data_dir)
+        server = server_process(data_dir, processes=processes)
         ledger.verify(server.url, everything=False)
         stop = threading.Event()
         clients = [
@@ -264,7 +326,7 @@ def test_sigkill_during_deletes_and_uploads_of_the_same_bytes_20_times(
     assert ledger.outcomes["cut off"] > 0 and ledger.outcomes["delete 204"] > 0
     assert {k for k in ledger.outcomes if k != "cut off"} <= {"upload 201", "delete 204"}
 
-    server = server_process(data_dir)
+    server = server_process(data_dir, processes=processes)
     ledger.verify(server.url, everything=True)
     server.stop()
     assert run_check(data_dir, capsys)[0] == 0  # orphans within the grace are no problem
@@ -303,13 +365,12 @@ def fill(path: Path) -> Path:
     return filler
 
 
-def test_full_filesystem(small_disk, caplog):
+def test_full_filesystem(small_disk, start_server, caplog):
     data_dir = small_disk / "data"
     settings = Settings(
         data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0, **GENEROUS_LIMITS
     )
-    server = EmbeddedServer(settings)
-    server.start()
+    server = start_server(settings)
     s = requests.Session()
     url = server.url
     try:
@@ -371,7 +432,7 @@ def test_full_filesystem(small_disk, caplog):
         server.stop()
 
 
-def test_deletes_work_on_a_full_disk_and_free_space(small_disk):
+def test_deletes_work_on_a_full_disk_and_free_space(small_disk, start_server):
     """Deleting is how space comes back, so a full disk must not refuse it. The delete commits
     before its blob is removed, and the commit needs room in SQLite's WAL: the catalog's reserve
     gives it that room. Even the delete of a shared blob, which frees nothing, goes through."""
@@ -379,8 +440,7 @@ def test_deletes_work_on_a_full_disk_and_free_space(small_disk):
     settings = Settings(
         data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0, **GENEROUS_LIMITS
     )
-    server = EmbeddedServer(settings)
-    server.start()
+    server = start_server(settings)
     s = requests.Session()
     try:
         shared = samples.encode(samples.photo((480, 360), seed=1), quality=95)
