@@ -82,7 +82,8 @@ ERROR_RESPONSES = {
         404: "Unknown, expired or deleted image.",
         413: "Too large.",
         415: "Not an allowed image type.",
-        422: "Broken or hostile image, or an Idempotency-Key reused for another file.",
+        422: "Broken or hostile image, an Idempotency-Key reused for another file, or a URL "
+        "that could not be fetched (url_refused, url_unreachable, url_timeout).",
         429: "Rate-limited (see Retry-After).",
         451: "Removed by the moderators.",
         507: "Storage full.",

@@ -10,11 +10,12 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from backend.errors import ApiError
+from backend.errors import ApiError, BadRequest
 from backend.expiry import EPOCH_MILLISECONDS_FROM, EXPIRY_CHOICES, EXPIRY_NAMES_TEXT
-from backend.http.body import ClientGone, UploadBody, read_upload
+from backend.http.body import ClientGone, UploadBody, empty_upload, form_fields, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.http.pages import show_upload_result
+from backend.http.url_fetch import UrlFetcher
 from backend.images.pipeline import process_memory
 from backend.service import ImageService, Upload
 
@@ -67,11 +68,10 @@ MULTIPART_BODY = {
 async def receive_upload(request: Request) -> Upload | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
-    settings = request.app.state.settings
     request.state.upload_outcome = "refused"  # what the metrics count it as, until stored
     try:
         await request.app.state.guard.check_upload(request)  # 429 before the body is read
-        body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
+        body = await _receive_body(request)
     except ClientGone:
         return _client_gone(request)
     except ApiError as refusal:
@@ -118,6 +118,31 @@ async def receive_upload(request: Request) -> Upload | None:
         body.close()
 
 
+# An upload from a URL: a small form or JSON object with `url` (and `expires`), not a file.
+URL_UPLOAD_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
+async def _receive_body(request: Request) -> UploadBody:
+    """The upload's bytes: the request's body, or the image at the URL it names."""
+    settings = request.app.state.settings
+    ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if ctype not in URL_UPLOAD_TYPES:
+        return await read_upload(request, settings.max_bytes, settings.read_timeout)
+    fields = await form_fields(request)
+    url = fields.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise BadRequest("Send the image's web address in a field named 'url'.")
+    body = empty_upload(request, settings.max_bytes)
+    if fields.get("expires") is not None:
+        body.fields["expires"] = str(fields["expires"])
+    try:
+        await UrlFetcher.from_settings(settings).fetch(url, body)
+    except BaseException:
+        body.close()
+        raise
+    return body
+
+
 def _client_gone(request: Request) -> None:
     request.state.upload_outcome = "abandoned"
     log.info("client disconnected during the upload; nothing stored")
@@ -150,7 +175,10 @@ def _json_result(result: UploadResult, status: int) -> JSONResponse:
     summary="Upload an image",
 )
 async def api_upload(request: Request) -> Response:
-    """Multipart field `file` (or `file[]`, `images[]`), or a raw `image/*` body.
+    """Multipart field `file` (or `file[]`, `images[]`), or a raw `image/*` body; or, to upload
+    from the web, a JSON object (or urlencoded form) with `url` and an optional `expires`: the
+    server fetches the image (public http/https addresses only, redirects checked too, the
+    same size limit) and checks it like any upload.
 
     201 with the links and the secret delete token; 200 when an Idempotency-Key replays an
     earlier upload.
