@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import anyio
 from fastapi import APIRouter, Request
@@ -65,7 +66,13 @@ MULTIPART_BODY = {
 }
 
 
-async def receive_upload(request: Request) -> Upload | None:
+@dataclass(frozen=True)
+class Received:
+    upload: Upload
+    removed: tuple[str, ...] = ()  # the metadata stripped from this request's file
+
+
+async def receive_upload(request: Request) -> Received | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
     request.state.upload_outcome = "refused"  # what the metrics count it as, until stored
@@ -88,7 +95,7 @@ async def receive_upload(request: Request) -> Upload | None:
             replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
             if replay is not None:
                 request.state.upload_outcome = "replayed"
-                return replay
+                return Received(replay)
         # Charged before anything is decoded: the body as received and as stripped (the same
         # object when nothing was removed), and the pixels its check decodes, from its headers.
         limits = service.limits
@@ -111,7 +118,7 @@ async def receive_upload(request: Request) -> Upload | None:
             )
         request.state.upload_outcome = "replayed" if upload.replayed else "stored"
         request.state.stored_bytes = 0 if upload.replayed else upload.record.size
-        return upload
+        return Received(upload, processed.removed)
     except ClientGone:
         return _client_gone(request)
     finally:
@@ -153,10 +160,11 @@ Answer = Callable[[UploadResult, int], Response]  # the result, and 200 for a re
 
 async def _upload_then(request: Request, answer: Answer) -> Response:
     """Receive the upload, then `answer` with its result."""
-    upload = await receive_upload(request)
-    if upload is None:
+    received = await receive_upload(request)
+    if received is None:
         return Response(status_code=400)  # nobody is listening; the status is for the access log
-    result = upload_result(request, upload.record, upload.delete_token)
+    upload = received.upload
+    result = upload_result(request, upload.record, upload.delete_token, received.removed)
     return answer(result, 200 if upload.replayed else 201)
 
 
