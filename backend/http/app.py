@@ -24,6 +24,7 @@ from backend.http import (
     routes_api,
     routes_moderation,
     routes_oembed,
+    routes_qr,
     routes_serve,
     routes_upload,
 )
@@ -118,6 +119,7 @@ def create_app(
     errors.install(app)
     app.include_router(routes_api.router)
     app.include_router(routes_oembed.router)
+    app.include_router(routes_qr.router)
     app.include_router(routes_upload.router)
     app.include_router(routes_moderation.router)
     app.include_router(routes_moderation.pages_router)
