@@ -22,7 +22,14 @@ def qr_svg(text: str) -> bytes:
     sizes it), and a title for assistive technology."""
     out = io.BytesIO()
     segno.make(text, error="m").save(
-        out, kind="svg", border=4, xmldecl=False, omitsize=True, title=f"QR code of {text}"
+        out,
+        kind="svg",
+        border=4,
+        dark="#000",
+        light="#fff",  # readable on a dark page too
+        xmldecl=False,
+        omitsize=True,
+        title=f"QR code of {text}",
     )
     return out.getvalue()
 
