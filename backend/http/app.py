@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.abuse.ratelimit import RateLimits
 from backend.abuse.secret import server_secret
+from backend.albums import Albums
 from backend.assembly import build
 from backend.catalog import Catalog
 from backend.http import (
@@ -21,6 +22,7 @@ from backend.http import (
     log_redaction,
     metrics,
     pages,
+    routes_albums,
     routes_api,
     routes_moderation,
     routes_oembed,
@@ -105,6 +107,7 @@ def create_app(
     app.state.backend = backend
     app.state.service = service
     app.state.moderation = backend.moderation
+    app.state.albums = Albums(service.catalog, service.clock)
     app.state.guard = guard
     app.state.limits = limits
     app.state.outages = outages
@@ -120,6 +123,7 @@ def create_app(
     app.include_router(routes_api.router)
     app.include_router(routes_oembed.router)
     app.include_router(routes_qr.router)
+    app.include_router(routes_albums.router)
     app.include_router(routes_upload.router)
     app.include_router(routes_moderation.router)
     app.include_router(routes_moderation.pages_router)
