@@ -3,6 +3,8 @@ deleted with their own token (the images stay), gone when their images are."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.backend import imagesamples as samples
@@ -41,6 +43,8 @@ def test_an_album_links_every_image_in_order(client):
         assert (
             u["url"] in page.text and u["page_url"] in page.text and u["thumbnail_url"] in page.text
         )
+    shown_text = re.sub(r"<[^>]*>", "", page.text)  # what a visitor reads: no template leaks
+    assert "}}" not in shown_text and "image." not in shown_text
     assert made["delete_token"] not in page.text
     assert all(u["delete_token"] not in page.text for u in uploads)
 

@@ -1103,6 +1103,40 @@ def test_a_result_offers_a_qr_code_embed_codes_and_what_was_removed(
     assert_clean(watch)
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_batch_becomes_an_album_with_one_link(live_server, new_page, watch, shots, scheme):
+    page = new_page(**DESKTOP, color_scheme=scheme, permissions=CLIPBOARD)
+    page.context.add_init_script(path=str(AXE))
+    page.goto(live_server.url + "/")
+    make = page.get_by_role("button", name="Make an album")
+    upload_via_page(page, [file_payload("one.jpg", jpeg("dusk", (640, 400)), "image/jpeg")])
+    expect(make).to_be_hidden()  # one upload needs no album
+    shown = upload_via_page(
+        page,
+        [
+            file_payload("two.png", png("lagoon", (480, 320)), "image/png"),
+            file_payload("three.jpg", jpeg("forest", (400, 600), seed=2), "image/jpeg"),
+        ],
+    )
+    make.click()
+    expect(page.locator("#announce")).to_contain_text("Album of 3 images made.")
+    link = page.get_by_role("textbox", name="Link to the album").input_value()
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/a/{ID}", link)
+    page.get_by_role("button", name="Copy the link to the album").click()
+    assert clipboard(page) == link
+    kept = page.evaluate("() => JSON.parse(localStorage.getItem('picdrop.albums'))")
+    assert kept[0]["url"] == link and kept[0]["delete_token"]
+    page.get_by_role("link", name="Open the album").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album · 3 images")
+    pages = [a.get_attribute("href") for a in page.locator(".album-image .open-page").all()]
+    assert pages[:2] == [s["page_url"] for s in shown]  # top to bottom, as the list showed them
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(ANIMATIONS_SETTLED)
+    assert page.evaluate(RUN_AXE) == []
+    shots(page, "album" if scheme == "light" else "album-dark")
+    assert_clean(watch)
+
+
 # -- the watch itself ------------------------------------------------------------------------------
 
 

@@ -14,11 +14,14 @@
   const copyAll = document.getElementById("copy-all");
   const forgetAll = document.getElementById("forget-all");
   const urlForm = document.getElementById("url-form");
+  const makeAlbum = document.getElementById("make-album");
+  const albumPanel = document.getElementById("album");
   const embedTemplate = document.getElementById("embed-template");
   if (!form || !input || !dropzone || !results || !template) return;
 
   const PARALLEL = 3;
   const STORE = "picdrop.uploads";
+  const ALBUMS = "picdrop.albums"; // the albums made here, with their delete tokens
   const KEPT = 200; // uploads remembered at most, newest first
   const MEDIUM = 640; // the longest side of the "medium" embed, in CSS pixels
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
@@ -208,6 +211,7 @@
   function refresh() {
     const done = results.querySelectorAll('.item[data-state="done"]').length;
     copyAll.hidden = done < 2;
+    makeAlbum.hidden = done < 2;
     uploads.hidden = items.size === 0;
   }
 
@@ -512,6 +516,35 @@
     const lines = Array.from(results.querySelectorAll('.item[data-state="done"] .share-link'))
       .map((field) => field.value);
     if (lines.length && window.picdrop) window.picdrop.copy(lines.join("\n"), copyAll);
+  });
+
+  // One link for every finished upload in the list, top to bottom.
+  makeAlbum.addEventListener("click", () => {
+    const done = Array.from(items)
+      .filter((item) => item.answer && item.node.dataset.state === "done")
+      .sort((a, b) => (a.node.compareDocumentPosition(b.node) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+    const images = done.map((item) => ({ id: item.answer.id, delete_token: item.answer.delete_token }));
+    makeAlbum.disabled = true;
+    fetch("/api/albums", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ images }),
+    })
+      .then((response) => response.json().then((answer) => ({ ok: response.ok, answer })))
+      .then(({ ok, answer }) => {
+        if (!ok || !answer.url) throw new Error(answer.error || "The album could not be made.");
+        try {
+          const kept = JSON.parse(localStorage.getItem(ALBUMS) || "[]");
+          kept.unshift({ id: answer.id, url: answer.url, delete_token: answer.delete_token });
+          localStorage.setItem(ALBUMS, JSON.stringify(kept.slice(0, KEPT)));
+        } catch { /* full or private */ }
+        document.getElementById("album-link").value = answer.url;
+        document.getElementById("album-open").href = answer.url;
+        albumPanel.hidden = false;
+        announce(`Album of ${answer.images.length} images made. The link is ready to copy.`);
+      })
+      .catch((error) => announce(error.message || "The album could not be made."))
+      .finally(() => { makeAlbum.disabled = false; });
   });
 
   forgetAll.addEventListener("click", () => {
