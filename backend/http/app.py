@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.abuse.ratelimit import RateLimits
 from backend.abuse.secret import server_secret
-from backend.albums import Albums
 from backend.assembly import build
 from backend.catalog import Catalog
 from backend.http import (
@@ -107,7 +106,7 @@ def create_app(
     app.state.backend = backend
     app.state.service = service
     app.state.moderation = backend.moderation
-    app.state.albums = Albums(service.catalog, service.clock)
+    app.state.albums = backend.albums
     app.state.guard = guard
     app.state.limits = limits
     app.state.outages = outages
