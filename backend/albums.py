@@ -75,3 +75,8 @@ class Albums:
         if not ids.token_matches(token, album.delete_token_hash):
             raise Forbidden("This delete token does not match the album.")
         self.records.delete(album_id)
+
+    def forget_empty(self) -> int:
+        """Housekeeping: drop the albums whose images are all gone (after expired uploads are
+        purged). Returns how many."""
+        return self.records.delete_empty()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, exists, insert, select
 
 from backend.catalog.catalog import Catalog, ImageRecord
 from backend.catalog.schema import album_images, albums, images
@@ -54,3 +54,17 @@ class AlbumCatalog:
         with self.catalog.writing() as conn:
             conn.execute(delete(album_images).where(album_images.c.album_id == album_id))
             conn.execute(delete(albums).where(albums.c.id == album_id))
+
+    def delete_empty(self) -> int:
+        """Delete the albums none of whose images has a row left (they expired or went)."""
+        has_image = exists(
+            select(album_images.c.album_id)
+            .join(images, images.c.id == album_images.c.image_id)
+            .where(album_images.c.album_id == albums.c.id)
+        )
+        with self.catalog.writing() as conn:
+            empty = list(conn.execute(select(albums.c.id).where(~has_image)).scalars())
+            if empty:
+                conn.execute(delete(album_images).where(album_images.c.album_id.in_(empty)))
+                conn.execute(delete(albums).where(albums.c.id.in_(empty)))
+        return len(empty)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.abuse.ratelimit import RateLimits
 from backend.abuse.secret import server_secret
+from backend.albums import Albums
 from backend.assembly import build
 from backend.catalog import Catalog
 from backend.http import (
@@ -84,7 +85,11 @@ def create_app(
             )
         ]
         if settings.sweep_interval > 0:
-            tasks.append(asyncio.create_task(_sweep_forever(service, settings.sweep_interval)))
+            tasks.append(
+                asyncio.create_task(
+                    _sweep_forever(service, backend.albums, settings.sweep_interval)
+                )
+            )
         try:
             yield
         finally:
@@ -142,13 +147,17 @@ def create_app(
     return app
 
 
-async def _sweep_forever(service: ImageService, interval: float) -> None:
+async def _sweep_forever(service: ImageService, albums: Albums, interval: float) -> None:
     while True:
         try:
             # One replica at a time (an advisory lock on PostgreSQL); the others skip this round.
             result = await anyio.to_thread.run_sync(service.housekeeping)
             if result is not None and any(result):
                 log.info("sweep: %d expired uploads purged, %d orphan blobs removed", *result)
+            if result is not None and (
+                emptied := await anyio.to_thread.run_sync(albums.forget_empty)
+            ):
+                log.info("sweep: %d albums whose images are all gone deleted", emptied)
         except Exception:  # keep sweeping; a failed round is logged and retried next interval
             log.exception("sweep failed")
         await asyncio.sleep(interval)

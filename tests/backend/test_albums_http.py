@@ -4,6 +4,7 @@ deleted with their own token (the images stay), gone when their images are."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 
@@ -100,3 +101,18 @@ def test_making_albums_counts_like_uploads(client):
     assert make_album(client, [made]).status_code == 201
     refused = make_album(client, [made])
     assert refused.status_code == 429
+
+
+def test_the_sweep_forgets_albums_whose_images_are_all_gone(client, live_server):
+    kept = make_album(client, [upload(client, 50)]).json()
+    emptied = [upload(client, 51), upload(client, 52)]
+    gone = make_album(client, emptied).json()
+    for u in emptied:
+        assert delete(client, "images", u["id"], u["delete_token"]) == 204
+    assert live_server.app.state.albums.forget_empty() == 1
+    db = live_server.settings.data_dir / "picdrop.db"
+    with sqlite3.connect(db) as conn:
+        albums = {row[0] for row in conn.execute("SELECT id FROM albums")}
+        rows = {row[0] for row in conn.execute("SELECT album_id FROM album_images")}
+    assert albums == rows == {kept["id"]}
+    assert gone["id"] not in albums
