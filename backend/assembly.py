@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from backend.albums import Albums
 from backend.catalog import Catalog
 from backend.moderation import Moderation
 from backend.scanner import Scanner
@@ -25,6 +26,7 @@ class Backend:
     store: BlobStore
     images: ImageService
     moderation: Moderation
+    albums: Albums
 
     def close(self) -> None:
         self.catalog.close()
@@ -59,4 +61,5 @@ def build(
     # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
     images.checks.append(moderation.screen)
     images.fingerprint_now = moderation.fingerprint_at_upload
-    return Backend(settings, catalog, store, images, moderation)
+    albums = Albums(catalog, images.clock)
+    return Backend(settings, catalog, store, images, moderation, albums)

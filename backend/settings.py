@@ -260,6 +260,15 @@ class Settings:
         "caches its share of CACHE_BYTES.",
         default=0,
     )
+    url_fetch_timeout: int = _doc(
+        "Seconds an upload from a URL may take to fetch, redirects included (then refused).",
+        default=20,
+    )
+    url_fetch_allow: str = _doc(
+        "Exact address:port pairs ('127.0.0.1:8080, [::1]:9000') that uploads from a URL may "
+        "fetch from although they are not public addresses. Empty: public addresses only.",
+        default="",
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -303,6 +312,9 @@ class Settings:
 
         parse_networks(self.trusted_proxies, env_name("trusted_proxies"))
         parse_retention(self.retention, env_name("retention"))
+        from backend.abuse.destinations import parse_endpoints
+
+        parse_endpoints(self.url_fetch_allow, env_name("url_fetch_allow"))
         if not 0 <= self.block_distance <= 64:
             raise ValueError(f"{env_name('block_distance')} must be between 0 and 64")
         check_admin_token(self.admin_token)

@@ -175,3 +175,23 @@ catalog_state = Table(
     Column("key", String(32), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# -- albums (migration 0009) ---------------------------------------------------------------------
+# One link for a batch of uploads. An album holds no images of its own: its rows name images, and
+# it shows those still live (it answers 404 once none is: it expires with its images). Deleting
+# it with its own token deletes these rows only.
+albums = Table(
+    "albums",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("delete_token_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+album_images = Table(
+    "album_images",
+    metadata,
+    Column("album_id", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("image_id", String(32), nullable=False),
+    PrimaryKeyConstraint("album_id", "position", name="pk_album_images"),
+)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.abuse.ratelimit import RateLimits
 from backend.abuse.secret import server_secret
+from backend.albums import Albums
 from backend.assembly import build
 from backend.catalog import Catalog
 from backend.http import (
@@ -21,9 +22,11 @@ from backend.http import (
     log_redaction,
     metrics,
     pages,
+    routes_albums,
     routes_api,
     routes_moderation,
     routes_oembed,
+    routes_qr,
     routes_serve,
     routes_upload,
 )
@@ -89,7 +92,11 @@ def create_app(
             )
         ]
         if settings.sweep_interval > 0:
-            tasks.append(asyncio.create_task(_sweep_forever(service, settings.sweep_interval)))
+            tasks.append(
+                asyncio.create_task(
+                    _sweep_forever(service, backend.albums, settings.sweep_interval)
+                )
+            )
         try:
             yield
         finally:
@@ -114,6 +121,7 @@ def create_app(
     app.state.backend = backend
     app.state.service = service
     app.state.moderation = backend.moderation
+    app.state.albums = backend.albums
     app.state.guard = guard
     app.state.limits = limits
     app.state.outages = outages
@@ -132,6 +140,8 @@ def create_app(
     errors.install(app)
     app.include_router(routes_api.router)
     app.include_router(routes_oembed.router)
+    app.include_router(routes_qr.router)
+    app.include_router(routes_albums.router)
     app.include_router(routes_upload.router)
     app.include_router(routes_moderation.router)
     app.include_router(routes_moderation.pages_router)
@@ -151,13 +161,17 @@ def create_app(
     return app
 
 
-async def _sweep_forever(service: ImageService, interval: float) -> None:
+async def _sweep_forever(service: ImageService, albums: Albums, interval: float) -> None:
     while True:
         try:
             # One replica at a time (an advisory lock on PostgreSQL); the others skip this round.
             result = await anyio.to_thread.run_sync(service.housekeeping)
             if result is not None and any(result):
                 log.info("sweep: %d expired uploads purged, %d orphan blobs removed", *result)
+            if result is not None and (
+                emptied := await anyio.to_thread.run_sync(albums.forget_empty)
+            ):
+                log.info("sweep: %d albums whose images are all gone deleted", emptied)
         except Exception:  # keep sweeping; a failed round is logged and retried next interval
             log.exception("sweep failed")
         await asyncio.sleep(interval)

@@ -60,6 +60,10 @@ class UploadBody:
     def read(self) -> bytes:
         return self.file.getvalue()
 
+    def write(self, data: bytes) -> None:
+        """Add bytes that arrive another way (a URL upload's); PayloadTooLarge past the limit."""
+        self.file.write(data)
+
     def close(self) -> None:
         self.file.close()
 
@@ -68,6 +72,17 @@ def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"This file is larger than the {limit / 1024 / 1024:g} MB limit of this server."
     )
+
+
+def empty_upload(request: Request, max_bytes: int) -> UploadBody:
+    """An upload body to `write` into, spooled like a received one."""
+    return UploadBody(_Spool(max_bytes, _spool_dir(request)), filename=None)
+
+
+def _spool_dir(request: Request) -> Path:
+    spool = Path(request.app.state.settings.data_dir, SPOOL_DIR)
+    spool.mkdir(exist_ok=True)
+    return spool
 
 
 def _declared_length(request: Request) -> int | None:
@@ -107,8 +122,7 @@ async def read_upload(
     overhead = MULTIPART_OVERHEAD if ctype == b"multipart/form-data" else 0
     if length is not None and length > max_bytes + overhead:
         raise too_large(max_bytes)
-    spool = Path(request.app.state.settings.data_dir, SPOOL_DIR)
-    spool.mkdir(exist_ok=True)
+    spool = _spool_dir(request)
     if ctype == b"multipart/form-data":
         boundary = params.get(b"boundary")
         if not boundary:

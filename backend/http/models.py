@@ -47,6 +47,11 @@ class ImageMeta(BaseModel):
 class UploadResult(ImageMeta):
     delete_url: str = Field(description="Secret link that deletes the image; shown only once.")
     delete_token: str = Field(description="Secret for DELETE /api/images/{id}; shown only once.")
+    removed_metadata: list[str] = Field(
+        default_factory=list,
+        description="The metadata stripped from this file, e.g. 'GPS location' (empty on a "
+        "replay: nothing was processed).",
+    )
 
 
 def image_meta(request: Request, record: ImageRecord) -> ImageMeta:
@@ -66,12 +71,15 @@ def image_meta(request: Request, record: ImageRecord) -> ImageMeta:
     )
 
 
-def upload_result(request: Request, record: ImageRecord, token: str) -> UploadResult:
+def upload_result(
+    request: Request, record: ImageRecord, token: str, removed: tuple[str, ...] = ()
+) -> UploadResult:
     meta = image_meta(request, record)
     return UploadResult(
         **meta.model_dump(),
         delete_url=f"{base_url(request)}/delete/{record.id}/{token}",
         delete_token=token,
+        removed_metadata=list(removed),
     )
 
 
@@ -82,7 +90,8 @@ ERROR_RESPONSES = {
         404: "Unknown, expired or deleted image.",
         413: "Too large.",
         415: "Not an allowed image type.",
-        422: "Broken or hostile image, or an Idempotency-Key reused for another file.",
+        422: "Broken or hostile image, an Idempotency-Key reused for another file, or a URL "
+        "that could not be fetched (url_refused, url_unreachable, url_timeout).",
         429: "Rate-limited (see Retry-After).",
         451: "Removed by the moderators.",
         507: "Storage full.",

@@ -270,6 +270,10 @@ class Pages:
             formats=share_formats(image),
         )
 
+    def album(self, request: Request, album) -> HTMLResponse:
+        """An album (routes_albums.Album): every image with its own links."""
+        return self.render(request, "album.html", album=album)
+
     def confirm_delete(self, request: Request, record: ImageRecord, token: str) -> HTMLResponse:
         return self.render(request, "delete.html", image=image_meta(request, record), token=token)
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from backend.errors import ApiError
+from backend.errors import ApiError, BadRequest
 from backend.expiry import EPOCH_MILLISECONDS_FROM, EXPIRY_CHOICES, EXPIRY_NAMES_TEXT
-from backend.http.body import ClientGone, UploadBody, read_upload
+from backend.http.body import ClientGone, UploadBody, empty_upload, form_fields, read_upload
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.http.pages import show_upload_result
+from backend.http.url_fetch import UrlFetcher
 from backend.images.pipeline import process_memory
 from backend.service import ImageService, Upload
 
@@ -64,14 +66,19 @@ MULTIPART_BODY = {
 }
 
 
-async def receive_upload(request: Request) -> Upload | None:
+@dataclass(frozen=True)
+class Received:
+    upload: Upload
+    removed: tuple[str, ...] = ()  # the metadata stripped from this request's file
+
+
+async def receive_upload(request: Request) -> Received | None:
     """Read, validate, strip and store one upload. None when the client went away meanwhile."""
     service: ImageService = request.app.state.service
-    settings = request.app.state.settings
     request.state.upload_outcome = "refused"  # what the metrics count it as, until stored
     try:
         await request.app.state.guard.check_upload(request)  # 429 before the body is read
-        body: UploadBody = await read_upload(request, settings.max_bytes, settings.read_timeout)
+        body = await _receive_body(request)
     except ClientGone:
         return _client_gone(request)
     except ApiError as refusal:
@@ -88,7 +95,7 @@ async def receive_upload(request: Request) -> Upload | None:
             replay = await anyio.to_thread.run_sync(service.replay, body.sha256, key)
             if replay is not None:
                 request.state.upload_outcome = "replayed"
-                return replay
+                return Received(replay)
         # Charged before anything is decoded: the body as received and as stripped (the same
         # object when nothing was removed), and the pixels its check decodes, from its headers.
         limits = service.limits
@@ -111,11 +118,36 @@ async def receive_upload(request: Request) -> Upload | None:
             )
         request.state.upload_outcome = "replayed" if upload.replayed else "stored"
         request.state.stored_bytes = 0 if upload.replayed else upload.record.size
-        return upload
+        return Received(upload, processed.removed)
     except ClientGone:
         return _client_gone(request)
     finally:
         body.close()
+
+
+# An upload from a URL: a small form or JSON object with `url` (and `expires`), not a file.
+URL_UPLOAD_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
+async def _receive_body(request: Request) -> UploadBody:
+    """The upload's bytes: the request's body, or the image at the URL it names."""
+    settings = request.app.state.settings
+    ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if ctype not in URL_UPLOAD_TYPES:
+        return await read_upload(request, settings.max_bytes, settings.read_timeout)
+    fields = await form_fields(request)
+    url = fields.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise BadRequest("Send the image's web address in a field named 'url'.")
+    body = empty_upload(request, settings.max_bytes)
+    if fields.get("expires") is not None:
+        body.fields["expires"] = str(fields["expires"])
+    try:
+        await UrlFetcher.from_settings(settings).fetch(url, body)
+    except BaseException:
+        body.close()
+        raise
+    return body
 
 
 def _client_gone(request: Request) -> None:
@@ -128,10 +160,11 @@ Answer = Callable[[UploadResult, int], Response]  # the result, and 200 for a re
 
 async def _upload_then(request: Request, answer: Answer) -> Response:
     """Receive the upload, then `answer` with its result."""
-    upload = await receive_upload(request)
-    if upload is None:
+    received = await receive_upload(request)
+    if received is None:
         return Response(status_code=400)  # nobody is listening; the status is for the access log
-    result = upload_result(request, upload.record, upload.delete_token)
+    upload = received.upload
+    result = upload_result(request, upload.record, upload.delete_token, received.removed)
     return answer(result, 200 if upload.replayed else 201)
 
 
@@ -150,7 +183,10 @@ def _json_result(result: UploadResult, status: int) -> JSONResponse:
     summary="Upload an image",
 )
 async def api_upload(request: Request) -> Response:
-    """Multipart field `file` (or `file[]`, `images[]`), or a raw `image/*` body.
+    """Multipart field `file` (or `file[]`, `images[]`), or a raw `image/*` body; or, to upload
+    from the web, a JSON object (or urlencoded form) with `url` and an optional `expires`: the
+    server fetches the image (public http/https addresses only, redirects checked too, the
+    same size limit) and checks it like any upload.
 
     201 with the links and the secret delete token; 200 when an Idempotency-Key replays an
     earlier upload.

@@ -429,6 +429,12 @@ GARBAGE = {
         {"data": DEEP_JSON, "json": True, "admin": True},
     ),
     "oEmbed of an unclosed IPv6 host": ("GET", "/api/oembed?url=http://[::1/x", {}),
+    "deep JSON upload from a URL": ("POST", "/api/upload", {"data": DEEP_JSON, "json": True}),
+    "upload from an unclosed IPv6 host": (
+        "POST",
+        "/api/upload",
+        {"data": '{"url": "http://[::1/x.png"}', "json": True},
+    ),
     "oEmbed of a host with a fullwidth #": ("GET", "/api/oembed?url=http://a\uff03b/ID", {}),
 }
 

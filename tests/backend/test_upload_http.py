@@ -180,6 +180,21 @@ def test_jpeg_metadata_is_gone_from_the_served_bytes(client):
     assert r.json()["width"] < r.json()["height"]  # displayed upright: portrait after rotation
 
 
+@pytest.mark.parametrize(
+    ("make", "removed"),
+    [
+        (samples.jpeg_with_metadata, {"GPS location", "camera serial number", "comment"}),
+        (samples.plain_jpeg, set()),
+    ],
+)
+def test_the_answer_lists_the_metadata_removed(client, make, removed):
+    answer = client.upload(make(), filename="holiday.jpg")
+    assert answer.status_code == 201, answer.text
+    listed = answer.json()["removed_metadata"]
+    assert removed <= set(listed)
+    assert bool(listed) == bool(removed)
+
+
 def test_png_text_chunks_and_trailing_html_are_gone(client):
     original = samples.png_with_text() + b"<html><script>alert(1)</script></html>"
     r = client.upload(original, filename="notes.png")

@@ -12,9 +12,11 @@ import base64
 import io
 import re
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from PIL import Image
 
 from backend.server import EmbeddedServer
 from backend.settings import Settings
+from tests.backend import imagesamples as samples
 from tests.conftest import require, require_program
 from tests.e2e.browser import (
     CHROMIUM_ARGS,
@@ -939,6 +942,9 @@ def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
     expect(page.locator('#results .item[data-state="error"]')).to_have_count(1)
     check("upload, with a result and an error")
     good = page.locator("#results .item", has_text="good.jpg")
+    good.get_by_text("QR code and embed codes").click()
+    expect(good.locator(".qr")).to_have_js_property("complete", True)
+    check("upload, QR code and embed codes open")
     page_url = good.locator(".open-page").get_attribute("href")
     delete_url = good.locator(".delete-link").input_value()
     page.goto(page_url)
@@ -982,6 +988,152 @@ def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
     # And axe is awake: a field without a name is reported.
     page.evaluate("() => document.querySelector('main').append(document.createElement('input'))")
     assert any(v.startswith("label (critical)") for v in page.evaluate(RUN_AXE))
+    assert_clean(watch)
+
+
+# -- sharing: from a web address, QR code, embed codes, what was removed -----------------------
+
+
+@pytest.fixture
+def image_origin() -> Iterator[str]:
+    """A web server on 127.0.0.1 with one photo (with its GPS location and camera in EXIF)."""
+    photo = samples.jpeg_with_metadata((800, 500), orientation=1)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/holiday.jpg" else 404)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            self.wfile.write(photo)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_an_image_on_the_web_is_uploaded_by_its_address(
+    tmp_path, new_page, watch, image_origin, javascript
+):
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        host="127.0.0.1",
+        port=0,
+        sweep_interval=0,
+        url_fetch_allow=image_origin,  # this one server, nothing else on the machine
+    )
+    server = EmbeddedServer(settings)
+    server.start()
+    try:
+        page = new_page(**DESKTOP, java_script_enabled=javascript)
+        page.goto(server.url + "/")
+        page.get_by_label("Or upload from a web address").fill(f"http://{image_origin}/holiday.jpg")
+        page.get_by_role("button", name="Fetch and upload").click()
+        if javascript:
+            item = page.locator("#results .item", has_text="holiday.jpg")
+            expect(item).to_have_attribute("data-state", "done")
+            expect(item.locator(".item-removed")).to_contain_text("GPS location")
+            link = item.locator(".share-link").input_value()
+        else:
+            expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded")
+            link = page.locator(".share-row textarea").first.input_value()
+        assert re.fullmatch(rf"{re.escape(server.url)}/{ID}\.jpg", link)
+        assert requests.get(link, timeout=10).status_code == 200
+    finally:
+        server.stop()
+    assert_clean(watch)
+
+
+def test_a_refused_address_shows_the_servers_sentence(live_server, new_page, watch):
+    page = new_page(**DESKTOP)
+    page.goto(live_server.url + "/")
+    watch.allow(f"status of 422 (Unprocessable Entity) ({live_server.url}/api/upload)")
+    page.get_by_label("Or upload from a web address").fill("http://127.0.0.1:9/secret.png")
+    page.get_by_role("button", name="Fetch and upload").click()
+    item = page.locator("#results .item", has_text="secret.png")
+    expect(item).to_have_attribute("data-state", "error")
+    expect(item.locator(".item-error")).to_contain_text("public addresses only")
+    assert_clean(watch)
+
+
+def test_a_result_offers_a_qr_code_embed_codes_and_what_was_removed(
+    live_server, new_page, watch, shots
+):
+    page = new_page(**DESKTOP, permissions=CLIPBOARD)
+    page.goto(live_server.url + "/")
+    photo = samples.jpeg_with_metadata((900, 600), orientation=1)
+    upload_via_page(page, [file_payload("holiday.jpg", photo, "image/jpeg")])
+    item = page.locator("#results .item").first
+    expect(item.locator(".item-removed")).to_contain_text("GPS location")
+    expect(item.locator(".item-removed")).to_contain_text("camera make and model")
+    answer = page.evaluate("() => JSON.parse(localStorage.getItem('picdrop.uploads'))[0].answer")
+    qr = item.locator(".qr")
+    expect(qr).not_to_have_attribute("src", re.compile("."))  # loaded only when asked for
+    item.get_by_text("QR code and embed codes").click()
+    expect(qr).to_have_attribute("alt", "QR code of the link to holiday.jpg")
+    expect(qr).to_have_js_property("complete", True)
+    assert qr.evaluate("img => img.naturalWidth") > 0
+    codes = {
+        row.locator(".embed-name").inner_text(): row.locator("textarea").input_value()
+        for row in item.locator(".embed").all()
+    }
+    page_url, thumb, url = answer["page_url"], answer["thumbnail_url"], answer["url"]
+    alt = f"Image {answer['id']}"
+    assert codes == {
+        "Thumbnail, HTML": f'<a href="{page_url}"><img src="{thumb}" alt="{alt}"></a>',
+        "Thumbnail, Markdown": f"[![{alt}]({thumb})]({page_url})",
+        "Thumbnail, BBCode": f"[url={page_url}][img]{thumb}[/img][/url]",
+        "Medium, 640 × 427, HTML": (
+            f'<a href="{page_url}"><img src="{url}" width="640" height="427" alt="{alt}"></a>'
+        ),
+        "Full size, 900 × 600, HTML": f'<img src="{url}" width="900" height="600" alt="{alt}">',
+    }
+    item.get_by_role("button", name="Copy the Thumbnail, BBCode embed code for holiday.jpg").click()
+    assert clipboard(page) == codes["Thumbnail, BBCode"]
+    assert requests.get(thumb, timeout=10).status_code == 200
+    shots(page, "upload-qr-and-embeds")
+    assert_clean(watch)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_batch_becomes_an_album_with_one_link(live_server, new_page, watch, shots, scheme):
+    page = new_page(**DESKTOP, color_scheme=scheme, permissions=CLIPBOARD)
+    page.context.add_init_script(path=str(AXE))
+    page.goto(live_server.url + "/")
+    make = page.get_by_role("button", name="Make an album")
+    upload_via_page(page, [file_payload("one.jpg", jpeg("dusk", (640, 400)), "image/jpeg")])
+    expect(make).to_be_hidden()  # one upload needs no album
+    shown = upload_via_page(
+        page,
+        [
+            file_payload("two.png", png("lagoon", (480, 320)), "image/png"),
+            file_payload("three.jpg", jpeg("forest", (400, 600), seed=2), "image/jpeg"),
+        ],
+    )
+    make.click()
+    expect(page.locator("#announce")).to_contain_text("Album of 3 images made.")
+    link = page.get_by_role("textbox", name="Link to the album").input_value()
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/a/{ID}", link)
+    page.get_by_role("button", name="Copy the link to the album").click()
+    assert clipboard(page) == link
+    kept = page.evaluate("() => JSON.parse(localStorage.getItem('picdrop.albums'))")
+    assert kept[0]["url"] == link and kept[0]["delete_token"]
+    page.get_by_role("link", name="Open the album").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album · 3 images")
+    pages = [a.get_attribute("href") for a in page.locator(".album-image .open-page").all()]
+    assert pages[:2] == [s["page_url"] for s in shown]  # top to bottom, as the list showed them
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(ANIMATIONS_SETTLED)
+    assert page.evaluate(RUN_AXE) == []
+    shots(page, "album" if scheme == "light" else "album-dark")
     assert_clean(watch)
 
 

@@ -13,11 +13,17 @@
   const template = document.getElementById("item-template");
   const copyAll = document.getElementById("copy-all");
   const forgetAll = document.getElementById("forget-all");
+  const urlForm = document.getElementById("url-form");
+  const makeAlbum = document.getElementById("make-album");
+  const albumPanel = document.getElementById("album");
+  const embedTemplate = document.getElementById("embed-template");
   if (!form || !input || !dropzone || !results || !template) return;
 
   const PARALLEL = 3;
   const STORE = "picdrop.uploads";
+  const ALBUMS = "picdrop.albums"; // the albums made here, with their delete tokens
   const KEPT = 200; // uploads remembered at most, newest first
+  const MEDIUM = 640; // the longest side of the "medium" embed, in CSS pixels
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
   const tooLarge = form.dataset.tooLarge || "This file is too large.";
   const motion = window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
@@ -72,6 +78,29 @@
       case "bbcode": return `[url=${answer.page_url}][img]${answer.url}[/img][/url]`;
       default: return answer.url;
     }
+  }
+
+  // Ready-made codes for forums and pages: the thumbnail, a medium size, the full image.
+  function embedCodes(answer) {
+    const alt = `Image ${answer.id}`;
+    const page = answer.page_url;
+    const thumb = answer.thumbnail_url;
+    const scale = Math.min(1, MEDIUM / Math.max(answer.width, answer.height));
+    const w = Math.round(answer.width * scale);
+    const h = Math.round(answer.height * scale);
+    return [
+      ["Thumbnail, HTML", `<a href="${page}"><img src="${thumb}" alt="${alt}"></a>`],
+      ["Thumbnail, Markdown", `[![${alt}](${thumb})](${page})`],
+      ["Thumbnail, BBCode", `[url=${page}][img]${thumb}[/img][/url]`],
+      [`Medium, ${w} × ${h}, HTML`, `<a href="${page}"><img src="${answer.url}" width="${w}" height="${h}" alt="${alt}"></a>`],
+      [`Full size, ${answer.width} × ${answer.height}, HTML`, `<img src="${answer.url}" width="${answer.width}" height="${answer.height}" alt="${alt}">`],
+    ];
+  }
+
+  function removedText(removed) {
+    if (!Array.isArray(removed)) return ""; // remembered from before the server said
+    if (!removed.length) return "No hidden metadata was found in this file.";
+    return `Removed before publishing: ${removed.join(", ")}.`;
   }
 
   // -- this browser's list of uploads -------------------------------------------------------------
@@ -182,6 +211,7 @@
   function refresh() {
     const done = results.querySelectorAll('.item[data-state="done"]').length;
     copyAll.hidden = done < 2;
+    makeAlbum.hidden = done < 2;
     uploads.hidden = items.size === 0;
   }
 
@@ -232,8 +262,33 @@
     part(item, ".open-page").href = answer.page_url;
     part(item, ".item-share").hidden = false;
     part(item, ".keep").hidden = false;
+    const removed = part(item, ".item-removed");
+    removed.textContent = removedText(answer.removed_metadata);
+    removed.hidden = !removed.textContent;
+    showMore(item, answer);
     showThumb(item, answer.thumbnail_url, false);
     refresh();
+  }
+
+  // The QR code and the embed codes, behind a disclosure (the QR code loads when it opens).
+  function showMore(item, answer) {
+    const more = part(item, ".more");
+    const list = part(item, ".embeds");
+    list.replaceChildren(...embedCodes(answer).map(([name, code]) => {
+      const row = embedTemplate.content.firstElementChild.cloneNode(true);
+      row.querySelector(".embed-name").textContent = name;
+      row.querySelector(".embed-code").value = code;
+      row.querySelector(".embed-code").setAttribute("aria-label", `${name} embed code for ${item.name}`);
+      row.querySelector("[data-copy]").setAttribute("aria-label", `Copy the ${name} embed code for ${item.name}`);
+      return row;
+    }));
+    const qr = part(item, ".qr");
+    qr.alt = `QR code of the link to ${item.name}`;
+    part(item, ".more summary").setAttribute("aria-label", `QR code and embed codes for ${item.name}`);
+    more.addEventListener("toggle", () => {
+      if (more.open && !qr.getAttribute("src")) qr.src = `/qr/${encodeURIComponent(answer.id)}.svg`;
+    });
+    more.hidden = false;
   }
 
   function succeed(item, answer) {
@@ -289,24 +344,33 @@
     const bar = part(item, "progress");
     bar.removeAttribute("value"); // indeterminate until the first progress event
     setStatus(item, "Uploading…");
-    const body = new FormData();
-    body.append("expires", form.elements.expires.value);
-    body.append("file", item.file, item.file.name || "pasted.png");
     const xhr = new XMLHttpRequest();
     item.xhr = xhr;
     xhr.open("POST", "/api/upload");
     xhr.responseType = "json";
     xhr.setRequestHeader("Accept", "application/json");
+    let body;
+    if (item.url) { // the server fetches it
+      body = JSON.stringify({ url: item.url, expires: form.elements.expires.value });
+      xhr.setRequestHeader("Content-Type", "application/json");
+      setStatus(item, "Fetching…");
+    } else {
+      body = new FormData();
+      body.append("expires", form.elements.expires.value);
+      body.append("file", item.file, item.file.name || "pasted.png");
+    }
     // The same key on every try of this file: a retry never makes a duplicate.
     xhr.setRequestHeader("Idempotency-Key", item.key);
     xhr.upload.addEventListener("progress", (e) => {
       if (!e.lengthComputable) return;
       bar.max = e.total;
       bar.value = e.loaded;
+      if (!item.file) return;
       const percent = Math.floor((e.loaded / e.total) * 100);
       setStatus(item, `Uploading… ${percent}% of ${formatSize(item.file.size)}`);
     });
     xhr.upload.addEventListener("load", () => {
+      if (!item.file) return; // still fetching
       bar.value = bar.max;
       setStatus(item, "Processing…");
     });
@@ -361,6 +425,21 @@
     }
   }
 
+  // An image on the web: the server fetches it (the name shown is the address's last part).
+  function addUrl(address) {
+    let name = address;
+    try {
+      const parsed = new URL(address);
+      name = decodeURIComponent(parsed.pathname.split("/").pop() || "") || parsed.hostname;
+    } catch { /* the server says what is wrong with it */ }
+    announce(`Fetching ${name}.`);
+    const item = createItem(name, null);
+    item.url = address;
+    results.prepend(item.node);
+    item.node.scrollIntoView({ block: "nearest", behavior: motion });
+    enqueue(item);
+  }
+
   // The uploads of earlier visits, as they were left (expired ones are dropped).
   function restore() {
     const kept = stored().filter((e) => e && e.answer && e.answer.id && !expired(e.answer));
@@ -386,6 +465,17 @@
     addFiles(input.files);
     input.value = "";
   });
+
+  if (urlForm) {
+    urlForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const field = urlForm.elements.url;
+      const address = field.value.trim();
+      if (!address) return;
+      addUrl(address);
+      field.value = "";
+    });
+  }
 
   let dragDepth = 0;
   const hasFiles = (event) => Array.from(event.dataTransfer ? event.dataTransfer.types : []).includes("Files");
@@ -426,6 +516,35 @@
     const lines = Array.from(results.querySelectorAll('.item[data-state="done"] .share-link'))
       .map((field) => field.value);
     if (lines.length && window.picdrop) window.picdrop.copy(lines.join("\n"), copyAll);
+  });
+
+  // One link for every finished upload in the list, top to bottom.
+  makeAlbum.addEventListener("click", () => {
+    const done = Array.from(items)
+      .filter((item) => item.answer && item.node.dataset.state === "done")
+      .sort((a, b) => (a.node.compareDocumentPosition(b.node) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+    const images = done.map((item) => ({ id: item.answer.id, delete_token: item.answer.delete_token }));
+    makeAlbum.disabled = true;
+    fetch("/api/albums", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ images }),
+    })
+      .then((response) => response.json().then((answer) => ({ ok: response.ok, answer })))
+      .then(({ ok, answer }) => {
+        if (!ok || !answer.url) throw new Error(answer.error || "The album could not be made.");
+        try {
+          const kept = JSON.parse(localStorage.getItem(ALBUMS) || "[]");
+          kept.unshift({ id: answer.id, url: answer.url, delete_token: answer.delete_token });
+          localStorage.setItem(ALBUMS, JSON.stringify(kept.slice(0, KEPT)));
+        } catch { /* full or private */ }
+        document.getElementById("album-link").value = answer.url;
+        document.getElementById("album-open").href = answer.url;
+        albumPanel.hidden = false;
+        announce(`Album of ${answer.images.length} images made. The link is ready to copy.`);
+      })
+      .catch((error) => announce(error.message || "The album could not be made."))
+      .finally(() => { makeAlbum.disabled = false; });
   });
 
   forgetAll.addEventListener("click", () => {

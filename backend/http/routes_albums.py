@@ -1,0 +1,107 @@
+"""Albums: one link for a batch of uploads (backend.albums). The JSON API and the album page."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from backend.albums import Albums
+from backend.catalog import ImageRecord
+from backend.errors import BadRequest
+from backend.http.auth import bearer_token
+from backend.http.body import form_fields
+from backend.http.models import ERROR_RESPONSES, ImageMeta, base_url, image_meta
+
+router = APIRouter()
+
+
+class Album(BaseModel):
+    id: str
+    url: str = Field(description="The album page: every image with its own links.")
+    images: list[ImageMeta]
+
+
+class NewAlbumResult(Album):
+    delete_token: str = Field(
+        description="Secret for DELETE /api/albums/{id} (the images stay); shown only once."
+    )
+
+
+def album(request: Request, album_id: str, records: tuple[ImageRecord, ...]) -> Album:
+    return Album(
+        id=album_id,
+        url=f"{base_url(request)}/a/{album_id}",
+        images=[image_meta(request, record) for record in records],
+    )
+
+
+def _members(fields: dict) -> list[tuple[str, str]]:
+    given = fields.get("images")
+    if not isinstance(given, list) or not all(
+        isinstance(m, dict)
+        and isinstance(m.get("id"), str)
+        and isinstance(m.get("delete_token"), str)
+        for m in given
+    ):
+        raise BadRequest(
+            "Send the images as a list 'images' of objects with 'id' and 'delete_token'."
+        )
+    return [(m["id"], m["delete_token"]) for m in given]
+
+
+@router.post(
+    "/api/albums",
+    status_code=201,
+    response_model=NewAlbumResult,
+    responses=ERROR_RESPONSES,
+    summary="Make an album of your uploads",
+)
+async def create_album(request: Request) -> Response:
+    """A JSON object `{"images": [{"id": ..., "delete_token": ...}, ...]}`: each image's delete
+    token shows it is yours. 201 with the album's link and its own delete token."""
+    await request.app.state.guard.check_upload(request)  # counted like an upload
+    members = _members(await form_fields(request))
+    albums: Albums = request.app.state.albums
+    made = await anyio.to_thread.run_sync(albums.create, members)
+    shown = album(request, made.id, made.images)
+    result = NewAlbumResult(**shown.model_dump(), delete_token=made.delete_token)
+    return JSONResponse(
+        result.model_dump(mode="json"), status_code=201, headers={"Location": shown.url}
+    )
+
+
+@router.get(
+    "/api/albums/{album_id}",
+    response_model=Album,
+    responses=ERROR_RESPONSES,
+    summary="An album's live images",
+)
+async def get_album(request: Request, album_id: str) -> Album:
+    albums: Albums = request.app.state.albums
+    return album(request, album_id, await anyio.to_thread.run_sync(albums.images, album_id))
+
+
+@router.delete(
+    "/api/albums/{album_id}",
+    status_code=204,
+    responses={
+        401: {"description": "No bearer token."},
+        403: {"description": "Wrong token."},
+        404: ERROR_RESPONSES[404],
+    },
+    summary="Delete an album with its delete token (its images stay)",
+)
+async def delete_album(request: Request, album_id: str) -> Response:
+    token = bearer_token(request, "album's delete token")
+    albums: Albums = request.app.state.albums
+    await anyio.to_thread.run_sync(albums.delete, album_id, token)
+    return Response(status_code=204)
+
+
+@router.api_route("/a/{album_id}", methods=["GET", "HEAD"], include_in_schema=False)
+async def album_page(request: Request, album_id: str) -> Response:
+    albums: Albums = request.app.state.albums
+    records = await anyio.to_thread.run_sync(albums.images, album_id)
+    return request.app.state.pages.album(request, album(request, album_id, records))

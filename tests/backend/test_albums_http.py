@@ -1,0 +1,118 @@
+"""Albums through a real server: made from one's own uploads, one page with every image's links,
+deleted with their own token (the images stay), gone when their images are."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+
+from tests.backend import imagesamples as samples
+
+
+def upload(client, seed: int, **kw) -> dict:
+    answer = client.upload(samples.unique_jpeg(seed), filename=f"{seed}.jpg", **kw)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def make_album(client, uploads: list[dict]):
+    members = [{"id": u["id"], "delete_token": u["delete_token"]} for u in uploads]
+    return client.session.post(f"{client.url}/api/albums", json={"images": members}, timeout=30)
+
+
+def delete(client, kind: str, item_id: str, token: str) -> int:
+    return client.session.delete(
+        f"{client.url}/api/{kind}/{item_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).status_code
+
+
+def test_an_album_links_every_image_in_order(client):
+    uploads = [upload(client, seed) for seed in (1, 2, 3)]
+    answer = make_album(client, uploads)
+    assert answer.status_code == 201, answer.text
+    made = answer.json()
+    assert made["url"] == f"{client.url}/a/{made['id']}"
+    assert [i["id"] for i in made["images"]] == [u["id"] for u in uploads]
+    assert client.get(f"/api/albums/{made['id']}").json()["images"] == made["images"]
+    page = client.get(f"/a/{made['id']}", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    for u in uploads:
+        assert (
+            u["url"] in page.text and u["page_url"] in page.text and u["thumbnail_url"] in page.text
+        )
+    shown_text = re.sub(r"<[^>]*>", "", page.text)  # what a visitor reads: no template leaks
+    assert "}}" not in shown_text and "image." not in shown_text
+    assert made["delete_token"] not in page.text
+    assert all(u["delete_token"] not in page.text for u in uploads)
+
+
+@pytest.mark.parametrize(
+    ("members", "status"),
+    [
+        ([], 400),
+        ("not a list", 400),
+        ([{"id": "AAAAAAAAAA", "delete_token": "x"}], 404),
+        ([{"id": "../../etc", "delete_token": "x"}], 404),
+        ("wrong token", 403),
+        ("twice", 400),
+    ],
+)
+def test_only_ones_own_live_uploads_make_an_album(client, members, status):
+    mine = upload(client, 10)
+    if members == "wrong token":
+        members = [{"id": mine["id"], "delete_token": "not-the-token"}]
+    elif members == "twice":
+        members = [{"id": mine["id"], "delete_token": mine["delete_token"]}] * 2
+    answer = client.session.post(f"{client.url}/api/albums", json={"images": members}, timeout=30)
+    assert answer.status_code == status, answer.text
+    assert set(answer.json()) == {"error", "code"}
+
+
+def test_deleting_an_album_leaves_its_images(client):
+    uploads = [upload(client, seed) for seed in (20, 21)]
+    made = make_album(client, uploads).json()
+    assert delete(client, "albums", made["id"], uploads[0]["delete_token"]) == 403
+    assert delete(client, "albums", made["id"], made["delete_token"]) == 204
+    assert client.get(f"/api/albums/{made['id']}").status_code == 404
+    assert client.get(f"/a/{made['id']}").status_code == 404
+    for u in uploads:
+        assert client.session.get(u["url"], timeout=30).status_code == 200
+
+
+def test_an_album_shows_its_live_images_and_expires_with_them(client):
+    uploads = [upload(client, seed) for seed in (30, 31)]
+    made = make_album(client, uploads).json()
+    assert delete(client, "images", uploads[0]["id"], uploads[0]["delete_token"]) == 204
+    shown = client.get(f"/api/albums/{made['id']}").json()["images"]
+    assert [i["id"] for i in shown] == [uploads[1]["id"]]
+    assert delete(client, "images", uploads[1]["id"], uploads[1]["delete_token"]) == 204
+    gone = client.get(f"/api/albums/{made['id']}")
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"upload_rate": "2/minute"}])
+def test_making_albums_counts_like_uploads(client):
+    made = upload(client, 40)
+    assert make_album(client, [made]).status_code == 201
+    refused = make_album(client, [made])
+    assert refused.status_code == 429
+
+
+def test_the_sweep_forgets_albums_whose_images_are_all_gone(client, live_server):
+    kept = make_album(client, [upload(client, 50)]).json()
+    emptied = [upload(client, 51), upload(client, 52)]
+    gone = make_album(client, emptied).json()
+    for u in emptied:
+        assert delete(client, "images", u["id"], u["delete_token"]) == 204
+    assert live_server.app.state.albums.forget_empty() == 1
+    db = live_server.settings.data_dir / "picdrop.db"
+    with sqlite3.connect(db) as conn:
+        albums = {row[0] for row in conn.execute("SELECT id FROM albums")}
+        rows = {row[0] for row in conn.execute("SELECT album_id FROM album_images")}
+    assert albums == rows == {kept["id"]}
+    assert gone["id"] not in albums
