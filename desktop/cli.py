@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop import __version__
-from desktop.commands.status import EXIT_HELP
+from desktop.commands.status import EXIT_CLOSED_PIPE, EXIT_HELP
 from desktop.core.config import SERVER_ENV
 
 COMMANDS_HELP = """\
@@ -60,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command, with a closed standard output (`picdrop history | head`) handled once,
+    here: quietly, as a Unix tool ends on SIGPIPE."""
+    try:
+        return run_command(argv)
+    except BrokenPipeError:
+        # Python would flush stdout again on exit and print the same error: point it nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from desktop.commands import COMMANDS
 

@@ -5,6 +5,7 @@ EXIT_FAILED = 1  # some files failed (the links of the others were printed); a d
 EXIT_USAGE = 2  # bad arguments: unknown option, missing file, unknown ID (argparse uses 2 too)
 EXIT_UNREACHABLE = 3  # no server answered, or none is configured and picdrop is not running
 EXIT_INTERRUPTED = 130  # Ctrl+C
+EXIT_CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): the SIGPIPE status
 
 EXIT_HELP = """\
 exit status:
@@ -12,7 +13,8 @@ exit status:
   1    some files failed; the links of the others were printed
   2    bad arguments: unknown option, missing file, unknown ID
   3    server unreachable, or no server configured and picdrop not running
-  130  interrupted (Ctrl+C)"""
+  130  interrupted (Ctrl+C)
+  141  the output's reader went away (e.g. `| head`), as for any Unix tool"""
 
 
 class UsageError(Exception):
