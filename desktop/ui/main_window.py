@@ -27,7 +27,7 @@ from desktop.core.history import HistoryStore
 from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
-from desktop.ui.dropzone import DropZone
+from desktop.ui.dropzone import DropHighlight, DropZone, WindowDrops
 from desktop.ui.file_dialog import choose_images, choose_uploaders
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
@@ -106,12 +106,32 @@ class MainWindow(QMainWindow):
         banner_layout.setContentsMargins(10, 8, 10, 8)
         banner_layout.addWidget(banner_icon, 0, Qt.AlignmentFlag.AlignTop)
         banner_layout.addWidget(self.banner_text, 1)
+        self.banner_close = QToolButton()
+        self.banner_close.setIcon(theme.icon("cancel"))
+        self.banner_close.setIconSize(QSize(14, 14))
+        self.banner_close.setAutoRaise(True)
+        self.banner_close.setToolTip("Dismiss")
+        self.banner_close.setAccessibleName("Dismiss this notice")
+        self.banner_close.clicked.connect(self._dismiss_banner)
+        banner_layout.addWidget(self.banner_close, 0, Qt.AlignmentFlag.AlignTop)
         self.banner.hide()
+        self._banner_dismissed = ""  # the notice text the user closed: shown again if it changes
+
+        # Paused from the tray (or here): say so, with the way out.
+        self.paused_bar = QFrame()
+        self.paused_bar.setObjectName("Banner")
+        paused_text = QLabel("<b>Uploads are paused.</b> Queued files wait until you resume.")
+        paused_text.setWordWrap(True)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(lambda: self.uploads.set_paused(False))
+        paused_layout = QHBoxLayout(self.paused_bar)
+        paused_layout.setContentsMargins(10, 6, 10, 6)
+        paused_layout.addWidget(paused_text, 1)
+        paused_layout.addWidget(self.resume_button)
+        self.paused_bar.setVisible(uploads.paused)
 
         # Uploads tab: drop zone and queue.
         self.drop_zone = DropZone()
-        self.drop_zone.sources_dropped.connect(self.uploads.enqueue)
-        self.drop_zone.uploaders_dropped.connect(self.import_uploaders)
         self.drop_zone.browse_requested.connect(self.browse)
         self.queue_view = QueueView()
         queue_title = QLabel("Uploads")
@@ -154,8 +174,14 @@ class MainWindow(QMainWindow):
         layout.setSpacing(12)
         layout.addLayout(header)
         layout.addWidget(self.banner)
+        layout.addWidget(self.paused_bar)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+
+        # The whole window takes drops (the list and History too), with one highlight.
+        self.drops = WindowDrops(self, DropHighlight(self))
+        self.drops.sources_dropped.connect(self._on_sources_dropped)
+        self.drops.uploaders_dropped.connect(self.import_uploaders)
 
         self.toast = Toast(self)
 
@@ -166,7 +192,8 @@ class MainWindow(QMainWindow):
         uploads.job_added.connect(self._on_job_added)
         uploads.job_changed.connect(self._on_job_changed)
         uploads.job_progress.connect(self._on_job_progress)
-        uploads.job_removed.connect(self.queue_view.remove)
+        uploads.job_removed.connect(self._on_job_removed)
+        uploads.paused_changed.connect(self.paused_bar.setVisible)
         uploads.job_done.connect(self._on_job_done)
         uploads.history_changed.connect(self._on_history_changed)
         copier.copied.connect(self._on_copied)
@@ -189,7 +216,13 @@ class MainWindow(QMainWindow):
                 "<b>Shared on your local network.</b> Links work for people on the same "
                 "network while picdrop is running."
             )
-        self.banner.setVisible(mode in ("local", "lan"))
+        self.banner.setVisible(
+            mode in ("local", "lan") and self.banner_text.text() != self._banner_dismissed
+        )
+
+    def _dismiss_banner(self) -> None:
+        self._banner_dismissed = self.banner_text.text()
+        self.banner.hide()
 
     def set_custom_destination(self, name: str) -> None:
         """Uploads go to an imported ShareX custom uploader."""
@@ -214,11 +247,22 @@ class MainWindow(QMainWindow):
         if sources:
             self.uploads.enqueue(sources)
 
+    @Slot(list)
+    def _on_sources_dropped(self, sources: list) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.uploads.enqueue(sources)
+
     # -- queue --------------------------------------------------------------------------------
     @Slot(str)
     def _on_job_added(self, key: str) -> None:
         self.queue_view.add_later(key, lambda: self._build_row(key))
+        self.drop_zone.set_compact(True)  # the rows need the room; the window takes drops
         self.tabs.setCurrentIndex(0)
+
+    @Slot(str)
+    def _on_job_removed(self, key: str) -> None:
+        self.queue_view.remove(key)
+        self.drop_zone.set_compact(bool(self.uploads.jobs()))
 
     def _build_row(self, key: str) -> UploadRow:
         row = UploadRow(self.uploads.job(key))  # the job as it is now

@@ -233,7 +233,8 @@ def _alpha(color: QColor, alpha: float) -> QColor:
 
 
 class QueueView(QScrollArea):
-    """A scrolling list of UploadRows, newest at the bottom, with an empty-state message."""
+    """A scrolling list of UploadRows, newest on top and scrolled into view, with an
+    empty-state message."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -294,8 +295,9 @@ class QueueView(QScrollArea):
 
     def add(self, row: UploadRow) -> None:
         self._rows[row.key] = row
-        self._layout.insertWidget(self._layout.count() - 1, row)
+        self._layout.insertWidget(1, row)  # below the (hidden) empty-state label
         self.empty.hide()
+        self.verticalScrollBar().setValue(0)  # a new upload is never added out of view
 
     def remove(self, key: str) -> None:
         self._pending.pop(key, None)

@@ -32,8 +32,9 @@ def drop(widget, mime: QMimeData) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted(), "the drop zone refused the drag"
-    assert widget.hovering
+    assert enter.isAccepted(), "the window refused the drag"
+    assert enter.dropAction() == Qt.DropAction.CopyAction
+    assert widget.window().drops.hovering
     event = QDropEvent(
         pos,
         Qt.DropAction.CopyAction,
@@ -42,7 +43,7 @@ def drop(widget, mime: QMimeData) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)
-    assert not widget.hovering
+    assert not widget.window().drops.hovering
 
 
 def same_pixels(a: bytes, b: bytes) -> bool:
@@ -177,7 +178,7 @@ def test_drop_zone_refuses_what_it_cannot_take(make_service, make_window, live_s
     )
     QApplication.sendEvent(window.drop_zone, enter)
     assert not enter.isAccepted()
-    assert not window.drop_zone.hovering
+    assert not window.drops.hovering
 
 
 def test_paste_uploads_the_clipboard_image(live_server, make_service, make_window, qtbot, qapp):

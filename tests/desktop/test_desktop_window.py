@@ -1,0 +1,131 @@
+"""The main window as a daily user meets it, offscreen: drops anywhere and only as a copy, new
+uploads in view and on top, the drop zone and banner out of the way, the paused state."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from desktop.core.intake import BytesSource
+from tests.desktop.conftest import png_bytes
+
+UNREACHABLE = "http://127.0.0.1:9"
+TIMEOUT = 20_000
+Action = Qt.DropAction
+
+
+def image_mime(tmp_path) -> QMimeData:
+    path = tmp_path / "original.png"
+    path.write_bytes(png_bytes())
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    return mime
+
+
+def drag_over(widget, mime: QMimeData, offered, proposed) -> QDragEnterEvent:
+    enter = QDragEnterEvent(
+        widget.rect().center(), offered, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    enter.setDropAction(proposed)
+    QApplication.sendEvent(widget, enter)
+    return enter
+
+
+@pytest.mark.parametrize(
+    ("offered", "proposed", "taken"),
+    [
+        (Action.CopyAction | Action.MoveAction, Action.MoveAction, Action.CopyAction),
+        (Action.MoveAction | Action.LinkAction, Action.MoveAction, Action.LinkAction),
+        (Action.MoveAction, Action.MoveAction, None),  # only Move offered: refused
+    ],
+)
+@pytest.mark.parametrize("target", ["drop_zone", "queue_view", "history_view"])
+def test_drops_anywhere_are_taken_as_a_copy_never_a_move(
+    make_service, make_window, qtbot, tmp_path, offered, proposed, taken, target
+) -> None:
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    if target == "history_view":
+        window.tabs.setCurrentIndex(1)
+    widget = getattr(window, target)
+    mime = image_mime(tmp_path)
+    enter = drag_over(widget, mime, offered, proposed)
+    if taken is None:
+        assert not enter.isAccepted()
+        assert not window.drops.hovering
+        return
+    assert enter.isAccepted() and enter.dropAction() == taken
+    assert window.drops.hovering
+    drop = QDropEvent(
+        widget.rect().center(), offered, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    drop.setDropAction(proposed)
+    QApplication.sendEvent(widget, drop)
+    assert drop.isAccepted() and drop.dropAction() == taken
+    assert not window.drops.hovering
+    assert [j.name for j in service.jobs()] == ["original.png"]
+    assert window.tabs.currentIndex() == 0
+
+
+def in_view(queue_view, row) -> bool:
+    top = row.mapTo(queue_view.viewport(), QPoint(0, 0)).y()
+    return row.isVisible() and top >= 0 and top + row.height() <= queue_view.viewport().height()
+
+
+def test_a_new_upload_is_on_top_and_in_view_of_a_scrolled_list(
+    make_service, make_window, qtbot
+) -> None:
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    window.resize(700, 520)
+    service.enqueue([BytesSource(png_bytes(), f"old-{i}.png") for i in range(12)])
+    qtbot.waitUntil(lambda: len(window.queue_view.rows()) == 12, timeout=TIMEOUT)
+    bar = window.queue_view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=TIMEOUT)
+    bar.setValue(bar.maximum())  # the user scrolled down to the oldest
+    service.enqueue([BytesSource(png_bytes(), "newest.png")])
+    key = next(j.key for j in service.jobs() if j.name == "newest.png")
+    qtbot.waitUntil(lambda: window.queue_view.has_row(key), timeout=TIMEOUT)
+    row = window.queue_view.row(key)
+    qtbot.waitUntil(lambda: in_view(window.queue_view, row), timeout=TIMEOUT)
+    others = [r for k, r in window.queue_view.rows().items() if k != key]
+    assert all(row.y() < other.y() for other in others)
+
+
+def test_with_uploads_the_drop_zone_is_a_slim_bar_and_the_banner_can_be_dismissed(
+    make_service, make_window, qtbot
+) -> None:
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    window.resize(780, 640)
+    window.set_server_info(UNREACHABLE, "local")
+    assert window.banner.isVisible()
+    full = window.drop_zone.height()
+    service.enqueue([BytesSource(png_bytes(), "one.png")])
+    qtbot.waitUntil(lambda: window.drop_zone.height() < full / 2, timeout=TIMEOUT)
+    assert window.drop_zone.browse_button.isVisible()
+    window.banner_close.click()
+    assert not window.banner.isVisible()
+    window.set_server_info(UNREACHABLE, "local")  # the same notice stays dismissed
+    assert not window.banner.isVisible()
+    window.set_server_info(UNREACHABLE, "lan")  # a new one is shown
+    assert window.banner.isVisible()
+
+
+def test_paused_is_shown_in_the_window_with_a_resume_button(
+    make_service, make_window, qtbot
+) -> None:
+    service = make_service(UNREACHABLE)
+    window = make_window(service)
+    assert not window.paused_bar.isVisible()
+    service.set_paused(True)  # as the tray's "Pause" does
+    assert window.paused_bar.isVisible()
+    window.resume_button.click()
+    assert not service.paused and not window.paused_bar.isVisible()
