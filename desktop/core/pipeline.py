@@ -461,6 +461,9 @@ class Pipeline:
             return
         job.status = message
         job.sent = 0
+        # Nothing is moving while it waits: no speed until the next try sends bytes again.
+        job.speed = 0.0
+        self._meters.pop(key, None)
         self.events.job_changed(job)
 
     def _on_succeeded(self, key: str, run: int, result: UploadResult, destination: str) -> None:

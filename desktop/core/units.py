@@ -1,4 +1,4 @@
-"""Sizes for people: 512 B, 1.2 MB."""
+"""Sizes and durations for people: 512 B, 1.2 MB, 40 s, 3 min."""
 
 
 def human_size(n: float) -> str:
@@ -7,3 +7,12 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

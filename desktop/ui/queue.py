@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.jobs import Job, JobState
 from desktop.core.printable import printable
-from desktop.core.units import human_size
+from desktop.core.units import human_duration, human_size
 from desktop.ui import theme
 
 THUMB = 48
@@ -202,8 +202,11 @@ class UploadRow(QFrame):
         parts = []
         if job.state is JobState.UPLOADING and job.size:
             parts.append(f"{human_size(job.sent)} of {human_size(job.size)}")
-            if job.speed > 0:
+            # Speed and time left only from bytes really moving (a waiting try sends none).
+            if job.speed > 0 and not job.status:
                 parts.append(f"{human_size(job.speed)}/s")
+                left = (job.size - job.sent) / job.speed
+                parts.append(f"{human_duration(left)} left")
         elif job.size:
             parts.append(human_size(job.size))
         if job.removed:

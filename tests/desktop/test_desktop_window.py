@@ -129,3 +129,23 @@ def test_paused_is_shown_in_the_window_with_a_resume_button(
     assert window.paused_bar.isVisible()
     window.resume_button.click()
     assert not service.paused and not window.paused_bar.isVisible()
+
+
+@pytest.mark.parametrize(
+    ("status", "speed", "meta"),
+    [
+        ("", 1000.0, "1.0 KB of 3.0 KB  ·  1.0 KB/s  ·  2 s left"),
+        ("Cannot reach the server — retrying in 4 s", 898.0, "1.0 KB of 3.0 KB"),
+        ("", 0.0, "1.0 KB of 3.0 KB"),
+    ],
+)
+def test_speed_and_time_left_only_from_bytes_moving(qtbot, status, speed, meta) -> None:
+    from desktop.core.jobs import Job, JobState
+    from desktop.ui.queue import UploadRow
+
+    job = Job(key="k", name="a.png", batch="b", size=3000, state=JobState.UPLOADING, ready=True)
+    job.sent, job.speed, job.status = 1000, speed, status
+    row = UploadRow(job)
+    qtbot.addWidget(row)
+    assert row.meta.text().startswith(meta)
+    assert row.meta.text().count("/s") == (1 if meta.endswith("left") else 0)

@@ -359,3 +359,32 @@ def test_metadata_is_removed_for_every_host_but_a_picdrop_server_when_turned_off
     (sent,) = host.sent
     leaked = [s for s in samples.JPEG_SECRETS if s in sent.data]
     assert (leaked == []) is stripped
+
+
+@dataclass
+class SendsThenLosesTheServer:
+    """Every try sends the whole body, then the connection drops before any answer."""
+
+    def upload(self, data: bytes, name: str, mime: str, *, progress, **_kw) -> UploadResult:
+        progress(0, len(data))
+        progress(len(data) // 2, len(data))
+        progress(len(data), len(data))
+        raise ServerUnreachable("http://dest.test", "the connection was reset")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_waiting_upload_shows_no_speed(history: HistoryStore) -> None:
+    loop = Loop()
+    pipeline = Pipeline(
+        history, "http://dest.test", Recorder(), start=loop.start, post=loop.post,
+        policy=RetryPolicy(max_attempts=5, base=0.0, cap=0.0),
+        client_factory=lambda _d: SendsThenLosesTheServer(),
+    )  # fmt: skip
+    pipeline.enqueue([BytesSource(png(), "a.png")])
+    (job,) = pipeline.queue
+    while not job.status:  # staged, then sent until the first wait is reported
+        loop.step_work() if not loop.reports else loop.reports.pop(0)()
+    assert job.sent == 0 and job.speed == 0.0
+    pipeline.stop()
