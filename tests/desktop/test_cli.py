@@ -85,8 +85,8 @@ def test_upload_prints_only_links_and_records_history(
 @pytest.mark.parametrize(
     ("fmt", "pattern"),
     [
-        ("markdown", r"!\[picture-1\.png\]\(http://\S+\.png\)"),
-        ("html", r'<a href="http://\S+"><img src="http://\S+\.png" alt="picture-1\.png" .*></a>'),
+        ("markdown", r"!\[image\]\(http://\S+\.png\)"),
+        ("html", r'<a href="http://\S+"><img src="http://\S+\.png" alt="image" .*></a>'),
         ("bbcode", r"\[url=http://\S+\]\[img\]http://\S+\.png\[/img\]\[/url\]"),
     ],
 )

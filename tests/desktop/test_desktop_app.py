@@ -112,7 +112,7 @@ def test_history_view_copy_delete_and_forget(
 
     row = window.history_view.row(first.key)
     row.copy_as.emit(first.key, LinkFormat.MARKDOWN.value)
-    assert qapp.clipboard().text() == f"![{first.name}]({first.result.url})"
+    assert qapp.clipboard().text() == f"![image]({first.result.url})"
 
     # Delete from server: confirm, DELETE with the stored token, the item says "deleted".
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)

@@ -46,11 +46,11 @@ INFO = LinkInfo(
     [
         (LinkFormat.URL, "https://p.example/aB3dE5gH7j.png"),
         (LinkFormat.PAGE_URL, "https://p.example/aB3dE5gH7j"),
-        (LinkFormat.MARKDOWN, "![cat (1).png](https://p.example/aB3dE5gH7j.png)"),
+        (LinkFormat.MARKDOWN, "![image](https://p.example/aB3dE5gH7j.png)"),
         (
             LinkFormat.HTML,
             '<a href="https://p.example/aB3dE5gH7j"><img src="https://p.example/aB3dE5gH7j.png" '
-            'alt="cat [1].png" width="640" height="480"></a>',
+            'alt="image" width="640" height="480"></a>',
         ),
         (
             LinkFormat.BBCODE,
@@ -60,6 +60,13 @@ INFO = LinkInfo(
 )
 def test_link_formats(fmt: LinkFormat, expected: str) -> None:
     assert format_link(INFO, fmt) == expected
+
+
+@pytest.mark.parametrize("fmt", list(LinkFormat))
+def test_the_local_file_name_leaves_only_when_the_template_asks(fmt: LinkFormat) -> None:
+    """The alt text is neutral: a file name like photo_gps.jpg tells about the uploader."""
+    assert "cat" not in format_link(INFO, fmt, fmt.template)
+    assert "cat [1].png" in format_link(INFO, LinkFormat.TEMPLATE, "![{name}]({url})")
 
 
 def test_template_fills_every_placeholder_and_leaves_other_braces() -> None:
