@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop import __version__
-from desktop.commands.status import EXIT_CLOSED_PIPE, EXIT_HELP
-from desktop.core.config import SERVER_ENV
+from desktop.commands.status import EXIT_CLOSED_PIPE, EXIT_HELP, EXIT_USAGE
+from desktop.core.config import SERVER_ENV, server_url_problem
 
 COMMANDS_HELP = """\
 commands:
@@ -80,6 +80,10 @@ def run_command(argv: Sequence[str] | None = None) -> int:
         return run(argv)
 
     args = build_parser().parse_args(argv)
+    problem = server_url_problem(args.server or "")
+    if problem:
+        print(f"picdrop: --server {args.server!r}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     if args.self_test:
         from desktop import selftest
 
