@@ -34,7 +34,7 @@ from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import BytesSource, FileSource, Source
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobQueue, JobState, new_key
 from desktop.core.links import LinkInfo
-from desktop.core.retry import RetryPolicy
+from desktop.core.retry import RetryPolicy, is_refusal
 from desktop.core.server_actions import delete_upload
 from desktop.core.staging import Staged, StageFailed, folder_images, stage
 from desktop.core.uploader import SpeedMeter, describe_error, describe_wait, upload_with_retry
@@ -218,7 +218,7 @@ class Pipeline:
 
     def retry(self, key: str) -> None:
         job = self.queue.get(key)
-        if job.state not in (JobState.FAILED, JobState.CANCELLED) or not job.ready:
+        if not job.can_retry:
             return
         if job.state is JobState.CANCELLED:
             # The cancelled try may have reached the server and been deleted there; a fresh
@@ -381,7 +381,8 @@ class Pipeline:
             self._post(lambda: self._on_stopped(key, run))
         except PicdropError as exc:
             message, unreachable = describe_error(exc), isinstance(exc, ServerUnreachable)
-            self._post(lambda: self._on_failed(key, run, message, unreachable))
+            refused = is_refusal(exc)
+            self._post(lambda: self._on_failed(key, run, message, unreachable, refused))
         except Exception as exc:  # a worker must always report back
             log.exception("upload %s failed", key)
             message = f"Unexpected error: {describe_error(exc)}"
@@ -425,6 +426,7 @@ class Pipeline:
         job.name = item.name
         job.size = item.size
         job.removed = item.removed
+        job.converted_from = staged.converted_from
         job.ready = True
         if job.state is JobState.CANCELLED:
             self.history.set_state(item.key, JobState.CANCELLED)
@@ -483,13 +485,16 @@ class Pipeline:
         self.events.history_changed()
         self._after_finish(job)
 
-    def _on_failed(self, key: str, run: int, message: str, unreachable: bool) -> None:
+    def _on_failed(
+        self, key: str, run: int, message: str, unreachable: bool, refused: bool = False
+    ) -> None:
         job = self._current(key, run)
         if job is None:
             return
         job.state = JobState.FAILED
         job.error = message
         job.unreachable = unreachable
+        job.refused = refused
         job.status = ""
         self.history.set_state(key, JobState.FAILED, message, wait=False)
         self.events.job_changed(job)

@@ -190,7 +190,7 @@ class UploadRow(QFrame):
         done = state is JobState.DONE
         self.copy_button.setVisible(done)
         self.open_button.setVisible(done)
-        self.retry_button.setVisible(state in (JobState.FAILED, JobState.CANCELLED) and job.ready)
+        self.retry_button.setVisible(job.can_retry)
         self.cancel_button.setVisible(not state.finished)
 
     def show_progress(self, job: Job) -> None:
@@ -209,7 +209,10 @@ class UploadRow(QFrame):
                 parts.append(f"{human_duration(left)} left")
         elif job.size:
             parts.append(human_size(job.size))
-        if job.removed:
+        if job.converted_from:
+            kind = "JPEG" if job.name.lower().endswith(".jpg") else "PNG"
+            parts.append(f"Converted from {job.converted_from} to {kind}, without metadata")
+        elif job.removed:
             parts.append("Removed: " + ", ".join(job.removed))
         elif job.ready and job.state is not JobState.FAILED:
             parts.append("No metadata found")

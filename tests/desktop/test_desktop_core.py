@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import random
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from desktop.core.api import ApiError, ServerUnreachable
+from desktop.core.convert import NotAnImage
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import (
     MAX_DOWNLOAD_BYTES,
@@ -26,6 +28,7 @@ from desktop.core.intake import (
 )
 from desktop.core.jobs import Job, JobQueue, JobState
 from desktop.core.links import LinkFormat, LinkInfo, format_link, format_links, unknown_placeholders
+from desktop.core.prepare import prepare
 from desktop.core.printable import printable
 from desktop.core.retry import RetryPolicy
 
@@ -293,3 +296,53 @@ def test_printable_escapes_every_control_character(text, shown) -> None:
     assert printable(text) == shown
     # The escapes are JSON's: an escaped JSON line still decodes to the original.
     assert json.loads(printable(json.dumps({"v": text}, ensure_ascii=False))) == {"v": text}
+
+
+# -- converting on this computer ---------------------------------------------------------------
+def with_exif(fmt: str, mode: str = "RGB") -> bytes:
+    from PIL import Image
+
+    image = Image.new(mode, (30, 20), (255, 99, 71, 128) if mode == "RGBA" else "tomato")
+    exif = Image.Exif()
+    exif[0x0112] = 8  # orientation: 270°
+    exif[0x0110] = "Secret Camera"
+    exif.get_ifd(0x8825)[2] = (52.0, 31.0, 12.0)
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "mime", "name"),
+    [
+        ("TIFF", "RGB", "image/png", "a.png"),
+        ("TIFF", "RGBA", "image/png", "a.png"),
+        ("AVIF", "RGB", "image/jpeg", "a.jpg"),
+        ("AVIF", "RGBA", "image/png", "a.png"),  # transparency kept: PNG, not JPEG
+        ("HEIF", "RGB", "image/jpeg", "a.jpg"),
+    ],
+)
+def test_conversion_is_upright_and_has_no_metadata(fmt, mode, mime, name) -> None:
+    from PIL import Image
+
+    if fmt == "HEIF":
+        pytest.importorskip("pillow_heif")
+    prepared = prepare(f"a.{fmt.lower()}", with_exif(fmt, mode), thumbnail=False)
+    assert (prepared.mime, prepared.name, prepared.converted_from) == (mime, name, fmt)
+    assert b"Secret Camera" not in prepared.data and b"Exif" not in prepared.data
+    with Image.open(io.BytesIO(prepared.data)) as image:
+        assert image.size == (20, 30) and not image.getexif()
+        assert ("A" in image.mode) is (mode == "RGBA")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"", "thing.png is empty, so nothing was sent"),
+        (b"plain text", "thing.png is not an image, so nothing was sent"),
+        (b"%PDF-1.7 a document", "thing.png is not an image, so nothing was sent"),
+    ],
+)
+def test_what_is_not_an_image_is_refused_by_prepare(data, said) -> None:
+    with pytest.raises(NotAnImage, match=said):
+        prepare("thing.png", data, thumbnail=False)
