@@ -13,7 +13,7 @@ from PySide6.QtGui import QClipboard, QDesktopServices
 
 from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
-from desktop.core.activity import Activity, summarize
+from desktop.core.activity import Activity, batch_note, summarize
 from desktop.core.history import HistoryStore
 from desktop.core.intake import BytesSource
 from desktop.core.jobs import JobState
@@ -46,7 +46,6 @@ class TrayController(QObject):
         # The run in progress: jobs added since the queue was last idle. The tooltip and the
         # ring count these, so "2 of 5" means this run's five, not everything since launch.
         self._run: list[str] = []
-        self._states: dict[str, JobState] = {}
         self._last_page = ""
 
         tray.menu_opening.connect(self.refresh_menu)
@@ -65,7 +64,8 @@ class TrayController(QObject):
         service.job_changed.connect(self._on_job_changed)
         service.job_progress.connect(lambda *_: self.update_activity())
         service.job_removed.connect(self._on_job_removed)
-        service.job_done.connect(self._on_job_done)
+        service.job_done.connect(lambda _key: self.update_activity())
+        service.batch_finished.connect(self._on_batch_finished)
         service.paused_changed.connect(lambda _paused: self.update_activity())
         for job in service.jobs():
             self._on_job_added(job.key)
@@ -129,35 +129,29 @@ class TrayController(QObject):
         ):
             self._run = []  # the previous run is over: this job starts a new one
         self._run.append(key)
-        self._states[key] = self.service.job(key).state
         self.update_activity()
 
     @Slot(str)
     def _on_job_removed(self, key: str) -> None:
-        self._states.pop(key, None)
         if key in self._run:
             self._run.remove(key)
         self.update_activity()
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:
-        if key not in self.service.queue:
-            return
-        job = self.service.job(key)
-        before = self._states.get(key)
-        self._states[key] = job.state
-        # Automatic retries keep the job uploading (with a "retrying in…" status): only the
-        # final failure changes its state, so each failure is announced once.
-        if job.state is JobState.FAILED and before is not JobState.FAILED:
-            self.notify(f"Upload failed: {job.name}", job.error or "Unknown error", error=True)
-        self.update_activity()
+        if key in self.service.queue:
+            self.update_activity()
 
     @Slot(str)
-    def _on_job_done(self, key: str) -> None:
-        job = self.service.job(key)
-        info = self.service.link_info(key)
-        title = "Link copied" if self.copier.copies_job(key) else "Upload finished"
-        self.notify(title, job.name, page=info.page_url if info else "")
+    def _on_batch_finished(self, batch: str) -> None:
+        """One notification per batch, with counts (automatic retries keep a job uploading,
+        so a failure is only announced when it is final)."""
+        jobs = self.service.queue.batch_jobs(batch)
+        done = [j for j in jobs if j.state is JobState.DONE]
+        note = batch_note(jobs, copied=bool(done) and self.copier.copies_job(done[0].key))
+        if note is not None:
+            info = self.service.link_info(done[-1].key) if done else None
+            self.notify(note.title, note.text, page=info.page_url if info else "", error=note.error)
         self.update_activity()
 
     def notify(self, title: str, text: str, *, page: str = "", error: bool = False) -> None:
