@@ -29,6 +29,7 @@ from desktop.service import UploadService
 from desktop.ui import theme
 from desktop.ui.dropzone import DropHighlight, DropZone, WindowDrops
 from desktop.ui.file_dialog import choose_images, choose_uploaders
+from desktop.ui.geometry import fit_to_screen
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
 from desktop.ui.queue import QueueView, UploadRow
@@ -349,6 +350,10 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.toast.reposition()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        fit_to_screen(self)
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)

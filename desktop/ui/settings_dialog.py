@@ -24,6 +24,7 @@ from desktop.core.config import SERVER_ENV, AppConfig, server_url_problem
 from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
 from desktop.core.printable import printable
 from desktop.ui import theme
+from desktop.ui.geometry import fit_to_screen
 
 
 class SettingsDialog(QDialog):
@@ -153,6 +154,10 @@ class SettingsDialog(QDialog):
         self.server.textChanged.connect(self._check_server)
         self._sync_template()
         self._check_server()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        fit_to_screen(self)
 
     def _check_server(self) -> None:
         """Checked as it is typed: a server address that is not one cannot be tested or saved."""
