@@ -157,7 +157,7 @@ class UploadRow(QFrame):
         badge_color = {
             JobState.DONE: colors.success,
             JobState.FAILED: colors.danger,
-            JobState.UPLOADING: colors.accent,
+            JobState.UPLOADING: colors.link,
         }.get(state, colors.muted)
         label = state.label
         if state is JobState.UPLOADING and job.status:
@@ -165,10 +165,8 @@ class UploadRow(QFrame):
         elif state is JobState.QUEUED and not job.ready:
             label = "Preparing"
         self.badge.setText(label)
-        _set_style(
-            self.badge,
-            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};",
-        )
+        text_color, background = colors.badge(badge_color)
+        _set_style(self.badge, f"color: {text_color.name()}; background: {background.name()};")
         self.badge.setAccessibleName(f"State: {label}")
 
         total = max(job.size, 1)
@@ -183,7 +181,7 @@ class UploadRow(QFrame):
         elif job.status:
             self._set_detail(job.status, colors.warning)
         elif state is JobState.DONE and job.result is not None:
-            self._set_detail(job.result.url, colors.accent, link=True)
+            self._set_detail(job.result.url, colors.link, link=True)
         else:
             self._set_detail("", colors.muted)
 
@@ -230,12 +228,6 @@ def _set_style(widget: QWidget, sheet: str) -> None:
     if getattr(widget, "_picdrop_sheet", None) != sheet:
         widget._picdrop_sheet = sheet
         widget.setStyleSheet(sheet)
-
-
-def _alpha(color: QColor, alpha: float) -> QColor:
-    c = QColor(color)
-    c.setAlphaF(alpha)
-    return c
 
 
 class QueueView(QScrollArea):
