@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +25,7 @@ from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.core.printable import printable
 from desktop.ui import theme
+from desktop.ui.elided_label import ElidedLabel
 from desktop.ui.queue import action_button, thumbnail_pixmap
 
 THUMB = 40
@@ -57,9 +57,8 @@ class HistoryRow(QWidget):
         thumb.setFixedSize(THUMB, THUMB)
         thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         thumb.setPixmap(thumbnail_pixmap(item.thumbnail, THUMB, self.devicePixelRatioF()))
-        name = QLabel(item.name)
+        name = ElidedLabel(item.name)
         name.setObjectName("RowName")
-        name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         state_color = {
             JobState.DONE: colors.success,
             JobState.FAILED: colors.danger,
@@ -69,10 +68,10 @@ class HistoryRow(QWidget):
         self.state_label = QLabel(state_text)
         self.state_label.setStyleSheet(f"color: {state_color.name()};")
         detail = item.error or item.url or ""
-        meta = QLabel(printable("  ·  ".join(p for p in (when(item.created_at), detail) if p)))
-        meta.setTextFormat(Qt.TextFormat.PlainText)  # server text, never HTML
-        meta.setObjectName("Muted")
-        meta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.meta = ElidedLabel(
+            printable("  ·  ".join(p for p in (when(item.created_at), detail) if p))
+        )
+        self.meta.setObjectName("Muted")
 
         has_link = bool(item.url) and item.state is JobState.DONE
         self.copy_button = action_button("copy", "Copy as…")
@@ -103,7 +102,7 @@ class HistoryRow(QWidget):
         text = QVBoxLayout()
         text.setSpacing(2)
         text.addLayout(top)
-        text.addWidget(meta)
+        text.addWidget(self.meta)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.setSpacing(10)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -23,6 +22,7 @@ from desktop.core.jobs import Job, JobState
 from desktop.core.printable import printable
 from desktop.core.units import human_duration, human_size
 from desktop.ui import theme
+from desktop.ui.elided_label import ElidedLabel
 
 THUMB = 48
 ROWS_PER_TURN = 2
@@ -92,10 +92,8 @@ class UploadRow(QFrame):
         self.thumb.setObjectName("Thumb")
         self._thumb_data: bytes | None = b"unset"
 
-        self.name = QLabel()
+        self.name = ElidedLabel()
         self.name.setObjectName("RowName")
-        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.badge = QLabel()
         self.badge.setObjectName("Badge")
         self.meta = QLabel()
@@ -148,7 +146,6 @@ class UploadRow(QFrame):
     def show_job(self, job: Job) -> None:
         colors = theme.Colors(self.palette())
         self.name.setText(job.name)
-        self.name.setToolTip(job.name)
         if job.thumbnail != self._thumb_data:
             self._thumb_data = job.thumbnail
             self.thumb.setPixmap(thumbnail_pixmap(job.thumbnail, THUMB, self.devicePixelRatioF()))

@@ -149,3 +149,29 @@ def test_speed_and_time_left_only_from_bytes_moving(qtbot, status, speed, meta) 
     qtbot.addWidget(row)
     assert row.meta.text().startswith(meta)
     assert row.meta.text().count("/s") == (1 if meta.endswith("left") else 0)
+
+
+def test_text_cut_short_ends_in_an_ellipsis_and_keeps_the_whole_in_its_tooltip(qtbot) -> None:
+    import time
+
+    from desktop.core.history import HistoryItem
+    from desktop.core.jobs import Job, JobState
+    from desktop.ui.history_view import HistoryRow
+    from desktop.ui.queue import UploadRow
+
+    error = "Refused by the server: " + "this file is far too large for this server. " * 4
+    name = "a-very-long-file-name-" * 6 + ".png"
+    item = HistoryItem(
+        key="k", idem_key="k", batch="b", name=name, size=1, mime="image/png",
+        state=JobState.FAILED, server=UNREACHABLE, created_at=time.time(), error=error,
+    )  # fmt: skip
+    history_row = HistoryRow(item)
+    upload_row = UploadRow(Job(key="k", name=name, batch="b", size=10, ready=True))
+    for widget in (history_row, upload_row):
+        qtbot.addWidget(widget)
+        widget.resize(360, 80)
+        widget.show()
+        qtbot.waitExposed(widget)
+    for label, whole in ((history_row.meta, error), (upload_row.name, name)):
+        assert label.text().endswith("…") and label.text() != whole
+        assert whole in label.toolTip()
