@@ -149,6 +149,7 @@ class PicdropApp(QObject):
             self.qt_app.clipboard(),
             self,
             destinations=lambda: (self.destinations.names(), self.config.destination),
+            enqueue=self.window.enqueue,
         )
         self.tray.destination_chosen.connect(self.choose_destination)
         self.tray.show_window.connect(self.show_window)

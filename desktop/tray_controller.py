@@ -34,6 +34,7 @@ class TrayController(QObject):
         clipboard: QClipboard,
         parent: QObject | None = None,
         destinations: Callable[[], tuple[list[str], str]] = lambda: ([], ""),
+        enqueue: Callable[[list], object] | None = None,
     ) -> None:
         super().__init__(parent)
         self.tray = tray
@@ -43,6 +44,8 @@ class TrayController(QObject):
         self.capture = capture
         self.clipboard = clipboard
         self.destinations = destinations  # (imported custom uploaders, the one in use)
+        # The window's way in, so the expiry chosen there applies to the tray's uploads too.
+        self.enqueue = enqueue or service.enqueue
         # The run in progress: jobs added since the queue was last idle. The tooltip and the
         # ring count these, so "2 of 5" means this run's five, not everything since launch.
         self._run: list[str] = []
@@ -96,13 +99,13 @@ class TrayController(QObject):
         if not sources:
             self.notify("Nothing to upload", "The clipboard holds no image, file or link.")
             return
-        self.service.enqueue(sources)
+        self.enqueue(sources)
 
     @Slot()
     def upload_files(self) -> None:
         sources = choose_images()
         if sources:
-            self.service.enqueue(sources)
+            self.enqueue(sources)
 
     @Slot()
     def capture_screen(self) -> None:
@@ -110,7 +113,7 @@ class TrayController(QObject):
 
     @Slot(bytes, str)
     def _on_captured(self, data: bytes, name: str) -> None:
-        self.service.enqueue([BytesSource(data, name, "image/png")])
+        self.enqueue([BytesSource(data, name, "image/png")])
 
     @Slot(str)
     def copy_recent(self, key: str) -> None:

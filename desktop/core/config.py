@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from backend.expiry import EXPIRIES
 from desktop.core.jobs import DEFAULT_PARALLEL
 from desktop.core.links import LinkFormat
 
@@ -30,6 +31,10 @@ class AppConfig:
     share_on_lan: bool = False
     start_minimized: bool = False  # start hidden in the tray (when there is a tray)
     start_on_login: bool = False
+    # How long new uploads live ("1h", "1d", "7d", "30d", "never"); "": the server's default.
+    default_expiry: str = ""
+    # Where Browse… opens: the folder of the last images chosen ("": the Pictures folder).
+    last_folder: str = ""
     # The "still running in the tray" notice is shown the first time the window is closed only.
     tray_notice_shown: bool = False
     # The embedded server's port is kept between runs so that old local links keep working.
@@ -77,3 +82,12 @@ def _valid_host_name(host: str) -> bool:
         return False
     labels = ascii_host.rstrip(".").split(".")
     return len(ascii_host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def expiry_choices() -> list[tuple[str, str]]:
+    """(name sent to the server, label) for the expiry choosers; "" is the server's default."""
+    labels = {"never": "Never expires"}
+    return [
+        ("", "Expiry: server default"),
+        *((e.name, labels.get(e.name, f"Expires in {e.label}")) for e in EXPIRIES),
+    ]

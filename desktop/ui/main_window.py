@@ -6,8 +6,16 @@ It listens to the UploadService and forwards the user's intent to it; it does no
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -22,16 +30,18 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
-from desktop.core.config import AppConfig
+from desktop.core.config import AppConfig, expiry_choices
 from desktop.core.history import HistoryStore
+from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
 from desktop.ui.dropzone import DropHighlight, DropZone, WindowDrops
-from desktop.ui.file_dialog import choose_images, choose_uploaders
+from desktop.ui.file_dialog import choose_images, choose_save_path, choose_uploaders
 from desktop.ui.geometry import fit_to_screen
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
+from desktop.ui.qr_dialog import QrDialog
 from desktop.ui.queue import QueueView, UploadRow
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import style_sheet
@@ -137,12 +147,26 @@ class MainWindow(QMainWindow):
         self.queue_view = QueueView()
         queue_title = QLabel("Uploads")
         queue_title.setObjectName("SectionTitle")
+        self.expiry = QComboBox()
+        self.expiry.setAccessibleName("New uploads expire")
+        self.expiry.setToolTip("How long the next uploads stay online (default in Settings)")
+        for name, label in expiry_choices():
+            self.expiry.addItem(label, name)
+        self.show_default_expiry()
+        self.copy_all_button = QPushButton("Copy all links")
+        self.copy_all_button.clicked.connect(self.copy_all_links)
+        self.retry_all_button = QPushButton("Retry failed")
+        self.retry_all_button.clicked.connect(self.uploads.retry_all)
+        self.cancel_all_button = QPushButton("Cancel all")
+        self.cancel_all_button.clicked.connect(self.uploads.cancel_all)
         self.clear_button = QPushButton("Clear finished")
         self.clear_button.clicked.connect(self.uploads.clear_finished)
         queue_header = QHBoxLayout()
         queue_header.addWidget(queue_title)
         queue_header.addStretch()
-        queue_header.addWidget(self.clear_button)
+        queue_header.addWidget(self.expiry)
+        for button in self.bulk_buttons():
+            queue_header.addWidget(button)
         uploads_page = QWidget()
         uploads_layout = QVBoxLayout(uploads_page)
         uploads_layout.setContentsMargins(0, 12, 0, 0)
@@ -198,8 +222,11 @@ class MainWindow(QMainWindow):
         uploads.job_done.connect(self._on_job_done)
         uploads.history_changed.connect(self._on_history_changed)
         copier.copied.connect(self._on_copied)
+        for signal in (uploads.job_added, uploads.job_changed, uploads.job_removed):
+            signal.connect(self._sync_bulk_buttons)
         for job in uploads.jobs():
             self._on_job_added(job.key)
+        self._sync_bulk_buttons()
         self.refresh_history()
 
     # -- server -------------------------------------------------------------------------------
@@ -237,21 +264,33 @@ class MainWindow(QMainWindow):
         mime = QGuiApplication.clipboard().mimeData()
         sources = sources_from_mime(mime) if mime is not None else []
         if sources:
-            self.tabs.setCurrentIndex(0)
-            self.uploads.enqueue(sources)
+            self.enqueue(sources)
         else:
             self.show_notice("The clipboard holds no image, file or image link")
 
     @Slot()
     def browse(self) -> None:
-        sources = choose_images(self)
+        sources = choose_images(self, self.config.last_folder)
         if sources:
-            self.uploads.enqueue(sources)
+            self.config.last_folder = str(sources[0].path.parent)
+            self.config_changed.emit(self.config)  # remembered for the next Browse…
+            self.enqueue(sources)
+
+    def expires(self) -> str | None:
+        """The lifetime chosen for the next uploads (None: the server's default)."""
+        return self.expiry.currentData() or None
+
+    def enqueue(self, sources: list) -> None:
+        """Every upload started from the window (drop, paste, Browse…) and the tray."""
+        self.tabs.setCurrentIndex(0)
+        self.uploads.enqueue(sources, expires=self.expires())
+
+    def show_default_expiry(self) -> None:
+        self.expiry.setCurrentIndex(max(0, self.expiry.findData(self.config.default_expiry)))
 
     @Slot(list)
     def _on_sources_dropped(self, sources: list) -> None:
-        self.tabs.setCurrentIndex(0)
-        self.uploads.enqueue(sources)
+        self.enqueue(sources)
 
     # -- queue --------------------------------------------------------------------------------
     @Slot(str)
@@ -271,7 +310,56 @@ class MainWindow(QMainWindow):
         row.retry_clicked.connect(self.uploads.retry)
         row.copy_clicked.connect(lambda k: self.copier.copy_job(k))
         row.open_clicked.connect(self.open_job)
+        row.copy_image_clicked.connect(self.copy_image)
+        row.save_as_clicked.connect(self.save_image_as)
+        row.qr_clicked.connect(self.show_qr)
         return row
+
+    # -- every row at once ----------------------------------------------------------------------
+    def bulk_buttons(self) -> tuple[QPushButton, ...]:
+        return (
+            self.copy_all_button, self.retry_all_button, self.cancel_all_button,
+            self.clear_button,
+        )  # fmt: skip
+
+    def _sync_bulk_buttons(self, _key: str = "") -> None:
+        jobs = self.uploads.jobs()
+        self.copy_all_button.setVisible(any(j.state is JobState.DONE for j in jobs))
+        self.retry_all_button.setVisible(any(j.can_retry for j in jobs))
+        self.cancel_all_button.setVisible(any(not j.state.finished for j in jobs))
+        self.clear_button.setVisible(any(j.state.finished for j in jobs))
+
+    @Slot()
+    def copy_all_links(self) -> None:
+        infos = self.uploads.done_links()
+        if infos:
+            self.copier.copy_infos(infos)
+
+    # -- one row's extras -----------------------------------------------------------------------
+    @Slot(str)
+    def copy_image(self, key: str) -> None:
+        data = self.uploads.image_bytes(key)
+        image = QImage.fromData(data) if data else QImage()
+        if image.isNull():
+            self.show_notice("This image is no longer here: open its link to copy it")
+            return
+        QGuiApplication.clipboard().setImage(image)
+        self.show_notice("Image copied")
+
+    @Slot(str)
+    def save_image_as(self, key: str) -> None:
+        path = choose_save_path(self, self.uploads.job(key).name, self.config.last_folder)
+        if path is not None:
+            problem = self.uploads.save_image(key, path)
+            self.show_notice(problem or f"Saved {path.name}")
+
+    @Slot(str)
+    def show_qr(self, key: str) -> None:
+        info = self.uploads.link_info(key)
+        if info:
+            dialog = QrDialog(info.page_url, self)
+            dialog.exec()
+            dialog.deleteLater()
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:
@@ -374,6 +462,7 @@ class MainWindow(QMainWindow):
         self.settings_dialog = dialog
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.config = dialog.config()
+            self.show_default_expiry()
             self.config_changed.emit(self.config)
         self.settings_dialog = None
         dialog.deleteLater()

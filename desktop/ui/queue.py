@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QScrollArea,
     QToolButton,
@@ -79,6 +80,9 @@ class UploadRow(QFrame):
     retry_clicked = Signal(str)
     copy_clicked = Signal(str)
     open_clicked = Signal(str)
+    copy_image_clicked = Signal(str)
+    save_as_clicked = Signal(str)
+    qr_clicked = Signal(str)
 
     def __init__(self, job: Job, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,6 +119,13 @@ class UploadRow(QFrame):
         self.retry_button = action_button("retry", "Retry upload")
         self.copy_button = action_button("copy", "Copy link")
         self.open_button = action_button("open", "Open in browser")
+        self.more_button = action_button("more", "More: copy image, save as, QR code")
+        more = QMenu(self.more_button)
+        more.addAction("Copy image", lambda: self.copy_image_clicked.emit(self.key))
+        more.addAction("Save as…", lambda: self.save_as_clicked.emit(self.key))
+        more.addAction("QR code of the link", lambda: self.qr_clicked.emit(self.key))
+        self.more_button.setMenu(more)
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.cancel_button.clicked.connect(lambda: self.cancel_clicked.emit(self.key))
         self.retry_button.clicked.connect(lambda: self.retry_clicked.emit(self.key))
         self.copy_button.clicked.connect(lambda: self.copy_clicked.emit(self.key))
@@ -132,7 +143,11 @@ class UploadRow(QFrame):
         text.addWidget(self.detail)
         actions = QHBoxLayout()
         actions.setSpacing(2)
-        for button in (self.copy_button, self.open_button, self.retry_button, self.cancel_button):
+        buttons = (
+            self.copy_button, self.open_button, self.more_button, self.retry_button,
+            self.cancel_button,
+        )  # fmt: skip
+        for button in buttons:
             actions.addWidget(button)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 8, 10)
@@ -185,6 +200,7 @@ class UploadRow(QFrame):
         done = state is JobState.DONE
         self.copy_button.setVisible(done)
         self.open_button.setVisible(done)
+        self.more_button.setVisible(done)
         self.retry_button.setVisible(job.can_retry)
         self.cancel_button.setVisible(not state.finished)
 

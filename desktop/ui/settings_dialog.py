@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import SERVER_ENV, AppConfig, server_url_problem
+from desktop.core.config import SERVER_ENV, AppConfig, expiry_choices, server_url_problem
 from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
 from desktop.core.printable import printable
 from desktop.ui import theme
@@ -100,6 +100,12 @@ class SettingsDialog(QDialog):
         self.link_format.currentIndexChanged.connect(self._sync_template)
         self.template.textEdited.connect(self._on_template_edited)
 
+        self.expiry = QComboBox()
+        self.expiry.setAccessibleName("New uploads expire")
+        for name, label in expiry_choices():
+            self.expiry.addItem(label, name)
+        self.expiry.setCurrentIndex(max(0, self.expiry.findData(config.default_expiry)))
+
         self.parallel = QSpinBox()
         self.parallel.setRange(1, 10)
         self.parallel.setValue(config.parallel_uploads)
@@ -130,6 +136,7 @@ class SettingsDialog(QDialog):
         form.addRow("Template", self.template)
         form.addRow("", self.placeholders)
         form.addRow("", self.template_warning)
+        form.addRow("Links expire", self.expiry)
         form.addRow("Parallel uploads", self.parallel)
         form.addRow("", self.auto_copy)
         form.addRow("", self.strip)
@@ -229,6 +236,7 @@ class SettingsDialog(QDialog):
             destination=self.destination.currentData() or "",
             link_format=LinkFormat(self.link_format.currentData()),
             link_template=self._custom_template,
+            default_expiry=self.expiry.currentData() or "",
             parallel_uploads=self.parallel.value(),
             auto_copy=self.auto_copy.isChecked(),
             strip_metadata=self.strip.isChecked(),

@@ -9,6 +9,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.intake import BytesSource
+from desktop.core.jobs import JobState
 from tests.desktop.conftest import png_bytes
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -175,3 +176,72 @@ def test_text_cut_short_ends_in_an_ellipsis_and_keeps_the_whole_in_its_tooltip(q
     for label, whole in ((history_row.meta, error), (upload_row.name, name)):
         assert label.text().endswith("…") and label.text() != whole
         assert whole in label.toolTip()
+
+
+def test_cancel_all_and_retry_all_failed(make_service, make_window, qtbot) -> None:
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    service.enqueue([BytesSource(png_bytes(), f"{i}.png") for i in range(3)])
+    qtbot.waitUntil(lambda: all(j.ready for j in service.jobs()), timeout=TIMEOUT)
+    assert window.cancel_all_button.isVisible() and not window.retry_all_button.isVisible()
+    window.cancel_all_button.click()
+    assert {j.state for j in service.jobs()} == {JobState.CANCELLED}
+    assert window.retry_all_button.isVisible() and not window.cancel_all_button.isVisible()
+    window.retry_all_button.click()
+    assert {j.state for j in service.jobs()} == {JobState.QUEUED}
+
+
+def test_every_row_copies_its_image_saves_it_and_shows_a_qr_code(
+    live_server, make_service, make_window, qtbot, qapp, tmp_path, monkeypatch
+) -> None:
+    from PIL import Image
+
+    from desktop.ui import main_window
+    from desktop.ui.qr_dialog import QrDialog
+
+    service = make_service(live_server.url)
+    window = make_window(service)
+    window.expiry.setCurrentIndex(window.expiry.findData("1d"))
+    paths = []
+    for i, color in enumerate(("tomato", "gold")):
+        path = tmp_path / f"shot-{i}.png"
+        path.write_bytes(png_bytes(30 + i, 20, color))
+        paths.append(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        drag_over(window.drop_zone, mime, Action.CopyAction, Action.CopyAction)
+        QApplication.sendEvent(
+            window.drop_zone,
+            QDropEvent(window.drop_zone.rect().center(), Action.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+        )  # fmt: skip
+    first, second = service.jobs()
+    assert {first.expires, second.expires} == {"1d"}  # the window's choice for these uploads
+
+    qapp.clipboard().clear()
+    window.copy_all_button.click()
+    assert qapp.clipboard().text() == f"{first.result.url}\n{second.result.url}"
+
+    row = window.queue_view.row(first.key)
+    assert row.more_button.isVisibleTo(row)
+    row.copy_image_clicked.emit(first.key)
+    copied = qapp.clipboard().image()
+    assert (copied.width(), copied.height()) == (30, 20)
+    assert copied.pixelColor(5, 5).name() == "#ff6347"  # tomato
+
+    saved = tmp_path / "saved" / "copy.png"
+    saved.parent.mkdir()
+    monkeypatch.setattr(main_window, "choose_save_path", lambda *_a: saved)
+    row.save_as_clicked.emit(first.key)
+    assert saved.read_bytes() == service.image_bytes(first.key)
+    with Image.open(saved) as image:
+        assert image.size == (30, 20)
+
+    shown: list[QrDialog] = []
+    monkeypatch.setattr(QrDialog, "exec", lambda dialog: shown.append(dialog) or 0)
+    row.qr_clicked.emit(first.key)
+    (dialog,) = shown
+    assert dialog.link.text() == first.result.page_url
+    assert not dialog.code.pixmap().isNull() and dialog.code.pixmap().width() >= 150

@@ -121,3 +121,10 @@ def test_the_template_field_shows_what_each_format_writes(dialog) -> None:
     assert settings.config().link_template == "<{url}>"  # the custom one is kept
     settings.link_format.setCurrentIndex(settings.link_format.findData("template"))
     assert settings.template.text() == "<{url}>"
+
+
+def test_the_default_expiry_is_a_setting(dialog) -> None:
+    settings = dialog(AppConfig(default_expiry="7d"))
+    assert settings.expiry.currentData() == "7d"
+    settings.expiry.setCurrentIndex(settings.expiry.findData("never"))
+    assert settings.config().default_expiry == "never"
