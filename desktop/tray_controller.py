@@ -85,7 +85,7 @@ class TrayController(QObject):
     @Slot()
     def refresh_menu(self) -> None:
         recent = [
-            RecentEntry(item.key, item.name, item.url or "", item.thumbnail)
+            RecentEntry(item.key, item.name, item.url or "", item.thumbnail, item.created_at)
             for item in self.history.recent_done(RECENT_COUNT)
         ]
         names, current = self.destinations()

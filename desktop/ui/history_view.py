@@ -5,8 +5,6 @@ The view shows `HistoryItem`s handed to it and emits what the user asked for.
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,23 +22,12 @@ from desktop.core.history import HistoryItem
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.core.printable import printable
+from desktop.core.units import human_age as when
 from desktop.ui import theme
 from desktop.ui.elided_label import ElidedLabel
 from desktop.ui.queue import action_button, thumbnail_pixmap
 
 THUMB = 40
-
-
-def when(timestamp: float, now: float | None = None) -> str:
-    now = time.time() if now is None else now
-    delta = max(0, now - timestamp)
-    if delta < 60:
-        return "just now"
-    if delta < 3600:
-        return f"{int(delta // 60)} min ago"
-    if delta < 86400:
-        return f"{int(delta // 3600)} h ago"
-    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
 class HistoryRow(QWidget):

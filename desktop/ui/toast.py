@@ -1,4 +1,5 @@
-"""A short notice ("Link copied") floating at the bottom of the window, then fading out of view."""
+"""A short notice ("Link copied") floating at the top of the window, over the header, where it
+never hides an upload's link; then it goes."""
 
 from __future__ import annotations
 
@@ -39,9 +40,7 @@ class Toast(QWidget):
     def reposition(self) -> None:
         parent = self.parentWidget()
         if parent is not None:
-            self.move(
-                QPoint((parent.width() - self.width()) // 2, parent.height() - self.height() - 28)
-            )
+            self.move(QPoint((parent.width() - self.width()) // 2, 14))
 
     def paintEvent(self, event) -> None:
         palette = self.palette()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from desktop import APP_DISPLAY_NAME
 from desktop.core.activity import Activity
 from desktop.core.printable import printable
+from desktop.core.units import human_age
 from desktop.ui import theme
 from desktop.ui.queue import thumbnail_pixmap
 from desktop.ui.tray_icons import panel_variant, ring_step, tray_icon
@@ -31,6 +32,7 @@ class RecentEntry:
     name: str
     url: str
     thumbnail: bytes | None = None
+    created_at: float = 0.0  # shown as "5 min ago": two "shot.png" tell apart
 
 
 def elide(text: str, width: int = NAME_WIDTH) -> str:
@@ -103,7 +105,7 @@ class TrayIcon(QObject):
         heading.setEnabled(False)
         ratio = self._ratio()
         for entry in recent[:RECENT_COUNT]:
-            action = menu.addAction(elide(entry.name))
+            action = menu.addAction(f"{elide(entry.name)}  ·  {human_age(entry.created_at)}")
             action.setObjectName("recent")
             action.setData(entry.key)
             action.setToolTip(printable(f"Copy {entry.url}"))

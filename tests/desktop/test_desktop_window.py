@@ -245,3 +245,29 @@ def test_every_row_copies_its_image_saves_it_and_shows_a_qr_code(
     (dialog,) = shown
     assert dialog.link.text() == first.result.page_url
     assert not dialog.code.pixmap().isNull() and dialog.code.pixmap().width() >= 150
+
+
+def test_the_link_copied_notice_covers_no_row(make_service, make_window, qtbot) -> None:
+    from PySide6.QtCore import QRect
+
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    window.resize(700, 520)
+    service.enqueue([BytesSource(png_bytes(), f"{i}.png") for i in range(8)])
+    qtbot.waitUntil(lambda: len(window.queue_view.rows()) == 8, timeout=TIMEOUT)
+    window.show_notice("Link copied")
+    toast = window.toast.geometry()
+    viewport = window.queue_view.viewport()
+    shown = QRect(viewport.mapTo(window, viewport.rect().topLeft()), viewport.size())
+    assert not toast.intersects(shown)
+
+
+def test_a_failed_download_says_what_happened_in_words() -> None:
+    from desktop.core.intake import IntakeError, download_image
+
+    with pytest.raises(IntakeError) as failed:
+        download_image(f"{UNREACHABLE}/cat.png", timeout=(5, 5))
+    said = str(failed.value)
+    assert "could not be reached" in said and "Check the link" in said
+    assert "Error" not in said  # no exception class names

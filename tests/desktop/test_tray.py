@@ -140,8 +140,8 @@ def test_menu_is_rebuilt_on_open_and_recent_uploads_copy_links(
     qtbot.waitUntil(lambda: all(i.thumbnail for i in service.history.recent_done(5)))
     tray.menu.aboutToShow.emit()  # what opening the menu does
     recent = tray.recent_actions()
-    # The five newest, newest first, each with its thumbnail.
-    assert [a.text() for a in recent] == [j.name for j in reversed(jobs)][:5]
+    # The five newest, newest first, each with its thumbnail and its age (two "shot.png" differ).
+    assert [a.text() for a in recent] == [f"{j.name}  ·  just now" for j in reversed(jobs)][:5]
     assert all(not a.icon().isNull() for a in recent)
     assert tray.action("Recent uploads").isEnabled() is False
 
