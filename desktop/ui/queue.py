@@ -228,6 +228,7 @@ class UploadRow(QFrame):
         elif job.ready and job.state is not JobState.FAILED:
             parts.append("No metadata found")
         self.meta.setText("  ·  ".join(parts))
+        self.meta.setVisible(bool(parts))
 
     def _set_detail(self, text: str, color, link: bool = False) -> None:
         self.detail.setVisible(bool(text))

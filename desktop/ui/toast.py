@@ -4,8 +4,10 @@ never hides an upload's link; then it goes."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QFont, QPainter
 from PySide6.QtWidgets import QWidget
+
+from desktop.ui import theme
 
 DURATION_MS = 2500
 
@@ -43,15 +45,14 @@ class Toast(QWidget):
             self.move(QPoint((parent.width() - self.width()) // 2, 14))
 
     def paintEvent(self, event) -> None:
-        palette = self.palette()
-        background = QColor(palette.color(QPalette.ColorRole.WindowText))
-        background.setAlphaF(0.88)
+        colors = theme.Colors(self.palette())
+        background = theme.blend(colors.text, colors.window, 0.9)  # the inverse of the window
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(background)
         rect = QRectF(self.rect())
         painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
-        painter.setPen(palette.color(QPalette.ColorRole.Window))
+        painter.setPen(theme.readable(colors.window, background))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self._text)
         painter.end()

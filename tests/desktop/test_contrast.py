@@ -16,6 +16,7 @@ from desktop.core.jobs import Job, JobState
 from desktop.ui import theme
 from desktop.ui.queue import UploadRow
 from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.toast import Toast
 
 AA = 4.5
 UNREACHABLE = "http://127.0.0.1:9"
@@ -84,12 +85,14 @@ def text_contrast(image: QImage, widget: QWidget, top: QWidget) -> tuple[float, 
     return contrast(ink, ground), ink.name(), ground.name()
 
 
-def texts(top: QWidget) -> list[QLabel]:
-    return [
+def texts(top: QWidget) -> list[QWidget]:
+    """Labels with text, and the painted notice ("Link copied")."""
+    labels = [
         label
         for label in top.findChildren(QLabel)
         if label.isVisible() and label.text().strip() and label.pixmap().isNull()
     ]
+    return labels + [toast for toast in top.findChildren(Toast) if toast.isVisible()]
 
 
 def job(state: JobState, **kw) -> Job:
@@ -127,6 +130,7 @@ def test_window_text_contrast(make_service, make_window, qtbot, palette_name) ->
     for made in rows:
         window.queue_view.add(UploadRow(made))
     qtbot.waitUntil(lambda: all(r.isVisible() for r in window.queue_view.rows().values()))
+    window.show_notice("5 links copied")
     assert_readable(window)
 
 
