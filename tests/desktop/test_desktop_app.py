@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.app import PicdropApp
 from desktop.assets import asset_path
+from desktop.tools import screenshot
 from desktop.core.config import AppConfig, effective_server
 from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
@@ -205,10 +206,13 @@ def test_screenshot_script_under_xvfb(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("main-window.png", "main-window-dark.png"):
+    names = ["main-window.png", "main-window-dark.png", "main-window-hidpi.png"]
+    if screenshot.gtk3_theme_available():
+        names.append("main-window-gtk-dark.png")
+    for name in names:
         with Image.open(tmp_path / name) as shot:
             assert shot.size[0] >= 700 and shot.size[1] >= 700
             # Not blank: a real window has many colours.
