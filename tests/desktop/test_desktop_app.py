@@ -17,12 +17,12 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.app import PicdropApp
 from desktop.assets import asset_path
-from desktop.tools import screenshot
 from desktop.core.config import AppConfig, effective_server
 from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
 from desktop.core.links import LinkFormat
 from desktop.settings import SettingsStore
+from desktop.tools import screenshot
 from desktop.ui import theme
 from desktop.ui.queue import QueueView, UploadRow
 from tests.desktop.conftest import child_env
