@@ -1,12 +1,19 @@
 """Every text on the window and in Settings reads at WCAG AA (4.5:1), measured on rendered
 pixels, in four palettes: picdrop's own light and dark, and the system's light and dark (GTK's
-Adwaita and Adwaita:dark as Qt's gtk3 platform theme delivers them, set on the application)."""
+Adwaita and Adwaita:dark as Qt's gtk3 platform theme delivers them, set on the application); and
+under a real X server with the real gtk3 platform theme, the same checks in the palette it gives
+("system": the application's palette left as the platform made it)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QRect
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QLabel, QStyleFactory, QWidget
 
@@ -17,6 +24,7 @@ from desktop.ui import theme
 from desktop.ui.queue import UploadRow
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.toast import Toast
+from tests.desktop.conftest import REPO
 
 AA = 4.5
 UNREACHABLE = "http://127.0.0.1:9"
@@ -50,10 +58,19 @@ def palette(name: str) -> QPalette:
     return result
 
 
-@pytest.fixture(params=["own-light", "own-dark", "gtk-light", "gtk-dark"])
+# Set by the Xvfb test below for its child run: the scheme the real platform theme must give.
+EXPECTED_SCHEME = "CONTRAST_EXPECTED_SCHEME"
+
+
+@pytest.fixture(params=["own-light", "own-dark", "gtk-light", "gtk-dark", "system"])
 def palette_name(request, qapp):
     before = qapp.palette()
-    qapp.setPalette(palette(request.param))
+    if request.param == "system":
+        expected = os.environ.get(EXPECTED_SCHEME)
+        if expected:
+            assert theme.is_dark(before) is (expected == "dark")
+    else:
+        qapp.setPalette(palette(request.param))
     yield request.param
     qapp.setPalette(before)
 
@@ -75,10 +92,11 @@ def text_contrast(image: QImage, widget: QWidget, top: QWidget) -> tuple[float, 
     """The contrast of what is drawn in `widget`'s area: its most common colour (the ground)
     against the pixel that differs from it most (the glyphs' cores)."""
     origin = widget.mapTo(top, widget.rect().topLeft())
+    area = QRect(origin, widget.size()).intersected(image.rect())  # a dialog fitted to a screen
     colors = Counter(
-        image.pixel(origin.x() + x, origin.y() + y)
-        for x in range(widget.width())
-        for y in range(widget.height())
+        image.pixel(x, y)
+        for x in range(area.left(), area.right() + 1)
+        for y in range(area.top(), area.bottom() + 1)
     )
     ground = QColor.fromRgb(colors.most_common(1)[0][0])
     ink = max((QColor.fromRgb(c) for c in colors), key=lambda c: contrast(c, ground))
@@ -90,7 +108,10 @@ def texts(top: QWidget) -> list[QWidget]:
     labels = [
         label
         for label in top.findChildren(QLabel)
-        if label.isVisible() and label.text().strip() and label.pixmap().isNull()
+        if label.isVisible()
+        and label.text().strip()
+        and label.pixmap().isNull()
+        and not label.visibleRegion().isEmpty()
     ]
     return labels + [toast for toast in top.findChildren(Toast) if toast.isVisible()]
 
@@ -142,3 +163,24 @@ def test_settings_text_contrast(qtbot, palette_name) -> None:
     for ok, message in [(False, "Cannot reach the server."), (True, "Connected to picdrop")]:
         settings.show_test_result(ok, message)
         assert_readable(settings)
+
+
+@pytest.mark.xvfb
+@pytest.mark.parametrize(("gtk_theme", "scheme"), [("Adwaita:dark", "dark"), ("Adwaita", "light")])
+def test_contrast_under_the_real_gtk3_platform_theme(xvfb, tmp_path, gtk_theme, scheme) -> None:
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platformthemes" / "libqgtk3.so"
+    if not plugin.exists():
+        pytest.skip("this Qt has no gtk3 platform theme")
+    env = {
+        **os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb", "QT_QPA_PLATFORMTHEME": "gtk3",
+        "GTK_THEME": gtk_theme, EXPECTED_SCHEME: scheme, "XDG_CONFIG_HOME": str(tmp_path),
+    }  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
+         "-k", "system and not real_gtk3"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "2 passed" in run.stdout
