@@ -22,7 +22,7 @@ from desktop import APP_DISPLAY_NAME, APP_ID, APP_NAME, ORG_NAME, __version__
 from desktop.capture import ScreenCapture
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
-from desktop.core.config import SERVER_ENV, AppConfig, effective_server
+from desktop.core.config import SERVER_ENV, AppConfig, effective_server, expiry_choices
 from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.intake import file_sources
@@ -150,7 +150,9 @@ class PicdropApp(QObject):
             self,
             destinations=lambda: (self.destinations.names(), self.config.destination),
             enqueue=self.window.enqueue,
+            expiry=lambda: (expiry_choices(), self.window.expiry.currentData()),
         )
+        self.tray.expiry_chosen.connect(self.window.choose_expiry)
         self.tray.destination_chosen.connect(self.choose_destination)
         self.tray.show_window.connect(self.show_window)
         self.tray.open_settings.connect(self.open_settings)

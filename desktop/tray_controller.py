@@ -35,6 +35,7 @@ class TrayController(QObject):
         parent: QObject | None = None,
         destinations: Callable[[], tuple[list[str], str]] = lambda: ([], ""),
         enqueue: Callable[[list], object] | None = None,
+        expiry: Callable[[], tuple[list[tuple[str, str]], str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.tray = tray
@@ -46,6 +47,7 @@ class TrayController(QObject):
         self.destinations = destinations  # (imported custom uploaders, the one in use)
         # The window's way in, so the expiry chosen there applies to the tray's uploads too.
         self.enqueue = enqueue or service.enqueue
+        self.expiry = expiry  # the window's expiry choices and the one chosen, shown in the menu
         # The run in progress: jobs added since the queue was last idle. The tooltip and the
         # ring count these, so "2 of 5" means this run's five, not everything since launch.
         self._run: list[str] = []
@@ -89,7 +91,8 @@ class TrayController(QObject):
             for item in self.history.recent_done(RECENT_COUNT)
         ]
         names, current = self.destinations()
-        self.tray.rebuild_menu(recent, self.service.paused, names, current)
+        expiry = self.expiry() if self.expiry is not None else None
+        self.tray.rebuild_menu(recent, self.service.paused, names, current, expiry)
 
     # -- intent -------------------------------------------------------------------------------
     @Slot()

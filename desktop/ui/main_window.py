@@ -285,6 +285,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
         self.uploads.enqueue(sources, expires=self.expires())
 
+    def choose_expiry(self, name: str) -> None:
+        """From the tray's menu: the lifetime of the next uploads."""
+        self.expiry.setCurrentIndex(max(0, self.expiry.findData(name)))
+
     def show_default_expiry(self) -> None:
         self.expiry.setCurrentIndex(max(0, self.expiry.findData(self.config.default_expiry)))
 

@@ -46,6 +46,7 @@ class TrayIcon(QObject):
     capture_screen = Signal()
     recent_chosen = Signal(str)  # history key
     destination_chosen = Signal(str)  # an imported custom uploader; "": the picdrop server
+    expiry_chosen = Signal(str)  # how long the next uploads live ("1d"...; "": server default)
     show_window = Signal()
     pause_toggled = Signal(bool)  # True: pause
     open_settings = Signal()
@@ -89,15 +90,19 @@ class TrayIcon(QObject):
         paused: bool,
         destinations: list[str] | None = None,
         current: str = "",
+        expiry: tuple[list[tuple[str, str]], str] | None = None,
     ) -> None:
         """`destinations`: imported custom uploaders; with any, an "Upload to" menu switches
-        between them and the picdrop server (`current`, "" for the server)."""
+        between them and the picdrop server (`current`, "" for the server). `expiry`: the
+        (name, label) choices for how long new uploads live and the one chosen."""
         self._paused = paused
         menu = self.menu
         menu.clear()
         self._add(menu, "Upload clipboard", "clipboard", self.upload_clipboard.emit)
         self._add(menu, "Upload files…", "upload", self.upload_files.emit)
         self._add(menu, "Capture screen…", "capture", self.capture_screen.emit)
+        if expiry is not None:
+            self._add_expiry(menu, *expiry)
         if destinations:
             self._add_destinations(menu, destinations, current)
         menu.addSeparator()
@@ -129,6 +134,16 @@ class TrayIcon(QObject):
             action.setCheckable(True)
             action.setChecked(name == current)
             action.triggered.connect(lambda _=False, n=name: self.destination_chosen.emit(n))
+
+    def _add_expiry(self, menu: QMenu, choices: list[tuple[str, str]], current: str) -> None:
+        labels = dict(choices)
+        submenu = menu.addMenu(f"New uploads: {labels.get(current, labels[''])}")
+        submenu.setObjectName("expiry")
+        for name, label in choices:
+            action = submenu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            action.triggered.connect(lambda _=False, n=name: self.expiry_chosen.emit(n))
 
     def _add(self, menu: QMenu, text: str, icon_name: str, slot) -> QAction:
         action = menu.addAction(theme.icon(icon_name), text)

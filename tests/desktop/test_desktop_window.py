@@ -271,3 +271,43 @@ def test_a_failed_download_says_what_happened_in_words() -> None:
     said = str(failed.value)
     assert "could not be reached" in said and "Check the link" in said
     assert "Error" not in said  # no exception class names
+
+
+def test_the_tray_chooses_the_expiry_of_the_next_uploads(qapp, qtbot, tmp_path) -> None:
+    import shiboken6
+    from PySide6.QtCore import QSettings
+
+    from desktop.app import PicdropApp
+
+    app = PicdropApp(
+        qapp,
+        data_dir=tmp_path / "app-data",
+        qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+        environ={"PICDROP_SERVER": UNREACHABLE},
+        tray_available=True,
+    )
+    try:
+        app.uploads.set_paused(True)
+        app.tray.menu.aboutToShow.emit()  # what opening the menu does
+        (expiry,) = [
+            a.menu() for a in app.tray.menu.actions()
+            if a.menu() and a.menu().objectName() == "expiry"
+        ]  # fmt: skip
+        assert expiry.title() == "New uploads: Expiry: server default"
+        (week,) = [a for a in expiry.actions() if a.text() == "Expires in 7 days"]
+        week.trigger()
+        assert app.window.expires() == "7d"
+        app.capture.captured.emit(png_bytes(), "capture.png")  # a screen capture from the tray
+        (job,) = app.uploads.jobs()
+        assert job.expires == "7d"
+        app.tray.menu.aboutToShow.emit()
+        (expiry,) = [
+            a.menu() for a in app.tray.menu.actions()
+            if a.menu() and a.menu().objectName() == "expiry"
+        ]  # fmt: skip
+        assert expiry.title() == "New uploads: Expires in 7 days"
+    finally:
+        app.window.close()
+        app.shutdown()
+        shiboken6.delete(app.window)
+        shiboken6.delete(app)
