@@ -74,6 +74,11 @@ class Job:
         self.idem_key = self.idem_key or self.key
 
     @property
+    def waiting(self) -> bool:
+        """Uploading, but waiting out a backoff before its next try (`status` says why)."""
+        return self.state is JobState.UPLOADING and bool(self.status)
+
+    @property
     def can_retry(self) -> bool:
         """Staged (the bytes are kept), stopped, and not refused for good."""
         stopped = self.state in (JobState.FAILED, JobState.CANCELLED)

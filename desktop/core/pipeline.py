@@ -217,7 +217,14 @@ class Pipeline:
                 self.cancel(job.key)
 
     def retry(self, key: str) -> None:
+        """Try again: a failed or cancelled upload from the start; one waiting out a backoff,
+        now."""
         job = self.queue.get(key)
+        if job.waiting:
+            token = self._tokens.get(key)
+            if token is not None:
+                token.wake()
+            return
         if not job.can_retry:
             return
         if job.state is JobState.CANCELLED:

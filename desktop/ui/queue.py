@@ -172,7 +172,7 @@ class UploadRow(QFrame):
             JobState.UPLOADING: colors.link,
         }.get(state, colors.muted)
         label = state.label
-        if state is JobState.UPLOADING and job.status:
+        if job.waiting:
             label, badge_color = "Waiting", colors.warning
         elif state is JobState.QUEUED and not job.ready:
             label = "Preparing"
@@ -201,7 +201,10 @@ class UploadRow(QFrame):
         self.copy_button.setVisible(done)
         self.open_button.setVisible(done)
         self.more_button.setVisible(done)
-        self.retry_button.setVisible(job.can_retry)
+        self.retry_button.setVisible(job.can_retry or job.waiting)
+        retry_text = "Retry now" if job.waiting else "Retry upload"
+        self.retry_button.setToolTip(retry_text)
+        self.retry_button.setAccessibleName(retry_text)
         self.cancel_button.setVisible(not state.finished)
 
     def show_progress(self, job: Job) -> None:

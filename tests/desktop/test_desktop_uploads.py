@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 
 import pytest
 import requests
@@ -388,3 +389,28 @@ def test_batch_completes_when_the_server_is_killed_and_comes_back(
     assert sorted(catalog.sha256s(backend_process.data_dir)) == sorted(
         j.result.sha256 for j in jobs
     )
+
+
+class LongestWait(random.Random):
+    """Backoff jitter at its ceiling: the wait is exactly the policy's cap."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_retry_now_ends_a_waiting_rows_backoff(
+    live_server, make_service, make_window, fault_proxy, images, qtbot
+):
+    proxy = fault_proxy(live_server.url, fail_uploads=1)
+    policy = RetryPolicy(max_attempts=3, base=600, cap=600, rng=LongestWait())
+    service = make_service(proxy.url, policy=policy)
+    window = make_window(service)
+    service.enqueue(file_sources(images(1)))
+    qtbot.waitUntil(lambda: any(j.waiting for j in service.jobs()), timeout=TIMEOUT)
+    (job,) = service.jobs()
+    row = window.queue_view.row(job.key)
+    assert "retrying in 600 s" in row.detail.text()
+    assert row.retry_button.isVisibleTo(row) and row.retry_button.toolTip() == "Retry now"
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT):
+        row.retry_button.click()  # not ten minutes from now
+    assert job.state is JobState.DONE and proxy.upload_attempts == 2
