@@ -47,6 +47,8 @@ from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import style_sheet
 from desktop.ui.toast import Toast
 
+CONTENT_MAX_WIDTH = 980
+
 
 class MainWindow(QMainWindow):
     config_changed = Signal(object)  # AppConfig chosen in the settings dialog
@@ -193,14 +195,21 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(history_page, theme.icon("history"), "History")
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
+        # In a wide window the content stays a readable column: a row's buttons stay near its
+        # link instead of drifting to the far edge.
+        content = QWidget()
+        content.setMaximumWidth(CONTENT_MAX_WIDTH)
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(20, 16, 20, 16)
         layout.setSpacing(12)
         layout.addLayout(header)
         layout.addWidget(self.banner)
         layout.addWidget(self.paused_bar)
         layout.addWidget(self.tabs, 1)
+        central = QWidget()
+        centred = QHBoxLayout(central)
+        centred.setContentsMargins(0, 0, 0, 0)
+        centred.addWidget(content)
         self.setCentralWidget(central)
 
         # The whole window takes drops (the list and History too), with one highlight.

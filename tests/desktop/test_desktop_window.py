@@ -311,3 +311,22 @@ def test_the_tray_chooses_the_expiry_of_the_next_uploads(qapp, qtbot, tmp_path) 
         app.shutdown()
         shiboken6.delete(app.window)
         shiboken6.delete(app)
+
+
+def test_in_a_wide_window_a_rows_buttons_stay_near_its_text(
+    make_service, make_window, qtbot
+) -> None:
+    from desktop.ui.main_window import CONTENT_MAX_WIDTH
+
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    window.resize(1900, 700)
+    service.enqueue([BytesSource(png_bytes(), "wide.png")])
+    qtbot.waitUntil(lambda: len(window.queue_view.rows()) == 1, timeout=TIMEOUT)
+    (row,) = window.queue_view.rows().values()
+    qtbot.waitUntil(lambda: window.width() >= 1800 and row.isVisible(), timeout=TIMEOUT)
+    button = row.cancel_button.mapTo(window, row.cancel_button.rect().topLeft())
+    text = row.name.mapTo(window, row.name.rect().topLeft())
+    assert button.x() - text.x() < CONTENT_MAX_WIDTH
+    assert row.width() < CONTENT_MAX_WIDTH < window.width() - 800
