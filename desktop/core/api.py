@@ -415,7 +415,9 @@ def exchange(session: requests.Session, method: str, url: str, label: str, **kw:
     except UploadCancelled:
         raise
     except requests.exceptions.SSLError as exc:
-        raise ServerUnreachable(label, f"secure connection failed ({exc})") from exc
+        raise ServerUnreachable(
+            label, "its secure connection could not be verified (check its certificate)"
+        ) from exc
     except requests.exceptions.ConnectionError as exc:
         raise ServerUnreachable(label, _connection_reason(exc)) from exc
     except requests.exceptions.Timeout as exc:
@@ -475,7 +477,7 @@ def _request_problem(exc: requests.exceptions.RequestException) -> str:
         return f"more than {MAX_REDIRECTS} redirects"
     if isinstance(exc, requests.exceptions.ContentDecodingError):
         return "the answer could not be decoded"
-    return f"the request failed ({exc.__class__.__name__})"
+    return "the request could not be made (check the server address)"
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

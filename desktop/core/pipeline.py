@@ -390,9 +390,9 @@ class Pipeline:
             message, unreachable = describe_error(exc), isinstance(exc, ServerUnreachable)
             refused = is_refusal(exc)
             self._post(lambda: self._on_failed(key, run, message, unreachable, refused))
-        except Exception as exc:  # a worker must always report back
+        except Exception:  # a worker must always report back
             log.exception("upload %s failed", key)
-            message = f"Unexpected error: {describe_error(exc)}"
+            message = "Something unexpected went wrong; try again (picdrop's log has details)."
             self._post(lambda: self._on_failed(key, run, message, False))
         else:
             self._post(lambda: self._on_succeeded(key, run, result, destination))

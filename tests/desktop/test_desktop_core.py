@@ -346,3 +346,32 @@ def test_conversion_is_upright_and_has_no_metadata(fmt, mode, mime, name) -> Non
 def test_what_is_not_an_image_is_refused_by_prepare(data, said) -> None:
     with pytest.raises(NotAnImage, match=said):
         prepare("thing.png", data, thumbnail=False)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+        requests.exceptions.InvalidURL(
+            "Failed to parse: Host 'not a url' contains invalid character"
+        ),
+        requests.exceptions.InvalidHeader("Invalid leading whitespace"),
+    ],
+)
+def test_what_a_person_reads_is_a_sentence_not_an_exception(error, monkeypatch) -> None:
+    """Raw exception text ("Failed to parse…", class names) never reaches a row."""
+    from desktop.core.api import PicdropClient, PicdropError
+    from desktop.core.uploader import describe_error
+
+    client = PicdropClient("https://img.example.com")
+
+    def fail(*_a, **_kw):
+        raise error
+
+    monkeypatch.setattr(client.session, "request", fail)
+    with pytest.raises(PicdropError) as failed:
+        client.health()
+    said = describe_error(failed.value)
+    assert said.startswith("Cannot reach https://img.example.com") or "img.example.com" in said
+    for raw in ("Failed to parse", "SSL:", "Error", "Invalid"):
+        assert raw not in said
