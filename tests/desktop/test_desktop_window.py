@@ -330,3 +330,35 @@ def test_in_a_wide_window_a_rows_buttons_stay_near_its_text(
     text = row.name.mapTo(window, row.name.rect().topLeft())
     assert button.x() - text.x() < CONTENT_MAX_WIDTH
     assert row.width() < CONTENT_MAX_WIDTH < window.width() - 800
+
+
+def test_browse_opens_in_pictures_then_where_the_user_last_chose(
+    make_service, make_window, qtbot, tmp_path, monkeypatch
+) -> None:
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtWidgets import QFileDialog
+
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    monkeypatch.setattr(
+        QStandardPaths, "writableLocation", lambda _where: str(pictures)
+    )  # the user's Pictures folder
+    chosen = tmp_path / "holiday" / "beach.png"
+    chosen.parent.mkdir()
+    chosen.write_bytes(png_bytes())
+    opened_in: list[str] = []
+
+    def dialog(_parent, _title, folder, _filters):
+        opened_in.append(folder)
+        return [str(chosen)], ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", dialog)
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    saved = []
+    window.config_changed.connect(saved.append)
+    window.browse()
+    window.browse()
+    assert opened_in == [str(pictures), str(chosen.parent)]
+    assert saved[-1].last_folder == str(chosen.parent)  # kept in the settings for next time
