@@ -23,7 +23,13 @@ from desktop.capture import Grabber, ScreenCapture
 from desktop.capture_flow import CaptureFlow
 from desktop.clipboard import LinkCopier
 from desktop.core import autostart
-from desktop.core.config import SERVER_ENV, AppConfig, effective_server, hotkey_texts
+from desktop.core.config import (
+    SERVER_ENV,
+    AppConfig,
+    effective_server,
+    expiry_choices,
+    hotkey_texts,
+)
 from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.intake import file_sources
@@ -172,7 +178,10 @@ class PicdropApp(QObject):
             self.qt_app.clipboard(),
             self,
             destinations=lambda: (self.destinations.names(), self.config.destination),
+            enqueue=self.window.enqueue,
+            expiry=lambda: (expiry_choices(), self.window.expiry.currentData()),
         )
+        self.tray.expiry_chosen.connect(self.window.choose_expiry)
         self.tray.destination_chosen.connect(self.choose_destination)
         self.tray.show_window.connect(self.show_window)
         self.tray.open_settings.connect(self.open_settings)

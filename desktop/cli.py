@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop import __version__
-from desktop.commands.status import EXIT_HELP
-from desktop.core.config import SERVER_ENV
+from desktop.commands.status import EXIT_CLOSED_PIPE, EXIT_HELP, EXIT_USAGE
+from desktop.core.config import SERVER_ENV, server_url_problem
 
 COMMANDS_HELP = """\
 commands:
@@ -62,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command, with a closed standard output (`picdrop history | head`) handled once,
+    here: quietly, as a Unix tool ends on SIGPIPE."""
+    try:
+        return run_command(argv)
+    except BrokenPipeError:
+        # Python would flush stdout again on exit and print the same error: point it nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from desktop.commands import COMMANDS
 
@@ -71,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(argv)
 
     args = build_parser().parse_args(argv)
+    problem = server_url_problem(args.server or "")
+    if problem:
+        print(f"picdrop: --server {args.server!r}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     if args.self_test:
         from desktop import selftest
 

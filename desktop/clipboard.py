@@ -1,6 +1,7 @@
 """Putting links on the clipboard as uploads finish, in the user's chosen format.
 
-One link as soon as each upload finishes; when a batch of several ends, all its links, one per line.
+One clipboard write per batch, when it ends: its links, one per line (a single file's link as soon
+as it is done, as it is a batch of one). Single links are copied on demand from the rows.
 The running app keeps owning the clipboard (on X11 the text dies with its owner).
 """
 
@@ -32,7 +33,6 @@ class LinkCopier(QObject):
         self.config = config
         # Batches whose links someone else copies (the `picdrop upload` command, in its format).
         self._held: set[str] = set()
-        service.job_done.connect(self._on_job_done)
         service.batch_finished.connect(self._on_batch_finished)
 
     def hold_batch(self, batch: str) -> None:
@@ -63,15 +63,8 @@ class LinkCopier(QObject):
         return format_link(info, config.link_format, config.link_template)
 
     @Slot(str)
-    def _on_job_done(self, key: str) -> None:
-        if self.copies_job(key):
-            self.copy_job(key)
-
-    @Slot(str)
     def _on_batch_finished(self, batch: str) -> None:
-        if batch in self._held:
-            self._held.discard(batch)
-            return
+        # A held batch stays held: the tray, told after us, asks whether it was copied.
         infos = self.service.batch_links(batch)
-        if self.config().auto_copy and len(infos) > 1:
+        if batch not in self._held and self.config().auto_copy and infos:
             self.copy_infos(infos)

@@ -10,13 +10,14 @@ QtCore only: a CLI can use it without widgets.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 from desktop.core.api import PicdropClient
 from desktop.core.history import HistoryStore
 from desktop.core.intake import Source
-from desktop.core.jobs import DEFAULT_PARALLEL, Job
+from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobState
 from desktop.core.links import LinkInfo
 from desktop.core.pipeline import Pipeline, PipelineEvents, Work
 from desktop.core.retry import RetryPolicy
@@ -91,8 +92,12 @@ class UploadService(QObject):
             strip=strip_metadata,
             policy=policy,
             client_factory=client_factory,
-            after_staging=self._thumbnailer.submit,
+            after_staging=self._after_staging,
         )
+        # The bytes each listed upload sent (metadata stripped), for "Copy image" and
+        # "Save as…"; dropped with its row.
+        self._sent_bytes: dict[str, bytes] = {}
+        self.job_removed.connect(lambda key: self._sent_bytes.pop(key, None))
         self.queue = self.pipeline.queue
         self._posted.connect(self._run_posted)
         self._resize_pool()
@@ -145,8 +150,22 @@ class UploadService(QObject):
     def cancel(self, key: str) -> None:
         self.pipeline.cancel(key)
 
+    def cancel_all(self) -> None:
+        self.pipeline.cancel_all()
+
     def retry(self, key: str) -> None:
         self.pipeline.retry(key)
+
+    def retry_all(self) -> None:
+        """Every failed or cancelled upload a retry can help (not the ones refused for good)."""
+        for job in self.queue.retryable():
+            self.pipeline.retry(job.key)
+
+    def done_links(self) -> list[LinkInfo]:
+        """The links of the finished uploads in the list, oldest first."""
+        done = (job for job in self.queue if job.state is JobState.DONE)
+        infos = (self.pipeline.link_info(job.key) for job in done)
+        return [info for info in infos if info is not None]
 
     @property
     def paused(self) -> bool:
@@ -187,6 +206,26 @@ class UploadService(QObject):
     @Slot(object)
     def _run_posted(self, report: Work) -> None:
         report()
+
+    def image_bytes(self, key: str) -> bytes | None:
+        """What a listed upload sent (metadata stripped), or None when not known here."""
+        return self._sent_bytes.get(key)
+
+    def save_image(self, key: str, path: Path) -> str:
+        """Write what the upload sent to `path`; "" when saved, else a sentence for a person."""
+        data = self.image_bytes(key)
+        if data is None:
+            return "This image is no longer in the list: open its link and save it from there."
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            return f"Could not save to {path}: {exc.strerror or exc}. Choose another folder."
+        return ""
+
+    def _after_staging(self, key: str, data: bytes) -> None:
+        """On a staging worker: keep the bytes (on the GUI thread), make the thumbnail."""
+        self._posted.emit(lambda: self._sent_bytes.__setitem__(key, data))
+        self._thumbnailer.submit(key, data)
 
     # -- thumbnails ---------------------------------------------------------------------------
     def _thumbnail_worker(self, key: str, data: bytes) -> None:

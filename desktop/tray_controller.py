@@ -13,7 +13,7 @@ from PySide6.QtGui import QClipboard, QDesktopServices
 
 from desktop.capture_flow import CaptureFlow, Outcome
 from desktop.clipboard import LinkCopier
-from desktop.core.activity import Activity, Run
+from desktop.core.activity import Activity, Run, batch_note
 from desktop.core.history import HistoryStore
 from desktop.core.jobs import JobState
 from desktop.service import UploadService
@@ -33,6 +33,8 @@ class TrayController(QObject):
         clipboard: QClipboard,
         parent: QObject | None = None,
         destinations: Callable[[], tuple[list[str], str]] = lambda: ([], ""),
+        enqueue: Callable[[list], object] | None = None,
+        expiry: Callable[[], tuple[list[tuple[str, str]], str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.tray = tray
@@ -43,7 +45,9 @@ class TrayController(QObject):
         self.clipboard = clipboard
         self.destinations = destinations  # (imported custom uploaders, the one in use)
         self._run = Run()
-        self._states: dict[str, JobState] = {}
+        # The window's way in, so the expiry chosen there applies to the tray's uploads too.
+        self.enqueue = enqueue or service.enqueue
+        self.expiry = expiry  # the window's expiry choices and the one chosen, shown in the menu
         self._last_page = ""
 
         tray.menu_opening.connect(self.refresh_menu)
@@ -59,7 +63,8 @@ class TrayController(QObject):
         service.job_changed.connect(self._on_job_changed)
         service.job_progress.connect(lambda *_: self.update_activity())
         service.job_removed.connect(self._on_job_removed)
-        service.job_done.connect(self._on_job_done)
+        service.job_done.connect(lambda _key: self.update_activity())
+        service.batch_finished.connect(self._on_batch_finished)
         service.paused_changed.connect(lambda _paused: self.update_activity())
         for job in service.jobs():
             self._on_job_added(job.key)
@@ -76,11 +81,12 @@ class TrayController(QObject):
     @Slot()
     def refresh_menu(self) -> None:
         recent = [
-            RecentEntry(item.key, item.name, item.url or "", item.thumbnail)
+            RecentEntry(item.key, item.name, item.url or "", item.thumbnail, item.created_at)
             for item in self.history.recent_done(RECENT_COUNT)
         ]
         names, current = self.destinations()
-        self.tray.rebuild_menu(recent, self.service.paused, names, current)
+        expiry = self.expiry() if self.expiry is not None else None
+        self.tray.rebuild_menu(recent, self.service.paused, names, current, expiry)
 
     # -- intent -------------------------------------------------------------------------------
     @Slot()
@@ -90,13 +96,13 @@ class TrayController(QObject):
         if not sources:
             self.notify("Nothing to upload", "The clipboard holds no image, file or link.")
             return
-        self.service.enqueue(sources)
+        self.enqueue(sources)
 
     @Slot()
     def upload_files(self) -> None:
         sources = choose_images()
         if sources:
-            self.service.enqueue(sources)
+            self.enqueue(sources)
 
     @Slot()
     def capture_screen(self) -> None:
@@ -126,34 +132,28 @@ class TrayController(QObject):
             for k in self._run.keys
         )
         self._run.add(key, previous_over=over)
-        self._states[key] = self.service.job(key).state
         self.update_activity()
 
     @Slot(str)
     def _on_job_removed(self, key: str) -> None:
-        self._states.pop(key, None)
         self._run.remove(key)
         self.update_activity()
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:
-        if key not in self.service.queue:
-            return
-        job = self.service.job(key)
-        before = self._states.get(key)
-        self._states[key] = job.state
-        # Automatic retries keep the job uploading (with a "retrying in…" status): only the
-        # final failure changes its state, so each failure is announced once.
-        if job.state is JobState.FAILED and before is not JobState.FAILED:
-            self.notify(f"Upload failed: {job.name}", job.error or "Unknown error", error=True)
-        self.update_activity()
+        if key in self.service.queue:
+            self.update_activity()
 
     @Slot(str)
-    def _on_job_done(self, key: str) -> None:
-        job = self.service.job(key)
-        info = self.service.link_info(key)
-        title = "Link copied" if self.copier.copies_job(key) else "Upload finished"
-        self.notify(title, job.name, page=info.page_url if info else "")
+    def _on_batch_finished(self, batch: str) -> None:
+        """One notification per batch, with counts (automatic retries keep a job uploading,
+        so a failure is only announced when it is final)."""
+        jobs = self.service.queue.batch_jobs(batch)
+        done = [j for j in jobs if j.state is JobState.DONE]
+        note = batch_note(jobs, copied=bool(done) and self.copier.copies_job(done[0].key))
+        if note is not None:
+            info = self.service.link_info(done[-1].key) if done else None
+            self.notify(note.title, note.text, page=info.page_url if info else "", error=note.error)
         self.update_activity()
 
     def notify(self, title: str, text: str, *, page: str = "", error: bool = False) -> None:

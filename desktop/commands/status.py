@@ -6,6 +6,7 @@ EXIT_USAGE = 2  # bad arguments: unknown option, missing file, unknown ID (argpa
 EXIT_UNREACHABLE = 3  # no server answered, or none is configured and picdrop is not running
 EXIT_CANCELLED = 4  # the user cancelled the capture (Esc, or Cancel in the editor)
 EXIT_INTERRUPTED = 130  # Ctrl+C
+EXIT_CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): the SIGPIPE status
 
 EXIT_HELP = """\
 exit status:
@@ -14,7 +15,8 @@ exit status:
   2    bad arguments: unknown option, missing file, unknown ID
   3    server unreachable, or no server configured and picdrop not running
   4    the capture was cancelled
-  130  interrupted (Ctrl+C)"""
+  130  interrupted (Ctrl+C)
+  141  the output's reader went away (e.g. `| head`), as for any Unix tool"""
 
 
 class UsageError(Exception):

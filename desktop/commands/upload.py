@@ -20,7 +20,7 @@ from desktop.commands.status import (
     EXIT_UNREACHABLE,
     UsageError,
 )
-from desktop.core.config import SERVER_ENV, AppConfig
+from desktop.core.config import SERVER_ENV, AppConfig, server_url_problem
 from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
 from desktop.core.history import HistoryStore
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
@@ -49,8 +49,9 @@ def save_config(config: AppConfig) -> None:
 def resolve_server(flag: str | None, environ: Mapping[str, str], config: AppConfig) -> str:
     """--server, else PICDROP_SERVER, else the saved setting; "" when none is set."""
     server = (flag or environ.get(SERVER_ENV) or config.server_url or "").strip().rstrip("/")
-    if server and not server.startswith(("http://", "https://")):
-        raise UsageError(f"the server must be an http:// or https:// URL, not {server!r}")
+    problem = server_url_problem(server)
+    if problem:
+        raise UsageError(f"{server!r}: {problem}")
     return server
 
 

@@ -74,6 +74,49 @@ def summarize(jobs: Iterable[Job], paused: bool = False) -> Activity:
     )
 
 
+@dataclass(frozen=True)
+class BatchNote:
+    """The one notification for a finished batch."""
+
+    title: str
+    text: str
+    error: bool = False
+
+
+def names(jobs: list[Job], shown: int = 2) -> str:
+    """ "a.png", "a.png and b.png", "a.png, b.png and 18 more"."""
+    first = [j.name for j in jobs[:shown]]
+    rest = len(jobs) - len(first)
+    if rest:
+        return f"{', '.join(first)} and {rest} more"
+    return " and ".join(first)
+
+
+def batch_note(jobs: Iterable[Job], copied: bool) -> BatchNote | None:
+    """What a finished batch says, once, with counts (None: nothing to say, e.g. all
+    cancelled). `copied`: its links went on the clipboard."""
+    jobs = list(jobs)
+    done = [j for j in jobs if j.state is JobState.DONE]
+    failed = [j for j in jobs if j.state is JobState.FAILED]
+    if failed:
+        title = (
+            f"Upload failed: {failed[0].name}"
+            if len(jobs) == 1
+            else f"{len(failed)} of {len(jobs)} uploads failed"
+        )
+        reason = failed[0].error or "Unknown error"
+        more = f" {names(failed)} failed." if len(failed) > 1 else ""
+        copied_note = f" {len(done)} links copied." if copied and done else ""
+        return BatchNote(title, reason + more + copied_note, error=True)
+    if not done:
+        return None
+    if copied:
+        title = "Link copied" if len(done) == 1 else f"{len(done)} links copied"
+    else:
+        title = "Upload finished" if len(done) == 1 else f"{len(done)} uploads finished"
+    return BatchNote(title, names(done))
+
+
 class Run:
     """The jobs added since the queue was last idle, and what they are doing.
 

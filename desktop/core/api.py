@@ -86,24 +86,38 @@ class UploadCancelled(Exception):
 
 
 class CancelToken:
-    """Set from any thread; checked by the transfer between chunks and by backoff waits."""
+    """Set from any thread; checked by the transfer between chunks and by backoff waits, which
+    `wake` also ends early (the user's "Retry now")."""
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._changed = threading.Condition()
+        self._cancelled = False
+        self._woken = False
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._changed:
+            self._cancelled = True
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """End the current (or next) backoff wait now, without cancelling."""
+        with self._changed:
+            self._woken = True
+            self._changed.notify_all()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._cancelled
 
     def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True if cancelled meanwhile."""
-        return self._event.wait(seconds)
+        """Sleep up to `seconds` (less when woken); True if cancelled meanwhile."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._cancelled or self._woken, seconds)
+            self._woken = False
+            return self._cancelled
 
     def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
+        if self._cancelled:
             raise UploadCancelled()
 
 
@@ -401,7 +415,9 @@ def exchange(session: requests.Session, method: str, url: str, label: str, **kw:
     except UploadCancelled:
         raise
     except requests.exceptions.SSLError as exc:
-        raise ServerUnreachable(label, f"secure connection failed ({exc})") from exc
+        raise ServerUnreachable(
+            label, "its secure connection could not be verified (check its certificate)"
+        ) from exc
     except requests.exceptions.ConnectionError as exc:
         raise ServerUnreachable(label, _connection_reason(exc)) from exc
     except requests.exceptions.Timeout as exc:
@@ -461,7 +477,7 @@ def _request_problem(exc: requests.exceptions.RequestException) -> str:
         return f"more than {MAX_REDIRECTS} redirects"
     if isinstance(exc, requests.exceptions.ContentDecodingError):
         return "the answer could not be decoded"
-    return f"the request failed ({exc.__class__.__name__})"
+    return "the request could not be made (check the server address)"
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -209,6 +209,19 @@ def sources_from_drop(
     return sources
 
 
+def download_problem(exc: requests.RequestException) -> str:
+    """What went wrong, in words (never an exception's class name)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "its secure connection could not be verified"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "the site took too long to answer"
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return "the site redirected too many times"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the site could not be reached"
+    return "the site's answer could not be read"
+
+
 def download_image(
     url: str,
     *,
@@ -245,7 +258,10 @@ def download_image(
                     raise IntakeError(f"{url} is too large (over {max_bytes // (1024 * 1024)} MB).")
                 chunks.append(chunk)
     except requests.RequestException as exc:
-        raise IntakeError(f"Could not download {url}: {exc.__class__.__name__}.") from exc
+        raise IntakeError(
+            f"Could not download {url}: {download_problem(exc)}. Check the link, or save the "
+            "image and drop the file."
+        ) from exc
     name = UrlSource(url).name
     if not Path(name).suffix:
         name += extension_for(mime)

@@ -61,6 +61,8 @@ class Job:
     error: str = ""
     status: str = ""  # transient line, e.g. "Cannot reach ...: retrying in 4 s"
     unreachable: bool = False  # failed because the server gave no answer at all
+    refused: bool = False  # refused for good (the same bytes would be refused again): no Retry
+    converted_from: str = ""  # "HEIF", "BMP"...: converted to PNG or JPEG on this computer
     expires: str | None = None  # asked-for lifetime (1h, 1d, 7d, 30d, never); None: the default
     destination: str = ""  # where it goes, fixed when queued (the history row says the same)
     removed: list[str] = field(default_factory=list)
@@ -70,6 +72,17 @@ class Job:
 
     def __post_init__(self) -> None:
         self.idem_key = self.idem_key or self.key
+
+    @property
+    def waiting(self) -> bool:
+        """Uploading, but waiting out a backoff before its next try (`status` says why)."""
+        return self.state is JobState.UPLOADING and bool(self.status)
+
+    @property
+    def can_retry(self) -> bool:
+        """Staged (the bytes are kept), stopped, and not refused for good."""
+        stopped = self.state in (JobState.FAILED, JobState.CANCELLED)
+        return stopped and self.ready and not self.refused
 
 
 class JobQueue:
@@ -116,6 +129,10 @@ class JobQueue:
     def batch_finished(self, batch: str) -> bool:
         jobs = self.batch_jobs(batch)
         return bool(jobs) and all(j.state.finished for j in jobs)
+
+    def retryable(self) -> list[Job]:
+        """Failed or cancelled jobs a retry could still help."""
+        return [j for j in self._jobs.values() if j.can_retry]
 
     def idle(self) -> bool:
         return all(j.state.finished for j in self._jobs.values())

@@ -11,6 +11,9 @@ from typing import Any
 
 PLACEHOLDERS = ("url", "page_url", "thumbnail_url", "delete_url", "width", "height", "name")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# The alt text of Markdown and HTML links: the local file name would tell every reader of the
+# link something about the uploader's machine ("{name}" in a custom template, if wanted).
+NEUTRAL_ALT = "image"
 
 
 class LinkFormat(StrEnum):
@@ -40,6 +43,21 @@ class LinkFormat(StrEnum):
             if default is None:
                 raise
             return default
+
+    @property
+    def template(self) -> str:
+        """What the format writes, as a template (shown, greyed, in Settings)."""
+        return {
+            LinkFormat.URL: "{url}",
+            LinkFormat.PAGE_URL: "{page_url}",
+            LinkFormat.MARKDOWN: f"![{NEUTRAL_ALT}]({{url}})",
+            LinkFormat.HTML: (
+                f'<a href="{{page_url}}"><img src="{{url}}" alt="{NEUTRAL_ALT}" '
+                'width="{width}" height="{height}"></a>'
+            ),
+            LinkFormat.BBCODE: "[url={page_url}][img]{url}[/img][/url]",
+            LinkFormat.TEMPLATE: "{url}",
+        }[self]
 
 
 @dataclass(frozen=True)
@@ -80,15 +98,14 @@ def render_template(template: str, info: LinkInfo) -> str:
 
 
 def format_link(info: LinkInfo, fmt: LinkFormat, template: str = "") -> str:
-    alt = info.name
+    alt = NEUTRAL_ALT
     match fmt:
         case LinkFormat.URL:
             return info.url
         case LinkFormat.PAGE_URL:
             return info.page_url
         case LinkFormat.MARKDOWN:
-            safe_alt = alt.replace("[", "(").replace("]", ")")
-            return f"![{safe_alt}]({info.url})"
+            return f"![{alt}]({info.url})"
         case LinkFormat.HTML:
             size = f' width="{info.width}" height="{info.height}"' if info.width else ""
             return (

@@ -34,7 +34,7 @@ from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import BytesSource, FileSource, Source
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobQueue, JobState, new_key
 from desktop.core.links import LinkInfo
-from desktop.core.retry import RetryPolicy
+from desktop.core.retry import RetryPolicy, is_refusal
 from desktop.core.server_actions import delete_upload
 from desktop.core.staging import Staged, StageFailed, folder_images, stage
 from desktop.core.uploader import SpeedMeter, describe_error, describe_wait, upload_with_retry
@@ -217,8 +217,15 @@ class Pipeline:
                 self.cancel(job.key)
 
     def retry(self, key: str) -> None:
+        """Try again: a failed or cancelled upload from the start; one waiting out a backoff,
+        now."""
         job = self.queue.get(key)
-        if job.state not in (JobState.FAILED, JobState.CANCELLED) or not job.ready:
+        if job.waiting:
+            token = self._tokens.get(key)
+            if token is not None:
+                token.wake()
+            return
+        if not job.can_retry:
             return
         if job.state is JobState.CANCELLED:
             # The cancelled try may have reached the server and been deleted there; a fresh
@@ -381,10 +388,11 @@ class Pipeline:
             self._post(lambda: self._on_stopped(key, run))
         except PicdropError as exc:
             message, unreachable = describe_error(exc), isinstance(exc, ServerUnreachable)
-            self._post(lambda: self._on_failed(key, run, message, unreachable))
-        except Exception as exc:  # a worker must always report back
+            refused = is_refusal(exc)
+            self._post(lambda: self._on_failed(key, run, message, unreachable, refused))
+        except Exception:  # a worker must always report back
             log.exception("upload %s failed", key)
-            message = f"Unexpected error: {describe_error(exc)}"
+            message = "Something unexpected went wrong; try again (picdrop's log has details)."
             self._post(lambda: self._on_failed(key, run, message, False))
         else:
             self._post(lambda: self._on_succeeded(key, run, result, destination))
@@ -425,6 +433,7 @@ class Pipeline:
         job.name = item.name
         job.size = item.size
         job.removed = item.removed
+        job.converted_from = staged.converted_from
         job.ready = True
         if job.state is JobState.CANCELLED:
             self.history.set_state(item.key, JobState.CANCELLED)
@@ -461,6 +470,9 @@ class Pipeline:
             return
         job.status = message
         job.sent = 0
+        # Nothing is moving while it waits: no speed until the next try sends bytes again.
+        job.speed = 0.0
+        self._meters.pop(key, None)
         self.events.job_changed(job)
 
     def _on_succeeded(self, key: str, run: int, result: UploadResult, destination: str) -> None:
@@ -480,13 +492,16 @@ class Pipeline:
         self.events.history_changed()
         self._after_finish(job)
 
-    def _on_failed(self, key: str, run: int, message: str, unreachable: bool) -> None:
+    def _on_failed(
+        self, key: str, run: int, message: str, unreachable: bool, refused: bool = False
+    ) -> None:
         job = self._current(key, run)
         if job is None:
             return
         job.state = JobState.FAILED
         job.error = message
         job.unreachable = unreachable
+        job.refused = refused
         job.status = ""
         self.history.set_state(key, JobState.FAILED, message, wait=False)
         self.events.job_changed(job)

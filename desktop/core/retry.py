@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from desktop.core.api import ApiError, ServerUnreachable
 
 
+def is_refusal(error: Exception) -> bool:
+    """The server looked at the file and said no (a 4xx but 429): asking again with the same
+    bytes gives the same answer, so no Retry is offered."""
+    return isinstance(error, ApiError) and error.status < 500 and error.status != 429
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 8
@@ -25,9 +31,7 @@ class RetryPolicy:
     def should_retry(self, error: Exception) -> bool:
         if isinstance(error, ServerUnreachable):
             return True
-        if isinstance(error, ApiError):
-            return error.status >= 500 or error.status == 429
-        return False
+        return isinstance(error, ApiError) and not is_refusal(error)
 
     def delay(self, attempt: int, error: Exception) -> float | None:
         """Seconds to wait before attempt number `attempt + 1` (attempts count from 1), or None

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.core.convert import NotAnImage
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import (
     FileSource,
@@ -30,6 +31,7 @@ class StageFailed(Exception):
 class Staged:
     item: HistoryItem  # as recorded: name, size, type and what was stripped filled in
     data: bytes  # the bytes to send, metadata stripped
+    converted_from: str = ""  # the original's format, when it was converted here
 
 
 def folder_images(source: Source) -> list[Path] | None:
@@ -58,13 +60,16 @@ def stage(source: Source, item: HistoryItem, history: HistoryStore, *, strip: bo
     """Read, strip (when `strip`) and record one upload queued as `item`."""
     name, data = read_source(source)
     # No thumbnail here: it is for the rows only and is made off the upload's critical path.
-    prepared = prepare(name, data, strip=strip, thumbnail=False)
+    try:
+        prepared = prepare(name, data, strip=strip, thumbnail=False)
+    except NotAnImage as exc:
+        raise StageFailed(str(exc)) from exc
     recorded = dataclasses.replace(
         item,
-        name=name,
+        name=prepared.name,
         size=len(prepared.data),
         mime=prepared.mime,
         removed=prepared.removed,
     )
     history.add_queued(recorded, prepared.data)
-    return Staged(recorded, prepared.data)
+    return Staged(recorded, prepared.data, prepared.converted_from)

@@ -1,10 +1,13 @@
-"""Screenshot of the main window after a finished batch, for docs/screenshots/.
+"""Screenshots of the main window after a finished batch, for docs/screenshots/.
 
-    python -m desktop.tools.screenshot [--out docs/screenshots] [--scale 1]
+    python -m desktop.tools.screenshot [--out docs/screenshots]
 
-Runs the real app pieces against the built-in server with sample images, under a real X server:
-it starts Xvfb itself when no DISPLAY is set. Writes main-window.png (light) and
-main-window-dark.png (dark colour scheme).
+Runs the real app pieces against the built-in server with sample images (one converted from BMP,
+one refused as not an image), under a real X server: it starts Xvfb itself when no DISPLAY is
+set. Writes main-window.png (light), main-window-dark.png (picdrop's dark palette),
+main-window-gtk-dark.png (GTK's Adwaita:dark through Qt's gtk3 platform theme, when Qt has it)
+and main-window-hidpi.png (QT_SCALE_FACTOR=2); the last two from child runs, as a platform
+theme and a scale factor are chosen before Qt starts.
 """
 
 from __future__ import annotations
@@ -105,6 +108,9 @@ def sample_images(folder: Path) -> list[Path]:
         draw.rectangle([20, 30 + row * 34, 20 + width, 42 + row * 34], fill=(120, 120, 130))
     receipt.save(scan, "BMP")
     files.append(scan)
+    notes = folder / "meeting-notes.txt"  # dropped by mistake: refused before it is sent
+    notes.write_text("Budget: keep it between us.\n")
+    files.append(notes)
     return files
 
 
@@ -134,10 +140,9 @@ def settle(ms: int = 300) -> None:
     loop.exec()
 
 
-def capture(out_dir: Path, scale: float) -> list[Path]:
+def capture(out_dir: Path, variants: list[tuple[bool, str]]) -> list[Path]:
+    """`variants`: (dark, file name) pairs, each a fresh window after the same batch."""
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-    if scale != 1:
-        os.environ["QT_SCALE_FACTOR"] = str(scale)
     from desktop.app import create_qt_app
     from desktop.clipboard import LinkCopier
     from desktop.core.config import AppConfig
@@ -156,8 +161,9 @@ def capture(out_dir: Path, scale: float) -> list[Path]:
         history = HistoryStore(tmp_path / "history.sqlite3")
         files = sample_images(tmp_path / "pictures")
         try:
-            for dark, name in ((False, "main-window.png"), (True, "main-window-dark.png")):
-                theme.apply_color_scheme(app, dark=dark)
+            for dark, name in variants:
+                if not os.environ.get("QT_QPA_PLATFORMTHEME"):  # a platform theme has its own
+                    theme.apply_color_scheme(app, dark=dark)
                 config = AppConfig()
                 uploads = UploadService(history, server.url)
                 copier = LinkCopier(uploads, app.clipboard(), lambda c=config: c)
@@ -167,7 +173,8 @@ def capture(out_dir: Path, scale: float) -> list[Path]:
                 window.show()
                 uploads.enqueue(file_sources(files))
                 wait_for(uploads.batch_finished)
-                wait_until(lambda u=uploads: all(j.thumbnail for j in u.jobs()))
+                done = [j for j in uploads.jobs() if j.result is not None]
+                wait_until(lambda d=done: all(j.thumbnail for j in d))
                 settle()
                 path = out_dir / name
                 out_dir.mkdir(parents=True, exist_ok=True)
@@ -184,13 +191,42 @@ def capture(out_dir: Path, scale: float) -> list[Path]:
     return written
 
 
+# Child runs: (the environment Qt must start with, the screenshot it writes).
+CHILD_RUNS = {
+    "gtk-dark": ({"QT_QPA_PLATFORMTHEME": "gtk3", "GTK_THEME": "Adwaita:dark"},
+                 "main-window-gtk-dark.png"),
+    "hidpi": ({"QT_SCALE_FACTOR": "2"}, "main-window-hidpi.png"),
+}  # fmt: skip
+
+
+def gtk3_theme_available() -> bool:
+    import PySide6
+
+    plugins = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platformthemes"
+    return (plugins / "libqgtk3.so").exists()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
-    parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (HiDPI)")
+    parser.add_argument("--only", choices=tuple(CHILD_RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     with x_display():
-        for path in capture(args.out, args.scale):
+        if args.only:
+            environment, name = CHILD_RUNS[args.only]
+            os.environ.update(environment)
+            written = capture(args.out, [(False, name)])
+        else:
+            written = capture(
+                args.out, [(False, "main-window.png"), (True, "main-window-dark.png")]
+            )
+            for only in CHILD_RUNS:
+                if only == "gtk-dark" and not gtk3_theme_available():
+                    print("no gtk3 platform theme in this Qt: main-window-gtk-dark.png skipped")
+                    continue
+                command = [sys.executable, "-m", "desktop.tools.screenshot", "--out"]
+                subprocess.run([*command, str(args.out), "--only", only], check=True)
+        for path in written:
             print(path)
     return 0
 

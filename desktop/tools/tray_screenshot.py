@@ -114,7 +114,8 @@ def capture(out_dir: Path) -> Path:
             history = HistoryStore(tmp_path / "history.sqlite3")
             try:
                 uploads = UploadService(history, server.url)
-                files = [f for f in sample_images(tmp_path / "pictures") if f.suffix != ".bmp"]
+                pictures = sample_images(tmp_path / "pictures")
+                files = [f for f in pictures if f.suffix not in (".bmp", ".txt")]
                 uploads.enqueue(file_sources(files))
                 wait_for(uploads.batch_finished)
                 wait_until(lambda: all(item.thumbnail for item in history.recent_done(5)))

@@ -4,18 +4,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop.core.intake import IMAGE_SUFFIXES, FileSource
 
 
-def choose_images(parent: QWidget | None = None) -> list[FileSource]:
+def start_folder(last_folder: str = "") -> str:
+    """Where a file dialog opens: the last folder used, else Pictures, else home."""
+    if last_folder and Path(last_folder).is_dir():
+        return last_folder
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else str(Path.home())
+
+
+def choose_images(parent: QWidget | None = None, last_folder: str = "") -> list[FileSource]:
     """The files the user picked (none when the dialog was cancelled)."""
     patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
     files, _ = QFileDialog.getOpenFileNames(
-        parent, "Choose images to upload", "", f"Images ({patterns});;All files (*)"
+        parent,
+        "Choose images to upload",
+        start_folder(last_folder),
+        f"Images ({patterns});;All files (*)",
     )
     return [FileSource(Path(f)) for f in files]
+
+
+def choose_save_path(parent: QWidget | None, name: str, last_folder: str = "") -> Path | None:
+    """Where to save an uploaded image (None when cancelled)."""
+    path, _ = QFileDialog.getSaveFileName(
+        parent, "Save image as", str(Path(start_folder(last_folder)) / name)
+    )
+    return Path(path) if path else None
 
 
 def choose_uploaders(parent: QWidget | None = None) -> list[Path]:

@@ -6,8 +6,16 @@ It listens to the UploadService and forwards the user's intent to it; it does no
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -22,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
-from desktop.core.config import AppConfig
+from desktop.core.config import AppConfig, expiry_choices
 from desktop.core.destinations import SXCU_PREFIX
 from desktop.core.history import HistoryStore
 from desktop.core.history_export import write_csv, write_json
@@ -30,17 +38,25 @@ from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.service import UploadService
 from desktop.ui import theme
-from desktop.ui.dropzone import DropZone
-from desktop.ui.file_dialog import choose_export_file, choose_images, choose_uploaders
+from desktop.ui.dropzone import DropHighlight, DropZone, WindowDrops
+from desktop.ui.file_dialog import (
+    choose_export_file,
+    choose_images,
+    choose_save_path,
+    choose_uploaders,
+)
+from desktop.ui.geometry import fit_to_screen
 from desktop.ui.history_model import HistoryModel
 from desktop.ui.history_view import HistoryView
 from desktop.ui.mime import sources_from_mime
+from desktop.ui.qr_dialog import QrDialog
 from desktop.ui.queue import QueueView, UploadRow
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.style import style_sheet
 from desktop.ui.toast import Toast
 
 HISTORY_REFRESH_MS = 100
+CONTENT_MAX_WIDTH = 980
 
 
 class MainWindow(QMainWindow):
@@ -115,22 +131,56 @@ class MainWindow(QMainWindow):
         banner_layout.setContentsMargins(10, 8, 10, 8)
         banner_layout.addWidget(banner_icon, 0, Qt.AlignmentFlag.AlignTop)
         banner_layout.addWidget(self.banner_text, 1)
+        self.banner_close = QToolButton()
+        self.banner_close.setIcon(theme.icon("cancel"))
+        self.banner_close.setIconSize(QSize(14, 14))
+        self.banner_close.setAutoRaise(True)
+        self.banner_close.setToolTip("Dismiss")
+        self.banner_close.setAccessibleName("Dismiss this notice")
+        self.banner_close.clicked.connect(self._dismiss_banner)
+        banner_layout.addWidget(self.banner_close, 0, Qt.AlignmentFlag.AlignTop)
         self.banner.hide()
+        self._banner_dismissed = ""  # the notice text the user closed: shown again if it changes
+
+        # Paused from the tray (or here): say so, with the way out.
+        self.paused_bar = QFrame()
+        self.paused_bar.setObjectName("Banner")
+        paused_text = QLabel("<b>Uploads are paused.</b> Queued files wait until you resume.")
+        paused_text.setWordWrap(True)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(lambda: self.uploads.set_paused(False))
+        paused_layout = QHBoxLayout(self.paused_bar)
+        paused_layout.setContentsMargins(10, 6, 10, 6)
+        paused_layout.addWidget(paused_text, 1)
+        paused_layout.addWidget(self.resume_button)
+        self.paused_bar.setVisible(uploads.paused)
 
         # Uploads tab: drop zone and queue.
         self.drop_zone = DropZone()
-        self.drop_zone.sources_dropped.connect(self.uploads.enqueue)
-        self.drop_zone.uploaders_dropped.connect(self.import_uploaders)
         self.drop_zone.browse_requested.connect(self.browse)
         self.queue_view = QueueView()
         queue_title = QLabel("Uploads")
         queue_title.setObjectName("SectionTitle")
+        self.expiry = QComboBox()
+        self.expiry.setAccessibleName("New uploads expire")
+        self.expiry.setToolTip("How long the next uploads stay online (default in Settings)")
+        for name, label in expiry_choices():
+            self.expiry.addItem(label, name)
+        self.show_default_expiry()
+        self.copy_all_button = QPushButton("Copy all links")
+        self.copy_all_button.clicked.connect(self.copy_all_links)
+        self.retry_all_button = QPushButton("Retry failed")
+        self.retry_all_button.clicked.connect(self.uploads.retry_all)
+        self.cancel_all_button = QPushButton("Cancel all")
+        self.cancel_all_button.clicked.connect(self.uploads.cancel_all)
         self.clear_button = QPushButton("Clear finished")
         self.clear_button.clicked.connect(self.uploads.clear_finished)
         queue_header = QHBoxLayout()
         queue_header.addWidget(queue_title)
         queue_header.addStretch()
-        queue_header.addWidget(self.clear_button)
+        queue_header.addWidget(self.expiry)
+        for button in self.bulk_buttons():
+            queue_header.addWidget(button)
         uploads_page = QWidget()
         uploads_layout = QVBoxLayout(uploads_page)
         uploads_layout.setContentsMargins(0, 12, 0, 0)
@@ -164,14 +214,27 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(history_page, theme.icon("history"), "History")
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
+        # In a wide window the content stays a readable column: a row's buttons stay near its
+        # link instead of drifting to the far edge.
+        content = QWidget()
+        content.setMaximumWidth(CONTENT_MAX_WIDTH)
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(20, 16, 20, 16)
         layout.setSpacing(12)
         layout.addLayout(header)
         layout.addWidget(self.banner)
+        layout.addWidget(self.paused_bar)
         layout.addWidget(self.tabs, 1)
+        central = QWidget()
+        centred = QHBoxLayout(central)
+        centred.setContentsMargins(0, 0, 0, 0)
+        centred.addWidget(content)
         self.setCentralWidget(central)
+
+        # The whole window takes drops (the list and History too), with one highlight.
+        self.drops = WindowDrops(self, DropHighlight(self))
+        self.drops.sources_dropped.connect(self._on_sources_dropped)
+        self.drops.uploaders_dropped.connect(self.import_uploaders)
 
         self.toast = Toast(self)
 
@@ -182,12 +245,16 @@ class MainWindow(QMainWindow):
         uploads.job_added.connect(self._on_job_added)
         uploads.job_changed.connect(self._on_job_changed)
         uploads.job_progress.connect(self._on_job_progress)
-        uploads.job_removed.connect(self.queue_view.remove)
+        uploads.job_removed.connect(self._on_job_removed)
+        uploads.paused_changed.connect(self.paused_bar.setVisible)
         uploads.job_done.connect(self._on_job_done)
         uploads.history_changed.connect(self._on_history_changed)
         copier.copied.connect(self._on_copied)
+        for signal in (uploads.job_added, uploads.job_changed, uploads.job_removed):
+            signal.connect(self._sync_bulk_buttons)
         for job in uploads.jobs():
             self._on_job_added(job.key)
+        self._sync_bulk_buttons()
 
     # -- server -------------------------------------------------------------------------------
     def set_server_info(self, url: str, mode: str) -> None:
@@ -204,7 +271,13 @@ class MainWindow(QMainWindow):
                 "<b>Shared on your local network.</b> Links work for people on the same "
                 "network while picdrop is running."
             )
-        self.banner.setVisible(mode in ("local", "lan"))
+        self.banner.setVisible(
+            mode in ("local", "lan") and self.banner_text.text() != self._banner_dismissed
+        )
+
+    def _dismiss_banner(self) -> None:
+        self._banner_dismissed = self.banner_text.text()
+        self.banner.hide()
 
     def set_custom_destination(self, name: str) -> None:
         """Uploads go to an imported ShareX custom uploader."""
@@ -218,22 +291,49 @@ class MainWindow(QMainWindow):
         mime = QGuiApplication.clipboard().mimeData()
         sources = sources_from_mime(mime) if mime is not None else []
         if sources:
-            self.tabs.setCurrentIndex(0)
-            self.uploads.enqueue(sources)
+            self.enqueue(sources)
         else:
             self.show_notice("The clipboard holds no image, file or image link")
 
     @Slot()
     def browse(self) -> None:
-        sources = choose_images(self)
+        sources = choose_images(self, self.config.last_folder)
         if sources:
-            self.uploads.enqueue(sources)
+            self.config.last_folder = str(sources[0].path.parent)
+            self.config_changed.emit(self.config)  # remembered for the next Browse…
+            self.enqueue(sources)
+
+    def expires(self) -> str | None:
+        """The lifetime chosen for the next uploads (None: the server's default)."""
+        return self.expiry.currentData() or None
+
+    def enqueue(self, sources: list) -> None:
+        """Every upload started from the window (drop, paste, Browse…) and the tray."""
+        self.tabs.setCurrentIndex(0)
+        self.uploads.enqueue(sources, expires=self.expires())
+
+    def choose_expiry(self, name: str) -> None:
+        """From the tray's menu: the lifetime of the next uploads."""
+        self.expiry.setCurrentIndex(max(0, self.expiry.findData(name)))
+
+    def show_default_expiry(self) -> None:
+        self.expiry.setCurrentIndex(max(0, self.expiry.findData(self.config.default_expiry)))
+
+    @Slot(list)
+    def _on_sources_dropped(self, sources: list) -> None:
+        self.enqueue(sources)
 
     # -- queue --------------------------------------------------------------------------------
     @Slot(str)
     def _on_job_added(self, key: str) -> None:
         self.queue_view.add_later(key, lambda: self._build_row(key))
+        self.drop_zone.set_compact(True)  # the rows need the room; the window takes drops
         self.tabs.setCurrentIndex(0)
+
+    @Slot(str)
+    def _on_job_removed(self, key: str) -> None:
+        self.queue_view.remove(key)
+        self.drop_zone.set_compact(bool(self.uploads.jobs()))
 
     def _build_row(self, key: str) -> UploadRow:
         row = UploadRow(self.uploads.job(key))  # the job as it is now
@@ -241,7 +341,56 @@ class MainWindow(QMainWindow):
         row.retry_clicked.connect(self.uploads.retry)
         row.copy_clicked.connect(lambda k: self.copier.copy_job(k))
         row.open_clicked.connect(self.open_job)
+        row.copy_image_clicked.connect(self.copy_image)
+        row.save_as_clicked.connect(self.save_image_as)
+        row.qr_clicked.connect(self.show_qr)
         return row
+
+    # -- every row at once ----------------------------------------------------------------------
+    def bulk_buttons(self) -> tuple[QPushButton, ...]:
+        return (
+            self.copy_all_button, self.retry_all_button, self.cancel_all_button,
+            self.clear_button,
+        )  # fmt: skip
+
+    def _sync_bulk_buttons(self, _key: str = "") -> None:
+        jobs = self.uploads.jobs()
+        self.copy_all_button.setVisible(any(j.state is JobState.DONE for j in jobs))
+        self.retry_all_button.setVisible(any(j.can_retry for j in jobs))
+        self.cancel_all_button.setVisible(any(not j.state.finished for j in jobs))
+        self.clear_button.setVisible(any(j.state.finished for j in jobs))
+
+    @Slot()
+    def copy_all_links(self) -> None:
+        infos = self.uploads.done_links()
+        if infos:
+            self.copier.copy_infos(infos)
+
+    # -- one row's extras -----------------------------------------------------------------------
+    @Slot(str)
+    def copy_image(self, key: str) -> None:
+        data = self.uploads.image_bytes(key)
+        image = QImage.fromData(data) if data else QImage()
+        if image.isNull():
+            self.show_notice("This image is no longer here: open its link to copy it")
+            return
+        QGuiApplication.clipboard().setImage(image)
+        self.show_notice("Image copied")
+
+    @Slot(str)
+    def save_image_as(self, key: str) -> None:
+        path = choose_save_path(self, self.uploads.job(key).name, self.config.last_folder)
+        if path is not None:
+            problem = self.uploads.save_image(key, path)
+            self.show_notice(problem or f"Saved {path.name}")
+
+    @Slot(str)
+    def show_qr(self, key: str) -> None:
+        info = self.uploads.link_info(key)
+        if info:
+            dialog = QrDialog(info.page_url, self)
+            dialog.exec()
+            dialog.deleteLater()
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:
@@ -385,6 +534,10 @@ class MainWindow(QMainWindow):
         super().resizeEvent(event)
         self.toast.reposition()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        fit_to_screen(self)
+
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == event.Type.PaletteChange:
@@ -405,6 +558,7 @@ class MainWindow(QMainWindow):
         self.settings_dialog = dialog
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.config = dialog.config()
+            self.show_default_expiry()
             self.config_changed.emit(self.config)
         self.settings_dialog = None
         dialog.deleteLater()

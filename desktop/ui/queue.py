@@ -11,9 +11,9 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 
 from desktop.core.jobs import Job, JobState
 from desktop.core.printable import printable
-from desktop.core.units import human_size
+from desktop.core.units import human_duration, human_size
 from desktop.ui import theme
+from desktop.ui.elided_label import ElidedLabel
 
 THUMB = 48
 ROWS_PER_TURN = 2
@@ -79,6 +80,9 @@ class UploadRow(QFrame):
     retry_clicked = Signal(str)
     copy_clicked = Signal(str)
     open_clicked = Signal(str)
+    copy_image_clicked = Signal(str)
+    save_as_clicked = Signal(str)
+    qr_clicked = Signal(str)
 
     def __init__(self, job: Job, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,10 +96,8 @@ class UploadRow(QFrame):
         self.thumb.setObjectName("Thumb")
         self._thumb_data: bytes | None = b"unset"
 
-        self.name = QLabel()
+        self.name = ElidedLabel()
         self.name.setObjectName("RowName")
-        self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.badge = QLabel()
         self.badge.setObjectName("Badge")
         self.meta = QLabel()
@@ -117,6 +119,13 @@ class UploadRow(QFrame):
         self.retry_button = action_button("retry", "Retry upload")
         self.copy_button = action_button("copy", "Copy link")
         self.open_button = action_button("open", "Open in browser")
+        self.more_button = action_button("more", "More: copy image, save as, QR code")
+        more = QMenu(self.more_button)
+        more.addAction("Copy image", lambda: self.copy_image_clicked.emit(self.key))
+        more.addAction("Save as…", lambda: self.save_as_clicked.emit(self.key))
+        more.addAction("QR code of the link", lambda: self.qr_clicked.emit(self.key))
+        self.more_button.setMenu(more)
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.cancel_button.clicked.connect(lambda: self.cancel_clicked.emit(self.key))
         self.retry_button.clicked.connect(lambda: self.retry_clicked.emit(self.key))
         self.copy_button.clicked.connect(lambda: self.copy_clicked.emit(self.key))
@@ -134,7 +143,11 @@ class UploadRow(QFrame):
         text.addWidget(self.detail)
         actions = QHBoxLayout()
         actions.setSpacing(2)
-        for button in (self.copy_button, self.open_button, self.retry_button, self.cancel_button):
+        buttons = (
+            self.copy_button, self.open_button, self.more_button, self.retry_button,
+            self.cancel_button,
+        )  # fmt: skip
+        for button in buttons:
             actions.addWidget(button)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 8, 10)
@@ -148,7 +161,6 @@ class UploadRow(QFrame):
     def show_job(self, job: Job) -> None:
         colors = theme.Colors(self.palette())
         self.name.setText(job.name)
-        self.name.setToolTip(job.name)
         if job.thumbnail != self._thumb_data:
             self._thumb_data = job.thumbnail
             self.thumb.setPixmap(thumbnail_pixmap(job.thumbnail, THUMB, self.devicePixelRatioF()))
@@ -157,18 +169,16 @@ class UploadRow(QFrame):
         badge_color = {
             JobState.DONE: colors.success,
             JobState.FAILED: colors.danger,
-            JobState.UPLOADING: colors.accent,
+            JobState.UPLOADING: colors.link,
         }.get(state, colors.muted)
         label = state.label
-        if state is JobState.UPLOADING and job.status:
+        if job.waiting:
             label, badge_color = "Waiting", colors.warning
         elif state is JobState.QUEUED and not job.ready:
             label = "Preparing"
         self.badge.setText(label)
-        _set_style(
-            self.badge,
-            f"color: {badge_color.name()}; background: {theme.rgba(_alpha(badge_color, 0.13))};",
-        )
+        text_color, background = colors.badge(badge_color)
+        _set_style(self.badge, f"color: {text_color.name()}; background: {background.name()};")
         self.badge.setAccessibleName(f"State: {label}")
 
         total = max(job.size, 1)
@@ -183,14 +193,18 @@ class UploadRow(QFrame):
         elif job.status:
             self._set_detail(job.status, colors.warning)
         elif state is JobState.DONE and job.result is not None:
-            self._set_detail(job.result.url, colors.accent, link=True)
+            self._set_detail(job.result.url, colors.link, link=True)
         else:
             self._set_detail("", colors.muted)
 
         done = state is JobState.DONE
         self.copy_button.setVisible(done)
         self.open_button.setVisible(done)
-        self.retry_button.setVisible(state in (JobState.FAILED, JobState.CANCELLED) and job.ready)
+        self.more_button.setVisible(done)
+        self.retry_button.setVisible(job.can_retry or job.waiting)
+        retry_text = "Retry now" if job.waiting else "Retry upload"
+        self.retry_button.setToolTip(retry_text)
+        self.retry_button.setAccessibleName(retry_text)
         self.cancel_button.setVisible(not state.finished)
 
     def show_progress(self, job: Job) -> None:
@@ -202,15 +216,22 @@ class UploadRow(QFrame):
         parts = []
         if job.state is JobState.UPLOADING and job.size:
             parts.append(f"{human_size(job.sent)} of {human_size(job.size)}")
-            if job.speed > 0:
+            # Speed and time left only from bytes really moving (a waiting try sends none).
+            if job.speed > 0 and not job.status:
                 parts.append(f"{human_size(job.speed)}/s")
+                left = (job.size - job.sent) / job.speed
+                parts.append(f"{human_duration(left)} left")
         elif job.size:
             parts.append(human_size(job.size))
-        if job.removed:
+        if job.converted_from:
+            kind = "JPEG" if job.name.lower().endswith(".jpg") else "PNG"
+            parts.append(f"Converted from {job.converted_from} to {kind}, without metadata")
+        elif job.removed:
             parts.append("Removed: " + ", ".join(job.removed))
         elif job.ready and job.state is not JobState.FAILED:
             parts.append("No metadata found")
         self.meta.setText("  ·  ".join(parts))
+        self.meta.setVisible(bool(parts))
 
     def _set_detail(self, text: str, color, link: bool = False) -> None:
         self.detail.setVisible(bool(text))
@@ -226,14 +247,9 @@ def _set_style(widget: QWidget, sheet: str) -> None:
         widget.setStyleSheet(sheet)
 
 
-def _alpha(color: QColor, alpha: float) -> QColor:
-    c = QColor(color)
-    c.setAlphaF(alpha)
-    return c
-
-
 class QueueView(QScrollArea):
-    """A scrolling list of UploadRows, newest at the bottom, with an empty-state message."""
+    """A scrolling list of UploadRows, newest on top and scrolled into view, with an
+    empty-state message."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -294,8 +310,9 @@ class QueueView(QScrollArea):
 
     def add(self, row: UploadRow) -> None:
         self._rows[row.key] = row
-        self._layout.insertWidget(self._layout.count() - 1, row)
+        self._layout.insertWidget(1, row)  # below the (hidden) empty-state label
         self.empty.hide()
+        self.verticalScrollBar().setValue(0)  # a new upload is never added out of view
 
     def remove(self, key: str) -> None:
         self._pending.pop(key, None)

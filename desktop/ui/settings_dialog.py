@@ -20,10 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.config import SERVER_ENV, AfterCapture, AppConfig
+from desktop.core.config import (
+    SERVER_ENV,
+    AfterCapture,
+    AppConfig,
+    expiry_choices,
+    server_url_problem,
+)
 from desktop.core.links import PLACEHOLDERS, LinkFormat, unknown_placeholders
 from desktop.core.printable import printable
 from desktop.ui import theme
+from desktop.ui.geometry import fit_to_screen
 from desktop.ui.hotkey_settings import HotkeySettings
 
 
@@ -40,7 +47,7 @@ class SettingsDialog(QDialog):
         destinations: dict[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("picdrop settings")
+        self.setWindowTitle("Settings")  # Qt adds " — picdrop"
         self.setMinimumWidth(520)
         self._config = config
 
@@ -52,6 +59,7 @@ class SettingsDialog(QDialog):
         self.test_result = QLabel()
         self.test_result.setWordWrap(True)
         self.test_result.setTextFormat(Qt.TextFormat.PlainText)  # a server's words, never HTML
+        self.test_result.hide()
         server_row = QHBoxLayout()
         server_row.addWidget(self.server, 1)
         server_row.addWidget(self.test_button)
@@ -87,12 +95,23 @@ class SettingsDialog(QDialog):
         for fmt in LinkFormat:
             self.link_format.addItem(fmt.label, fmt.value)
         self.link_format.setCurrentIndex(self.link_format.findData(config.link_format.value))
+        self._custom_template = config.link_template
         self.template = QLineEdit(config.link_template)
-        self.template.setToolTip("Placeholders: " + " ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+        self.template.setAccessibleName("Link template")
+        self.placeholders = QLabel("Placeholders: " + " ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+        self.placeholders.setObjectName("Muted")
+        self.placeholders.setWordWrap(True)
+        self.placeholders.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.template_warning = QLabel()
         self.template_warning.setObjectName("Muted")
         self.link_format.currentIndexChanged.connect(self._sync_template)
-        self.template.textChanged.connect(self._sync_template)
+        self.template.textEdited.connect(self._on_template_edited)
+
+        self.expiry = QComboBox()
+        self.expiry.setAccessibleName("New uploads expire")
+        for name, label in expiry_choices():
+            self.expiry.addItem(label, name)
+        self.expiry.setCurrentIndex(max(0, self.expiry.findData(config.default_expiry)))
 
         self.parallel = QSpinBox()
         self.parallel.setRange(1, 10)
@@ -122,7 +141,9 @@ class SettingsDialog(QDialog):
             form.addRow("", note)
         form.addRow("Link format", self.link_format)
         form.addRow("Template", self.template)
+        form.addRow("", self.placeholders)
         form.addRow("", self.template_warning)
+        form.addRow("Links expire", self.expiry)
         form.addRow("Parallel uploads", self.parallel)
         form.addRow("", self.auto_copy)
         form.addRow("", self.strip)
@@ -138,11 +159,34 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.hotkeys = HotkeySettings(config)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.hotkeys)
         layout.addWidget(buttons)
+        # Return saves, wherever the focus is; no other button takes it over.
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(button is self.save_button)
+        self.save_button.setDefault(True)
+        self.server.textChanged.connect(self._check_server)
         self._sync_template()
+        self._check_server()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        fit_to_screen(self)
+
+    def _check_server(self) -> None:
+        """Checked as it is typed: a server address that is not one cannot be tested or saved."""
+        problem = server_url_problem(self.server.text())
+        self.save_button.setEnabled(not problem)
+        self.test_button.setEnabled(not problem)
+        self.server.setAccessibleDescription(problem)
+        self.show_test_result(False, problem)
+
+    def accept(self) -> None:
+        if not server_url_problem(self.server.text()):
+            super().accept()
 
     def set_destinations(self, described: dict[str, str], current: str | None = None) -> None:
         """The picdrop server first, then the imported custom uploaders (name: what it sends)."""
@@ -163,9 +207,19 @@ class SettingsDialog(QDialog):
         self.destination_detail.setText(f"Sends: {self._described[name]}" if name else "")
         self.destination_detail.setVisible(bool(name))
 
+    def _on_template_edited(self, text: str) -> None:
+        self._custom_template = text
+        self._sync_template()
+
     def _sync_template(self) -> None:
-        is_template = self.link_format.currentData() == LinkFormat.TEMPLATE.value
+        """The custom template, editable; for the other formats what they write, greyed."""
+        fmt = LinkFormat(self.link_format.currentData())
+        is_template = fmt is LinkFormat.TEMPLATE
         self.template.setEnabled(is_template)
+        shown = self._custom_template if is_template else fmt.template
+        if self.template.text() != shown:
+            self.template.setText(shown)
+        self.placeholders.setVisible(is_template)
         unknown = unknown_placeholders(self.template.text()) if is_template else []
         self.template_warning.setText(
             "Unknown placeholders stay as they are: " + ", ".join(f"{{{u}}}" for u in unknown)
@@ -180,6 +234,10 @@ class SettingsDialog(QDialog):
             f"color: {(colors.success if ok else colors.danger).name()};"
         )
         self.test_result.setText(printable(message))
+        self.test_result.setVisible(bool(message))
+        # A longer sentence needs more lines: grow the dialog rather than clip them.
+        self.layout().activate()
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def _after_capture_choice(self, config: AppConfig) -> QComboBox:
         self.after_capture = QComboBox()
@@ -201,7 +259,8 @@ class SettingsDialog(QDialog):
             server_url=self.server.text().strip().rstrip("/"),
             destination=self.destination.currentData() or "",
             link_format=LinkFormat(self.link_format.currentData()),
-            link_template=self.template.text(),
+            link_template=self._custom_template,
+            default_expiry=self.expiry.currentData() or "",
             parallel_uploads=self.parallel.value(),
             auto_copy=self.auto_copy.isChecked(),
             strip_metadata=self.strip.isChecked(),

@@ -17,7 +17,7 @@ def style_sheet(palette: QPalette) -> str:
     return f"""
     #Header {{ background: transparent; }}
     #AppTitle {{ font-size: 17pt; font-weight: 600; }}
-    #Muted {{ color: {theme.rgba(c.muted)}; }}
+    #Muted {{ color: {c.muted.name()}; }}
     #DropTitle {{ font-size: 13pt; font-weight: 600; }}
     #RowName {{ font-weight: 600; }}
     #Badge {{ border-radius: 8px; padding: 1px 8px; font-size: 9pt; font-weight: 600; }}

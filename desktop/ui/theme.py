@@ -116,24 +116,81 @@ def apply_color_scheme(app, dark: bool | None = None) -> None:
         app.setPalette(app.style().standardPalette())
 
 
+# WCAG AA for normal text is 4.5:1; a little above it leaves room for antialiasing.
+TEXT_CONTRAST = 4.6
+
+
+def luminance(color: QColor) -> float:
+    """WCAG relative luminance."""
+
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return (
+        0.2126 * channel(color.redF())
+        + 0.7152 * channel(color.greenF())
+        + 0.0722 * channel(color.blueF())
+    )
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio, 1 to 21."""
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def blend(color: QColor, background: QColor, alpha: float) -> QColor:
+    """`color` at `alpha` painted over an opaque `background`, as the solid colour seen."""
+    mix = [
+        round(c * alpha + b * (1 - alpha))
+        for c, b in zip(color.getRgb()[:3], background.getRgb()[:3], strict=True)
+    ]
+    return QColor(*mix)
+
+
+def readable(color: QColor, *backgrounds: QColor, minimum: float = TEXT_CONTRAST) -> QColor:
+    """`color`, darkened or lightened just enough to read on every background (a theme's
+    selection colour used as a link colour can be 1.7:1 on its own cards)."""
+    darker = sum(luminance(b) for b in backgrounds) / len(backgrounds) > 0.18
+    result = QColor(color)
+    result.setAlpha(255)
+    for _step in range(40):
+        if min(contrast(result, b) for b in backgrounds) >= minimum:
+            break
+        result = result.darker(110) if darker else result.lighter(112)
+        if not darker and result.lightness() >= 250:
+            result = QColor("#ffffff")
+    return result
+
+
 class Colors:
-    """Semantic colours picked for the current palette's brightness."""
+    """Semantic colours picked for the current palette: every colour used for text reads at
+    WCAG AA (4.5:1) on both the window and the cards, whatever the theme."""
 
     def __init__(self, palette: QPalette | None = None) -> None:
         palette = palette or QGuiApplication.palette()
         dark = is_dark(palette)
-        self.accent = palette.color(QPalette.ColorRole.Highlight)
-        self.text = palette.color(QPalette.ColorRole.WindowText)
-        self.muted = QColor(self.text)
-        self.muted.setAlphaF(0.62)
-        self.success = QColor("#3fb96b" if dark else "#1f8a4c")
-        self.danger = QColor("#ff6b6b" if dark else "#c62828")
-        self.warning = QColor("#f0b429" if dark else "#9a6700")
+        self.window = palette.color(QPalette.ColorRole.Window)
         self.card = palette.color(QPalette.ColorRole.Base)
+        grounds = (self.window, self.card)
+        self.accent = palette.color(QPalette.ColorRole.Highlight)  # fills and borders
+        self.text = palette.color(QPalette.ColorRole.WindowText)
+        self.muted = readable(blend(self.text, self.card, 0.62), *grounds)
+        # A theme's link colour, unless it is no colour at all (pure blue on dark themes).
+        link = palette.color(QPalette.ColorRole.Link)
+        self.link = readable(link if contrast(link, self.card) >= 3 else self.accent, *grounds)
+        self.success = readable(QColor("#3fb96b" if dark else "#1f8a4c"), *grounds)
+        self.danger = readable(QColor("#ff6b6b" if dark else "#c62828"), *grounds)
+        self.warning = readable(QColor("#f0b429" if dark else "#9a6700"), *grounds)
         self.border = QColor(self.text)
         self.border.setAlphaF(0.14)
         self.subtle = QColor(self.accent)
         self.subtle.setAlphaF(0.10)
+
+    def badge(self, color: QColor) -> tuple[QColor, QColor]:
+        """A state badge's text and its tinted background, readable together."""
+        background = blend(color, self.card, 0.13)
+        return readable(color, background), background
 
 
 def rgba(color: QColor) -> str:

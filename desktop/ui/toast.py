@@ -1,10 +1,13 @@
-"""A short notice ("Link copied") floating at the bottom of the window, then fading out of view."""
+"""A short notice ("Link copied") floating at the top of the window, over the header, where it
+never hides an upload's link; then it goes."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QFont, QPainter
 from PySide6.QtWidgets import QWidget
+
+from desktop.ui import theme
 
 DURATION_MS = 2500
 
@@ -39,20 +42,17 @@ class Toast(QWidget):
     def reposition(self) -> None:
         parent = self.parentWidget()
         if parent is not None:
-            self.move(
-                QPoint((parent.width() - self.width()) // 2, parent.height() - self.height() - 28)
-            )
+            self.move(QPoint((parent.width() - self.width()) // 2, 14))
 
     def paintEvent(self, event) -> None:
-        palette = self.palette()
-        background = QColor(palette.color(QPalette.ColorRole.WindowText))
-        background.setAlphaF(0.88)
+        colors = theme.Colors(self.palette())
+        background = theme.blend(colors.text, colors.window, 0.9)  # the inverse of the window
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(background)
         rect = QRectF(self.rect())
         painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
-        painter.setPen(palette.color(QPalette.ColorRole.Window))
+        painter.setPen(theme.readable(colors.window, background))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self._text)
         painter.end()

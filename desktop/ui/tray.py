@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from desktop import APP_DISPLAY_NAME
 from desktop.core.activity import Activity
 from desktop.core.printable import printable
+from desktop.core.units import human_age
 from desktop.ui import theme
 from desktop.ui.queue import thumbnail_pixmap
 from desktop.ui.tray_icons import panel_variant, ring_step, tray_icon
@@ -31,6 +32,7 @@ class RecentEntry:
     name: str
     url: str
     thumbnail: bytes | None = None
+    created_at: float = 0.0  # shown as "5 min ago": two "shot.png" tell apart
 
 
 def elide(text: str, width: int = NAME_WIDTH) -> str:
@@ -44,6 +46,7 @@ class TrayIcon(QObject):
     capture_screen = Signal()
     recent_chosen = Signal(str)  # history key
     destination_chosen = Signal(str)  # an imported custom uploader; "": the picdrop server
+    expiry_chosen = Signal(str)  # how long the next uploads live ("1d"...; "": server default)
     show_window = Signal()
     pause_toggled = Signal(bool)  # True: pause
     open_settings = Signal()
@@ -87,15 +90,19 @@ class TrayIcon(QObject):
         paused: bool,
         destinations: list[str] | None = None,
         current: str = "",
+        expiry: tuple[list[tuple[str, str]], str] | None = None,
     ) -> None:
         """`destinations`: imported custom uploaders; with any, an "Upload to" menu switches
-        between them and the picdrop server (`current`, "" for the server)."""
+        between them and the picdrop server (`current`, "" for the server). `expiry`: the
+        (name, label) choices for how long new uploads live and the one chosen."""
         self._paused = paused
         menu = self.menu
         menu.clear()
         self._add(menu, "Upload clipboard", "clipboard", self.upload_clipboard.emit)
         self._add(menu, "Upload files…", "upload", self.upload_files.emit)
         self._add(menu, "Capture screen…", "capture", self.capture_screen.emit)
+        if expiry is not None:
+            self._add_expiry(menu, *expiry)
         if destinations:
             self._add_destinations(menu, destinations, current)
         menu.addSeparator()
@@ -103,7 +110,7 @@ class TrayIcon(QObject):
         heading.setEnabled(False)
         ratio = self._ratio()
         for entry in recent[:RECENT_COUNT]:
-            action = menu.addAction(elide(entry.name))
+            action = menu.addAction(f"{elide(entry.name)}  ·  {human_age(entry.created_at)}")
             action.setObjectName("recent")
             action.setData(entry.key)
             action.setToolTip(printable(f"Copy {entry.url}"))
@@ -127,6 +134,16 @@ class TrayIcon(QObject):
             action.setCheckable(True)
             action.setChecked(name == current)
             action.triggered.connect(lambda _=False, n=name: self.destination_chosen.emit(n))
+
+    def _add_expiry(self, menu: QMenu, choices: list[tuple[str, str]], current: str) -> None:
+        labels = dict(choices)
+        submenu = menu.addMenu(f"New uploads: {labels.get(current, labels[''])}")
+        submenu.setObjectName("expiry")
+        for name, label in choices:
+            action = submenu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            action.triggered.connect(lambda _=False, n=name: self.expiry_chosen.emit(n))
 
     def _add(self, menu: QMenu, text: str, icon_name: str, slot) -> QAction:
         action = menu.addAction(theme.icon(icon_name), text)

@@ -69,7 +69,10 @@ def on_editor(editor) -> None:
 app.capture_flow.capture.overlay_shown.connect(on_overlay)
 app.capture_flow.editor_shown.connect(on_editor)
 app.start()
-app.window.move(560, 420)  # away from the known window the tests capture
+# Beside the known window the tests capture (at +40+60, 240x160), all of it on the 1024x768
+# screen (the window is kept inside its screen).
+app.window.resize(660, 480)
+app.window.move(330, 270)
 
 
 def ready() -> None:

@@ -1,7 +1,9 @@
 """Another program's window to drag a file from, under an X server: `python drag_source_app.py
 FILE X Y`. Shows a small window at (X, Y), prints `ready X Y W H` once it is on screen, and on
-each mouse press starts a real drag (QDrag) of FILE's URL, as a file manager does; prints
-`drag ended` when the drag is over. Runs until killed."""
+each mouse press starts a real drag (QDrag) of FILE's URL offering Copy and Move with Move
+proposed, as a file manager that deletes the original after a Move does; prints `drag ended
+ACTION` (copy, move, link or ignore: what the target took) when the drag is over. Runs until
+killed."""
 
 import sys
 from pathlib import Path
@@ -22,8 +24,10 @@ class DragSource(QWidget):
         mime.setUrls([QUrl.fromLocalFile(str(self.file))])
         drag = QDrag(self)
         drag.setMimeData(mime)
-        drag.exec(Qt.DropAction.CopyAction)
-        print("drag ended", flush=True)
+        action = drag.exec(
+            Qt.DropAction.CopyAction | Qt.DropAction.MoveAction, Qt.DropAction.MoveAction
+        )
+        print(f"drag ended {action.name.removesuffix('Action').lower()}", flush=True)
 
 
 def when_exposed(window: QWidget) -> None:

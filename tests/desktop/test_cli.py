@@ -19,9 +19,15 @@ from PIL import Image, ImageChops
 from PySide6.QtCore import QSettings
 
 from desktop.clipboard import LinkCopier
-from desktop.commands.status import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from desktop.commands.status import (
+    EXIT_CLOSED_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+)
 from desktop.core.config import AppConfig
-from desktop.core.history import HistoryStore
+from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.jobs import JobState
 from desktop.instance import InstanceServer
 from desktop.remote import RemoteRequests
@@ -79,8 +85,8 @@ def test_upload_prints_only_links_and_records_history(
 @pytest.mark.parametrize(
     ("fmt", "pattern"),
     [
-        ("markdown", r"!\[picture-1\.png\]\(http://\S+\.png\)"),
-        ("html", r'<a href="http://\S+"><img src="http://\S+\.png" alt="picture-1\.png" .*></a>'),
+        ("markdown", r"!\[image\]\(http://\S+\.png\)"),
+        ("html", r'<a href="http://\S+"><img src="http://\S+\.png" alt="image" .*></a>'),
         ("bbcode", r"\[url=http://\S+\]\[img\]http://\S+\.png\[/img\]\[/url\]"),
     ],
 )
@@ -391,3 +397,38 @@ def test_without_the_app_a_clipboard_tool_keeps_the_link(
         ["xclip", "-o", "-selection", "clipboard"], env=env, capture_output=True, timeout=10
     )
     assert pasted.stdout.decode() == result.stdout.decode().strip()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("history", "--json"),
+        ("history",),
+        ("history", "--limit", "1"),
+    ],
+)
+def test_a_closed_output_pipe_ends_quietly(picdrop_env, client_dir, args) -> None:
+    """`picdrop history --json | head -c 100`: no traceback, the SIGPIPE status."""
+    store = HistoryStore(client_dir / "history.sqlite3")
+    for i in range(3):
+        item = HistoryItem(
+            key=f"k{i}", idem_key=f"k{i}", batch="b", name=f"shot-{i}.png", size=10,
+            mime="image/png", state=JobState.QUEUED, server="http://127.0.0.1:9", created_at=i,
+        )  # fmt: skip
+        store.add_queued(item, b"x")
+    store.close()
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte, as `head` after 100 bytes
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "desktop", *args, "--data-dir", str(client_dir)],
+            cwd=REPO,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=picdrop_env(),
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == b""
+    assert result.returncode == EXIT_CLOSED_PIPE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import random
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from desktop.core.api import ApiError, ServerUnreachable
+from desktop.core.convert import NotAnImage
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.intake import (
     MAX_DOWNLOAD_BYTES,
@@ -26,6 +28,7 @@ from desktop.core.intake import (
 )
 from desktop.core.jobs import Job, JobQueue, JobState
 from desktop.core.links import LinkFormat, LinkInfo, format_link, format_links, unknown_placeholders
+from desktop.core.prepare import prepare
 from desktop.core.printable import printable
 from desktop.core.retry import RetryPolicy
 
@@ -46,11 +49,11 @@ INFO = LinkInfo(
     [
         (LinkFormat.URL, "https://p.example/aB3dE5gH7j.png"),
         (LinkFormat.PAGE_URL, "https://p.example/aB3dE5gH7j"),
-        (LinkFormat.MARKDOWN, "![cat (1).png](https://p.example/aB3dE5gH7j.png)"),
+        (LinkFormat.MARKDOWN, "![image](https://p.example/aB3dE5gH7j.png)"),
         (
             LinkFormat.HTML,
             '<a href="https://p.example/aB3dE5gH7j"><img src="https://p.example/aB3dE5gH7j.png" '
-            'alt="cat [1].png" width="640" height="480"></a>',
+            'alt="image" width="640" height="480"></a>',
         ),
         (
             LinkFormat.BBCODE,
@@ -60,6 +63,13 @@ INFO = LinkInfo(
 )
 def test_link_formats(fmt: LinkFormat, expected: str) -> None:
     assert format_link(INFO, fmt) == expected
+
+
+@pytest.mark.parametrize("fmt", list(LinkFormat))
+def test_the_local_file_name_leaves_only_when_the_template_asks(fmt: LinkFormat) -> None:
+    """The alt text is neutral: a file name like photo_gps.jpg tells about the uploader."""
+    assert "cat" not in format_link(INFO, fmt, fmt.template)
+    assert "cat [1].png" in format_link(INFO, LinkFormat.TEMPLATE, "![{name}]({url})")
 
 
 def test_template_fills_every_placeholder_and_leaves_other_braces() -> None:
@@ -286,3 +296,82 @@ def test_printable_escapes_every_control_character(text, shown) -> None:
     assert printable(text) == shown
     # The escapes are JSON's: an escaped JSON line still decodes to the original.
     assert json.loads(printable(json.dumps({"v": text}, ensure_ascii=False))) == {"v": text}
+
+
+# -- converting on this computer ---------------------------------------------------------------
+def with_exif(fmt: str, mode: str = "RGB") -> bytes:
+    from PIL import Image
+
+    image = Image.new(mode, (30, 20), (255, 99, 71, 128) if mode == "RGBA" else "tomato")
+    exif = Image.Exif()
+    exif[0x0112] = 8  # orientation: 270°
+    exif[0x0110] = "Secret Camera"
+    exif.get_ifd(0x8825)[2] = (52.0, 31.0, 12.0)
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "mime", "name"),
+    [
+        ("TIFF", "RGB", "image/png", "a.png"),
+        ("TIFF", "RGBA", "image/png", "a.png"),
+        ("AVIF", "RGB", "image/jpeg", "a.jpg"),
+        ("AVIF", "RGBA", "image/png", "a.png"),  # transparency kept: PNG, not JPEG
+        ("HEIF", "RGB", "image/jpeg", "a.jpg"),
+    ],
+)
+def test_conversion_is_upright_and_has_no_metadata(fmt, mode, mime, name) -> None:
+    from PIL import Image
+
+    if fmt == "HEIF":
+        pytest.importorskip("pillow_heif")
+    prepared = prepare(f"a.{fmt.lower()}", with_exif(fmt, mode), thumbnail=False)
+    assert (prepared.mime, prepared.name, prepared.converted_from) == (mime, name, fmt)
+    assert b"Secret Camera" not in prepared.data and b"Exif" not in prepared.data
+    with Image.open(io.BytesIO(prepared.data)) as image:
+        assert image.size == (20, 30) and not image.getexif()
+        assert ("A" in image.mode) is (mode == "RGBA")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"", "thing.png is empty, so nothing was sent"),
+        (b"plain text", "thing.png is not an image, so nothing was sent"),
+        (b"%PDF-1.7 a document", "thing.png is not an image, so nothing was sent"),
+    ],
+)
+def test_what_is_not_an_image_is_refused_by_prepare(data, said) -> None:
+    with pytest.raises(NotAnImage, match=said):
+        prepare("thing.png", data, thumbnail=False)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+        requests.exceptions.InvalidURL(
+            "Failed to parse: Host 'not a url' contains invalid character"
+        ),
+        requests.exceptions.InvalidHeader("Invalid leading whitespace"),
+    ],
+)
+def test_what_a_person_reads_is_a_sentence_not_an_exception(error, monkeypatch) -> None:
+    """Raw exception text ("Failed to parse…", class names) never reaches a row."""
+    from desktop.core.api import PicdropClient, PicdropError
+    from desktop.core.uploader import describe_error
+
+    client = PicdropClient("https://img.example.com")
+
+    def fail(*_a, **_kw):
+        raise error
+
+    monkeypatch.setattr(client.session, "request", fail)
+    with pytest.raises(PicdropError) as failed:
+        client.health()
+    said = describe_error(failed.value)
+    assert said.startswith("Cannot reach https://img.example.com") or "img.example.com" in said
+    for raw in ("Failed to parse", "SSL:", "Error", "Invalid"):
+        assert raw not in said

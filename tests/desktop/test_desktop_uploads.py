@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 
 import pytest
 import requests
@@ -32,8 +33,9 @@ def drop(widget, mime: QMimeData) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted(), "the drop zone refused the drag"
-    assert widget.hovering
+    assert enter.isAccepted(), "the window refused the drag"
+    assert enter.dropAction() == Qt.DropAction.CopyAction
+    assert widget.window().drops.hovering
     event = QDropEvent(
         pos,
         Qt.DropAction.CopyAction,
@@ -42,7 +44,7 @@ def drop(widget, mime: QMimeData) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, event)
-    assert not widget.hovering
+    assert not widget.window().drops.hovering
 
 
 def same_pixels(a: bytes, b: bytes) -> bool:
@@ -177,7 +179,7 @@ def test_drop_zone_refuses_what_it_cannot_take(make_service, make_window, live_s
     )
     QApplication.sendEvent(window.drop_zone, enter)
     assert not enter.isAccepted()
-    assert not window.drop_zone.hovering
+    assert not window.drops.hovering
 
 
 def test_paste_uploads_the_clipboard_image(live_server, make_service, make_window, qtbot, qapp):
@@ -274,16 +276,39 @@ def test_503_twice_then_201_stores_exactly_one_image(
     assert requests.get(job.result.url, timeout=10).status_code == 200
 
 
-def test_415_shows_the_servers_sentence_on_the_row(
-    live_server, make_service, make_window, samples, tmp_path, qtbot
+def photo(fmt: str, *, alpha: bool = False) -> bytes:
+    """A 60x40 image in `fmt`, with EXIF saying: a GPS position, and turn it upright (6: 90°)."""
+    image = Image.new("RGBA" if alpha else "RGB", (60, 40), "tomato")
+    image.paste("navy", (0, 0, 30, 40))  # left half navy: shows which way it was turned
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif.get_ifd(0x8825)[2] = (52.0, 31.0, 12.0)
+    out = io.BytesIO()
+    image.save(out, fmt, **({} if fmt == "BMP" else {"exif": exif.tobytes()}))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "sent_as", "note"),
+    [
+        ("BMP", "scan.bmp", "scan.png", "Converted from BMP to PNG"),
+        ("TIFF", "scan.tiff", "scan.png", "Converted from TIFF to PNG"),
+        ("HEIF", "IMG_0001.HEIC", "IMG_0001.jpg", "Converted from HEIF to JPEG"),
+        ("AVIF", "photo.avif", "photo.jpg", "Converted from AVIF to JPEG"),
+    ],
+)
+def test_formats_the_server_refuses_are_converted_here(
+    live_server, make_service, make_window, tmp_path, qtbot, fmt, name, sent_as, note
 ):
+    if fmt == "HEIF":
+        pytest.importorskip("pillow_heif")
     service = make_service(live_server.url)
     window = make_window(service)
-    path = tmp_path / "scan.bmp"
-    path.write_bytes(samples.bmp())
-    with pytest.raises(ApiError) as direct:
+    path = tmp_path / name
+    path.write_bytes(photo(fmt))
+    with pytest.raises(ApiError) as direct:  # as it is, the server refuses it
         PicdropClient(live_server.url).upload(
-            path.read_bytes(), "scan.bmp", "image/bmp", idempotency_key="x" * 32
+            path.read_bytes(), name, "application/octet-stream", idempotency_key="x" * 32
         )
     assert direct.value.status == 415
 
@@ -291,15 +316,44 @@ def test_415_shows_the_servers_sentence_on_the_row(
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
         drop(window.drop_zone, mime)
+    (job,) = service.jobs()
+    assert job.state is JobState.DONE, job.error
+    assert job.name == sent_as
+    assert note in window.queue_view.row(job.key).meta.text()
+    served = requests.get(job.result.url, timeout=10).content
+    with Image.open(io.BytesIO(served)) as image:
+        assert not image.getexif() and "xmp" not in image.info
+        upright = image.convert("RGB")
+    if fmt == "BMP":  # no EXIF: as it was
+        assert upright.size == (60, 40)
+        assert upright.getpixel((5, 20))[2] > 100 > upright.getpixel((55, 20))[2]
+    else:  # turned upright by its EXIF orientation: navy (the left half) is on top now
+        assert upright.size == (40, 60)
+        assert upright.getpixel((20, 5))[2] > 100 > upright.getpixel((20, 55))[2]
 
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("notes.txt", b"a shopping list\n"), ("fake.png", b"not a png, a private note\n")],
+)
+def test_what_is_not_an_image_is_refused_before_any_byte_is_sent(
+    live_server, make_service, make_window, fault_proxy, tmp_path, qtbot, name, content
+):
+    proxy = fault_proxy(live_server.url)
+    service = make_service(proxy.url)
+    window = make_window(service)
+    path = tmp_path / name
+    path.write_bytes(content)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        drop(window.drop_zone, mime)
     (job,) = service.jobs()
     row = window.queue_view.row(job.key)
     assert job.state is JobState.FAILED
-    assert row.badge.text() == "Failed"
-    assert row.detail.isVisibleTo(row)
-    assert direct.value.message in row.detail.text()
-    assert row.detail.text().startswith("Refused by the server: ")
-    assert row.retry_button.isVisibleTo(row)
+    assert row.detail.text().startswith(f"{name} is not an image, so nothing was sent.")
+    assert not row.retry_button.isVisibleTo(row)  # a permanent refusal: retrying cannot help
+    assert (proxy.upload_attempts, proxy.body_bytes) == (0, 0)
 
 
 def test_batch_completes_when_the_server_is_killed_and_comes_back(
@@ -335,3 +389,28 @@ def test_batch_completes_when_the_server_is_killed_and_comes_back(
     assert sorted(catalog.sha256s(backend_process.data_dir)) == sorted(
         j.result.sha256 for j in jobs
     )
+
+
+class LongestWait(random.Random):
+    """Backoff jitter at its ceiling: the wait is exactly the policy's cap."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_retry_now_ends_a_waiting_rows_backoff(
+    live_server, make_service, make_window, fault_proxy, images, qtbot
+):
+    proxy = fault_proxy(live_server.url, fail_uploads=1)
+    policy = RetryPolicy(max_attempts=3, base=600, cap=600, rng=LongestWait())
+    service = make_service(proxy.url, policy=policy)
+    window = make_window(service)
+    service.enqueue(file_sources(images(1)))
+    qtbot.waitUntil(lambda: any(j.waiting for j in service.jobs()), timeout=TIMEOUT)
+    (job,) = service.jobs()
+    row = window.queue_view.row(job.key)
+    assert "retrying in 600 s" in row.detail.text()
+    assert row.retry_button.isVisibleTo(row) and row.retry_button.toolTip() == "Retry now"
+    with qtbot.waitSignal(service.job_done, timeout=TIMEOUT):
+        row.retry_button.click()  # not ten minutes from now
+    assert job.state is JobState.DONE and proxy.upload_attempts == 2

@@ -433,7 +433,10 @@ def test_a_dropped_sxcu_is_imported_and_the_app_uploads_there(
         # Chosen in the tray's "Upload to" menu, which shows the one in use.
         assert app.tray is not None
         app.tray.menu.aboutToShow.emit()
-        (choices,) = [a.menu() for a in app.tray.menu.actions() if a.menu()]
+        (choices,) = [
+            a.menu() for a in app.tray.menu.actions()
+            if a.menu() and a.menu().objectName() == "destinations"
+        ]  # fmt: skip
         assert choices.title() == "Upload to: picdrop server"
         assert [(a.text(), a.isChecked()) for a in choices.actions()] == [
             ("picdrop server", True),

@@ -221,13 +221,16 @@ def test_a_folder_is_expanded_by_its_staging_worker(rig: Rig, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("script", "state", "tries", "unreachable"),
+    ("script", "state", "tries", "unreachable", "can_retry"),
     [
-        ([], JobState.DONE, 1, False),
-        ([ApiError(503, "Busy")], JobState.DONE, 2, False),  # retried, same key
-        ([ApiError(429, "Slow down", retry_after=0)], JobState.DONE, 2, False),
-        ([ApiError(400, "Not an image")], JobState.FAILED, 1, False),  # final: never retried
-        ([ServerUnreachable("http://dest.test", "refused")] * 3, JobState.FAILED, 3, True),
+        ([], JobState.DONE, 1, False, False),
+        ([ApiError(503, "Busy")], JobState.DONE, 2, False, False),  # retried, same key
+        ([ApiError(429, "Slow down", retry_after=0)], JobState.DONE, 2, False, False),
+        # Final, never retried, and no Retry offered: the same bytes get the same answer.
+        ([ApiError(400, "Not an image")], JobState.FAILED, 1, False, False),
+        ([ApiError(415, "Not a type we take")], JobState.FAILED, 1, False, False),
+        ([ApiError(503, "Busy")] * 3, JobState.FAILED, 3, False, True),
+        ([ServerUnreachable("http://dest.test", "refused")] * 3, JobState.FAILED, 3, True, True),
     ],
 )
 def test_send_outcomes(
@@ -237,6 +240,7 @@ def test_send_outcomes(
     state: JobState,
     tries: int,
     unreachable: bool,
+    can_retry: bool,
 ) -> None:
     rig.host.script = list(script)
     rig.pipeline.enqueue([BytesSource(png(), "a.png")])
@@ -248,9 +252,12 @@ def test_send_outcomes(
     assert {s.idem_key for s in rig.host.sent} == {job.idem_key}
     item = history.get(job.key)
     assert item is not None and item.state is state
+    assert job.can_retry is can_retry
     if state is JobState.FAILED:
         assert item.error == job.error != ""
         assert history.payload(job.key) is not None  # kept for a retry
+        rig.pipeline.retry(job.key)
+        assert (job.state is not JobState.FAILED) is can_retry  # started again, or not
 
 
 def test_parallel_limit_and_pause(rig: Rig) -> None:
@@ -359,3 +366,32 @@ def test_metadata_is_removed_for_every_host_but_a_picdrop_server_when_turned_off
     (sent,) = host.sent
     leaked = [s for s in samples.JPEG_SECRETS if s in sent.data]
     assert (leaked == []) is stripped
+
+
+@dataclass
+class SendsThenLosesTheServer:
+    """Every try sends the whole body, then the connection drops before any answer."""
+
+    def upload(self, data: bytes, name: str, mime: str, *, progress, **_kw) -> UploadResult:
+        progress(0, len(data))
+        progress(len(data) // 2, len(data))
+        progress(len(data), len(data))
+        raise ServerUnreachable("http://dest.test", "the connection was reset")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_waiting_upload_shows_no_speed(history: HistoryStore) -> None:
+    loop = Loop()
+    pipeline = Pipeline(
+        history, "http://dest.test", Recorder(), start=loop.start, post=loop.post,
+        policy=RetryPolicy(max_attempts=5, base=0.0, cap=0.0),
+        client_factory=lambda _d: SendsThenLosesTheServer(),
+    )  # fmt: skip
+    pipeline.enqueue([BytesSource(png(), "a.png")])
+    (job,) = pipeline.queue
+    while not job.status:  # staged, then sent until the first wait is reported
+        loop.step_work() if not loop.reports else loop.reports.pop(0)()
+    assert job.sent == 0 and job.speed == 0.0
+    pipeline.stop()

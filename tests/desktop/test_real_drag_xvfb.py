@@ -1,10 +1,12 @@
 """A ShareX custom uploader dragged for real onto the running app, under an X server: another
-program's window starts a drag of the `.sxcu` file (XDND between two processes), xdotool moves the
-real pointer onto the app's drop zone and lets go, and the app imports the uploader."""
+program's window starts a drag of the `.sxcu` file (XDND between two processes) offering Move,
+xdotool moves the real pointer onto the app's window (its list, not the drop zone: the whole
+window takes drops) and lets go, and the app imports the uploader, taking it as a copy."""
 
 from __future__ import annotations
 
 import json
+import selectors
 import subprocess
 import sys
 import time
@@ -16,11 +18,21 @@ from desktop.core.destinations import DestinationStore
 from desktop.core.paths import destinations_dir
 from tests.conftest import require_program
 from tests.desktop.conftest import HERE, REPO
-from tests.desktop.test_capture_xvfb import read_line
 
 SOURCE_X, SOURCE_Y = 880, 660  # below and right of the app's window, which opens at 0,0
-# The drop zone sits under the header and the tabs, about 110 to 270 px from the window's top.
-DROP_ZONE_DEPTH = 150
+# Below the drop zone, on the (empty) upload list.
+LIST_DEPTH = 420
+
+
+def read_line(process: subprocess.Popen, timeout: float) -> str:
+    """The child's next stdout line, waiting at most `timeout` seconds for it."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                return process.stdout.readline().decode().strip()
+    raise AssertionError(f"no output from the drag source within {timeout} s")
 
 
 def window_geometry(name: str, env: dict[str, str]) -> dict[str, int]:
@@ -95,15 +107,16 @@ def test_a_sxcu_dragged_onto_the_window_is_imported(
         x, y, width, height = map(int, ready[1:])
         start = (x + width // 2, y + height // 2)
         window = window_geometry("picdrop", env)
-        target = (window["X"] + window["WIDTH"] // 2, window["Y"] + DROP_ZONE_DEPTH)
+        target = (window["X"] + window["WIDTH"] // 2, window["Y"] + LIST_DEPTH)
         assert store.names() == []
 
         # Twice at most: the first gesture can race the X server and the two programs starting.
         for _attempt in range(2):
             drag(start, target, env)
-            assert read_line(source, 10) == "drag ended"
+            ended = read_line(source, 10)
             if imported(store, timeout=3):
                 break
+        assert ended == "drag ended copy"  # never Move: the source keeps its file
         assert app.poll() is None, app.log_path.read_text()
         assert imported(store, timeout=0) == {
             "Dropped": "POST http://127.0.0.1:9/upload (MultipartFormData)"

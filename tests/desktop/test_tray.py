@@ -1,6 +1,6 @@
 """The tray icon's menu and state, offscreen, against a real backend on 127.0.0.1: its actions
 upload what they say, recent uploads copy their links, the icon and tooltip follow progress,
-notifications come once per upload and once per failure."""
+one notification per batch (with counts), failures announced once, when final."""
 
 from __future__ import annotations
 
@@ -142,8 +142,8 @@ def test_menu_is_rebuilt_on_open_and_recent_uploads_copy_links(
     qtbot.waitUntil(lambda: all(i.thumbnail for i in service.history.recent_done(5)))
     tray.menu.aboutToShow.emit()  # what opening the menu does
     recent = tray.recent_actions()
-    # The five newest, newest first, each with its thumbnail.
-    assert [a.text() for a in recent] == [j.name for j in reversed(jobs)][:5]
+    # The five newest, newest first, each with its thumbnail and its age (two "shot.png" differ).
+    assert [a.text() for a in recent] == [f"{j.name}  ·  just now" for j in reversed(jobs)][:5]
     assert all(not a.icon().isNull() for a in recent)
     assert tray.action("Recent uploads").isEnabled() is False
 
@@ -198,6 +198,21 @@ def test_tooltip_and_icon_follow_progress(
     assert tray.tray.icon().cacheKey() == idle_icon
     percents = [int(m.group(1)) for t in seen if (m := pattern.fullmatch(t))]
     assert percents == sorted(percents), "progress went backwards"
+
+
+def test_a_batch_is_one_clipboard_write_and_one_notification(
+    live_server, make_service, make_tray, images, qtbot, qapp
+) -> None:
+    service = make_service(live_server.url, parallel=2)
+    _tray, _controller, notes = make_tray(service)
+    writes: list[str] = []
+    qapp.clipboard().dataChanged.connect(lambda: writes.append(qapp.clipboard().text()))
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        service.enqueue(file_sources(images(5)))
+    jobs = service.jobs()
+    assert all(j.state is JobState.DONE for j in jobs)
+    assert writes == ["\n".join(j.result.url for j in jobs)]  # once, every link, in order
+    assert notes == [("5 links copied", "picture-1.png, picture-2.png and 3 more")]
 
 
 def test_finished_uploads_notify_and_failures_notify_once(
