@@ -121,6 +121,7 @@ class PicdropApp(QObject):
             qt_app.clipboard(),
             lambda: self.config,
             self,
+            expires=self.window.expires,
         )
 
         self.tray: TrayIcon | None = None
@@ -381,7 +382,8 @@ class PicdropApp(QObject):
 def connect_server_actions(
     actions: ServerActions, window: MainWindow, uploads: UploadService
 ) -> None:
-    """The window's "Delete" and "Test" go to the server actions; their answers come back."""
+    """The window's "Delete", "Test" and History's image fetches go to the server actions;
+    their answers come back."""
     window.delete_requested.connect(actions.delete_remote)
     window.test_connection.connect(lambda url: actions.test_connection(url or uploads.server_url))
     actions.deleted.connect(uploads.mark_deleted)
@@ -391,6 +393,10 @@ def connect_server_actions(
     )
     window.servers_to_check.connect(actions.check_servers)
     actions.server_checked.connect(window.show_server_reachability)
+    window.history_image_requested.connect(actions.fetch_image)
+    actions.image_fetched.connect(window.receive_history_image)
+    actions.image_saved.connect(lambda _key, path: window.show_notice(f"Saved {Path(path).name}"))
+    actions.fetch_failed.connect(lambda _key, sentence: window.show_notice(sentence))
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:

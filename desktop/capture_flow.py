@@ -42,12 +42,15 @@ class CaptureFlow(QObject):
         clipboard: QClipboard,
         config: Callable[[], AppConfig],
         parent: QObject | None = None,
+        *,
+        expires: Callable[[], str | None] = lambda: None,
     ) -> None:
         super().__init__(parent)
         self.capture = capture
         self.service = service
         self.clipboard = clipboard
         self.config = config
+        self.expires = expires  # the lifetime chosen for the next uploads (the window's)
         self.editor: MarkupEditor | None = None
         self._after = AfterCapture.EDITOR
         capture.captured.connect(self._on_captured)
@@ -99,7 +102,7 @@ class CaptureFlow(QObject):
     @Slot(bytes)
     def upload(self, png: bytes) -> None:
         name = time.strftime("screenshot-%Y-%m-%d-%H%M%S.png")
-        batch = self.service.enqueue([BytesSource(png, name, "image/png")])
+        batch = self.service.enqueue([BytesSource(png, name, "image/png")], expires=self.expires())
         (job,) = self.service.queue.batch_jobs(batch)
         self.outcome.emit(Outcome.UPLOADING, job.key)
 

@@ -1,13 +1,15 @@
 """Server actions outside the upload queue, on their own threads: deleting an upload (History's
-"Delete") and checking a server (Settings' "Test"). Answers come back as signals."""
+"Delete"), fetching an upload's image back (History's "Copy image" and "Save as…") and checking
+a server (Settings' "Test"). Answers come back as signals."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
-from desktop.core.api import PicdropClient, PicdropError
+from desktop.core.api import PicdropClient, PicdropError, fetch_image
 from desktop.core.history import HistoryItem, HistoryStore
 from desktop.core.jobs import JobState
 from desktop.core.server_actions import check_server, delete_upload
@@ -19,6 +21,9 @@ class ServerActions(QObject):
     delete_failed = Signal(str, str)  # history key, sentence
     connection_tested = Signal(str, bool, str)  # server URL, reachable, sentence
     server_checked = Signal(str, bool)  # server URL, reachable (History's servers)
+    image_fetched = Signal(str, bytes)  # history key, the image's bytes
+    image_saved = Signal(str, str)  # history key, the file written
+    fetch_failed = Signal(str, str)  # history key, sentence
 
     _deleted = Signal(str, str)  # key, error ("" when deleted)
 
@@ -41,6 +46,14 @@ class ServerActions(QObject):
         if item is None or not item.image_id or not item.delete_token:
             return
         self.pool.start(lambda: self._delete_worker(item))
+
+    def fetch_image(self, key: str, save_to: str = "") -> None:
+        """Download an upload's image back from its server: into the file `save_to`, or (none
+        given) back to the caller as bytes."""
+        item = self.history.get(key)
+        if item is None or not item.url:
+            return
+        self.pool.start(lambda: self._fetch_worker(item, save_to))
 
     def test_connection(self, url: str) -> None:
         url = url.strip().rstrip("/")
@@ -65,6 +78,24 @@ class ServerActions(QObject):
             self._deleted.emit(item.key, "")
         finally:
             client.close()
+
+    def _fetch_worker(self, item: HistoryItem, save_to: str) -> None:
+        assert item.url
+        try:
+            data = fetch_image(item.url)
+        except PicdropError as exc:
+            self.fetch_failed.emit(item.key, f"Could not fetch {item.name}: {describe_error(exc)}")
+            return
+        if not save_to:
+            self.image_fetched.emit(item.key, data)
+            return
+        try:
+            Path(save_to).write_bytes(data)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            self.fetch_failed.emit(item.key, f"Could not save to {save_to}: {why}")
+        else:
+            self.image_saved.emit(item.key, save_to)
 
     def _health_worker(self, url: str) -> None:
         client = self.client_factory(url)

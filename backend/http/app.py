@@ -102,6 +102,8 @@ def create_app(
         finally:
             for task in tasks:
                 task.cancel()
+            # A pass in a worker thread finishes its step first: nothing writes after the close.
+            await asyncio.gather(*tasks, return_exceptions=True)
             limits.close()
             backend.close()
 

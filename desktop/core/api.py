@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,8 @@ DEFAULT_TIMEOUT = (10.0, 120.0)
 CHUNK = 64 * 1024
 # A picdrop answer (JSON, an error, a redirect) is a few hundred bytes; reading stops past this.
 MAX_ANSWER = 1024 * 1024
+# An image fetched back from a server (History's "Copy image"): far above any server's limit.
+MAX_IMAGE = 256 * 1024 * 1024
 MAX_REDIRECTS = 5
 # How much of a server's error sentence is shown.
 MAX_MESSAGE = 300
@@ -396,6 +399,21 @@ class PicdropClient:
             raise BadAnswer(self.base_url, "the answer is not JSON") from exc
 
 
+def fetch_image(url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> bytes:
+    """The bytes of a published image (History's "Copy image" and "Save as…"), read up to
+    MAX_IMAGE, with the same guarded redirects as every other request; failures as for the API."""
+    origin = urllib.parse.urlsplit(url)
+    label = f"{origin.scheme}://{origin.netloc}"
+    with GuardedSession() as session:
+        session.headers["User-Agent"] = USER_AGENT
+        answer = exchange(session, "GET", url, label, limit=MAX_IMAGE, timeout=timeout)
+    if answer.status >= 400:
+        raise _api_error(answer)
+    if answer.body is None:
+        raise BadAnswer(label, f"the image is larger than {MAX_IMAGE // 2**20} MB")
+    return answer.body
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -405,13 +423,21 @@ class Answer:
     body: bytes | None  # None: longer than MAX_ANSWER (the rest was never read)
 
 
-def exchange(session: requests.Session, method: str, url: str, label: str, **kw: Any) -> Answer:
-    """One HTTP exchange; the answer whatever its status. No answer at all is raised as
-    ServerUnreachable, a broken one as BadAnswer (`label` names the host in the sentence);
-    UploadCancelled passes through."""
+def exchange(
+    session: requests.Session,
+    method: str,
+    url: str,
+    label: str,
+    *,
+    limit: int = MAX_ANSWER,
+    **kw: Any,
+) -> Answer:
+    """One HTTP exchange; the answer whatever its status, its body read up to `limit` bytes. No
+    answer at all is raised as ServerUnreachable, a broken one as BadAnswer (`label` names the
+    host in the sentence); UploadCancelled passes through."""
     try:
         with session.request(method, url, stream=True, **kw) as response:
-            body = read_capped(response, MAX_ANSWER)
+            body = read_capped(response, limit)
     except UploadCancelled:
         raise
     except requests.exceptions.SSLError as exc:

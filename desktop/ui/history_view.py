@@ -61,7 +61,7 @@ def available_actions(items: Iterable[HistoryItem]) -> set[str]:
     if linked:
         actions.add("copy")
     if len(linked) == 1:
-        actions.add("open")
+        actions |= {"open", "more"}
     if any(i.state is JobState.FAILED for i in items):
         actions.add("retry")
     # A custom uploader's host gives a DeletionURL (opened in the browser) and no token.
@@ -93,6 +93,8 @@ class HistoryView(QWidget):
     delete_clicked = Signal(list)
     forget_clicked = Signal(list)
     export_requested = Signal(str, list)  # "csv" or "json", keys ([]: everything listed)
+    image_requested = Signal(str, str)  # key, "copy" or "save": its image, fetched back
+    qr_requested = Signal(str)  # key
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +127,13 @@ class HistoryView(QWidget):
         self.copy_button.setMenu(copy_menu)
         self.copy_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.open_button = self._button("open", "Open in browser")
+        self.more_button = self._button("more", "More: copy image, save as, QR code")
+        more = QMenu(self.more_button)
+        more.addAction("Copy image", lambda: self._image("copy"))
+        more.addAction("Save as…", lambda: self._image("save"))
+        more.addAction("QR code of the link", lambda: self.qr_requested.emit(self._one_key()))
+        self.more_button.setMenu(more)
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.retry_button = self._button("retry", "Retry failed uploads")
         self.delete_button = self._button("trash", "Delete from server")
         self.forget_button = self._button("forget", "Forget (remove from this list)")
@@ -178,7 +187,7 @@ class HistoryView(QWidget):
         self.selection_label = QLabel()
         self.selection_label.setObjectName("Muted")
         actions.addWidget(self.selection_label, 1)
-        for button in (self.copy_button, self.open_button, self.retry_button,
+        for button in (self.copy_button, self.open_button, self.more_button, self.retry_button,
                        self.delete_button, self.forget_button, self.export_button):  # fmt: skip
             actions.addWidget(button)
         layout = QVBoxLayout(self)
@@ -274,6 +283,7 @@ class HistoryView(QWidget):
         actions = available_actions(selected)
         self.copy_button.setEnabled("copy" in actions)
         self.open_button.setEnabled("open" in actions)
+        self.more_button.setEnabled("more" in actions)
         self.retry_button.setEnabled("retry" in actions)
         self.delete_button.setEnabled("delete" in actions)
         self.forget_button.setEnabled("forget" in actions)
@@ -294,6 +304,12 @@ class HistoryView(QWidget):
         if item is not None and item.url and item.state is JobState.DONE:
             self.open_clicked.emit(item.key)
 
+    def _one_key(self) -> str:
+        return self.selected()[0].key
+
+    def _image(self, what: str) -> None:
+        self.image_requested.emit(self._one_key(), what)
+
     def _export(self, fmt: str) -> None:
         self.export_requested.emit(fmt, [i.key for i in self.selected()])
 
@@ -301,7 +317,7 @@ class HistoryView(QWidget):
         if not self.list.indexAt(pos).isValid():
             return
         menu = QMenu(self)
-        for button in (self.copy_button, self.open_button, self.retry_button,
+        for button in (self.copy_button, self.open_button, self.more_button, self.retry_button,
                        self.delete_button, self.forget_button, self.export_button):  # fmt: skip
             if button.menu() is not None:
                 sub = menu.addMenu(button.icon(), button.toolTip())

@@ -67,6 +67,9 @@ class MainWindow(QMainWindow):
     remove_uploader = Signal(str)  # an imported custom uploader to forget
     hidden_to_tray = Signal()  # closed while a tray icon keeps the app running
     servers_to_check = Signal(list)  # server URLs History shows: are they reachable?
+    # A History item's image to fetch back from its server: key, and the file to save it in
+    # ("" to have it copied: `receive_history_image`).
+    history_image_requested = Signal(str, str)
 
     def __init__(
         self,
@@ -200,6 +203,8 @@ class MainWindow(QMainWindow):
         self.history_view.delete_clicked.connect(self.delete_history_items)
         self.history_view.forget_clicked.connect(self.forget_history_items)
         self.history_view.export_requested.connect(self.export_history)
+        self.history_view.image_requested.connect(self._request_history_image)
+        self.history_view.qr_requested.connect(self.show_history_qr)
         # A batch changes history many times a second: applied together, once its writes are in.
         self._history_refresh = QTimer(self, singleShot=True, interval=HISTORY_REFRESH_MS)
         self._history_refresh.timeout.connect(self.refresh_history)
@@ -388,9 +393,44 @@ class MainWindow(QMainWindow):
     def show_qr(self, key: str) -> None:
         info = self.uploads.link_info(key)
         if info:
-            dialog = QrDialog(info.page_url, self)
-            dialog.exec()
-            dialog.deleteLater()
+            self._show_qr(info.page_url)
+
+    @Slot(str)
+    def show_history_qr(self, key: str) -> None:
+        item = self.history.get(key)
+        info = item.link_info() if item else None
+        if info:
+            self._show_qr(info.page_url)
+
+    def _show_qr(self, link: str) -> None:
+        dialog = QrDialog(link, self)
+        dialog.exec()
+        dialog.deleteLater()
+
+    @Slot(str, str)
+    def _request_history_image(self, key: str, what: str) -> None:
+        """History keeps no image bytes: the app's server actions fetch them back from the
+        server (off this thread), then save them or hand them to `receive_history_image`."""
+        item = self.history.get(key)
+        if item is None:
+            return
+        save_to = ""
+        if what == "save":
+            path = choose_save_path(self, item.name, self.config.last_folder)
+            if path is None:
+                return
+            save_to = str(path)
+        self.show_notice("Fetching the image…")
+        self.history_image_requested.emit(key, save_to)
+
+    @Slot(str, bytes)
+    def receive_history_image(self, _key: str, data: bytes) -> None:
+        image = QImage.fromData(data)
+        if image.isNull():
+            self.show_notice("The server's answer is not an image picdrop can copy")
+            return
+        QGuiApplication.clipboard().setImage(image)
+        self.show_notice("Image copied")
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 import requests
 from PIL import Image
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.app import PicdropApp
@@ -153,6 +154,45 @@ def test_history_view_copy_delete_and_forget(
     assert view.item_keys() == [first.key]
     assert service.history.get(second.key) is None
     assert requests.get(second.result.url, timeout=5).status_code == 200  # forget is local
+
+
+def test_history_items_copy_their_image_save_it_and_show_a_qr_code(
+    live_server, make_service, make_window, images, qtbot, qapp, monkeypatch, tmp_path
+) -> None:
+    """History keeps no image bytes: "Copy image" and "Save as…" fetch them back from the
+    server, off the GUI thread; "QR code" shows the link's code."""
+    from desktop.ui import main_window
+
+    service = make_service(live_server.url)
+    window = make_window(service)
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        service.enqueue(file_sources(images(1)))
+    [job] = service.jobs()
+    served = requests.get(job.result.url, timeout=5).content
+    window.tabs.setCurrentIndex(1)
+    view = window.history_view
+    qtbot.waitUntil(lambda: view.item_keys() == [job.key])
+    assert not view.more_button.isEnabled()  # nothing selected
+    view.select([job.key])
+    assert view.more_button.isEnabled()
+    copy_image, save_as, qr_code = view.more_button.menu().actions()
+
+    qapp.clipboard().clear()
+    copy_image.trigger()
+    qtbot.waitUntil(lambda: not qapp.clipboard().image().isNull(), timeout=TIMEOUT)
+    copied = qapp.clipboard().image().convertToFormat(QImage.Format.Format_RGB32)
+    assert copied == QImage.fromData(served).convertToFormat(QImage.Format.Format_RGB32)
+
+    target = tmp_path / "kept.png"
+    monkeypatch.setattr(main_window, "choose_save_path", lambda *_args: target)
+    save_as.trigger()
+    qtbot.waitUntil(lambda: target.exists() and target.read_bytes() == served, timeout=TIMEOUT)
+
+    shown: list[str] = []
+    record = lambda dialog: shown.append(dialog.link.text())  # noqa: E731
+    monkeypatch.setattr(main_window.QrDialog, "exec", record)
+    qr_code.trigger()
+    assert shown == [service.history.get(job.key).link_info().page_url]
 
 
 def test_retry_after_cancel_uploads_once(

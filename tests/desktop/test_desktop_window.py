@@ -153,29 +153,19 @@ def test_speed_and_time_left_only_from_bytes_moving(qtbot, status, speed, meta) 
 
 
 def test_text_cut_short_ends_in_an_ellipsis_and_keeps_the_whole_in_its_tooltip(qtbot) -> None:
-    import time
-
-    from desktop.core.history import HistoryItem
-    from desktop.core.jobs import Job, JobState
-    from desktop.ui.history_view import HistoryRow
+    """An upload row's name (History's text is painted by its delegate: test_history_view.py,
+    test_long_error_text_is_cut_with_an_ellipsis)."""
+    from desktop.core.jobs import Job
     from desktop.ui.queue import UploadRow
 
-    error = "Refused by the server: " + "this file is far too large for this server. " * 4
     name = "a-very-long-file-name-" * 6 + ".png"
-    item = HistoryItem(
-        key="k", idem_key="k", batch="b", name=name, size=1, mime="image/png",
-        state=JobState.FAILED, server=UNREACHABLE, created_at=time.time(), error=error,
-    )  # fmt: skip
-    history_row = HistoryRow(item)
-    upload_row = UploadRow(Job(key="k", name=name, batch="b", size=10, ready=True))
-    for widget in (history_row, upload_row):
-        qtbot.addWidget(widget)
-        widget.resize(360, 80)
-        widget.show()
-        qtbot.waitExposed(widget)
-    for label, whole in ((history_row.meta, error), (upload_row.name, name)):
-        assert label.text().endswith("…") and label.text() != whole
-        assert whole in label.toolTip()
+    row = UploadRow(Job(key="k", name=name, batch="b", size=10, ready=True))
+    qtbot.addWidget(row)
+    row.resize(360, 80)
+    row.show()
+    qtbot.waitExposed(row)
+    assert row.name.text().endswith("…") and row.name.text() != name
+    assert name in row.name.toolTip()
 
 
 def test_cancel_all_and_retry_all_failed(make_service, make_window, qtbot) -> None:
@@ -297,7 +287,7 @@ def test_the_tray_chooses_the_expiry_of_the_next_uploads(qapp, qtbot, tmp_path) 
         (week,) = [a for a in expiry.actions() if a.text() == "Expires in 7 days"]
         week.trigger()
         assert app.window.expires() == "7d"
-        app.capture.captured.emit(png_bytes(), "capture.png")  # a screen capture from the tray
+        app.capture_flow.upload(png_bytes())  # a screen capture, uploaded
         (job,) = app.uploads.jobs()
         assert job.expires == "7d"
         app.tray.menu.aboutToShow.emit()

@@ -116,10 +116,10 @@ def test_history_states_are_badges_like_the_uploads_tab(state, label, tone) -> N
 
 @pytest.mark.parametrize(
     ("states", "actions"),
-    [([], set()), ([JobState.DONE], {"copy", "open", "delete", "forget"}),
+    [([], set()), ([JobState.DONE], {"copy", "open", "more", "delete", "forget"}),
      ([JobState.FAILED], {"retry", "forget"}), ([JobState.DELETED], {"forget"}),
      ([JobState.DONE, JobState.DONE], {"copy", "delete", "forget"}),
-     ([JobState.DONE, JobState.FAILED], {"copy", "open", "delete", "retry", "forget"})],
+     ([JobState.DONE, JobState.FAILED], {"copy", "open", "more", "delete", "retry", "forget"})],
 )  # fmt: skip
 def test_actions_follow_the_selection(states, actions) -> None:
     items = [item(f"k{n}", 0.0, s, url="https://i.test/a.png" if s is JobState.DONE else None,
