@@ -190,9 +190,14 @@ class Moderation:
 
     def fingerprint_at_upload(self) -> bool:
         """Whether an upload's perceptual hash is needed before its 201: when the settings say
-        so, and while perceptual blocks exist (its frames are compared with them). Otherwise
-        `fingerprint_pending` computes it moments later."""
-        return self.settings.fingerprint_at_upload or self.db.has_perceptual_blocks()
+        so, when a scanner is configured (it is sent the hash), and while perceptual blocks
+        exist (its frames are compared with them). Otherwise the background pass
+        (`fingerprints_due`) computes it moments later."""
+        return (
+            self.settings.fingerprint_at_upload
+            or bool(self.settings.scanner_url)
+            or self.db.has_perceptual_blocks()
+        )
 
     # The background pass (run by the app: backend.http.app) over the hashes left for later, in
     # three steps so that its pixel work is charged and scheduled like an upload's.

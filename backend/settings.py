@@ -169,6 +169,7 @@ class Settings:
     fingerprint_at_upload: bool = _doc(
         "Compute every upload's perceptual hash before answering. Off (the default), it is "
         "computed at upload only while perceptual blocks exist (they need it to refuse copies) "
+        "or a scanner is configured (it is sent the hash), "
         "and otherwise by a background pass within seconds, which also takes down any copy of "
         "content removed meanwhile.",
         default=False,

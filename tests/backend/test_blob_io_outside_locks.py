@@ -78,6 +78,7 @@ def upload(backend, data: bytes):
 def test_no_store_call_happens_under_the_catalog_write_lock(watched):
     backend, store = watched
     picture, other = samples.unique_jpeg(), samples.unique_jpeg()
+    upload(backend, samples.unique_jpeg())  # stays: a catalog using no blob holds its sweep
     first = upload(backend, picture)  # fresh write, then the row
     again = upload(backend, picture)  # adopts the live blob
     assert again.record.blob_key == first.record.blob_key
