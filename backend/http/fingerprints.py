@@ -53,6 +53,7 @@ async def forever(work: ImageWork, moderation: Moderation, interval: float) -> N
         try:
             while due := await anyio.to_thread.run_sync(moderation.fingerprints_due):
                 await compute(work, moderation, due)
-        except Exception:  # logged, retried next interval
-            log.exception("perceptual hash pass failed")
+        except Exception as exc:  # an outage (database, store): one line, retried next interval
+            why = next(iter(str(exc).splitlines()), "")
+            log.warning("perceptual hash pass failed (%s: %s)", type(exc).__name__, why)
         await asyncio.sleep(interval)

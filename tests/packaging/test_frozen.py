@@ -30,8 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 LINUX = sys.platform.startswith("linux")
 EXE = "picdrop.exe" if sys.platform == "win32" else "picdrop"
 # A ceiling that catches a regression (a Qt module or a GTK stack creeping back in); the measured
-# size and the 80 MB goal are discussed in docs/PACKAGING.md.
-SIZE_BUDGET_MB = 125
+# size and the 80 MB goal are discussed in docs/PACKAGING.md. pillow-heif's libraries (~26 MB,
+# libheif and its decoders: HEIC/HEIF photos converted on the client) raised it from 125.
+SIZE_BUDGET_MB = 150
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1200)]
 
