@@ -4,7 +4,6 @@ elided with an ellipsis where it does not fit. Painting only: no widget per row.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
@@ -15,6 +14,7 @@ from desktop.core.destinations import SXCU_PREFIX
 from desktop.core.history import HistoryItem
 from desktop.core.jobs import JobState
 from desktop.core.printable import printable
+from desktop.core.units import human_age as when
 from desktop.ui import theme
 from desktop.ui.history_model import ItemRole, ReachableRole
 
@@ -23,18 +23,6 @@ ROW_THUMB = 44
 TILE = QSize(156, 196)
 TILE_THUMB = 132
 PAD = 8
-
-
-def when(timestamp: float, now: float | None = None) -> str:
-    now = time.time() if now is None else now
-    delta = max(0, now - timestamp)
-    if delta < 60:
-        return "just now"
-    if delta < 3600:
-        return f"{int(delta // 60)} min ago"
-    if delta < 86400:
-        return f"{int(delta // 3600)} h ago"
-    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
 def badge(item: HistoryItem) -> tuple[str, str]:
