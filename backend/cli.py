@@ -405,7 +405,8 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
     if processes == 1:
         app = create_app(settings)
         try:
-            app.state.backend.catalog.migrate()  # a schema it cannot run on stops it here, with why
+            # A schema it cannot run on stops it here, with why.
+            app.state.backend.catalog.migrate_when_reachable(settings.database_startup_wait)
         except BaseException:
             app.state.backend.close()
             sock.close()
@@ -449,7 +450,11 @@ def migrate_once(settings: Settings) -> None:
     from backend.assembly import build
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    build(settings, migrate=True).close()
+    backend = build(settings)
+    try:
+        backend.catalog.migrate_when_reachable(settings.database_startup_wait)
+    finally:
+        backend.close()
 
 
 def process_app(settings: Settings, quiet: bool, shared: SharedState):

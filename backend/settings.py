@@ -233,6 +233,12 @@ class Settings:
         "Seconds a request waits for a free catalog connection when all are busy (then 503).",
         default=10,
     )
+    database_startup_wait: int = _doc(
+        "Seconds a starting server waits for an unreachable catalog database (trying again, "
+        "a line each time) before it gives up; a replica started during an outage then comes up "
+        "when the database does.",
+        default=120,
+    )
     ratelimit_timeout: int = _doc(
         "Seconds to wait for the rate-limit storage (Redis) to connect or answer; past it the "
         "request is let through (the limits fail open).",

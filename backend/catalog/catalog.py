@@ -55,7 +55,13 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend import ids
 from backend.catalog import deadline, versions
@@ -226,6 +232,28 @@ class Catalog:
             versions.migrate(conn, revision)
         if self._reserve is not None:
             self._reserve.keep()
+
+    def migrate_when_reachable(self, patience: float, sleep=time.sleep) -> None:
+        """`migrate`, waiting up to `patience` seconds for an unreachable database, with a line
+        each try: a server (or one of its processes) started during an outage comes up with the
+        database instead of failing, which would stop every process of that server."""
+        give_up = time.monotonic() + patience
+        pause = 1.0
+        while True:
+            try:
+                self.migrate()
+                return
+            except (OperationalError, InterfaceError, DisconnectionError, PoolTimeout) as exc:
+                if time.monotonic() + pause > give_up:
+                    raise
+                log.warning(
+                    "database unavailable at start (%s: %s); trying again in %.0f s",
+                    type(exc).__name__,
+                    next(iter(str(exc).splitlines()), ""),
+                    pause,
+                )
+            sleep(pause)
+            pause = min(pause * 2, 15.0)
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:

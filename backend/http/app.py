@@ -83,7 +83,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(backend.catalog.migrate)
+        await anyio.to_thread.run_sync(
+            backend.catalog.migrate_when_reachable, settings.database_startup_wait
+        )
         tasks = [
             asyncio.create_task(
                 fingerprints.forever(

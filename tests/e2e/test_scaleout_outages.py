@@ -259,9 +259,51 @@ def test_a_dependency_outage_through_nginx(cluster, name, kind):
     ]
     assert sum(map(len, lines)) >= 1
     assert all(len(each) <= seconds + 1 for each in lines), lines
-    assert not any(re.search(r"^Traceback", r.log(), flags=re.M) for r in replicas)
+    tracebacks = [r.log() for r in replicas if re.search(r"^Traceback", r.log(), flags=re.M)]
+    assert not tracebacks, tracebacks[0][-6000:] if tracebacks else ""
 
     # Back without a restart of anything of ours.
     wait_until(lambda: health(nginx).status_code == 200, PATIENCE, "recovery")
     wait_until(lambda: set(health(nginx).json()["checks"].values()) == {"ok"}, PATIENCE, "ok")
     assert upload(nginx.url).status_code == 201
+
+
+@pytest.mark.parametrize("kind", ["stopped", "frozen"])
+def test_a_replica_started_during_a_database_outage_comes_up_with_the_database(
+    tmp_path, own_postgres, kind
+):
+    """Every process of a replica (two here) starts while PostgreSQL is out: each waits for it,
+    saying so in a line, instead of failing its start-up (which stops the whole replica)."""
+    database = own_postgres.create_database()
+    dependency = Dependency(
+        "database", "database_unavailable", "database",
+        own_postgres.stop_server, own_postgres.start_server, own_postgres.pids,
+    )  # fmt: skip
+    replica = ServerProcess(
+        {
+            "PICDROP_DATABASE_URL": own_postgres.url(database),
+            "PICDROP_PROCESSES": "2",
+            "PICDROP_DATABASE_CONNECT_TIMEOUT": str(TIMEOUT),
+            "PICDROP_DATABASE_STATEMENT_TIMEOUT": str(TIMEOUT),
+        },
+        tmp_path,
+    )
+    try:
+        with outage(dependency, kind):
+            replica.start()
+            waiting = "database unavailable at start"
+            wait_until(lambda: replica.log().count(waiting) >= 2, PATIENCE, "both waiting")
+            assert replica.proc.poll() is None, replica.log()
+        replica.wait()
+        assert (
+            requests.post(
+                f"{replica.url}/api/upload",
+                files={"file": ("a.jpg", samples.unique_jpeg())},
+                timeout=PATIENCE,
+            ).status_code
+            == 201
+        )
+        assert not re.search(r"^Traceback", replica.log(), flags=re.M), replica.log()
+    finally:
+        replica.stop()
+        own_postgres.drop_database(database)
