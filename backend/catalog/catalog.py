@@ -23,7 +23,8 @@ On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by
 - an ID collision is retried inside a SAVEPOINT, so the failed INSERT does not abort the upload;
 - migrations take a transaction-level advisory lock, so replicas starting at once upgrade the
   schema one after the other (the second finds it done);
-- `exclusive(name)` is a session advisory lock that lets one replica at a time run housekeeping.
+- `exclusive(name)` is a session advisory lock (a file lock on SQLite) that lets one process of
+  all replicas at a time run housekeeping.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend import ids
+
+try:
+    import fcntl
+except ImportError:  # Windows: the desktop's embedded server is one process
+    fcntl = None  # type: ignore[assignment]
 from backend.catalog import deadline, versions
 from backend.catalog.dialect import dialect_insert
 from backend.catalog.group_commit import GroupCommit
@@ -260,11 +266,13 @@ class Catalog:
         """Yields True in at most one process (of all replicas) at a time for `name`, else False.
 
         PostgreSQL: a session advisory lock on its own connection, released at the end (or by
-        the server when this process dies). SQLite: always True (one machine, and every
-        housekeeping step is idempotent anyway; this only saves duplicate work).
+        the server when this process dies). SQLite: an flock on a file beside the database, so
+        that of the processes of one `serve` only one sweeps (the kernel releases it when the
+        holder dies; an in-memory database, or a system without flock, has one process: True).
         """
         if not self.is_postgresql:
-            yield True
+            with self._file_lock(name) as got:
+                yield got
             return
         key = advisory_key(name)
         conn = self._write_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -281,6 +289,23 @@ class Catalog:
                         raise
         finally:
             conn.close()
+
+    @contextmanager
+    def _file_lock(self, name: str) -> Iterator[bool]:
+        database = self._quick.path if self._quick is not None else None
+        if database is None or fcntl is None:
+            yield True
+            return
+        with open(f"{database}-{name}.lock", "ab") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- transactions (for the catalog's own modules: catalog.moderation) ----------------------
     @contextmanager
