@@ -4,6 +4,7 @@ server answer BadAccess: that hotkey is reported as taken."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -68,8 +69,11 @@ class X11HotkeyBackend(HotkeyBackend):
                     grabs[grab] = action
             self.bound.emit()
             self._serve(display, grabs, lock_masks, wake)
+        except (error.ConnectionClosedError, OSError) as exc:  # the X server went away
+            self.unavailable.emit(f"picdrop lost the X server its hotkeys were on ({exc}).")
         finally:
-            display.close()
+            with contextlib.suppress(error.ConnectionClosedError, OSError):
+                display.close()  # flushes: fails on a connection the server closed
             os.close(wake)
 
     def _serve(

@@ -5,6 +5,7 @@ grabbed first is reported where the user sees it, not dropped."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from Xlib import XK, X, error
 from Xlib.display import Display
 
 from desktop.core.config import AppConfig, hotkey_texts
-from desktop.core.hotkeys import Action
+from desktop.core.hotkeys import Action, parse_hotkey
 from desktop.hotkeys.service import HotkeyService
 from desktop.hotkeys.x11 import X11HotkeyBackend
 from tests.conftest import require_program
@@ -269,3 +270,31 @@ def test_the_region_hotkey_opens_the_capture_overlay(
         app.shutdown()
         delete_qobject(app.window)
         delete_qobject(app)
+
+
+@pytest.mark.xvfb
+def test_the_x_server_going_away_is_reported_not_a_crash(qtbot) -> None:
+    """The X server dies under the hotkeys' thread (a session ends, Xvfb is killed): the
+    backend says it lost the server; the thread ends without an unhandled exception (strict
+    pytest fails a test on one)."""
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(
+        [require_program("Xvfb"), "-displayfd", str(write_fd), "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        display = f":{pipe.readline().strip()}"
+    backend = X11HotkeyBackend(display)
+    try:
+        with qtbot.waitSignal(backend.bound):
+            backend.bind({Action.REGION: parse_hotkey("Ctrl+Shift+4")})
+        with qtbot.waitSignal(backend.unavailable) as lost:
+            server.kill()
+        assert lost.args[0].startswith("picdrop lost the X server")
+        backend.close()
+    finally:
+        server.kill()
+        server.wait()
+        delete_qobject(backend)
