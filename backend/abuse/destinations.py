@@ -1,10 +1,10 @@
 """Which addresses the server may connect to when it fetches an image from a URL for a client.
 
 Only public unicast addresses: never loopback, private, link-local (cloud metadata services),
-shared (carrier NAT), reserved, documentation, multicast or unspecified ones. An IPv6 address
-that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) is judged by every address it carries,
-or `::ffff:127.0.0.1` would reach the loopback. Operators (and tests) may allow exact
-`address:port` pairs besides.
+shared (carrier NAT), reserved, protocol-assignment, documentation, multicast or unspecified
+ones. An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) is judged by every
+address it carries, or `::ffff:127.0.0.1` would reach the loopback. Operators (and tests) may
+allow exact `address:port` pairs besides.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import ipaddress
 from backend.abuse.addresses import IPAddress
 
 NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IETF protocol assignments (DS-Lite, PCP and TURN anycast, NAT64 discovery): no image host lives
+# there, and Python before 3.12.4 counts 192.0.0.8 as global (CPython gh-113171).
+PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
 
 Endpoint = tuple[IPAddress, int]
 
@@ -35,7 +38,10 @@ def _carried(address: IPAddress) -> list[IPAddress]:
 
 def is_public(address: IPAddress) -> bool:
     """Whether the address, and every address it carries, is a public unicast one."""
-    return all(a.is_global and not a.is_multicast for a in _carried(address))
+    return all(
+        a.is_global and not a.is_multicast and a not in PROTOCOL_ASSIGNMENTS
+        for a in _carried(address)
+    )
 
 
 def parse_endpoints(value: str, what: str = "endpoints") -> frozenset[Endpoint]:

@@ -22,6 +22,9 @@ from backend.abuse.destinations import is_public, may_connect, parse_endpoints
         "169.254.169.254",  # link-local: cloud metadata services
         "100.64.0.1",  # shared address space (carrier NAT)
         "192.0.2.1",  # documentation
+        "192.0.0.8",  # IETF protocol assignments (Python < 3.12.4 calls this one global)
+        "192.0.0.9",
+        "::ffff:192.0.0.8",
         "198.18.0.1",  # benchmarking
         "224.0.0.1",  # multicast
         "240.0.0.1",  # reserved
