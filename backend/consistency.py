@@ -14,8 +14,9 @@ What it looks for:
 
 `repair=True` fixes what can be fixed beside a running server: counts are recomputed under the
 blob's lock, orphans are removed the way the sweep removes them (never one an upload has just
-adopted), and so are the leftovers of interrupted writes older than the grace. A missing blob
-cannot be made up: it is reported, and stays a problem.
+adopted), and so are the leftovers of interrupted writes older than the grace, except while the
+orphan sweep is held (sweep_guard: after a restore, or a catalog that wrote no blob): then the
+orphans are only reported. A missing blob cannot be made up: it is reported, and stays a problem.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from backend import sweep_guard
 from backend.catalog import BlobUsage, Catalog
 from backend.service import THUMBNAILS, key_sha256
 from backend.storage import BlobStore
@@ -53,6 +55,7 @@ class CheckReport:
     thumbnails: int = 0  # thumbnails of live images in the store
     recent: int = 0  # unused objects younger than the grace, left alone
     temporary: int = 0  # leftovers of interrupted writes removed (with repair)
+    sweep_held: str | None = None  # why repair left the orphans (the sweep's hold), if it did
 
     @property
     def unrepaired(self) -> list[Finding]:
@@ -73,6 +76,12 @@ class CheckReport:
             f"yet (made on first view): {self.missing_thumbnails}. Unused objects newer than the "
             f"orphan grace, left alone: {self.recent}. Leftovers of interrupted writes removed: "
             f"{self.temporary}."
+            + (
+                f" Orphans not removed: the orphan sweep is held ({self.sweep_held}); after "
+                "checking, `picdrop-server sweep --release` lifts the hold."
+                if self.sweep_held
+                else ""
+            )
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +96,7 @@ class CheckReport:
             "missing_thumbnails": self.missing_thumbnails,
             "recent": self.recent,
             "temporary": self.temporary,
+            "sweep_held": self.sweep_held,
         }
 
 
@@ -121,14 +131,16 @@ def check(
     cutoff = (time.time() if now is None else now) - grace
     if repair:
         report.temporary = store.sweep_temporary(grace)
+        report.sweep_held = sweep_guard.hold_reason(catalog, store)
+    remove = repair and report.sweep_held is None
     batch: dict[str, bool] = {}  # key -> older than the grace
     for info in store.list():
         report.stored += 1
         batch[info.key] = info.modified <= cutoff
         if len(batch) >= BATCH:
-            _check_stored(catalog, store, batch, repair, report, found)
+            _check_stored(catalog, store, batch, remove, report, found)
             batch = {}
-    _check_stored(catalog, store, batch, repair, report, found)
+    _check_stored(catalog, store, batch, remove, report, found)
     return report
 
 
@@ -177,11 +189,12 @@ def _check_stored(
     catalog: Catalog,
     store: BlobStore,
     batch: dict[str, bool],
-    repair: bool,
+    remove: bool,
     report: CheckReport,
     found: Callable[[Finding], None],
 ) -> None:
-    """One batch of the store's listing: which objects no live image uses."""
+    """One batch of the store's listing: which objects no live image uses (`remove`: and
+    remove them)."""
     if not batch:
         return
     contents = {key: key_sha256(key) for key in batch if key.startswith(THUMBNAILS)}
@@ -196,7 +209,7 @@ def _check_stored(
             report.recent += 1
             continue
         done = None
-        if repair:
+        if remove:
             if not thumbnail and catalog.blob_is_referenced(key):
                 continue  # counted but unused: the count's finding covers it
             # Keys are never reused: an object with no row cannot gain one, no lock needed.

@@ -207,7 +207,7 @@ def test_a_schema_newer_than_the_release_is_refused_with_the_way_back(data_dir, 
     assert "0999" in err and f"picdrop-server migrate --to {head()}" in err
 
 
-def test_a_catalog_that_wrote_no_blob_does_not_sweep_another_ones_store(tmp_path, caplog):
+def test_a_catalog_that_wrote_no_blob_does_not_sweep_another_ones_store(tmp_path, caplog, capsys):
     """A staging instance on production's store: its empty catalog would call every blob an
     orphan. It holds, with a warning, until an operator releases it."""
     production = Settings(
@@ -225,6 +225,10 @@ def test_a_catalog_that_wrote_no_blob_does_not_sweep_another_ones_store(tmp_path
         assert stored_keys(production) == blobs
         assert any("orphan sweep held" in r.getMessage() for r in caplog.records)
         flags = ["--data-dir", str(staging.data_dir), "--storage-url", staging.storage_url]
+        # `check --repair` reports the orphans but removes none while the sweep is held.
+        assert cli.main(["-q", "check", "--repair", "--grace", "0", *flags]) == 1
+        assert stored_keys(production) == blobs
+        assert "the orphan sweep is held" in capsys.readouterr().out
         assert cli.main(["-q", "sweep", "--release", "--grace", "0", *flags]) == 0
         assert stored_keys(production) == set()  # the operator said they were this catalog's
     finally:
