@@ -336,6 +336,13 @@ class Catalog:
             raise WouldBlock()
         return self._quick.get(image_id)
 
+    def read_nowait(self, sql: str, parameters: tuple = ()) -> tuple | None:
+        """The first row of `sql` (plain SQLite SQL), read as `get_nowait` reads: for the
+        hottest reads of the catalog's own modules. Raises WouldBlock when it cannot answer."""
+        if self._quick is None:
+            raise WouldBlock()
+        return self._quick.first(sql, parameters)
+
     def add_image(
         self,
         new: NewImage,
@@ -666,11 +673,14 @@ class _QuickReader:
         return conn
 
     def get(self, image_id: str) -> ImageRecord | None:
+        row = self.first(_QUICK_GET, (image_id,))
+        return ImageRecord(*row) if row else None
+
+    def first(self, sql: str, parameters: tuple) -> tuple | None:
         try:
-            row = self._connection().execute(_QUICK_GET, (image_id,)).fetchone()
+            return self._connection().execute(sql, parameters).fetchone()
         except sqlite3.OperationalError as exc:  # busy, locked, or the schema is not there yet
             raise WouldBlock() from exc
-        return ImageRecord(*row) if row else None
 
     def close(self) -> None:
         with self._lock:
