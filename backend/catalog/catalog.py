@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -79,6 +80,23 @@ log = logging.getLogger(__name__)
 MIGRATIONS = versions.MIGRATIONS
 
 MAX_ID_ATTEMPTS = 8
+
+# Every upload runs these: built once, so that each run skips building and keying the statement.
+_INSERT_BLOB = insert(blobs)
+_INSERT_IMAGE = insert(images)
+_QUEUE_FINGERPRINT = insert(pending_fingerprints)
+_INSERT_IDEMPOTENCY = insert(idempotency)
+_LIVE_BLOB_FOR_UPDATE = (
+    select(blobs.c.key)
+    .where(blobs.c.sha256 == bindparam("sha256"), blobs.c.refcount > 0)
+    .limit(1)
+    .with_for_update()
+)
+_COUNT_ONE_MORE = (
+    sql_update(blobs)
+    .where(blobs.c.key == bindparam("blob_key"))
+    .values(refcount=blobs.c.refcount + 1)
+)
 # Room kept for deletes on a full disk: one delete writes a few pages to the WAL (~30 KB).
 RESERVE_BYTES = 1 << 20
 
@@ -373,22 +391,24 @@ class Catalog:
             elif written:
                 adopted = new
                 conn.execute(
-                    insert(blobs).values(
-                        key=new.blob_key,
-                        sha256=new.sha256,
-                        size=new.size,
-                        refcount=1,
-                        created_at=now,
-                    )
+                    _INSERT_BLOB,
+                    {
+                        "key": new.blob_key,
+                        "sha256": new.sha256,
+                        "size": new.size,
+                        "refcount": 1,
+                        "created_at": now,
+                    },
                 )
             else:
                 raise BlobGone(new.blob_key)
             record = self._insert_image(conn, adopted, now, id_length)
             if fingerprint_later:
-                conn.execute(insert(pending_fingerprints).values(image_id=record.id, queued_at=now))
+                conn.execute(_QUEUE_FINGERPRINT, {"image_id": record.id, "queued_at": now})
             if claim is not None:
                 conn.execute(
-                    insert(idempotency).values(image_id=record.id, created_at=now, **claim.__dict__)
+                    _INSERT_IDEMPOTENCY,
+                    {"image_id": record.id, "created_at": now, **claim.__dict__},
                 )
             return record
 
@@ -407,16 +427,9 @@ class Catalog:
 
     def _adopt_live_blob(self, conn: Connection, sha256: str) -> str | None:
         """Count one more image on the live blob of these bytes, if there is one: its key."""
-        key = conn.execute(
-            select(blobs.c.key)
-            .where(blobs.c.sha256 == sha256, blobs.c.refcount > 0)
-            .limit(1)
-            .with_for_update()
-        ).scalar()
+        key = conn.execute(_LIVE_BLOB_FOR_UPDATE, {"sha256": sha256}).scalar()
         if key is not None:
-            conn.execute(
-                sql_update(blobs).where(blobs.c.key == key).values(refcount=blobs.c.refcount + 1)
-            )
+            conn.execute(_COUNT_ONE_MORE, {"blob_key": key})
         return key
 
     def live_blob(self, sha256: str) -> str | None:
@@ -435,7 +448,7 @@ class Catalog:
             )
             try:
                 with conn.begin_nested():  # a collision rolls back to here, not the whole write
-                    conn.execute(insert(images).values(**record.__dict__))
+                    conn.execute(_INSERT_IMAGE, record.__dict__)
                 return record
             except IntegrityError:
                 if conn.execute(select(images.c.id).where(images.c.id == record.id)).first():
