@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -25,7 +25,15 @@ class Album(BaseModel):
 
 class NewAlbumResult(Album):
     delete_token: str = Field(
-        description="Secret for DELETE /api/albums/{id} (the images stay); shown only once."
+        description="Secret for DELETE /api/albums/{id} (the images stay unless asked to go "
+        "with it); shown only once."
+    )
+
+
+class AlbumDeleted(BaseModel):
+    deleted_images: int = Field(
+        description="How many of its images were deleted with it: 0 unless asked; images "
+        "already deleted or expired are skipped."
     )
 
 
@@ -85,19 +93,27 @@ async def get_album(request: Request, album_id: str) -> Album:
 
 @router.delete(
     "/api/albums/{album_id}",
-    status_code=204,
+    response_model=AlbumDeleted,
     responses={
         401: {"description": "No bearer token."},
         403: {"description": "Wrong token."},
         404: ERROR_RESPONSES[404],
     },
-    summary="Delete an album with its delete token (its images stay)",
+    summary="Delete an album with its delete token (its images too when asked)",
 )
-async def delete_album(request: Request, album_id: str) -> Response:
+async def delete_album(
+    request: Request,
+    album_id: str,
+    images: bool = Query(
+        False,
+        description="Also delete every image of the album (their uploader proved each was "
+        "theirs when making it). Without it the images stay.",
+    ),
+) -> AlbumDeleted:
     token = bearer_token(request, "album's delete token")
     albums: Albums = request.app.state.albums
-    await anyio.to_thread.run_sync(albums.delete, album_id, token)
-    return Response(status_code=204)
+    deleted = await anyio.to_thread.run_sync(albums.delete, album_id, token, images)
+    return AlbumDeleted(deleted_images=deleted)
 
 
 @router.api_route("/a/{album_id}", methods=["GET", "HEAD"], include_in_schema=False)

@@ -1,5 +1,6 @@
 """Albums through a real server: made from one's own uploads, one page with every image's links,
-deleted with their own token (the images stay), gone when their images are."""
+deleted with their own token (the images stay unless asked to go too), gone when their images
+are."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ def make_album(client, uploads: list[dict]):
     return client.session.post(f"{client.url}/api/albums", json={"images": members}, timeout=30)
 
 
-def delete(client, kind: str, item_id: str, token: str) -> int:
+def delete_answer(client, kind: str, item_id: str, token: str, query: str = ""):
     return client.session.delete(
-        f"{client.url}/api/{kind}/{item_id}",
+        f"{client.url}/api/{kind}/{item_id}{query}",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
-    ).status_code
+    )
+
+
+def delete(client, kind: str, item_id: str, token: str) -> int:
+    return delete_answer(client, kind, item_id, token).status_code
 
 
 def test_an_album_links_every_image_in_order(client):
@@ -76,11 +81,46 @@ def test_deleting_an_album_leaves_its_images(client):
     uploads = [upload(client, seed) for seed in (20, 21)]
     made = make_album(client, uploads).json()
     assert delete(client, "albums", made["id"], uploads[0]["delete_token"]) == 403
-    assert delete(client, "albums", made["id"], made["delete_token"]) == 204
+    answer = delete_answer(client, "albums", made["id"], made["delete_token"])
+    assert answer.status_code == 200
+    assert answer.json() == {"deleted_images": 0}
     assert client.get(f"/api/albums/{made['id']}").status_code == 404
     assert client.get(f"/a/{made['id']}").status_code == 404
     for u in uploads:
         assert client.session.get(u["url"], timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["?images=true", "?images=1"])
+def test_deleting_an_album_when_asked_deletes_its_images_too(client, query):
+    uploads = [upload(client, seed) for seed in (22, 23, 24)]
+    kept = upload(client, 25)  # not in the album
+    made = make_album(client, uploads).json()
+    # A wrong token deletes nothing, the images included.
+    refused = delete_answer(client, "albums", made["id"], uploads[0]["delete_token"], query)
+    assert refused.status_code == 403
+    assert client.get(f"/api/albums/{made['id']}").status_code == 200
+    # One image is already deleted by its own token: skipped, not counted.
+    assert delete(client, "images", uploads[0]["id"], uploads[0]["delete_token"]) == 204
+    answer = delete_answer(client, "albums", made["id"], made["delete_token"], query)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"deleted_images": 2}
+    assert client.get(f"/api/albums/{made['id']}").status_code == 404
+    for u in uploads:
+        assert client.session.get(u["url"], timeout=30).status_code == 404
+        assert client.get(f"/{u['id']}").status_code == 404
+    assert client.session.get(kept["url"], timeout=30).status_code == 200
+    again = delete_answer(client, "albums", made["id"], made["delete_token"], query)
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?images=maybe", "?images="])
+def test_a_garbled_images_flag_is_refused_and_deletes_nothing(client, query):
+    uploads = [upload(client, seed) for seed in (26, 27)]
+    made = make_album(client, uploads).json()
+    answer = delete_answer(client, "albums", made["id"], made["delete_token"], query)
+    assert answer.status_code == 400, answer.text
+    assert set(answer.json()) == {"error", "code"}
+    assert client.get(f"/api/albums/{made['id']}").status_code == 200
 
 
 def test_an_album_shows_its_live_images_and_expires_with_them(client):
