@@ -79,6 +79,11 @@ class Albums:
             raise Forbidden("This delete token does not match the album.")
         return album
 
+    def to_delete(self, album_id: str, token: str) -> tuple[ImageRecord, ...]:
+        """What the album's delete link would delete: its live images (checked like delete)."""
+        self.owned(album_id, token)
+        return self.images(album_id)
+
     def delete(self, album_id: str, token: str, with_images: bool = False) -> int:
         """Delete the album, and its images when asked. Returns how many images were deleted
         (those already gone or expired are skipped). The images go first: a retry after a

@@ -274,6 +274,13 @@ class Pages:
         """An album (routes_albums.Album): every image with its own links."""
         return self.render(request, "album.html", album=album)
 
+    def confirm_album_delete(self, request: Request, album, token: str) -> HTMLResponse:
+        """The album's delete link (album: routes_albums.Album): what would go, and a choice."""
+        return self.render(request, "album_delete.html", album=album, token=token)
+
+    def album_deleted(self, request: Request, images: int) -> HTMLResponse:
+        return self.render(request, "album_deleted.html", images=images)
+
     def confirm_delete(self, request: Request, record: ImageRecord, token: str) -> HTMLResponse:
         return self.render(request, "delete.html", image=image_meta(request, record), token=token)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from backend.albums import Albums
@@ -28,6 +28,10 @@ class NewAlbumResult(Album):
         description="Secret for DELETE /api/albums/{id} (the images stay unless asked to go "
         "with it); shown only once."
     )
+    delete_url: str = Field(
+        description="Secret page that deletes the album (and its images, if ticked); shown "
+        "only once."
+    )
 
 
 class AlbumDeleted(BaseModel):
@@ -43,6 +47,10 @@ def album(request: Request, album_id: str, records: tuple[ImageRecord, ...]) -> 
         url=f"{base_url(request)}/a/{album_id}",
         images=[image_meta(request, record) for record in records],
     )
+
+
+def delete_url(request: Request, album_id: str, token: str) -> str:
+    return f"{base_url(request)}/delete/a/{album_id}/{token}"
 
 
 def _members(fields: dict) -> list[tuple[str, str]]:
@@ -74,7 +82,11 @@ async def create_album(request: Request) -> Response:
     albums: Albums = request.app.state.albums
     made = await anyio.to_thread.run_sync(albums.create, members)
     shown = album(request, made.id, made.images)
-    result = NewAlbumResult(**shown.model_dump(), delete_token=made.delete_token)
+    result = NewAlbumResult(
+        **shown.model_dump(),
+        delete_token=made.delete_token,
+        delete_url=delete_url(request, made.id, made.delete_token),
+    )
     return JSONResponse(
         result.model_dump(mode="json"), status_code=201, headers={"Location": shown.url}
     )
@@ -121,3 +133,29 @@ async def album_page(request: Request, album_id: str) -> Response:
     albums: Albums = request.app.state.albums
     records = await anyio.to_thread.run_sync(albums.images, album_id)
     return request.app.state.pages.album(request, album(request, album_id, records))
+
+
+# -- the album's delete link: a confirmation page (GET deletes nothing: link-preview bots follow
+# links), its form POSTs, then 303 to a "deleted" page (a reload deletes nothing more) ----------
+
+
+@router.api_route("/delete/a/{album_id}/{token}", methods=["GET", "HEAD"], include_in_schema=False)
+async def confirm_album_delete(request: Request, album_id: str, token: str) -> Response:
+    albums: Albums = request.app.state.albums
+    records = await anyio.to_thread.run_sync(albums.to_delete, album_id, token)
+    return request.app.state.pages.confirm_album_delete(
+        request, album(request, album_id, records), token
+    )
+
+
+@router.post("/delete/a/{album_id}/{token}", include_in_schema=False)
+async def delete_album_by_link(request: Request, album_id: str, token: str) -> Response:
+    with_images = (await form_fields(request, allow_empty=True)).get("images") == "yes"
+    albums: Albums = request.app.state.albums
+    deleted = await anyio.to_thread.run_sync(albums.delete, album_id, token, with_images)
+    return RedirectResponse(f"/a/{album_id}/deleted?images={deleted}", status_code=303)
+
+
+@router.api_route("/a/{album_id}/deleted", methods=["GET", "HEAD"], include_in_schema=False)
+async def album_deleted(request: Request, album_id: str, images: int = Query(0, ge=0)) -> Response:
+    return request.app.state.pages.album_deleted(request, images)

@@ -422,7 +422,14 @@ def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
     uploads a fresh image, so an accepted delete has something to delete."""
     image = client.upload(samples.unique_jpeg()).json()
     upload = {"files": {"file": ("a.jpg", samples.unique_jpeg())}}
+    members = [{"id": image["id"], "delete_token": image["delete_token"]}]
+    album = client.session.post(f"{client.url}/api/albums", json={"images": members}, timeout=30)
     return {
+        "album delete link": (
+            album.json()["delete_url"].removeprefix(client.url),
+            {"data": {"images": "yes"}},
+            200,  # after its 303 to the "deleted" page
+        ),
         "report form": (f"/report/{image['id']}", {"data": {"reason": "spam"}}, 200),
         "report API": (f"/api/images/{image['id']}/report", {"data": {"reason": "spam"}}, 202),
         "delete link": (image["delete_url"].removeprefix(client.url), {}, 200),
@@ -431,8 +438,15 @@ def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
     }
 
 
-FORMS = ["report form", "report API", "delete link", "upload form", "curl upload"]
-PAGE_FORMS = {"report form", "delete link", "upload form"}
+FORMS = [
+    "report form",
+    "report API",
+    "delete link",
+    "album delete link",
+    "upload form",
+    "curl upload",
+]
+PAGE_FORMS = {"report form", "delete link", "album delete link", "upload form"}
 CROSS_SITE = {
     "Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
     "Sec-Fetch-Site same-site": {"Sec-Fetch-Site": "same-site"},

@@ -1124,8 +1124,12 @@ def test_a_batch_becomes_an_album_with_one_link(live_server, new_page, watch, sh
     assert re.fullmatch(rf"{re.escape(live_server.url)}/a/{ID}", link)
     page.get_by_role("button", name="Copy the link to the album").click()
     assert clipboard(page) == link
+    delete_link = page.get_by_role("textbox", name="Delete link of the album (secret)")
+    delete_url = delete_link.input_value()
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/delete/a/{ID}/\S+", delete_url)
     kept = page.evaluate("() => JSON.parse(localStorage.getItem('picdrop.albums'))")
     assert kept[0]["url"] == link and kept[0]["delete_token"]
+    assert kept[0]["delete_url"] == delete_url
     page.get_by_role("link", name="Open the album").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Album · 3 images")
     pages = [a.get_attribute("href") for a in page.locator(".album-image .open-page").all()]
@@ -1134,6 +1138,41 @@ def test_a_batch_becomes_an_album_with_one_link(live_server, new_page, watch, sh
     page.wait_for_function(ANIMATIONS_SETTLED)
     assert page.evaluate(RUN_AXE) == []
     shots(page, "album" if scheme == "light" else "album-dark")
+    # The album's delete link asks first, offers to take the images along, then says it is done.
+    page.goto(delete_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete this album?")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(RUN_AXE) == []
+    page.get_by_label("Also delete its 3 images").check()
+    page.get_by_role("button", name="Delete album").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album deleted")
+    expect(page.locator("main")).to_contain_text("its 3 images are gone")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(RUN_AXE) == []
+    assert requests.get(link, timeout=10).status_code == 404
+    assert {requests.get(s["link"], timeout=10).status_code for s in shown} == {404}
+    assert_clean(watch)
+
+
+def test_an_album_is_deleted_by_its_link_without_javascript(live_server, new_page, watch):
+    base = live_server.url
+    uploads = [
+        requests.post(f"{base}/api/upload", files={"file": (f"{n}.jpg", data)}, timeout=10).json()
+        for n, data in enumerate([jpeg("dusk", (320, 200)), jpeg("forest", (200, 320), seed=3)])
+    ]
+    members = [{"id": u["id"], "delete_token": u["delete_token"]} for u in uploads]
+    made = requests.post(f"{base}/api/albums", json={"images": members}, timeout=10).json()
+    page = new_page(**DESKTOP, java_script_enabled=False)
+    page.goto(made["delete_url"])
+    expect(page.get_by_role("img")).to_have_count(2)
+    page.get_by_role("button", name="Delete album").click()  # the box unticked: images stay
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album deleted")
+    expect(page.locator("main")).to_contain_text("Its images were kept")
+    assert re.fullmatch(rf"{re.escape(base)}/a/{ID}/deleted\?images=0", page.url)
+    page.reload()  # POST-redirect-GET: a reload deletes nothing more
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album deleted")
+    assert requests.get(made["url"], timeout=10).status_code == 404
+    assert {requests.get(u["url"], timeout=10).status_code for u in uploads} == {200}
     assert_clean(watch)
 
 
