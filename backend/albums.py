@@ -79,6 +79,13 @@ class Albums:
             raise Forbidden("This delete token does not match the album.")
         return album
 
+    def is_owner(self, album_id: str, token: str) -> bool:
+        try:
+            self.owned(album_id, token)
+        except (NotFound, Forbidden):
+            return False
+        return True
+
     def to_delete(self, album_id: str, token: str) -> tuple[ImageRecord, ...]:
         """What the album's delete link would delete: its live images (checked like delete)."""
         self.owned(album_id, token)

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from backend.albums import Albums
+from backend.albums import MAX_ALBUM_IMAGES, Albums
 from backend.catalog import ImageRecord
 from backend.errors import BadRequest
 from backend.http.auth import bearer_token
 from backend.http.body import form_fields
 from backend.http.models import ERROR_RESPONSES, ImageMeta, base_url, image_meta
+from backend.http.pages import PAGE_METHODS, recent_uploads, set_secret_cookie
+from backend.service import ImageService
 
 router = APIRouter()
 
@@ -159,3 +161,41 @@ async def delete_album_by_link(request: Request, album_id: str, token: str) -> R
 @router.api_route("/a/{album_id}/deleted", methods=["GET", "HEAD"], include_in_schema=False)
 async def album_deleted(request: Request, album_id: str, images: int = Query(0, ge=0)) -> Response:
     return request.app.state.pages.album_deleted(request, images)
+
+
+# -- without JavaScript: this browser's uploads of the last hour become one album (the upload
+# result page offers it), shown on a result page of its own (POST-redirect-GET) -----------------
+
+ALBUM_COOKIE = "picdrop-album-delete"
+
+
+def _recent_members(service: ImageService, cookies: dict[str, str]) -> list[tuple[str, str]]:
+    return [(record.id, token) for record, token in recent_uploads(service, cookies)]
+
+
+@router.post("/uploaded/album", include_in_schema=False)
+async def make_album_of_recent_uploads(request: Request) -> Response:
+    await request.app.state.guard.check_upload(request)  # counted like an upload
+    service: ImageService = request.app.state.service
+    members = await anyio.to_thread.run_sync(_recent_members, service, request.cookies)
+    if len(members) < 2:
+        raise BadRequest(
+            "There are no uploads of this browser to make an album of: they are made from the "
+            "images uploaded here in the last hour."
+        )
+    albums: Albums = request.app.state.albums
+    made = await anyio.to_thread.run_sync(albums.create, members[-MAX_ALBUM_IMAGES:])
+    path = f"/uploaded/album/{made.id}"
+    response = RedirectResponse(path, status_code=303)
+    set_secret_cookie(response, request, ALBUM_COOKIE, made.delete_token, path)
+    return response
+
+
+@router.api_route("/uploaded/album/{album_id}", methods=PAGE_METHODS, include_in_schema=False)
+async def album_made(request: Request, album_id: str) -> Response:
+    albums: Albums = request.app.state.albums
+    records = await anyio.to_thread.run_sync(albums.images, album_id)
+    token = request.cookies.get(ALBUM_COOKIE, "")
+    owner = await anyio.to_thread.run_sync(albums.is_owner, album_id, token)
+    link = delete_url(request, album_id, token) if owner else None
+    return request.app.state.pages.album_made(request, album(request, album_id, records), link)
