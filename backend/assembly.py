@@ -61,5 +61,5 @@ def build(
     # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
     images.checks.append(moderation.screen)
     images.fingerprint_now = moderation.fingerprint_at_upload
-    albums = Albums(catalog, images.clock)
+    albums = Albums(catalog, images)
     return Backend(settings, catalog, store, images, moderation, albums)

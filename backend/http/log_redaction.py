@@ -1,9 +1,9 @@
 """One redaction for every log line that can carry a request path: the delete link's token.
 
-`/delete/{id}/{token}` is a secret in a URL. Any log line may quote a path (the access log, an
-error handler, uvicorn, a traceback's exception message), so the redaction is a logging filter
-installed once, on the loggers that handle requests and on the root's handlers, rather than a
-rule each caller must remember.
+`/delete/{id}/{token}` (an album's: `/delete/a/{id}/{token}`) is a secret in a URL. Any log line
+may quote a path (the access log, an error handler, uvicorn, a traceback's exception message), so
+the redaction is a logging filter installed once, on the loggers that handle requests and on the
+root's handlers, rather than a rule each caller must remember.
 """
 
 from __future__ import annotations

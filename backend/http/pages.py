@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from backend import __version__, ids
 from backend.catalog import ImageRecord
-from backend.errors import Forbidden
+from backend.errors import Forbidden, NotFound, Removed
 from backend.expiry import EXPIRY_CHOICES, EXPIRY_LABELS
 from backend.http.body import too_large
 from backend.http.errors import HTTP_SENTENCES, error_response
@@ -260,19 +260,39 @@ class Pages:
             reasons=REASON_LABELS,
         )
 
-    def uploaded(self, request: Request, image: ImageMeta, delete_url: str | None) -> HTMLResponse:
-        """The no-JS result page; the delete link only while the upload's cookie lasts."""
+    def uploaded(
+        self,
+        request: Request,
+        image: ImageMeta,
+        delete_url: str | None,
+        batch: list[ImageMeta],
+    ) -> HTMLResponse:
+        """The no-JS result page; the delete link only while the upload's cookie lasts; `batch`:
+        this browser's recent uploads, offered as an album when there are several."""
         return self.render(
             request,
             "uploaded.html",
             image=image,
             delete_url=delete_url,
             formats=share_formats(image),
+            batch=batch,
         )
+
+    def album_made(self, request: Request, album, delete_url: str | None) -> HTMLResponse:
+        """The no-JS album result (album: routes_albums.Album); its delete link only while its
+        cookie lasts."""
+        return self.render(request, "album_made.html", album=album, delete_url=delete_url)
 
     def album(self, request: Request, album) -> HTMLResponse:
         """An album (routes_albums.Album): every image with its own links."""
         return self.render(request, "album.html", album=album)
+
+    def confirm_album_delete(self, request: Request, album, token: str) -> HTMLResponse:
+        """The album's delete link (album: routes_albums.Album): what would go, and a choice."""
+        return self.render(request, "album_delete.html", album=album, token=token)
+
+    def album_deleted(self, request: Request, images: int) -> HTMLResponse:
+        return self.render(request, "album_deleted.html", images=images)
 
     def confirm_delete(self, request: Request, record: ImageRecord, token: str) -> HTMLResponse:
         return self.render(request, "delete.html", image=image_meta(request, record), token=token)
@@ -318,39 +338,72 @@ async def home(request: Request) -> Response:
 
 # -- the no-JS upload's result: POST /upload answers 303 to GET /uploaded/{id} --------------------
 
-UPLOAD_COOKIE = "picdrop-delete"
+UPLOAD_COOKIE = "picdrop-delete-"  # + the image's id
 UPLOAD_COOKIE_SECONDS = 3600
+
+
+def set_secret_cookie(response: Response, request: Request, name: str, token: str, path: str):
+    """A delete token for the pages under `path`, for an hour: never in a URL (so not in the
+    history), never readable by scripts or sent from other sites."""
+    response.set_cookie(
+        name,
+        token,
+        max_age=UPLOAD_COOKIE_SECONDS,
+        path=path,
+        secure=base_url(request).startswith("https:"),
+        httponly=True,
+        samesite="strict",
+    )
 
 
 def show_upload_result(request: Request, result: UploadResult) -> Response:
     """POST-redirect-GET: a reload of the result page shows it again instead of uploading again.
-    The delete token rides in a cookie for this one result page only (never in the URL, so not
-    in the history), for an hour."""
+    The delete token rides in a cookie of the result pages, so this browser's uploads of the
+    last hour can also become one album (routes_albums)."""
     response = RedirectResponse(f"/uploaded/{result.id}", status_code=303)
-    response.set_cookie(
-        UPLOAD_COOKIE,
-        result.delete_token,
-        max_age=UPLOAD_COOKIE_SECONDS,
-        path=f"/uploaded/{result.id}",
-        secure=result.page_url.startswith("https:"),
-        httponly=True,
-        samesite="strict",
+    set_secret_cookie(
+        request=request,
+        response=response,
+        name=UPLOAD_COOKIE + result.id,
+        token=result.delete_token,
+        path="/uploaded",
     )
     return response
 
 
-def _uploaded_page(service: ImageService, image_id: str, token: str) -> tuple[ImageRecord, bool]:
-    record = service.lookup(image_id)
-    return record, bool(token) and ids.token_matches(token, record.delete_token_hash)
+def recent_uploads(service: ImageService, cookies: dict[str, str]) -> list[tuple[ImageRecord, str]]:
+    """This browser's live no-JS uploads of the last hour, with their delete tokens (from its
+    cookies), oldest first. Blocks: run it in a thread."""
+    found = []
+    for name, token in cookies.items():
+        image_id = name.removeprefix(UPLOAD_COOKIE)
+        if image_id == name or not token:
+            continue
+        try:
+            record = service.lookup(image_id)
+        except (NotFound, Removed):  # deleted, expired, removed or never there: not offered
+            continue
+        if ids.token_matches(token, record.delete_token_hash):
+            found.append((record, token))
+    return sorted(found, key=lambda pair: pair[0].created_at)
+
+
+def _uploaded_page(
+    service: ImageService, image_id: str, cookies: dict[str, str]
+) -> tuple[ImageRecord, list[tuple[ImageRecord, str]]]:
+    return service.lookup(image_id), recent_uploads(service, cookies)
 
 
 @router.api_route("/uploaded/{image_id}", methods=PAGE_METHODS)
 async def uploaded(request: Request, image_id: str) -> Response:
     service: ImageService = request.app.state.service
-    token = request.cookies.get(UPLOAD_COOKIE, "")
-    record, valid = await anyio.to_thread.run_sync(_uploaded_page, service, image_id, token)
-    delete_url = upload_result(request, record, token).delete_url if valid else None
-    return request.app.state.pages.uploaded(request, image_meta(request, record), delete_url)
+    record, recent = await anyio.to_thread.run_sync(
+        _uploaded_page, service, image_id, request.cookies
+    )
+    token = next((t for r, t in recent if r.id == record.id), None)
+    delete_url = upload_result(request, record, token).delete_url if token else None
+    batch = [image_meta(request, r) for r, _t in recent] if token and len(recent) > 1 else []
+    return request.app.state.pages.uploaded(request, image_meta(request, record), delete_url, batch)
 
 
 @router.api_route("/upload", methods=PAGE_METHODS)

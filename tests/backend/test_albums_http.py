@@ -1,5 +1,6 @@
 """Albums through a real server: made from one's own uploads, one page with every image's links,
-deleted with their own token (the images stay), gone when their images are."""
+deleted with their own token (the images stay unless asked to go too), gone when their images
+are."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ def make_album(client, uploads: list[dict]):
     return client.session.post(f"{client.url}/api/albums", json={"images": members}, timeout=30)
 
 
-def delete(client, kind: str, item_id: str, token: str) -> int:
+def delete_answer(client, kind: str, item_id: str, token: str, query: str = ""):
     return client.session.delete(
-        f"{client.url}/api/{kind}/{item_id}",
+        f"{client.url}/api/{kind}/{item_id}{query}",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
-    ).status_code
+    )
+
+
+def delete(client, kind: str, item_id: str, token: str) -> int:
+    return delete_answer(client, kind, item_id, token).status_code
 
 
 def test_an_album_links_every_image_in_order(client):
@@ -76,11 +81,46 @@ def test_deleting_an_album_leaves_its_images(client):
     uploads = [upload(client, seed) for seed in (20, 21)]
     made = make_album(client, uploads).json()
     assert delete(client, "albums", made["id"], uploads[0]["delete_token"]) == 403
-    assert delete(client, "albums", made["id"], made["delete_token"]) == 204
+    answer = delete_answer(client, "albums", made["id"], made["delete_token"])
+    assert answer.status_code == 200
+    assert answer.json() == {"deleted_images": 0}
     assert client.get(f"/api/albums/{made['id']}").status_code == 404
     assert client.get(f"/a/{made['id']}").status_code == 404
     for u in uploads:
         assert client.session.get(u["url"], timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["?images=true", "?images=1"])
+def test_deleting_an_album_when_asked_deletes_its_images_too(client, query):
+    uploads = [upload(client, seed) for seed in (22, 23, 24)]
+    kept = upload(client, 25)  # not in the album
+    made = make_album(client, uploads).json()
+    # A wrong token deletes nothing, the images included.
+    refused = delete_answer(client, "albums", made["id"], uploads[0]["delete_token"], query)
+    assert refused.status_code == 403
+    assert client.get(f"/api/albums/{made['id']}").status_code == 200
+    # One image is already deleted by its own token: skipped, not counted.
+    assert delete(client, "images", uploads[0]["id"], uploads[0]["delete_token"]) == 204
+    answer = delete_answer(client, "albums", made["id"], made["delete_token"], query)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"deleted_images": 2}
+    assert client.get(f"/api/albums/{made['id']}").status_code == 404
+    for u in uploads:
+        assert client.session.get(u["url"], timeout=30).status_code == 404
+        assert client.get(f"/{u['id']}").status_code == 404
+    assert client.session.get(kept["url"], timeout=30).status_code == 200
+    again = delete_answer(client, "albums", made["id"], made["delete_token"], query)
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?images=maybe", "?images="])
+def test_a_garbled_images_flag_is_refused_and_deletes_nothing(client, query):
+    uploads = [upload(client, seed) for seed in (26, 27)]
+    made = make_album(client, uploads).json()
+    answer = delete_answer(client, "albums", made["id"], made["delete_token"], query)
+    assert answer.status_code == 400, answer.text
+    assert set(answer.json()) == {"error", "code"}
+    assert client.get(f"/api/albums/{made['id']}").status_code == 200
 
 
 def test_an_album_shows_its_live_images_and_expires_with_them(client):
@@ -116,3 +156,90 @@ def test_the_sweep_forgets_albums_whose_images_are_all_gone(client, live_server)
         rows = {row[0] for row in conn.execute("SELECT album_id FROM album_images")}
     assert albums == rows == {kept["id"]}
     assert gone["id"] not in albums
+
+
+# -- the album's delete link: a page for browsers, with or without JavaScript --------------------
+
+HTML = {"Accept": "text/html"}
+
+
+def album_with_link(client, seeds: tuple[int, ...]) -> tuple[list[dict], dict, str]:
+    uploads = [upload(client, seed) for seed in seeds]
+    made = make_album(client, uploads).json()
+    path = made["delete_url"].removeprefix(client.url)
+    assert path == f"/delete/a/{made['id']}/{made['delete_token']}"
+    return uploads, made, path
+
+
+def test_the_album_delete_link_asks_first_and_deletes_nothing(client):
+    uploads, made, path = album_with_link(client, (60, 61))
+    for method in ("GET", "HEAD"):
+        assert client.session.request(method, client.url + path, timeout=30).status_code == 200
+    page = client.get(path, headers=HTML)
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"  # the secret URL goes nowhere
+    assert "Also delete its 2 images" in page.text
+    assert 'type="checkbox"' in page.text and 'name="images"' in page.text
+    assert f'action="{path}"' in page.text
+    assert all(u["thumbnail_url"] in page.text for u in uploads)
+    assert client.get(f"/api/albums/{made['id']}").status_code == 200  # GET deleted nothing
+
+
+@pytest.mark.parametrize(
+    ("link", "status"),
+    [
+        ("/delete/a/{id}/not-the-token", 403),
+        ("/delete/a/{image}/{image_token}", 404),  # an image's id and token are no album's
+        ("/delete/a/AAAAAAAAAA/{token}", 404),
+        ("/delete/a/..%2F..%2Fetc/{token}", 404),
+    ],
+)
+def test_a_wrong_album_delete_link_deletes_nothing(client, link, status):
+    uploads, made, _path = album_with_link(client, (62,))
+    path = link.format(
+        id=made["id"],
+        token=made["delete_token"],
+        image=uploads[0]["id"],
+        image_token=uploads[0]["delete_token"],
+    )
+    assert client.get(path, headers=HTML).status_code == status
+    posted = client.session.post(
+        client.url + path, data={"images": "yes"}, timeout=30, allow_redirects=False
+    )
+    assert posted.status_code == status
+    assert client.get(f"/api/albums/{made['id']}").status_code == 200
+    assert client.session.get(uploads[0]["url"], timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("form", "deleted", "says"),
+    [
+        ({}, 0, "Its images were kept"),
+        ({"images": "yes"}, 2, "The album and its 2 images are gone"),
+    ],
+    ids=["album only", "with its images"],
+)
+def test_the_album_delete_form_posts_then_redirects_to_a_deleted_page(client, form, deleted, says):
+    uploads, made, path = album_with_link(client, (63, 64))
+    posted = client.session.post(
+        client.url + path, data=form, headers=HTML, timeout=30, allow_redirects=False
+    )
+    assert posted.status_code == 303, posted.text
+    done = f"/a/{made['id']}/deleted?images={deleted}"
+    assert posted.headers["location"] == done
+    page = client.get(done, headers=HTML)
+    assert page.status_code == 200 and says in page.text
+    assert made["delete_token"] not in page.text
+    assert client.get(f"/api/albums/{made['id']}").status_code == 404
+    statuses = {client.session.get(u["url"], timeout=30).status_code for u in uploads}
+    assert statuses == ({404} if deleted else {200})
+    # A reload of the "deleted" page deletes nothing more; the link is spent.
+    assert client.get(done, headers=HTML).status_code == 200
+    assert client.get(path, headers=HTML).status_code == 404
+
+
+@pytest.mark.parametrize("query", ["?images=-1", "?images=many"])
+def test_a_garbled_deleted_page_is_refused(client, query):
+    answer = client.get(f"/a/AAAAAAAAAA/deleted{query}", headers=HTML)
+    assert answer.status_code == 400

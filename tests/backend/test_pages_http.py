@@ -245,7 +245,8 @@ def test_form_upload_redirects_to_a_result_page_that_a_reload_does_not_repeat(cl
     result_path = posted.headers["location"]
     image_id = re.fullmatch(r"/uploaded/([0-9A-Za-z]{10,})", result_path).group(1)
     cookie = posted.headers["set-cookie"]
-    for flag in ("HttpOnly", "SameSite=strict", f"Path={result_path}", "Max-Age=3600"):
+    assert cookie.startswith(f"picdrop-delete-{image_id}="), cookie
+    for flag in ("HttpOnly", "SameSite=strict", "Path=/uploaded;", "Max-Age=3600"):
         assert flag.lower() in cookie.lower(), cookie
     pages = [client.session.get(client.url + result_path, headers=HTML) for _ in range(2)]
     for page in pages:  # a reload shows the same page again
@@ -256,10 +257,77 @@ def test_form_upload_redirects_to_a_result_page_that_a_reload_does_not_repeat(cl
     assert stranger.status_code == 200 and f"/{image_id}." in stranger.text
     assert "/delete/" not in stranger.text and "no longer shown here" in stranger.text
     # A forged cookie is not a delete link either.
-    forged = client.session.get(
-        client.url + result_path, headers=HTML, cookies={"picdrop-delete": "not-the-token"}
+    forged = requests.get(
+        client.url + result_path,
+        headers=HTML,
+        cookies={f"picdrop-delete-{image_id}": "not-the-token"},
+        timeout=30,
     )
     assert "/delete/" not in forged.text
+
+
+def _form_upload(session, url: str, seed: int | None) -> str:
+    """A no-JS upload in this browser (session): the id of the image."""
+    posted = session.post(
+        f"{url}/upload",
+        files={"file": (f"{seed}.jpg", samples.unique_jpeg(seed=seed))},
+        headers=HTML,
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert posted.status_code == 303, posted.text
+    return posted.headers["location"].rsplit("/", 1)[1]
+
+
+def test_several_form_uploads_become_one_album_shown_once(client):
+    browser = requests.Session()
+    first = _form_upload(browser, client.url, 70)
+    alone = browser.get(f"{client.url}/uploaded/{first}", headers=HTML, timeout=30)
+    assert "Make an album of these" not in alone.text  # one upload needs no album
+    later = [_form_upload(browser, client.url, seed) for seed in (71, 72)]
+    page = browser.get(f"{client.url}/uploaded/{later[-1]}", headers=HTML, timeout=30)
+    assert "Make an album of these" in page.text and 'action="/uploaded/album"' in page.text
+    assert all(f"/t/{i}.webp" in page.text for i in [first, *later])
+    # Another browser, even on the same result page, is offered nothing.
+    stranger = requests.get(f"{client.url}/uploaded/{later[-1]}", headers=HTML, timeout=30)
+    assert "Make an album of these" not in stranger.text
+    # An upload deleted meanwhile is left out of the album.
+    token = browser.cookies.get(f"picdrop-delete-{later[0]}")
+    gone = browser.delete(
+        f"{client.url}/api/images/{later[0]}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert gone.status_code == 204
+    made = browser.post(
+        f"{client.url}/uploaded/album", headers=HTML, allow_redirects=False, timeout=30
+    )
+    assert made.status_code == 303, made.text
+    album_path = made.headers["location"]
+    album_id = re.fullmatch(r"/uploaded/album/([0-9A-Za-z]{10,})", album_path).group(1)
+    cookie = made.headers["set-cookie"]
+    for flag in ("HttpOnly", "SameSite=strict", f"Path={album_path}", "Max-Age=3600"):
+        assert flag.lower() in cookie.lower(), cookie
+    shown = [browser.get(client.url + album_path, headers=HTML, timeout=30) for _ in range(2)]
+    for result in shown:  # a reload shows the same album, and makes no other
+        assert result.status_code == 200
+        assert f"{client.url}/a/{album_id}" in result.text
+        assert f"/delete/a/{album_id}/" in result.text
+    album = client.get(f"/api/albums/{album_id}").json()
+    assert [i["id"] for i in album["images"]] == [first, later[1]]  # in upload order
+    with sqlite3.connect(client.server.settings.data_dir / "picdrop.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM albums").fetchone()[0] == 1
+    elsewhere = requests.get(client.url + album_path, headers=HTML, timeout=30)
+    assert elsewhere.status_code == 200 and "/delete/a/" not in elsewhere.text
+    assert "no longer shown here" in elsewhere.text
+
+
+def test_an_album_of_no_uploads_is_refused(client):
+    browser = requests.Session()
+    browser.cookies.set("picdrop-delete-AAAAAAAAAA", "forged", path="/uploaded")
+    answer = browser.post(f"{client.url}/uploaded/album", headers=HTML, timeout=30)
+    assert answer.status_code == 400
+    assert "no uploads of this browser" in answer.text
 
 
 def test_get_of_the_form_address_goes_back_to_the_form(client):
@@ -422,7 +490,17 @@ def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
     uploads a fresh image, so an accepted delete has something to delete."""
     image = client.upload(samples.unique_jpeg()).json()
     upload = {"files": {"file": ("a.jpg", samples.unique_jpeg())}}
+    members = [{"id": image["id"], "delete_token": image["delete_token"]}]
+    album = client.session.post(f"{client.url}/api/albums", json={"images": members}, timeout=30)
+    for _ in range(2):  # two no-JS uploads in this browser: it is offered an album of them
+        _form_upload(client.session, client.url, None)
     return {
+        "make album form": ("/uploaded/album", {}, 200),  # after its 303 to the album's page
+        "album delete link": (
+            album.json()["delete_url"].removeprefix(client.url),
+            {"data": {"images": "yes"}},
+            200,  # after its 303 to the "deleted" page
+        ),
         "report form": (f"/report/{image['id']}", {"data": {"reason": "spam"}}, 200),
         "report API": (f"/api/images/{image['id']}/report", {"data": {"reason": "spam"}}, 202),
         "delete link": (image["delete_url"].removeprefix(client.url), {}, 200),
@@ -431,8 +509,16 @@ def _form_posts(client) -> dict[str, tuple[str, dict, int]]:
     }
 
 
-FORMS = ["report form", "report API", "delete link", "upload form", "curl upload"]
-PAGE_FORMS = {"report form", "delete link", "upload form"}
+FORMS = [
+    "make album form",
+    "report form",
+    "report API",
+    "delete link",
+    "album delete link",
+    "upload form",
+    "curl upload",
+]
+PAGE_FORMS = {"report form", "delete link", "album delete link", "make album form", "upload form"}
 CROSS_SITE = {
     "Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
     "Sec-Fetch-Site same-site": {"Sec-Fetch-Site": "same-site"},

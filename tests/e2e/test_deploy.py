@@ -20,7 +20,7 @@ import requests
 from backend.settings import env_name
 from tests.backend import imagesamples as samples
 from tests.catalog_rows import matches_blob_key
-from tests.conftest import GENEROUS_LIMITS, require
+from tests.conftest import GENEROUS_LIMITS, require, require_program
 from tests.services import (
     DEPLOY,
     Nginx,
@@ -186,6 +186,103 @@ def test_all_replicas_down_is_a_503_to_retry(tmp_path):
         assert r.json()["code"] == "unavailable"
     finally:
         nginx.stop()
+
+
+# -- compression and HSTS -------------------------------------------------------------------------
+
+ASSET = re.compile(r"/static/[a-z]+\.[0-9a-f]{12}\.(?:css|js)")
+
+
+def test_nginx_sends_css_and_js_gzipped_and_pages_with_secrets_plain(single_machine):
+    nginx, _replica = single_machine
+    gzip = {"Accept-Encoding": "gzip"}
+    home = requests.get(nginx.url + "/", headers=gzip, timeout=30)
+    assets = sorted(set(ASSET.findall(home.text)))
+    assert {a.rsplit(".", 1)[1] for a in assets} == {"css", "js"}, assets
+    for asset in assets:
+        plain = requests.get(nginx.url + asset, headers={"Accept-Encoding": "identity"}, timeout=30)
+        packed = requests.get(nginx.url + asset, headers=gzip, timeout=30)
+        assert packed.headers["content-encoding"] == "gzip", asset
+        assert "Accept-Encoding" in packed.headers["vary"]
+        assert packed.content == plain.content and "content-encoding" not in plain.headers
+    # BREACH: what carries a delete token is never compressed (the upload's answer, the pages of
+    # its delete link), so its size tells nothing about the token.
+    made = requests.post(
+        f"{nginx.url}/api/upload", files={"file": ("a.jpg", samples.unique_jpeg())}, timeout=30
+    )
+    confirm = requests.get(made.json()["delete_url"], headers=gzip, timeout=30)
+    for answer in (made, home, confirm):
+        assert answer.status_code in (200, 201) and "content-encoding" not in answer.headers
+
+
+def test_the_shipped_config_compresses_text_assets_only():
+    site = (DEPLOY / "nginx" / "picdrop.conf").read_text()
+    static = re.search(r"^    location /static/ \{\n(.*?)^    \}", site, flags=re.M | re.S)
+    assert static, "no location /static/"
+    rules = static.group(1)
+    assert re.search(r"^\s*gzip on;", rules, flags=re.M)
+    assert re.search(r"^\s*gzip_vary on;", rules, flags=re.M)
+    types = re.search(r"gzip_types ([^;]*);", rules).group(1).split()
+    assert {"text/css", "text/javascript", "application/javascript"} <= set(types)
+    everywhere_else = site.replace(static.group(0), "")
+    assert not re.search(r"^\s*gzip on;", everywhere_else, flags=re.M)  # HTML stays plain
+
+
+def with_tls_listener(site: str, tmp_path: Path) -> tuple[str, int, Path]:
+    """The site with a TLS listener beside its plain one (a self-signed certificate for
+    127.0.0.1), as an operator adds it by the config's CHANGE comment."""
+    openssl = require_program("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    listen = re.search(r"^    listen 127\.0\.0\.1:\d+;\n", site, flags=re.M).group(0)
+    tls = (
+        f"    listen 127.0.0.1:{port} ssl;\n"
+        f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
+    )
+    return site.replace(listen, listen + tls), port, cert
+
+
+def test_hsts_on_every_https_answer_and_none_over_http(tmp_path):
+    replica = ServerProcess({"PICDROP_SWEEP_INTERVAL": "0"}, tmp_path, "replica")
+    replica.start().wait()
+    site = render_nginx_site(
+        listen_port=free_port(), upstreams=[replica.address], cache_dir=tmp_path / "cache"
+    )
+    site, tls_port, cert = with_tls_listener(site, tmp_path)
+    nginx = started_nginx(site)
+    https = f"https://127.0.0.1:{tls_port}"
+    try:
+        made = requests.post(
+            f"{https}/api/upload",
+            files={"file": ("a.jpg", samples.unique_jpeg())},
+            verify=str(cert),
+            timeout=30,
+        ).json()
+        home = requests.get(https + "/", verify=str(cert), timeout=30)
+        asset = ASSET.search(home.text).group(0)
+        # A page, an asset, an image (nginx's cache location), a 404.
+        paths = ["/", asset, f"/{made['id']}.jpg", "/AAAAAAAAAA.jpg"]
+        for path in paths:
+            answer = requests.get(https + path, verify=str(cert), timeout=30)
+            assert answer.headers.get("strict-transport-security") == "max-age=31536000", path
+            plain = requests.get(nginx.url + path, timeout=30)
+            assert "strict-transport-security" not in plain.headers, path
+        replica.stop()  # nginx's own error page (no replica answers) carries it too
+        down = requests.get(https + "/", verify=str(cert), timeout=30)
+        assert down.status_code == 503
+        assert down.headers.get("strict-transport-security") == "max-age=31536000"
+    finally:
+        nginx.stop()
+        replica.stop()
 
 
 def test_links_through_nginx_keep_its_port_without_a_public_url(tmp_path):

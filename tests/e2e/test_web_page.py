@@ -1036,6 +1036,8 @@ def test_an_image_on_the_web_is_uploaded_by_its_address(
         page = new_page(**DESKTOP, java_script_enabled=javascript)
         page.goto(server.url + "/")
         page.get_by_label("Or upload from a web address").fill(f"http://{image_origin}/holiday.jpg")
+        if not javascript:  # the no-JS form has its own expiry choice
+            page.get_by_label("Delete it automatically after").select_option("1h")
         page.get_by_role("button", name="Fetch and upload").click()
         if javascript:
             item = page.locator("#results .item", has_text="holiday.jpg")
@@ -1044,6 +1046,7 @@ def test_an_image_on_the_web_is_uploaded_by_its_address(
             link = item.locator(".share-link").input_value()
         else:
             expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded")
+            expect(page.locator("main")).to_contain_text("deleted automatically in 1 hour")
             link = page.locator(".share-row textarea").first.input_value()
         assert re.fullmatch(rf"{re.escape(server.url)}/{ID}\.jpg", link)
         assert requests.get(link, timeout=10).status_code == 200
@@ -1124,8 +1127,12 @@ def test_a_batch_becomes_an_album_with_one_link(live_server, new_page, watch, sh
     assert re.fullmatch(rf"{re.escape(live_server.url)}/a/{ID}", link)
     page.get_by_role("button", name="Copy the link to the album").click()
     assert clipboard(page) == link
+    delete_link = page.get_by_role("textbox", name="Delete link of the album (secret)")
+    delete_url = delete_link.input_value()
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/delete/a/{ID}/\S+", delete_url)
     kept = page.evaluate("() => JSON.parse(localStorage.getItem('picdrop.albums'))")
     assert kept[0]["url"] == link and kept[0]["delete_token"]
+    assert kept[0]["delete_url"] == delete_url
     page.get_by_role("link", name="Open the album").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Album · 3 images")
     pages = [a.get_attribute("href") for a in page.locator(".album-image .open-page").all()]
@@ -1134,6 +1141,77 @@ def test_a_batch_becomes_an_album_with_one_link(live_server, new_page, watch, sh
     page.wait_for_function(ANIMATIONS_SETTLED)
     assert page.evaluate(RUN_AXE) == []
     shots(page, "album" if scheme == "light" else "album-dark")
+    # The album's delete link asks first, offers to take the images along, then says it is done.
+    page.goto(delete_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete this album?")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(RUN_AXE) == []
+    page.get_by_label("Also delete its 3 images").check()
+    page.get_by_role("button", name="Delete album").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album deleted")
+    expect(page.locator("main")).to_contain_text("its 3 images are gone")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(RUN_AXE) == []
+    assert requests.get(link, timeout=10).status_code == 404
+    assert {requests.get(s["link"], timeout=10).status_code for s in shown} == {404}
+    assert_clean(watch)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_uploads_without_javascript_become_an_album(live_server, new_page, watch, scheme):
+    base = live_server.url
+    page = new_page(**DESKTOP, color_scheme=scheme)
+    page.context.add_init_script(path=str(AXE))
+    page.route(re.compile(rf"^{re.escape(base)}/(upload(ed/.*)?)?$"), without_javascript)
+    make = page.get_by_role("button", name="Make an album of these")
+    for seed, palette in enumerate(("dusk", "lagoon", "forest")):
+        page.goto(base + "/")
+        page.get_by_label("Image file").set_input_files(
+            [file_payload(f"{palette}.jpg", jpeg(palette, (480, 320), seed=seed), "image/jpeg")]
+        )
+        page.get_by_role("button", name="Upload", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded")
+        expect(make).to_have_count(0 if seed == 0 else 1)  # one upload needs no album
+    expect(page.locator(".batch img")).to_have_count(3)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(RUN_AXE) == []
+    make.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album made")
+    assert re.fullmatch(rf"{re.escape(base)}/uploaded/album/{ID}", page.url)
+    link = page.get_by_role("textbox", name="Link to the album").input_value()
+    delete_url = page.get_by_role("textbox", name="Delete link of the album (secret)").input_value()
+    assert re.fullmatch(rf"{re.escape(base)}/a/{ID}", link)
+    assert delete_url.startswith(f"{base}/delete/a/{link.rsplit('/', 1)[1]}/")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(RUN_AXE) == []
+    page.reload()  # POST-redirect-GET: the same album again, not a second one
+    expect(page.get_by_role("textbox", name="Link to the album")).to_have_value(link)
+    with sqlite3.connect(live_server.settings.data_dir / "picdrop.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM albums").fetchone()[0] == 1
+    page.get_by_role("link", name="Open the album").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album · 3 images")
+    assert_clean(watch)
+
+
+def test_an_album_is_deleted_by_its_link_without_javascript(live_server, new_page, watch):
+    base = live_server.url
+    uploads = [
+        requests.post(f"{base}/api/upload", files={"file": (f"{n}.jpg", data)}, timeout=10).json()
+        for n, data in enumerate([jpeg("dusk", (320, 200)), jpeg("forest", (200, 320), seed=3)])
+    ]
+    members = [{"id": u["id"], "delete_token": u["delete_token"]} for u in uploads]
+    made = requests.post(f"{base}/api/albums", json={"images": members}, timeout=10).json()
+    page = new_page(**DESKTOP, java_script_enabled=False)
+    page.goto(made["delete_url"])
+    expect(page.get_by_role("img")).to_have_count(2)
+    page.get_by_role("button", name="Delete album").click()  # the box unticked: images stay
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album deleted")
+    expect(page.locator("main")).to_contain_text("Its images were kept")
+    assert re.fullmatch(rf"{re.escape(base)}/a/{ID}/deleted\?images=0", page.url)
+    page.reload()  # POST-redirect-GET: a reload deletes nothing more
+    expect(page.get_by_role("heading", level=1)).to_have_text("Album deleted")
+    assert requests.get(made["url"], timeout=10).status_code == 404
+    assert {requests.get(u["url"], timeout=10).status_code for u in uploads} == {200}
     assert_clean(watch)
 
 

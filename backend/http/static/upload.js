@@ -535,10 +535,11 @@
         if (!ok || !answer.url) throw new Error(answer.error || "The album could not be made.");
         try {
           const kept = JSON.parse(localStorage.getItem(ALBUMS) || "[]");
-          kept.unshift({ id: answer.id, url: answer.url, delete_token: answer.delete_token });
+          kept.unshift({ id: answer.id, url: answer.url, delete_token: answer.delete_token, delete_url: answer.delete_url });
           localStorage.setItem(ALBUMS, JSON.stringify(kept.slice(0, KEPT)));
         } catch { /* full or private */ }
         document.getElementById("album-link").value = answer.url;
+        document.getElementById("album-delete-link").value = answer.delete_url;
         document.getElementById("album-open").href = answer.url;
         albumPanel.hidden = false;
         announce(`Album of ${answer.images.length} images made. The link is ready to copy.`);
