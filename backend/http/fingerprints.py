@@ -48,12 +48,26 @@ async def for_report(work: ImageWork, moderation: Moderation, image_id: str) -> 
 
 
 async def forever(work: ImageWork, moderation: Moderation, interval: float) -> None:
-    """A few at a time, so that uploads take turns with them; a pause when none is left."""
+    """Passes, with a pause between them."""
     while True:
         try:
-            while due := await anyio.to_thread.run_sync(moderation.fingerprints_due):
-                await compute(work, moderation, due)
+            await one_pass(work, moderation)
         except Exception as exc:  # an outage (database, store): one line, retried next interval
             why = next(iter(str(exc).splitlines()), "")
             log.warning("perceptual hash pass failed (%s: %s)", type(exc).__name__, why)
         await asyncio.sleep(interval)
+
+
+async def one_pass(work: ImageWork, moderation: Moderation) -> bool:
+    """Every hash due, a few at a time so that uploads take turns with them; False when another
+    process (of this server or another replica) is making them: both would hash the same
+    uploads, and take a copy of removed content down twice."""
+    held = moderation.catalog.exclusive("fingerprints")
+    mine = await anyio.to_thread.run_sync(held.__enter__)
+    try:
+        if mine:
+            while due := await anyio.to_thread.run_sync(moderation.fingerprints_due):
+                await compute(work, moderation, due)
+        return mine
+    finally:  # in a thread: on PostgreSQL the unlock is a query
+        await anyio.to_thread.run_sync(held.__exit__, None, None, None)

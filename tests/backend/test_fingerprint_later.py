@@ -7,6 +7,7 @@ later, and takes it down if it turns out to show content removed meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -14,7 +15,11 @@ import requests
 from sqlalchemy import select
 
 from backend.assembly import build
+from backend.catalog import Catalog
 from backend.catalog.schema import pending_fingerprints
+from backend.http import fingerprints
+from backend.http.budget import ByteBudget
+from backend.http.imagework import ImageWork
 from backend.images import BrokenImage, Limits, probe, process
 from backend.images.fingerprint import perceptual_hash
 from backend.server import EmbeddedServer
@@ -84,7 +89,7 @@ def pending(backend) -> set[str]:
 
 
 def run_pass(backend) -> None:
-    """The app's background pass, step by step (backend.http.app._fingerprint_forever)."""
+    """The app's background pass, step by step (backend.http.fingerprints.one_pass)."""
     moderation = backend.moderation
     while due := moderation.fingerprints_due():
         moderation.record_fingerprints(moderation.fingerprint(r, data) for r, data in due)
@@ -139,6 +144,22 @@ def test_reports_made_before_the_pass_get_its_hash(backend):
 def test_a_deleted_upload_leaves_the_queue(backend):
     _, stored = upload(backend, photo(9))
     backend.images.delete(stored.record.id, stored.delete_token)
+    assert pending(backend) == set()
+
+
+def test_one_process_at_a_time_makes_the_hashes(backend):
+    """The pass of a process that finds another one's pass under way skips its turn."""
+    work = ImageWork(1, ByteBudget(64 * 1024 * 1024), 10)
+    _, stored = upload(backend, photo(11))
+    other = Catalog(backend.catalog.url)  # another process's (or replica's) catalog
+    try:
+        with other.exclusive("fingerprints") as got:
+            assert got
+            assert not asyncio.run(fingerprints.one_pass(work, backend.moderation))
+            assert pending(backend) == {stored.record.id}
+    finally:
+        other.close()
+    assert asyncio.run(fingerprints.one_pass(work, backend.moderation))
     assert pending(backend) == set()
 
 
