@@ -382,9 +382,13 @@ class PicdropApp(QObject):
 def connect_server_actions(
     actions: ServerActions, window: MainWindow, uploads: UploadService
 ) -> None:
-    """The window's "Delete", "Test" and History's image fetches go to the server actions;
-    their answers come back."""
+    """The window's "Delete", "Copy album link", "Test" and History's image fetches go to the
+    server actions; their answers come back."""
     window.delete_requested.connect(actions.delete_remote)
+    window.album_requested.connect(actions.make_album)
+    actions.album_made.connect(window.copy_album_link)
+    actions.album_made.connect(lambda _key, _link: uploads.notify_history_changed())
+    actions.album_failed.connect(window.show_notice)
     window.test_connection.connect(lambda url: actions.test_connection(url or uploads.server_url))
     actions.deleted.connect(uploads.mark_deleted)
     actions.delete_failed.connect(lambda _key, _error: uploads.notify_history_changed())

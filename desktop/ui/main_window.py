@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
+from desktop.core.albums import album_request
 from desktop.core.config import AppConfig, expiry_choices
 from desktop.core.destinations import SXCU_PREFIX
 from desktop.core.history import HistoryStore
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
     # A History item's image to fetch back from its server: key, and the file to save it in
     # ("" to have it copied: `receive_history_image`).
     history_image_requested = Signal(str, str)
+    album_requested = Signal(object)  # AlbumRequest: the finished uploads listed, as one album
 
     def __init__(
         self,
@@ -172,6 +174,9 @@ class MainWindow(QMainWindow):
         self.show_default_expiry()
         self.copy_all_button = QPushButton("Copy all links")
         self.copy_all_button.clicked.connect(self.copy_all_links)
+        self.album_button = QPushButton("Copy album link")
+        self.album_button.setToolTip("One link for the finished uploads: an album page")
+        self.album_button.clicked.connect(self.request_album)
         self.retry_all_button = QPushButton("Retry failed")
         self.retry_all_button.clicked.connect(self.uploads.retry_all)
         self.cancel_all_button = QPushButton("Cancel all")
@@ -354,13 +359,14 @@ class MainWindow(QMainWindow):
     # -- every row at once ----------------------------------------------------------------------
     def bulk_buttons(self) -> tuple[QPushButton, ...]:
         return (
-            self.copy_all_button, self.retry_all_button, self.cancel_all_button,
-            self.clear_button,
+            self.copy_all_button, self.album_button, self.retry_all_button,
+            self.cancel_all_button, self.clear_button,
         )  # fmt: skip
 
     def _sync_bulk_buttons(self, _key: str = "") -> None:
         jobs = self.uploads.jobs()
         self.copy_all_button.setVisible(any(j.state is JobState.DONE for j in jobs))
+        self.album_button.setVisible(album_request(jobs) is not None)
         self.retry_all_button.setVisible(any(j.can_retry for j in jobs))
         self.cancel_all_button.setVisible(any(not j.state.finished for j in jobs))
         self.clear_button.setVisible(any(j.state.finished for j in jobs))
@@ -370,6 +376,19 @@ class MainWindow(QMainWindow):
         infos = self.uploads.done_links()
         if infos:
             self.copier.copy_infos(infos)
+
+    @Slot()
+    def request_album(self) -> None:
+        request = album_request(self.uploads.jobs())
+        if request is not None:
+            self.show_notice("Making the album…")
+            self.album_requested.emit(request)
+
+    @Slot(str, str)
+    def copy_album_link(self, _key: str, link: str) -> None:
+        """The server made the album (History has it): its link goes on the clipboard."""
+        self.copier.copy_text(link)
+        self.show_notice("Album link copied")
 
     # -- one row's extras -----------------------------------------------------------------------
     @Slot(str)
@@ -519,10 +538,11 @@ class MainWindow(QMainWindow):
                 self.show_notice("The host's delete link is open in your browser")
             return
         what = f"“{with_token[0].name}”" if len(with_token) == 1 else f"{len(with_token)} uploads"
+        albums = " An album's images stay." if any(i.is_album for i in with_token) else ""
         answer = QMessageBox.question(
             self,
             "Delete from server",
-            f"Delete {what} from the server? Their links stop working for everyone.",
+            f"Delete {what} from the server? Their links stop working for everyone.{albums}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
