@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
         uploads.job_removed.connect(self._on_job_removed)
         uploads.paused_changed.connect(self.paused_bar.setVisible)
         uploads.job_done.connect(self._on_job_done)
+        uploads.batch_finished.connect(self._on_batch_finished)
         uploads.history_changed.connect(self._on_history_changed)
         copier.copied.connect(self._on_copied)
         for signal in (uploads.job_added, uploads.job_changed, uploads.job_removed):
@@ -383,6 +384,15 @@ class MainWindow(QMainWindow):
         if request is not None:
             self.show_notice("Making the album…")
             self.album_requested.emit(request)
+
+    @Slot(str)
+    def _on_batch_finished(self, batch: str) -> None:
+        """Settings' "Make an album of each batch": its link follows the batch's on the
+        clipboard (not for a batch the `picdrop upload` command copies itself)."""
+        if self.config.auto_album and not self.copier.holds(batch):
+            request = album_request(self.uploads.queue.batch_jobs(batch))
+            if request is not None:
+                self.album_requested.emit(request)
 
     @Slot(str, str)
     def copy_album_link(self, _key: str, link: str) -> None:

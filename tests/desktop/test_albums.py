@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.commands.status import EXIT_FAILED, EXIT_OK
 from desktop.core.albums import AlbumFailed, AlbumRequest, album_request, make_album
 from desktop.core.api import AlbumResult, PicdropClient, UploadResult
+from desktop.core.config import AppConfig
 from desktop.core.history import HistoryStore
 from desktop.core.intake import BytesSource
 from desktop.core.jobs import Job, JobState
@@ -143,6 +144,34 @@ def test_copy_album_link_after_a_batch_then_delete_the_album_from_history(
     for job_ in service.jobs():
         assert requests.get(job_.result.url, timeout=5).status_code == 200
         assert history.get(job_.key).state is JobState.DONE
+
+
+@pytest.mark.parametrize("auto_album", [True, False])
+def test_settings_make_an_album_of_each_batch(
+    live_server, make_service, make_window, history, qtbot, qapp, auto_album
+) -> None:
+    from desktop.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppConfig(auto_album=auto_album))
+    assert dialog.auto_album.isChecked() is auto_album
+    config = dialog.config()
+    dialog.deleteLater()
+    service = make_service(live_server.url)
+    window = make_window(service, config)
+    qapp.clipboard().clear()
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        service.enqueue([BytesSource(png_bytes(color=c), f"{c}.png") for c in ("red", "tan")])
+    links = "\n".join(j.result.url for j in service.jobs())
+    if auto_album:
+        album = f"{live_server.url}/a/"
+        qtbot.waitUntil(lambda: qapp.clipboard().text().startswith(album), timeout=TIMEOUT)
+        assert [i["url"] for i in album_of(qapp.clipboard().text()).json()["images"]] == (
+            links.split("\n")
+        )
+    else:
+        assert qapp.clipboard().text() == links
+        assert window.album_button.isVisible()  # made only when asked
+    assert any(i.is_album for i in history.items()) is auto_album
 
 
 def test_a_server_without_albums_says_so_in_plain_words(
