@@ -187,14 +187,20 @@ class MainWindow(QMainWindow):
         queue_header.addWidget(queue_title)
         queue_header.addStretch()
         queue_header.addWidget(self.expiry)
+        # The buttons for every row at once have a row of their own: all five fit, unsqueezed,
+        # in the narrowest window.
+        bulk_row = QHBoxLayout()
+        bulk_row.setSpacing(6)
+        bulk_row.addStretch()
         for button in self.bulk_buttons():
-            queue_header.addWidget(button)
+            bulk_row.addWidget(button)
         uploads_page = QWidget()
         uploads_layout = QVBoxLayout(uploads_page)
         uploads_layout.setContentsMargins(0, 12, 0, 0)
         uploads_layout.setSpacing(10)
         uploads_layout.addWidget(self.drop_zone)
         uploads_layout.addLayout(queue_header)
+        uploads_layout.addLayout(bulk_row)
         uploads_layout.addWidget(self.queue_view, 1)
 
         # History tab: nothing is read until it is first shown.
