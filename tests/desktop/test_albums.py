@@ -95,6 +95,22 @@ def test_an_old_history_database_keeps_its_rows_as_images_and_takes_albums(
         store.close()
 
 
+@pytest.mark.parametrize(
+    ("kind", "actions"),
+    [("album", {"copy", "open", "delete", "forget"}),
+     ("image", {"copy", "open", "more", "delete", "forget"})],
+)  # fmt: skip
+def test_history_offers_no_image_to_copy_or_save_for_an_album(kind, actions) -> None:
+    from desktop.core.history import HistoryItem
+    from desktop.ui.history_view import available_actions
+
+    album = HistoryItem(
+        "k", "k", "", "Album of 2 images", 0, "", JobState.DONE, SERVER, 1.0,
+        url=f"{SERVER}/a/alb", delete_token="t", kind=kind,
+    )  # fmt: skip
+    assert available_actions([album]) == actions
+
+
 def album_of(link: str) -> requests.Response:
     base, album_id = link.rsplit("/a/", 1)
     return requests.get(f"{base}/api/albums/{album_id}", timeout=5)
