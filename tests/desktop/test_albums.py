@@ -249,6 +249,10 @@ def test_cli_upload_album_prints_its_link_last_and_delete_removes_only_it(
     assert last["album"].startswith(f"{live_server.url}/a/") and last["delete_token"]
     assert last["images"] == 2
 
+    listed = run_cli("history", "--data-dir", client_dir, "--json").stdout.decode()
+    rows = [json.loads(line) for line in listed.splitlines()]
+    assert [r["url"] for r in rows if r["kind"] == "album"] == [last["album"], link]
+
     deleted = run_cli("delete", "--data-dir", client_dir, link)
     assert deleted.returncode == EXIT_OK, deleted.stderr
     assert album_of(link).status_code == 404
