@@ -17,8 +17,8 @@ def publish_album(
 ) -> tuple[int, AlbumResult | None]:
     """Make the album of the uploaded files and print its link after theirs: the exit status
     it adds (EXIT_OK when made) and the album."""
-    if not is_picdrop_server(server):  # the app's uploads went to a ShareX custom uploader
-        reporter.note("no album: albums are made by picdrop servers, not custom uploaders")
+    if not is_picdrop_server(server):  # the app sent them to a ShareX custom uploader
+        reporter.note("no album: the files did not go to a picdrop server (albums are its)")
         return EXIT_FAILED, None
     members = tuple((o.result["id"], o.result["delete_token"]) for o in outcomes if o.result)
     if len(members) < MIN_ALBUM_IMAGES:

@@ -414,7 +414,7 @@ class PicdropClient:
         answer = self._request(
             "POST",
             "/api/albums",
-            data=json.dumps({"images": images}),
+            data=json.dumps({"images": images}).encode(),
             headers={"Content-Type": "application/json"},
         )
         try:
