@@ -31,7 +31,7 @@ from pathlib import Path
 
 from desktop.core.api import AlbumResult, UploadResult
 from desktop.core.jobs import JobState
-from desktop.core.links import LinkInfo
+from desktop.core.links import LinkFormat, LinkInfo, format_link
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,14 @@ class HistoryItem:
     def cursor(self) -> tuple[float, int]:
         """Where the next page of a listing starts (see `HistoryStore.page`)."""
         return self.created_at, self.seq
+
+    def formatted(self, fmt: LinkFormat, template: str = "") -> str:
+        """The link as copied in `fmt` ("" when there is none). An album is a page, not an
+        image: its link is copied as it is, never embedded as a picture."""
+        info = self.link_info()
+        if info is None:
+            return ""
+        return info.page_url if self.is_album else format_link(info, fmt, template)
 
     def link_info(self) -> LinkInfo | None:
         if not self.url:

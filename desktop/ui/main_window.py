@@ -521,10 +521,13 @@ class MainWindow(QMainWindow):
         self.history_model.set_reachable(url, reachable)
 
     def copy_history_items(self, keys: list[str], fmt: str) -> None:
+        template = self.copier.config().link_template
         items = (self.history.get(key) for key in keys)
-        infos = [info for item in items if item and (info := item.link_info())]
-        if infos:
-            self.copier.copy_infos(infos, LinkFormat(fmt))
+        links = [
+            link for item in items if item and (link := item.formatted(LinkFormat(fmt), template))
+        ]
+        if links:
+            self.copier.copy_text("\n".join(links), len(links))
 
     def open_history_item(self, key: str) -> None:
         item = self.history.get(key)

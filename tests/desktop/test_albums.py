@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,32 @@ def test_history_offers_no_image_to_copy_or_save_for_an_album(kind, actions) -> 
         url=f"{SERVER}/a/alb", delete_token="t", kind=kind,
     )  # fmt: skip
     assert available_actions([album]) == actions
+
+
+@pytest.mark.parametrize(
+    ("fmt", "image_line"),
+    [("html", '<a href="{url}"><img src="{url}" alt="image" width="1" height="1"></a>'),
+     ("markdown", "![image]({url})"),
+     ("bbcode", "[url={url}][img]{url}[/img][/url]")],
+)  # fmt: skip
+def test_history_copies_an_album_as_its_link_in_every_format(
+    make_service, make_window, history, qapp, fmt, image_line
+) -> None:
+    url = f"{SERVER}/img1.png"
+    history.add_queued(job_item("k1"), b"png")
+    history.set_done("k1", replace(job(1).result, url=url, page_url=url))
+    history.add_album("k2", SERVER, AlbumResult("alb", f"{SERVER}/a/alb", "secret", 2))
+    service = make_service("http://127.0.0.1:9")
+    service.set_paused(True)
+    window = make_window(service)
+    window.copy_history_items(["k2", "k1"], fmt)
+    assert qapp.clipboard().text() == f"{SERVER}/a/alb\n" + image_line.format(url=url)
+
+
+def job_item(key: str):
+    from desktop.core.history import HistoryItem
+
+    return HistoryItem(key, key, "b", "1.png", 3, "image/png", JobState.QUEUED, SERVER, 1.0)
 
 
 def album_of(link: str) -> requests.Response:
