@@ -47,15 +47,18 @@ class ServerActions(QObject):
         self._album_answered.connect(self._on_album_answered)
         # The albums made here, by the images they hold: asked again, the same link is given.
         self._albums: dict[tuple[str, frozenset[str]], str] = {}
+        self._albums_asked: set[tuple[str, frozenset[str]]] = set()  # answers awaited
 
     def make_album(self, request: AlbumRequest) -> None:
         """An album of these uploads, recorded in History; `album_made` gives its link. The same
         uploads asked again give the album already made (while History still has it)."""
-        made = self.history.get(self._albums.get((request.server, request.ids), ""))
+        which = (request.server, request.ids)
+        made = self.history.get(self._albums.get(which, ""))
         if made is not None and made.state is JobState.DONE and made.url:
             self.album_made.emit(made.key, made.url)
-            return
-        self.pool.start(lambda: self._album_worker(request))
+        elif which not in self._albums_asked:  # a second click while the first is answered
+            self._albums_asked.add(which)
+            self.pool.start(lambda: self._album_worker(request))
 
     def delete_remote(self, key: str) -> None:
         """Delete an upload (or an album, which leaves its images) from its server with the
@@ -109,6 +112,7 @@ class ServerActions(QObject):
 
     @Slot(object, object)
     def _on_album_answered(self, request: AlbumRequest, answer: AlbumResult | str) -> None:
+        self._albums_asked.discard((request.server, request.ids))
         if isinstance(answer, str):
             self.album_failed.emit(answer)
             return
