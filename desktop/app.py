@@ -114,6 +114,14 @@ class PicdropApp(QObject):
         self.window.remove_uploader.connect(self.remove_uploader)
         self.actions = ServerActions(self.history, self.destinations.client_factory(), parent=self)
         connect_server_actions(self.actions, self.window, self.uploads)
+        # The window's notices go unseen while it is hidden: an album made meanwhile (Settings'
+        # automatic one) is told by the tray.
+        self.actions.album_made.connect(
+            lambda _key, link: self._tell_when_hidden("Album link copied", link, page=link)
+        )
+        self.actions.album_failed.connect(
+            lambda sentence: self._tell_when_hidden("No album", sentence, error=True)
+        )
 
         self.capture_flow = CaptureFlow(
             ScreenCapture(self, grab=grab_screen or platform_grabber(qt_app.platformName())),
@@ -151,6 +159,10 @@ class PicdropApp(QObject):
             )
             self.remote.open_files.connect(self.open_files)
         qt_app.aboutToQuit.connect(self.shutdown)
+
+    def _tell_when_hidden(self, title: str, text: str, *, page: str = "", error: bool = False):
+        if self.tray_controller is not None and not self.window.isVisible():
+            self.tray_controller.notify(title, text, page=page, error=error)
 
     def _watch_for_tray(self) -> None:
         """Started on login, picdrop can be up before the panel is: look again for a while."""
@@ -382,9 +394,13 @@ class PicdropApp(QObject):
 def connect_server_actions(
     actions: ServerActions, window: MainWindow, uploads: UploadService
 ) -> None:
-    """The window's "Delete", "Test" and History's image fetches go to the server actions;
-    their answers come back."""
+    """The window's "Delete", "Copy album link", "Test" and History's image fetches go to the
+    server actions; their answers come back."""
     window.delete_requested.connect(actions.delete_remote)
+    window.album_requested.connect(actions.make_album)
+    actions.album_made.connect(window.copy_album_link)
+    actions.album_made.connect(lambda _key, _link: uploads.notify_history_changed())
+    actions.album_failed.connect(window.show_notice)
     window.test_connection.connect(lambda url: actions.test_connection(url or uploads.server_url))
     actions.deleted.connect(uploads.mark_deleted)
     actions.delete_failed.connect(lambda _key, _error: uploads.notify_history_changed())

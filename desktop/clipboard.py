@@ -39,6 +39,10 @@ class LinkCopier(QObject):
         """Do not auto-copy this batch's links: whoever queued it copies them itself."""
         self._held.add(batch)
 
+    def holds(self, batch: str) -> bool:
+        """Whether someone else (the `picdrop upload` command) takes care of this batch's links."""
+        return batch in self._held
+
     def copies_job(self, key: str) -> bool:
         """Whether a finished job's link goes on the clipboard automatically."""
         return self.config().auto_copy and self.service.job(key).batch not in self._held

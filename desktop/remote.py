@@ -179,7 +179,9 @@ class RemoteUpload(QObject):
         if self.copy and infos:
             self.copier.copy_infos(infos, self.format)
             copied = True
-        self._send({"event": "end", "copied": copied})
+        jobs = self.service.queue.batch_jobs(batch)
+        server = jobs[0].destination if jobs else ""  # for the command's album
+        self._send({"event": "end", "copied": copied, "server": server})
         self._finish()
 
     @Slot()

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--no-copy", action="store_true", help="do not put the links on the clipboard"
     )
+    upload.add_argument(
+        "--album",
+        action="store_true",
+        help="also make an album of the uploaded files (a picdrop server's page showing them "
+        "all) and print its link last; `picdrop delete` with that link deletes the album only",
+    )
 
     history = sub.add_parser(
         "history",
@@ -87,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete an upload from its server with its stored delete token",
         epilog=EXIT_HELP,
     )
-    delete.add_argument("id", metavar="ID", help="the image ID, its link, or its page")
+    delete.add_argument(
+        "id", metavar="ID", help="the image ID, its link, or its page; or an album's ID or link"
+    )
 
     destination = sub.add_parser(
         "destination",

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from desktop.commands.status import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UsageError
+from desktop.core.albums import delete_album
 from desktop.core.api import PicdropClient, PicdropError, ServerUnreachable
 from desktop.core.history import HistoryStore
 from desktop.core.jobs import JobState
@@ -28,8 +29,9 @@ def run_delete(args: argparse.Namespace) -> int:
         if not item.delete_token:
             raise UsageError(f"the history has no delete token for {item.image_id}")
         client = PicdropClient(item.server)
+        delete = delete_album if item.is_album else delete_upload  # an album's images stay
         try:
-            delete_upload(client, item.image_id, item.delete_token)
+            delete(client, item.image_id, item.delete_token)
         except PicdropError as exc:
             print(f"picdrop delete: {describe_error(exc)}", file=sys.stderr)
             return EXIT_UNREACHABLE if isinstance(exc, ServerUnreachable) else EXIT_FAILED

@@ -15,7 +15,7 @@ from desktop.core.printable import printable
 # Everything but the bytes: the thumbnail is a picture and the delete token is in delete_url.
 JSON_FIELDS = (
     "id", "name", "state", "url", "page_url", "thumbnail_url", "delete_url", "width", "height",
-    "size", "mime", "sha256", "server", "expires", "error", "created_at", "key",
+    "size", "mime", "sha256", "server", "expires", "error", "created_at", "key", "kind",
 )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from desktop.commands.inputs import Input
 from desktop.commands.progress import ProgressBar
+from desktop.core.api import AlbumResult
 from desktop.core.links import LinkFormat, LinkInfo, format_link
 from desktop.core.printable import printable
 
@@ -65,6 +66,16 @@ class Reporter:
         self._say(self.stderr, f"picdrop upload: {self.inputs[index].label}: {error}")
         self._settle(index, Outcome(self.inputs[index], error=error, unreachable=unreachable))
 
+    def album(self, album: AlbumResult) -> None:
+        """The album's line, after every file's: its link (as JSON: with its ID and the token
+        that deletes it)."""
+        if self.fmt == "json":
+            fields = {"album": album.url, "id": album.id, "delete_token": album.delete_token}
+            line = json.dumps({**fields, "images": album.images})
+        else:
+            line = album.url
+        self._say(self.stdout, line)
+
     def note(self, text: str) -> None:
         self._say(self.stderr, f"picdrop upload: {text}")
 
@@ -87,6 +98,11 @@ class Reporter:
                 self._say(self.stdout, render(ready, self.fmt))
             self._next += 1
 
+    @property
+    def settled(self) -> list[Outcome]:
+        """The outcomes so far, in the order the files were given."""
+        return [self.outcomes[i] for i in sorted(self.outcomes)]
+
     def finish(self) -> list[Outcome]:
         self.progress.clear()
-        return [self.outcomes[i] for i in sorted(self.outcomes)]
+        return self.settled

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from desktop.commands.album import publish_album
 from desktop.commands.clipboard_tools import clipboard_command, copy_with
 from desktop.commands.direct import upload_direct
 from desktop.commands.inputs import collect_inputs
@@ -83,6 +84,8 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
             raise UsageError(str(exc)) from exc
     else:
         server = resolve_server(args.server, environ, config)
+    if args.album and server.startswith(SXCU_PREFIX):
+        raise UsageError("--album needs a picdrop server: a ShareX custom uploader has no albums")
     reporter = Reporter(
         inputs,
         args.format,
@@ -92,7 +95,8 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
     )
     copy = not args.no_copy
 
-    if not server:
+    via_app = not server
+    if via_app:
         from desktop.commands.via_app import upload_via_app
         from desktop.instance_client import ForeignInstance, InstanceClient
 
@@ -105,30 +109,36 @@ def run_upload(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
             print(f"picdrop upload: {NO_SERVER}", file=sys.stderr)
             return EXIT_UNREACHABLE
         with client:
-            upload_via_app(
+            server = upload_via_app(
                 client, inputs, reporter, expires=args.expires, copy=copy, fmt=args.format
             )
-        return exit_status(reporter.finish())
+        if not args.album:
+            return exit_status(reporter.finish())
 
     history = HistoryStore(history_path(data_dir))
     try:
-        upload_direct(
-            inputs,
-            server,
-            history,
-            reporter,
-            expires=args.expires,
-            strip=config.strip_metadata,
-            client_factory=destinations.client_factory(),
-        )
+        if not via_app:
+            upload_direct(
+                inputs,
+                server,
+                history,
+                reporter,
+                expires=args.expires,
+                strip=config.strip_metadata,
+                client_factory=destinations.client_factory(),
+            )
+        album_status, album = EXIT_OK, None
+        if args.album:
+            album_status, album = publish_album(server, reporter.settled, history, reporter)
     finally:
         history.close()
     outcomes = reporter.finish()
-    if copy and any(o.ok for o in outcomes):
-        copy_links(
-            data_dir, clipboard_text(outcomes, args.format), sum(o.ok for o in outcomes), environ
-        )
-    return exit_status(outcomes)
+    done = [o for o in outcomes if o.ok]
+    # Through the app, the app copied the files' links itself: only an album adds to them.
+    if copy and done and (album or not via_app):
+        text = clipboard_text(outcomes, args.format) + (f"\n{album.url}" if album else "")
+        copy_links(data_dir, text, len(done) + bool(album), environ)
+    return exit_status(outcomes) or album_status
 
 
 def copy_links(data_dir: Path, text: str, count: int, environ: Mapping[str, str]) -> None:

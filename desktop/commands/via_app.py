@@ -18,8 +18,8 @@ def upload_via_app(
     expires: str | None,
     copy: bool,
     fmt: str,
-) -> bool:
-    """Returns whether the app put the links on the clipboard."""
+) -> str:
+    """Returns where the app uploaded the files ("" when it could not say)."""
     items = []
     for item in inputs:
         if item.path is not None:
@@ -44,10 +44,10 @@ def upload_via_app(
             elif kind == "failed":
                 reporter.failed(index, str(event.get("error")), bool(event.get("unreachable")))
             elif kind == "end":
-                return bool(event.get("copied"))
+                return str(event.get("server") or "")
             elif event.get("ok") is False:
                 raise InstanceGone(str(event.get("error")))
     except InstanceGone as exc:
         for index in range(len(inputs)):
             reporter.failed(index, f"the picdrop app stopped: {exc}", unreachable=True)
-        return False
+        return ""

@@ -209,6 +209,34 @@ UPLOAD_RESULT_SCHEMA: dict[str, tuple[Callable[[object], bool], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class AlbumResult:
+    """A new album (POST /api/albums): its page, and the token that deletes it (not its images)."""
+
+    id: str
+    url: str
+    delete_token: str
+    images: int  # how many of the given images it holds
+
+    @classmethod
+    def from_json(cls, data: object) -> AlbumResult:
+        """ValueError naming the first field that breaks the schema (backend's NewAlbumResult)."""
+        if not isinstance(data, dict):
+            raise ValueError("the answer is not a JSON object")
+        for name, (valid, what) in ALBUM_RESULT_SCHEMA.items():
+            if not valid(data.get(name)):
+                raise ValueError(f"{name!r} is missing or not {what}")
+        return cls(data["id"], data["url"], data["delete_token"], len(data["images"]))
+
+
+ALBUM_RESULT_SCHEMA: dict[str, tuple[Callable[[object], bool], str]] = {
+    "id": UPLOAD_RESULT_SCHEMA["id"],
+    "url": UPLOAD_RESULT_SCHEMA["url"],
+    "delete_token": UPLOAD_RESULT_SCHEMA["delete_token"],
+    "images": (lambda v: isinstance(v, list), "a list"),
+}
+
+
 class StreamedBody:
     """A request body sent straight from the bytes in memory, CHUNK at a time, between an
     optional head and tail (multipart framing).
@@ -377,6 +405,28 @@ class PicdropClient:
         self._request(
             "DELETE",
             f"/api/images/{image_id}",
+            headers={"Authorization": f"Bearer {delete_token}"},
+        )
+
+    def create_album(self, members: list[tuple[str, str]]) -> AlbumResult:
+        """POST /api/albums with each image's (id, delete token): the token shows it is ours."""
+        images = [{"id": image_id, "delete_token": token} for image_id, token in members]
+        answer = self._request(
+            "POST",
+            "/api/albums",
+            data=json.dumps({"images": images}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            return AlbumResult.from_json(self._json(answer))
+        except ValueError as exc:
+            raise BadAnswer(self.base_url, str(exc)) from exc
+
+    def delete_album(self, album_id: str, delete_token: str) -> None:
+        """The album goes; its images stay."""
+        self._request(
+            "DELETE",
+            f"/api/albums/{album_id}",
             headers={"Authorization": f"Bearer {delete_token}"},
         )
 

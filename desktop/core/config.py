@@ -43,6 +43,7 @@ class AppConfig:
     link_template: str = "{url}"
     parallel_uploads: int = DEFAULT_PARALLEL
     auto_copy: bool = True
+    auto_album: bool = False  # make an album of each batch (2+ uploads to a picdrop server)
     strip_metadata: bool = True
     open_after_upload: bool = False
     share_on_lan: bool = False

@@ -29,13 +29,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.core.api import UploadResult
+from desktop.core.api import AlbumResult, UploadResult
 from desktop.core.jobs import JobState
-from desktop.core.links import LinkInfo
+from desktop.core.links import LinkFormat, LinkInfo, format_link
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 65536
+# What a row is (its `kind`): an uploaded image, or an album made of some (it holds no bytes).
+IMAGE = "image"
+ALBUM = "album"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -59,6 +62,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     height        INTEGER,
     sha256        TEXT,
     expires       TEXT,               -- what was asked for: 1h, 1d, 7d, 30d, never (NULL: default)
+    kind          TEXT NOT NULL DEFAULT 'image',  -- or 'album': image_id is the album's ID
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
 );
@@ -104,7 +108,7 @@ TRIGRAM = 3  # shorter searches cannot use the trigram index and scan instead
 _FIELDS = (
     "key", "idem_key", "batch", "name", "size", "mime", "state", "error", "server", "removed",
     "image_id", "url", "page_url", "thumbnail_url", "delete_url", "delete_token", "width",
-    "height", "sha256", "expires", "created_at", "updated_at",
+    "height", "sha256", "expires", "kind", "created_at", "updated_at",
 )  # fmt: skip
 _COLUMNS = ", ".join(f"u.{name}" for name in _FIELDS) + ", u.rowid AS seq"
 _WITH_THUMBNAIL = (
@@ -190,12 +194,25 @@ class HistoryItem:
     height: int | None = None
     sha256: str | None = None
     expires: str | None = None
+    kind: str = IMAGE
     seq: int = 0  # the row's place in the database (ties between equal created_at)
+
+    @property
+    def is_album(self) -> bool:
+        return self.kind == ALBUM
 
     @property
     def cursor(self) -> tuple[float, int]:
         """Where the next page of a listing starts (see `HistoryStore.page`)."""
         return self.created_at, self.seq
+
+    def formatted(self, fmt: LinkFormat, template: str = "") -> str:
+        """The link as copied in `fmt` ("" when there is none). An album is a page, not an
+        image: its link is copied as it is, never embedded as a picture."""
+        info = self.link_info()
+        if info is None:
+            return ""
+        return info.page_url if self.is_album else format_link(info, fmt, template)
 
     def link_info(self) -> LinkInfo | None:
         if not self.url:
@@ -261,6 +278,8 @@ class HistoryStore:
         columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
         if "expires" not in columns:  # databases from before `expires` was recorded
             db.execute("ALTER TABLE uploads ADD COLUMN expires TEXT")
+        if "kind" not in columns:  # databases from before albums: every row is an image
+            db.execute(f"ALTER TABLE uploads ADD COLUMN kind TEXT NOT NULL DEFAULT '{IMAGE}'")
         if "thumbnail" in columns:  # databases from before thumbnails had their own table
             with self._tx() as tx:
                 tx.execute(
@@ -387,6 +406,23 @@ class HistoryStore:
                     "INSERT INTO thumbnails (key, data) VALUES (?, ?)", (item.key, item.thumbnail)
                 )
             db.execute("INSERT INTO payloads (key, data) VALUES (?, ?)", (item.key, payload))
+
+    def add_album(self, key: str, server: str, album: AlbumResult) -> HistoryItem:
+        """Record an album the server made: done from the start, with its link and the token
+        that deletes it (and only it)."""
+        now = time.time()
+        name = f"Album of {album.images} images"
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO uploads (key, idem_key, batch, name, size, mime, state, server, "
+                "image_id, url, page_url, delete_token, kind, created_at, updated_at) "
+                "VALUES (?, ?, '', ?, 0, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, key, name, JobState.DONE, server, album.id, album.url, album.url,
+                 album.delete_token, ALBUM, now, now),
+            )  # fmt: skip
+        item = self.get(key)
+        assert item is not None
+        return item
 
     def set_state(self, key: str, state: JobState, error: str = "", *, wait: bool = True) -> None:
         """wait=False: hand the update to the writer thread and return at once."""

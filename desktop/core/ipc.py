@@ -13,7 +13,7 @@ One JSON object per line (UTF-8). A request has a "cmd"; the app answers with on
         -> {"event": "status", "index": 0, "text": "Cannot reach … — retrying in 2 s"}
         -> {"event": "done", "index": 0, "result": {…everything the server returned…}}
         -> {"event": "failed", "index": 1, "error": "…", "unreachable": false}
-        -> {"event": "end", "copied": true}
+        -> {"event": "end", "copied": true, "server": "<where the files went>"}
     {"cmd": "capture", "mode": "region" | "window" | "screen" | "all", "delay": 0, "upload": true}
         -> one line when the capture (and the editor, if Settings open it) is over:
            {"event": "done", "result": {…}} | {"event": "copied" | "saved" | "cancelled"}

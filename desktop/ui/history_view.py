@@ -61,7 +61,9 @@ def available_actions(items: Iterable[HistoryItem]) -> set[str]:
     if linked:
         actions.add("copy")
     if len(linked) == 1:
-        actions |= {"open", "more"}
+        actions.add("open")
+        if not linked[0].is_album:  # an album is a page: no image to copy or save
+            actions.add("more")
     if any(i.state is JobState.FAILED for i in items):
         actions.add("retry")
     # A custom uploader's host gives a DeletionURL (opened in the browser) and no token.

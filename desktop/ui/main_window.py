@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_DISPLAY_NAME
 from desktop.clipboard import LinkCopier
+from desktop.core.albums import album_request
 from desktop.core.config import AppConfig, expiry_choices
 from desktop.core.destinations import SXCU_PREFIX
 from desktop.core.history import HistoryStore
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
     # A History item's image to fetch back from its server: key, and the file to save it in
     # ("" to have it copied: `receive_history_image`).
     history_image_requested = Signal(str, str)
+    album_requested = Signal(object)  # AlbumRequest: the finished uploads listed, as one album
 
     def __init__(
         self,
@@ -172,6 +174,9 @@ class MainWindow(QMainWindow):
         self.show_default_expiry()
         self.copy_all_button = QPushButton("Copy all links")
         self.copy_all_button.clicked.connect(self.copy_all_links)
+        self.album_button = QPushButton("Copy album link")
+        self.album_button.setToolTip("One link for the finished uploads: an album page")
+        self.album_button.clicked.connect(self.request_album)
         self.retry_all_button = QPushButton("Retry failed")
         self.retry_all_button.clicked.connect(self.uploads.retry_all)
         self.cancel_all_button = QPushButton("Cancel all")
@@ -182,14 +187,20 @@ class MainWindow(QMainWindow):
         queue_header.addWidget(queue_title)
         queue_header.addStretch()
         queue_header.addWidget(self.expiry)
+        # The buttons for every row at once have a row of their own: all five fit, unsqueezed,
+        # in the narrowest window.
+        bulk_row = QHBoxLayout()
+        bulk_row.setSpacing(6)
+        bulk_row.addStretch()
         for button in self.bulk_buttons():
-            queue_header.addWidget(button)
+            bulk_row.addWidget(button)
         uploads_page = QWidget()
         uploads_layout = QVBoxLayout(uploads_page)
         uploads_layout.setContentsMargins(0, 12, 0, 0)
         uploads_layout.setSpacing(10)
         uploads_layout.addWidget(self.drop_zone)
         uploads_layout.addLayout(queue_header)
+        uploads_layout.addLayout(bulk_row)
         uploads_layout.addWidget(self.queue_view, 1)
 
         # History tab: nothing is read until it is first shown.
@@ -253,6 +264,7 @@ class MainWindow(QMainWindow):
         uploads.job_removed.connect(self._on_job_removed)
         uploads.paused_changed.connect(self.paused_bar.setVisible)
         uploads.job_done.connect(self._on_job_done)
+        uploads.batch_finished.connect(self._on_batch_finished)
         uploads.history_changed.connect(self._on_history_changed)
         copier.copied.connect(self._on_copied)
         for signal in (uploads.job_added, uploads.job_changed, uploads.job_removed):
@@ -354,13 +366,14 @@ class MainWindow(QMainWindow):
     # -- every row at once ----------------------------------------------------------------------
     def bulk_buttons(self) -> tuple[QPushButton, ...]:
         return (
-            self.copy_all_button, self.retry_all_button, self.cancel_all_button,
-            self.clear_button,
+            self.copy_all_button, self.album_button, self.retry_all_button,
+            self.cancel_all_button, self.clear_button,
         )  # fmt: skip
 
     def _sync_bulk_buttons(self, _key: str = "") -> None:
         jobs = self.uploads.jobs()
         self.copy_all_button.setVisible(any(j.state is JobState.DONE for j in jobs))
+        self.album_button.setVisible(album_request(jobs) is not None)
         self.retry_all_button.setVisible(any(j.can_retry for j in jobs))
         self.cancel_all_button.setVisible(any(not j.state.finished for j in jobs))
         self.clear_button.setVisible(any(j.state.finished for j in jobs))
@@ -370,6 +383,28 @@ class MainWindow(QMainWindow):
         infos = self.uploads.done_links()
         if infos:
             self.copier.copy_infos(infos)
+
+    @Slot()
+    def request_album(self) -> None:
+        request = album_request(self.uploads.jobs())
+        if request is not None:
+            self.show_notice("Making the album…")
+            self.album_requested.emit(request)
+
+    @Slot(str)
+    def _on_batch_finished(self, batch: str) -> None:
+        """Settings' "Make an album of each batch": its link follows the batch's on the
+        clipboard (not for a batch the `picdrop upload` command copies itself)."""
+        if self.config.auto_album and not self.copier.holds(batch):
+            request = album_request(self.uploads.queue.batch_jobs(batch))
+            if request is not None:
+                self.album_requested.emit(request)
+
+    @Slot(str, str)
+    def copy_album_link(self, _key: str, link: str) -> None:
+        """The server made the album (History has it): its link goes on the clipboard."""
+        self.copier.copy_text(link)
+        self.show_notice("Album link copied")
 
     # -- one row's extras -----------------------------------------------------------------------
     @Slot(str)
@@ -486,10 +521,13 @@ class MainWindow(QMainWindow):
         self.history_model.set_reachable(url, reachable)
 
     def copy_history_items(self, keys: list[str], fmt: str) -> None:
+        template = self.copier.config().link_template
         items = (self.history.get(key) for key in keys)
-        infos = [info for item in items if item and (info := item.link_info())]
-        if infos:
-            self.copier.copy_infos(infos, LinkFormat(fmt))
+        links = [
+            link for item in items if item and (link := item.formatted(LinkFormat(fmt), template))
+        ]
+        if links:
+            self.copier.copy_text("\n".join(links), len(links))
 
     def open_history_item(self, key: str) -> None:
         item = self.history.get(key)
@@ -519,10 +557,11 @@ class MainWindow(QMainWindow):
                 self.show_notice("The host's delete link is open in your browser")
             return
         what = f"“{with_token[0].name}”" if len(with_token) == 1 else f"{len(with_token)} uploads"
+        albums = " An album's images stay." if any(i.is_album for i in with_token) else ""
         answer = QMessageBox.question(
             self,
             "Delete from server",
-            f"Delete {what} from the server? Their links stop working for everyone.",
+            f"Delete {what} from the server? Their links stop working for everyone.{albums}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )

@@ -118,6 +118,11 @@ class SettingsDialog(QDialog):
         self.parallel.setValue(config.parallel_uploads)
         self.auto_copy = QCheckBox("Copy the link when an upload finishes")
         self.auto_copy.setChecked(config.auto_copy)
+        self.auto_album = QCheckBox("Make an album of each batch automatically")
+        self.auto_album.setToolTip(
+            "After two or more uploads to a picdrop server: one link for them all, copied"
+        )
+        self.auto_album.setChecked(config.auto_album)
         self.strip = QCheckBox("Remove metadata (location, camera…) before uploading")
         self.strip.setChecked(config.strip_metadata)
         self.open_after = QCheckBox("Open the link in the browser after uploading")
@@ -146,6 +151,7 @@ class SettingsDialog(QDialog):
         form.addRow("Links expire", self.expiry)
         form.addRow("Parallel uploads", self.parallel)
         form.addRow("", self.auto_copy)
+        form.addRow("", self.auto_album)
         form.addRow("", self.strip)
         form.addRow("", self.open_after)
         form.addRow("", self.share_lan)
@@ -263,6 +269,7 @@ class SettingsDialog(QDialog):
             default_expiry=self.expiry.currentData() or "",
             parallel_uploads=self.parallel.value(),
             auto_copy=self.auto_copy.isChecked(),
+            auto_album=self.auto_album.isChecked(),
             strip_metadata=self.strip.isChecked(),
             open_after_upload=self.open_after.isChecked(),
             share_on_lan=self.share_lan.isChecked(),

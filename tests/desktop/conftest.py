@@ -223,12 +223,22 @@ class FaultProxy:
       backend may store the image), but the client gets a 503 instead of the real answer: a lost
       response, the case idempotency exists for.
     - `rate`: bytes per second at which request bodies are read from the client (a slow link).
+    - `missing`: path prefixes answered 404 as a server without those routes does (an older
+      picdrop), without asking the backend.
     """
 
-    def __init__(self, upstream: str, *, fail_uploads: int = 0, rate: float | None = None):
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        fail_uploads: int = 0,
+        rate: float | None = None,
+        missing: tuple[str, ...] = (),
+    ):
         self.upstream = urlsplit(upstream)
         self.fail_uploads = fail_uploads
         self.rate = rate
+        self.missing = missing
         self.upload_attempts = 0
         self.active_uploads = 0  # upload requests whose body is still being received
         self.body_bytes = 0  # upload body bytes received from clients
@@ -276,6 +286,11 @@ class FaultProxy:
         return True
 
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.missing and handler.path.startswith(self.missing):
+            handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+            self._answer(handler, 404, {"error": "There is nothing at this address.",
+                                        "code": "not_found"})  # fmt: skip
+            return
         is_upload = handler.command == "POST" and handler.path.startswith("/api/upload")
         fail = False
         if is_upload:
@@ -337,6 +352,15 @@ class FaultProxy:
         handler.end_headers()
         if handler.command != "HEAD":
             handler.wfile.write(body)
+
+    @staticmethod
+    def _answer(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
 
 @pytest.fixture

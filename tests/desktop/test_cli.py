@@ -352,6 +352,20 @@ def test_without_a_server_the_running_app_uploads_and_copies(
     assert all(j.state is JobState.DONE for j in service.jobs())
 
 
+def test_an_album_through_the_running_app_is_printed_and_copied_last(
+    live_server, running_app, picdrop_env, images, qtbot, qapp, client_dir
+) -> None:
+    running_app.set_server(live_server.url)
+    code, out, err = run_in_background(
+        picdrop_env, qtbot, "upload", "--album", "--data-dir", client_dir, *images(2)
+    )
+    assert code == EXIT_OK, err
+    *links, album = out.splitlines()
+    assert [j.result.url for j in running_app.jobs()] == links
+    assert album.startswith(f"{live_server.url}/a/")
+    assert qapp.clipboard().text() == out.strip()
+
+
 def test_failures_through_the_app_exit_1(
     live_server, running_app, picdrop_env, images, qtbot, tmp_path, client_dir
 ) -> None:

@@ -352,3 +352,22 @@ def test_browse_opens_in_pictures_then_where_the_user_last_chose(
     window.browse()
     assert opened_in == [str(pictures), str(chosen.parent)]
     assert saved[-1].last_folder == str(chosen.parent)  # kept in the settings for next time
+
+
+def test_every_bulk_button_shows_its_whole_label_in_the_narrowest_window(
+    make_service, make_window, qtbot
+) -> None:
+    service = make_service(UNREACHABLE)
+    service.set_paused(True)
+    window = make_window(service)
+    buttons = window.bulk_buttons()
+    assert "Copy album link" in [b.text() for b in buttons]
+    for button in buttons:  # a batch can show all of them at once
+        button.setVisible(True)
+    window.resize(window.minimumSize())
+
+    def unsqueezed() -> None:
+        assert window.width() == window.minimumWidth()
+        assert [b.width() for b in buttons] == [b.sizeHint().width() for b in buttons]
+
+    qtbot.waitUntil(unsqueezed, timeout=5_000)

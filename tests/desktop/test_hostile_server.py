@@ -286,3 +286,39 @@ def test_history_prints_stored_server_text_escaped(run_cli, tmp_path) -> None:
     rows = {row["name"]: row for row in map(json.loads, lines.stdout.decode().splitlines())}
     assert rows["a.png"]["url"] == f"http://127.0.0.1:9/{ESCAPES}.png"
     assert rows["b.png"]["error"] == f"Refused: {ESCAPES}"
+
+
+GOOD_ALBUM = {
+    "id": "AlBuM12345",
+    "url": "http://127.0.0.1:9/a/AlBuM12345",
+    "delete_token": "tok_en-123",
+    "images": [GOOD, GOOD],
+}
+# The server's answer to making an album.
+ALBUM_CASES: dict[str, Answer] = {
+    "non-JSON 201": Answer(201, b"<html>made!</html>", **{"Content-Type": "text/html"}),
+    "id walks up paths": as_json({**GOOD_ALBUM, "id": "../../admin"}),
+    "url is javascript:": as_json({**GOOD_ALBUM, "url": "javascript:alert(1)"}),
+    "ANSI escapes in the url": as_json({**GOOD_ALBUM, "url": f"http://x/a/{ESCAPES}"}),
+    "token is null": as_json({**GOOD_ALBUM, "delete_token": None}),
+    "images is a number": as_json({**GOOD_ALBUM, "images": 2}),
+    "error with escapes": as_json({"error": f"no {ESCAPES} way", "code": f"c{ESCAPES}"}, 400),
+    "huge answer": Answer(201, HUGE),
+}
+
+
+@pytest.mark.parametrize("case", ALBUM_CASES)
+def test_an_album_from_a_hostile_server_is_one_printable_sentence(hostile, case) -> None:
+    from desktop.core.albums import AlbumFailed, AlbumRequest, make_album
+    from desktop.core.api import PicdropClient
+
+    server = hostile(ALBUM_CASES[case])
+    client = PicdropClient(server.url)
+    try:
+        with pytest.raises(AlbumFailed) as failed:
+            make_album(client, AlbumRequest(server.url, (("img1", "tok1"), ("img2", "tok2"))))
+    finally:
+        client.close()
+    said = str(failed.value)
+    assert said.startswith("The album was not made: ") and not unsafe_characters(said)
+    assert "\n" not in said and server.sent < MAX_ANSWER + 16 * 1024 * 1024 < HUGE

@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings
 from desktop.app import PicdropApp
 from desktop.core import autostart
 from desktop.core.config import AppConfig
+from desktop.core.intake import FileSource
 from desktop.core.jobs import JobState
 from desktop.settings import SettingsStore
 from desktop.ui.settings_dialog import SettingsDialog
@@ -240,3 +241,20 @@ def test_settings_dialog_has_the_tray_options(qtbot) -> None:
     dialog.start_minimized.setChecked(False)
     config = dialog.config()
     assert config.start_on_login and not config.start_minimized
+
+
+def test_an_album_made_while_hidden_is_told_by_the_tray(
+    make_app, qapp, qtbot, images, live_server
+) -> None:
+    app = make_app(tray=True, config=AppConfig(auto_album=True, tray_notice_shown=True))
+    notes: list[tuple[str, str]] = []
+    app.tray.notified.connect(lambda title, text: notes.append((title, text)))
+    app.start()
+    app.window.close()  # hidden to the tray
+    app.uploads.enqueue([FileSource(path) for path in images(2)])
+
+    def told() -> bool:  # the notice says the link the clipboard holds
+        return ("Album link copied", qapp.clipboard().text()) in notes
+
+    qtbot.waitUntil(told, timeout=TIMEOUT)
+    assert qapp.clipboard().text().startswith(f"{live_server.url}/a/")
