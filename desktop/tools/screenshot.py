@@ -155,7 +155,9 @@ def capture(out_dir: Path, variants: list[tuple[bool, str]]) -> list[Path]:
 
     app = create_qt_app(sys.argv[:1])
     written = []
-    with tempfile.TemporaryDirectory(prefix="picdrop-shot-") as tmp:
+    # A scratch folder: a server file still being closed when it is removed (seen once as
+    # "Directory not empty: 'server'") must not fail a run whose screenshots are written.
+    with tempfile.TemporaryDirectory(prefix="picdrop-shot-", ignore_cleanup_errors=True) as tmp:
         tmp_path = Path(tmp)
         server = start_embedded_server(tmp_path / "server")
         history = HistoryStore(tmp_path / "history.sqlite3")
