@@ -10,16 +10,22 @@ server has threads and open connections, which a fork would copy in whatever sta
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 from backend.settings import Settings
+
+NICENESS = 10  # background work: a tenth of the CPU share of the serving process when both want it
 
 
 def sweep_orphans_apart(settings: Settings) -> int:
     """`ImageService.sweep_orphans` on the catalog and store of `settings`, in a child process;
     returns how many it removed."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+    # Niced before it imports anything: on a busy machine requests come first, the sweep waits.
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=os.nice, initargs=(NICENESS,)
+    ) as child:
         return child.submit(_sweep_orphans, settings).result()
 
 

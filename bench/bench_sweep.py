@@ -295,7 +295,7 @@ def run(sizes=SIZES) -> list[Row]:
             f"{statistics.median(served.idle_ms):.2f} ms p99 {p99(served.idle_ms):.2f} ms, "
             f"during the sweep p50 {statistics.median(served.during_ms):.2f} ms "
             f"p99 {during_p99:.2f} ms ({len(served.during_ms):,} GETs); growth from "
-            f"{sizes[0]:,}: {growth}",
+            f"{sizes[0]:,}: {growth}; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         n = f"{size:,} images"
