@@ -7,6 +7,7 @@ nothing of each other or of their users.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -44,7 +45,9 @@ def build(
 ) -> Backend:
     """The backend for `settings`; `catalog`, `store` and extra `checks` replace or add parts
     (tests). `migrate`: bring the catalog's schema up to date now (the app does it on startup)."""
-    own_parts = catalog is None and store is None  # a child process can build the same
+    # A child process can build the same parts; a frozen app (the desktop's embedded server, one
+    # person's store) has no Python to spawn one with.
+    sweep_apart = catalog is None and store is None and not getattr(sys, "frozen", False)
     catalog = catalog or Catalog(
         settings.resolved_database_url,
         pool_size=settings.database_pool_size,
@@ -64,7 +67,7 @@ def build(
     # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
     images.checks.append(moderation.screen)
     images.fingerprint_now = moderation.fingerprint_at_upload
-    if own_parts:
+    if sweep_apart:
         images.orphan_sweep = partial(sweep_orphans_apart, settings)
     albums = Albums(catalog, images.clock)
     return Backend(settings, catalog, store, images, moderation, albums)
