@@ -7,8 +7,10 @@ nothing of each other or of their users.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from backend.albums import Albums
 from backend.catalog import Catalog
@@ -17,6 +19,7 @@ from backend.scanner import Scanner
 from backend.service import ImageService, UploadCheck
 from backend.settings import Settings
 from backend.storage import BlobStore, store_from_settings
+from backend.sweep_process import sweep_orphans_apart
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ def build(
 ) -> Backend:
     """The backend for `settings`; `catalog`, `store` and extra `checks` replace or add parts
     (tests). `migrate`: bring the catalog's schema up to date now (the app does it on startup)."""
+    # A child process can build the same parts; a frozen app (the desktop's embedded server, one
+    # person's store) has no Python to spawn one with.
+    sweep_apart = catalog is None and store is None and not getattr(sys, "frozen", False)
     catalog = catalog or Catalog(
         settings.resolved_database_url,
         pool_size=settings.database_pool_size,
@@ -61,5 +67,7 @@ def build(
     # The blocklist decodes every frame, so it is a check: CPU work, under the CPU limiter.
     images.checks.append(moderation.screen)
     images.fingerprint_now = moderation.fingerprint_at_upload
+    if sweep_apart:
+        images.orphan_sweep = partial(sweep_orphans_apart, settings)
     albums = Albums(catalog, images)
     return Backend(settings, catalog, store, images, moderation, albums)

@@ -100,6 +100,9 @@ class ImageService:
         # Whether an upload's perceptual hash is computed before its 201 (it decodes pixels):
         # always, until the assembly hands in the moderation's answer (while blocks need it).
         self.fingerprint_now: Callable[[], bool] = lambda: True
+        # The periodic sweep's orphan pass: in this process, until the assembly hands in one
+        # that runs in a child process (backend/sweep_process.py).
+        self.orphan_sweep: Callable[[], int] = self.sweep_orphans
 
     # -- upload ---------------------------------------------------------------------------------
     def expiry(self, requested: str | None) -> float | None:
@@ -403,7 +406,7 @@ class ImageService:
         with self.catalog.exclusive("housekeeping") as mine:
             if not mine:
                 return None
-            return self.purge_expired(), self.sweep_orphans()
+            return self.purge_expired(), self.orphan_sweep()
 
     def sweep_orphans(self, grace: float | None = None, page: int = SWEEP_PAGE) -> int:
         """Remove blobs and thumbnails no image uses (left by crashes) once older than `grace`.

@@ -138,11 +138,14 @@ def unique_variants(data: bytes, count: int) -> list[bytes]:
 # -- servers -----------------------------------------------------------------------------------
 @contextlib.contextmanager
 def picdrop_server(
-    extra_env: dict[str, str] | None = None, *args: str, data_dir: Path | None = None
+    extra_env: dict[str, str] | None = None,
+    *args: str,
+    data_dir: Path | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`picdrop-server serve` in a subprocess with a fresh data dir (or `data_dir`), with its
     default process count unless PICDROP_PROCESSES says otherwise: yields (url, process) once
-    every server process has started."""
+    every server process has started. Its log goes to `log_path` if given."""
     port = free_port()
     with contextlib.ExitStack() as stack:
         data = (
@@ -150,7 +153,11 @@ def picdrop_server(
             if data_dir
             else stack.enter_context(tempfile.TemporaryDirectory(prefix="picdrop-bench-"))
         )
-        log = stack.enter_context(tempfile.NamedTemporaryFile(prefix="picdrop-bench-log-"))
+        log = stack.enter_context(
+            log_path.open("w+b")
+            if log_path
+            else tempfile.NamedTemporaryFile(prefix="picdrop-bench-log-")  # noqa: SIM115
+        )
         env = {
             **os.environ,
             "PICDROP_LOG_REQUESTS": "0",

@@ -5,8 +5,8 @@
     python -m bench.run_all --only serve,upload  # some of them
 
 Serving, uploads, the image pipeline, the server's memory, decoding bombs against a live server,
-the desktop app (drop to clipboard, GUI stalls), and the packaged app's size, start-up time and
-idle memory beside the same from source.
+the orphan sweep as the store grows, the desktop app (drop to clipboard, GUI stalls), and the
+packaged app's size, start-up time and idle memory beside the same from source.
 Each figure is a median of several runs beside a reference measured in the same run; the machine
 is shared and noisy, so only the ratios compare across runs.
 
@@ -35,8 +35,8 @@ from bench.harness import ROOT, Row, print_table
 OUT = ROOT / "docs" / "bench"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 SUITES = (
-    "serve", "upload", "pipeline", "memory", "bombs", "blocks", "admin", "desktop", "history",
-    "startup",
+    "serve", "upload", "pipeline", "memory", "bombs", "blocks", "admin", "sweep", "desktop",
+    "history", "startup",
 )  # fmt: skip
 
 
@@ -115,6 +115,10 @@ def collect(only: set[str], quick: bool) -> list[Row]:
             from bench import bench_admin
 
             rows += bench_admin.run(sizes=bench_admin.SIZES[:1] if quick else bench_admin.SIZES)
+        elif name == "sweep":
+            from bench import bench_sweep
+
+            rows += bench_sweep.run(sizes=bench_sweep.SIZES[:1] if quick else bench_sweep.SIZES)
         elif name == "desktop":
             rows += _desktop(quick)
         elif name == "history":

@@ -78,16 +78,20 @@ class FilesystemStore:
         _fsync_dir(path.parent)
 
     def list(self) -> Iterator[BlobInfo]:
-        for dirpath, _dirs, files in os.walk(self.root):
+        # Plain strings, not Path objects: the sweep lists every blob, and pathlib's parsing
+        # cost twice the stat itself (and the serving process's GIL while it ran).
+        root = str(self.root)
+        for dirpath, _dirs, files in os.walk(root):
+            prefix = dirpath[len(root) + 1 :].replace(os.sep, "/")
+            prefix = prefix + "/" if prefix else ""
             for name in files:
                 if name.startswith(TMP_PREFIX):
                     continue
-                full = Path(dirpath) / name
                 try:
-                    st = full.stat()
+                    st = os.stat(os.path.join(dirpath, name))
                 except FileNotFoundError:
                     continue
-                yield BlobInfo(full.relative_to(self.root).as_posix(), st.st_size, st.st_mtime)
+                yield BlobInfo(prefix + name, st.st_size, st.st_mtime)
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)

@@ -63,6 +63,8 @@ def _raise_storage_error(exc: Exception) -> None:
 class S3Store:
     """A BlobStore over one bucket and prefix. Thread-safe (boto3 clients are)."""
 
+    list_page = 1000  # keys per listing request (S3's most): what a sweep holds at a time
+
     def __init__(
         self,
         bucket: str,
@@ -206,7 +208,10 @@ class S3Store:
 
     def list(self) -> Iterator[BlobInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"PageSize": self.list_page}
+        )
+        for page in pages:
             for item in page.get("Contents", ()):
                 yield BlobInfo(
                     item["Key"][len(self.prefix) :],

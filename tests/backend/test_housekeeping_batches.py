@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine, event
 
 from backend.assembly import build
-from backend.service import ImageService, thumbnail_key
+from backend.service import THUMBNAILS, ImageService, key_sha256, thumbnail_key
 from backend.settings import Settings
+from backend.storage import FilesystemStore
 from tests.backend import imagesamples as samples
 
 
@@ -93,3 +94,74 @@ def test_sweep_pages_through_the_store_and_removes_exactly_the_old_orphans(
     assert len(lookups) == -(-listed // page)  # one query per page
     assert all(service.store.exists(u.record.blob_key) for u in kept)
     assert service.store.exists(young[0])
+
+
+def test_the_periodic_sweep_walks_the_store_in_a_process_of_its_own(tmp_path, monkeypatch):
+    """A serving process's housekeeping leaves the walk of the store (its GIL turns and its
+    memory) to a child process; the orphans go all the same."""
+    backend = build(Settings(data_dir=tmp_path, sweep_interval=0), migrate=True)
+    service = backend.images
+    try:
+        kept = upload(service, seed=6000)
+        orphan = "ab/" + "ab" * 32 + ".png"
+        service.store.put(orphan, b"left by a crash")
+        for key in (orphan, kept.record.blob_key):
+            _age(service, key, 7200)
+        walks: list[str] = []
+        real_list = service.store.list
+        monkeypatch.setattr(service.store, "list", lambda: (walks.append("here"), real_list())[1])
+
+        assert service.housekeeping() == (0, 1)
+
+        assert walks == []  # not walked in this process
+        assert not service.store.exists(orphan)
+        assert service.store.exists(kept.record.blob_key)
+    finally:
+        backend.close()
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def any_store(request, tmp_path):
+    if request.param == "filesystem":
+        return FilesystemStore(tmp_path / "blobs")
+    from backend.storage.s3 import S3Store
+
+    server, bucket = request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket")
+    store = S3Store(bucket, "blobs", **server.store_options())
+    store.list_page = 3  # a few keys take several listing requests
+    return store
+
+
+def test_the_sweep_visits_every_key_of_the_store_exactly_once(tmp_path, any_store, monkeypatch):
+    backend = build(
+        Settings(data_dir=tmp_path / "data", sweep_interval=0), store=any_store, migrate=True
+    )
+    service, catalog = backend.images, backend.catalog
+    try:
+        kept = [upload(service, seed=7000 + i) for i in range(3)]
+        orphans = [f"{i:02x}/" + f"{i:02x}" * 32 + ".png" for i in range(7)]
+        orphans.append(thumbnail_key("ee" * 32))
+        for key in orphans:
+            any_store.put(key, b"left by a crash")
+        stored = [b.key for b in any_store.list()]
+        looked_up: list[str] = []
+        deleted: list[str] = []
+        for name, record in (
+            ("referenced_among", looked_up.extend),
+            ("contents_in_use", looked_up.extend),
+        ):
+            real = getattr(catalog, name)
+            monkeypatch.setattr(catalog, name, lambda keys, r=real, f=record: (f(keys), r(keys))[1])
+        real_delete = any_store.delete
+        monkeypatch.setattr(any_store, "delete", lambda k: (deleted.append(k), real_delete(k)))
+
+        assert service.sweep_orphans(grace=0, page=2) == len(orphans)
+
+        # Blobs by key, thumbnails by the content they show: each stored key once, no more.
+        expected = [key_sha256(k) if k.startswith(THUMBNAILS) else k for k in stored]
+        assert sorted(looked_up) == sorted(expected)
+        assert sorted(deleted) == sorted(orphans)
+        assert sorted(b.key for b in any_store.list()) == sorted(set(stored) - set(orphans))
+        assert all(any_store.exists(u.record.blob_key) for u in kept)
+    finally:
+        backend.close()
