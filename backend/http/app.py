@@ -165,7 +165,13 @@ def create_app(
     return app
 
 
+# The first sweep waits this long (or the interval, if shorter): a start-up is busy enough, and
+# a server that lives only seconds (a test's, a quick `picdrop` run) need not start a sweep child.
+FIRST_SWEEP_DELAY = 30.0
+
+
 async def _sweep_forever(service: ImageService, albums: Albums, interval: float) -> None:
+    await asyncio.sleep(min(interval, FIRST_SWEEP_DELAY))
     while True:
         try:
             # One replica at a time (an advisory lock on PostgreSQL); the others skip this round.
