@@ -472,8 +472,10 @@ class HistoryStore:
             return self._search_page(where, after, limit)
         condition, args = where.where()
         if after is not None:
-            condition += " AND (u.created_at < ? OR (u.created_at = ? AND u.rowid < ?))"
-            args += [after[0], after[0], after[1]]
+            # A row value: the index range starts at the cursor (an OR of the two columns
+            # walks the index from the top and skips every row before it, O(rows listed)).
+            condition += " AND (u.created_at, u.rowid) < (?, ?)"
+            args += [after[0], after[1]]
         rows = (
             self._read()
             .execute(
