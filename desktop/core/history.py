@@ -215,6 +215,7 @@ class _Connection:
     """One thread's connection; closed when the thread (the only holder) goes away."""
 
     def __init__(self, path: Path) -> None:
+        self.owner = threading.current_thread()
         self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         # Big pages for a new database (an existing one keeps its own: see _migrate): a queued
@@ -240,6 +241,7 @@ class HistoryStore:
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
+        self._in_use_at_close: list[_Connection] = []
         self._writes: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
@@ -302,8 +304,14 @@ class HistoryStore:
         with self._connections_lock:
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
+        me = threading.current_thread()
         for conn in connections:
-            conn.close()
+            if conn.owner is me or not conn.owner.is_alive():
+                conn.close()
+            else:
+                # Another thread (a thumbnail reader) may be inside a query on it, and closing a
+                # connection under a running query crashes sqlite3: it is closed with the store.
+                self._in_use_at_close.append(conn)
         self._local = threading.local()
 
     @contextmanager
