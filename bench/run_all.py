@@ -46,7 +46,7 @@ def _desktop(quick: bool) -> list[Row]:
 
 
 def _history(quick: bool) -> list[Row]:
-    return _qt_child(["bench.bench_history", "--sizes", "10000" if quick else "10000,100000"])
+    return _qt_child(["bench.bench_history", "--sizes", "10000" if quick else "10000,50000,100000"])
 
 
 def _qt_child(args: list[str]) -> list[Row]:

@@ -232,6 +232,7 @@ class _Connection:
     """One thread's connection; closed when the thread (the only holder) goes away."""
 
     def __init__(self, path: Path) -> None:
+        self.owner = threading.current_thread()
         self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         # Big pages for a new database (an existing one keeps its own: see _migrate): a queued
@@ -257,6 +258,7 @@ class HistoryStore:
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
+        self._in_use_at_close: list[_Connection] = []
         self._writes: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
@@ -321,8 +323,14 @@ class HistoryStore:
         with self._connections_lock:
             connections = list(self._connections)
             self._connections = weakref.WeakSet()
+        me = threading.current_thread()
         for conn in connections:
-            conn.close()
+            if conn.owner is me or not conn.owner.is_alive():
+                conn.close()
+            else:
+                # Another thread (a thumbnail reader) may be inside a query on it, and closing a
+                # connection under a running query crashes sqlite3: it is closed with the store.
+                self._in_use_at_close.append(conn)
         self._local = threading.local()
 
     @contextmanager
@@ -508,8 +516,10 @@ class HistoryStore:
             return self._search_page(where, after, limit)
         condition, args = where.where()
         if after is not None:
-            condition += " AND (u.created_at < ? OR (u.created_at = ? AND u.rowid < ?))"
-            args += [after[0], after[0], after[1]]
+            # A row value: the index range starts at the cursor (an OR of the two columns
+            # walks the index from the top and skips every row before it, O(rows listed)).
+            condition += " AND (u.created_at, u.rowid) < (?, ?)"
+            args += [after[0], after[1]]
         rows = (
             self._read()
             .execute(

@@ -30,11 +30,14 @@ ReachableRole = Qt.ItemDataRole.UserRole + 2  # its server answers: True, False,
 THUMBNAIL_SIDE = 128  # decoded at most this big (grid tiles); list rows scale it down
 CACHED_THUMBNAILS = 600  # a few screens of grid tiles
 WANTED = 96  # requests kept while scrolling fast: older ones are dropped, newer ones served
+LINGER_S = 2.0  # the worker waits this long for more requests before it ends
 
 
 class ThumbnailLoader(QObject):
     """Reads and decodes thumbnails on one worker thread, newest request first. The thread runs
-    only while there is work, so nothing is left behind when the window goes."""
+    only while there is work, so nothing is left behind when the window goes; it lingers a
+    moment for more, so scrolling does not start one per screen (starting a thread waits until
+    it runs: a stall on a busy machine)."""
 
     loaded = Signal(str, QImage)  # key, image (null when the upload has no thumbnail)
 
@@ -42,14 +45,15 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.store = store
         self._wanted: collections.deque[str] = collections.deque(maxlen=WANTED)
-        self._lock = threading.Lock()
+        self._more = threading.Condition()
         self._running = False
 
     def request(self, key: str) -> None:
-        with self._lock:
+        with self._more:
             if key in self._wanted:
                 return
             self._wanted.append(key)
+            self._more.notify()
             if self._running:
                 return
             self._running = True
@@ -57,8 +61,8 @@ class ThumbnailLoader(QObject):
 
     def _work(self) -> None:
         while True:
-            with self._lock:
-                if not self._wanted:
+            with self._more:
+                if not self._more.wait_for(lambda: self._wanted, LINGER_S):
                     self._running = False
                     return
                 key = self._wanted.pop()
@@ -90,7 +94,7 @@ class HistoryModel(QAbstractListModel):
 
     # -- what the view asks ---------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.listing.items)
+        return 0 if parent.isValid() else len(self.listing)
 
     def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> bool:
         return self.started and not parent.isValid() and not self.listing.exhausted
@@ -98,16 +102,16 @@ class HistoryModel(QAbstractListModel):
     def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:
         if not self.canFetchMore(parent):
             return
-        start = len(self.listing.items)
+        start = len(self.listing)
         page = self.listing.more()
         if page:
             self.beginInsertRows(QModelIndex(), start, start + len(page) - 1)
             self.endInsertRows()
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
-        if not index.isValid() or index.row() >= len(self.listing.items):
+        if not index.isValid() or index.row() >= len(self.listing):
             return None
-        item = self.listing.items[index.row()]
+        item = self.listing.item(index.row())
         if role == ItemRole:
             return item
         if role == Qt.ItemDataRole.DisplayRole:
@@ -171,17 +175,17 @@ class HistoryModel(QAbstractListModel):
         if self.reachable.get(server) is ok:
             return
         self.reachable[server] = ok
-        if self.listing.items:
-            self.dataChanged.emit(self.index(0), self.index(len(self.listing.items) - 1))
+        if len(self.listing):
+            self.dataChanged.emit(self.index(0), self.index(len(self.listing) - 1))
 
     def item(self, row: int) -> HistoryItem:
-        return self.listing.items[row]
+        return self.listing.item(row)
 
     def keys(self) -> list[str]:
-        return [item.key for item in self.listing.items]
+        return self.listing.keys()
 
     def servers(self) -> list[str]:
-        return sorted({item.server for item in self.listing.items})
+        return self.listing.servers()
 
     # -- thumbnails ---------------------------------------------------------------------------
     def _thumbnail(self, key: str) -> QPixmap | None:

@@ -85,6 +85,52 @@ def test_pages_read_through_indexes_without_sorting(filled: HistoryStore, where)
         assert not any(d.startswith("SCAN u") and "INDEX" not in d for d in details), details
 
 
+@pytest.fixture
+def long_store(tmp_path: Path):
+    """2,000 uploads, bulk-written (the schema is the store's)."""
+    path = tmp_path / "long.sqlite3"
+    HistoryStore(path).close()
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO uploads (key, idem_key, batch, name, size, mime, state, server, created_at, "
+        "updated_at) VALUES (?, ?, 'b', ?, 3, 'image/png', 'done', 'http://s', ?, ?)",
+        [(f"k{n}", f"k{n}", f"img_{n}.png", float(n // 2), float(n)) for n in range(2000)],
+    )
+    db.commit()
+    db.close()
+    store = HistoryStore(path)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "where", [HistoryFilter(), HistoryFilter(server="http://s"), HistoryFilter(text="img")]
+)
+def test_a_page_deep_in_the_listing_costs_what_the_second_one_costs(long_store, where) -> None:
+    """Counted in SQLite's own steps, not time: a page after a cursor near the end does not
+    walk the rows before it."""
+    db = long_store._read()
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    def cost(after: tuple[float, int]) -> int:
+        nonlocal steps
+        steps = 0
+        db.set_progress_handler(count, 1)
+        try:
+            assert len(long_store.page(where, after, 20)) == 20
+        finally:
+            db.set_progress_handler(None, 1)
+        return steps
+
+    listed = long_store.page(where, limit=2000)
+    assert cost(listed[19].cursor) * 2 > cost(listed[1900].cursor)
+
+
 def test_pages_visit_every_item_once_newest_first(filled: HistoryStore) -> None:
     seen: list[str] = []
     page = filled.page(limit=3)

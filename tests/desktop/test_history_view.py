@@ -4,12 +4,14 @@ reads and decodes only what is shown."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
+import threading
 from pathlib import Path
 
 import pytest
 import requests
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QListView, QMessageBox, QStyleOptionViewItem
 
@@ -20,7 +22,13 @@ from desktop.core.jobs import JobState
 from desktop.core.lru import MISSING, LruCache
 from desktop.ui import theme
 from desktop.ui.history_delegate import ROW_HEIGHT, HistoryDelegate, badge, server_text
-from desktop.ui.history_model import CACHED_THUMBNAILS, HistoryModel, ReachableRole
+from desktop.ui.history_model import (
+    CACHED_THUMBNAILS,
+    HistoryModel,
+    ItemRole,
+    ReachableRole,
+    ThumbnailLoader,
+)
 from desktop.ui.history_view import PERIODS, HistoryView, available_actions, period_bounds
 from desktop.ui.style import style_sheet
 from tests.desktop.conftest import png_bytes
@@ -82,7 +90,7 @@ def test_listing_pages_and_applies_changes_in_place(history: HistoryStore) -> No
     listing.reset(HistoryFilter())
     while listing.more():
         pass
-    assert [i.key for i in listing.items] == ["k4", "k3", "k2", "k1", "k0"]
+    assert listing.keys() == ["k4", "k3", "k2", "k1", "k0"]
     add(history, "new", 10.0, JobState.QUEUED)
     history.set_state("k2", JobState.DELETED)
     changed = {i.key: i for i in listing.changed()}
@@ -93,6 +101,58 @@ def test_listing_pages_and_applies_changes_in_place(history: HistoryStore) -> No
     listing.remove(0)
     assert listing.row("new") is None and listing.row("k0") == 4
     assert listing.changed() == []  # each change is seen once
+
+
+def test_a_long_listing_adds_nothing_the_cycle_collector_walks(history: HistoryStore) -> None:
+    """A full collection walks every tracked object: rows kept as objects made it longer with
+    every page scrolled past (a GUI stall that grew with the history)."""
+    for n in range(300):
+        add(history, f"k{n:03}", float(n), JobState.QUEUED)
+    listing = HistoryListing(history, page=20)
+    listing.reset(HistoryFilter())
+    listing.more()
+    gc.collect()
+    before = len(gc.get_objects())
+    while listing.more():
+        pass
+    gc.collect()
+    assert len(listing) == 300
+    assert len(gc.get_objects()) - before < 100  # 280 more rows: 560 tracked objects before
+
+
+def test_rows_come_back_whole_in_order_once_across_fetches(qtbot, history: HistoryStore) -> None:
+    add(history, "done", 1.0)
+    add(history, "failed", 2.0, JobState.FAILED, removed=["GPS position", "camera serial"])
+    add(history, "queued", 3.0, JobState.QUEUED, width=4, height=5, expires="1d")
+    for n in range(4):
+        add(history, f"same{n}", 4.0)  # one created_at: the cursor's tie-break decides
+    model = HistoryModel(history)
+    model.listing.page = 2
+    model.start()
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+    expected = history.page(limit=100)
+    assert model.keys() == [i.key for i in expected] and len(set(model.keys())) == 7
+    assert [model.item(n) for n in range(model.rowCount())] == expected
+    assert [model.index(n).data(ItemRole) for n in range(model.rowCount())] == expected
+    assert model.servers() == [DOWN]
+
+
+def test_thumbnails_are_read_by_one_thread_that_ends_when_idle(qtbot, history) -> None:
+    for key in ("a", "b"):
+        add(history, key, 1.0)
+        history.set_thumbnail(key, png_bytes(8, 8))
+    loader = ThumbnailLoader(history)
+    threads: list[threading.Thread] = []
+    loader.loaded.connect(
+        lambda _key, _image: threads.append(threading.current_thread()),
+        Qt.ConnectionType.DirectConnection,
+    )
+    for n, key in enumerate(("a", "b"), 1):
+        loader.request(key)
+        qtbot.waitUntil(lambda n=n: len(threads) == n, timeout=TIMEOUT)
+    assert threads[0] is threads[1]  # not a thread started per screen scrolled
+    qtbot.waitUntil(lambda: not threads[0].is_alive(), timeout=TIMEOUT)
 
 
 def test_lru_cache_forgets_the_least_recently_used() -> None:
