@@ -383,14 +383,22 @@ def admin(settings: Settings, args: argparse.Namespace) -> int:
 def serve(settings: Settings, *, quiet: bool = False) -> int:
     """One process, or `settings.process_count` of them on one listening socket (uvicorn's
     supervisor starts them, restarts one that dies, and stops them all on SIGTERM/SIGINT)."""
+    # With several processes this one only supervises them: it imports neither the app nor the
+    # image code, which would stay in its memory for as long as the server runs.
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from backend.http.app import create_app
     from backend.http.origin import public_url_warning
     from backend.logformat import announce
     from backend.server import bind_socket, pin_malloc_mmap_threshold, uvicorn_config
+    from backend.storage import open_store, s3_options
 
+    try:  # a store URL it cannot use stops it here, with why
+        for url in filter(None, (settings.resolved_storage_url, settings.storage_fallback_url)):
+            open_store(url, **s3_options(settings))
+    except ValueError as exc:
+        print(f"picdrop-server: {exc}", file=sys.stderr)
+        return 2
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
@@ -403,6 +411,8 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
     settings = dataclasses.replace(settings, port=sock.getsockname()[1], processes=processes)
     pin_malloc_mmap_threshold()
     if processes == 1:
+        from backend.http.app import create_app
+
         app = create_app(settings)
         try:
             # A schema it cannot run on stops it here, with why.
@@ -446,15 +456,18 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
 
 
 def migrate_once(settings: Settings) -> None:
-    """Schema upgrades before the processes start, so that they do not race to do them."""
-    from backend.assembly import build
+    """Schema upgrades before the processes start, so that they do not race to do them: with
+    the catalog alone (see `serve`)."""
+    from backend.catalog import Catalog
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    backend = build(settings)
+    catalog = Catalog(
+        settings.resolved_database_url, connect_timeout=settings.database_connect_timeout
+    )
     try:
-        backend.catalog.migrate_when_reachable(settings.database_startup_wait)
+        catalog.migrate_when_reachable(settings.database_startup_wait)
     finally:
-        backend.close()
+        catalog.close()
 
 
 def process_app(settings: Settings, quiet: bool, shared: SharedState):

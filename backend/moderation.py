@@ -31,7 +31,7 @@ from backend.images.fingerprint import dihedral_hashes, distance, frame_hashes, 
 from backend.images.pipeline import process_memory
 from backend.service import ImageService
 from backend.settings import Settings
-from backend.storage import BlobStore, StorageUnavailable
+from backend.storage import BlobStore
 
 log = logging.getLogger(__name__)
 FINGERPRINT_BATCH = 4  # hashes per pass: a few ms of CPU, so uploads never wait long behind it
@@ -203,27 +203,20 @@ class Moderation:
     # three steps so that its pixel work is charged and scheduled like an upload's.
     def fingerprints_due(
         self, limit: int = FINGERPRINT_BATCH, image_id: str | None = None
-    ) -> list[tuple[ImageRecord, bytes]]:
-        """I/O: the oldest uploads whose perceptual hash is due (or `image_id`, if its is), with
-        their bytes. A blob that is missing is recorded as having no hash; an unreadable store
-        leaves the rest for later."""
-        due: list[tuple[ImageRecord, bytes]] = []
-        for record in self.db.pending_fingerprints(limit, image_id):
-            try:
-                due.append((record, self.images.blob(record)))
-            except NotFound:
-                self.db.set_fingerprints({record.id: None})
-            except StorageUnavailable:
-                break
-        return due
+    ) -> list[ImageRecord]:
+        """I/O: the oldest uploads whose perceptual hash is due (or `image_id`, if its is). Their
+        bytes are read by the two steps below, each charged for them as image work."""
+        return self.db.pending_fingerprints(limit, image_id)
 
-    def fingerprint_memory(self, data: bytes) -> int:
-        """Headers only: the bytes of pixels `fingerprint` will decode."""
-        return process_memory(data, self.images.limits)
+    def fingerprint_memory(self, record: ImageRecord) -> int:
+        """Headers only: the bytes of pixels `fingerprint` will decode. Raises NotFound when
+        the blob is missing, StorageUnavailable when the store cannot be read."""
+        return process_memory(self.images.blob(record), self.images.limits)
 
-    def fingerprint(self, record: ImageRecord, data: bytes) -> Fingerprinted:
+    def fingerprint(self, record: ImageRecord) -> Fingerprinted:
         """CPU: the upload's perceptual hash, and whether it shows removed content (a block made
         after it was checked), comparing every frame as `screen` does."""
+        data = self.images.blob(record)
         info = probe(data, self.images.limits)
         dhash = perceptual_hash(data, info)
         copy = False

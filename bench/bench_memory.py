@@ -1,9 +1,14 @@
 """The server's peak memory while it takes 16 concurrent ~25 MB uploads.
 
-    python bench/bench_memory.py [--clients 16]
+    python -m bench.bench_memory [--clients 16]
 
-Bodies must stream to disk, not pile up in RAM: the target is a peak RSS under 200 MB. The
-image is a noise PNG (incompressible, so ~25 MB on the wire for 8.4 MP), accepted by the server.
+Bodies must stream to disk, not pile up in RAM, and image work must stay within the upload
+memory budget, which all the server processes share. The figure is the peak of the server's
+processes' memory together (the supervisor of `serve --processes N` and its processes, the
+default count), sampled as their summed PSS, so that pages they share count once; the sum of
+their own peaks (VmHWM, pages shared counted in each, peaks at different moments added) is a
+second, looser row. The image is a noise PNG (incompressible, so ~25 MB on the wire for 8.4 MP),
+accepted by the server.
 """
 
 from __future__ import annotations
@@ -11,12 +16,16 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from PIL import Image
 
-from bench.harness import Row, picdrop_server, print_table, rss_peak_kb
+from bench.harness import Row, picdrop_server, print_table, pss_kb, rss_peak_kb
+
+TARGET_MB = 300  # issue 20: all the server's processes together
+SAMPLE_EVERY = 0.02  # seconds: far shorter than an upload's image work (~1 s at 25 MB)
 
 
 def noise_png(side: int) -> bytes:
@@ -26,11 +35,35 @@ def noise_png(side: int) -> bytes:
     return out.getvalue()
 
 
+class PeakPss:
+    """Samples the summed PSS of a process and its children on a thread, keeping the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_EVERY):
+            self.peak_kb = max(self.peak_kb, pss_kb(self.pid))
+
+    def __enter__(self) -> PeakPss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_kb = max(self.peak_kb, pss_kb(self.pid))
+
+
 def run(clients: int = 16) -> list[Row]:
     # Distinct bodies, so every upload is really processed and stored.
     bodies = [noise_png(2890) for _ in range(clients)]  # ~25 MB each
     with picdrop_server() as (url, proc):
-        idle_kb = rss_peak_kb(proc.pid)
+        idle_pss_kb = pss_kb(proc.pid)
+        idle_hwm_kb = rss_peak_kb(proc.pid)
 
         def send(body: bytes) -> int:
             with requests.Session() as s:
@@ -38,22 +71,30 @@ def run(clients: int = 16) -> list[Row]:
                     f"{url}/api/upload", files={"file": ("n.png", body)}, timeout=300
                 ).status_code
 
-        with ThreadPoolExecutor(clients) as pool:
+        with PeakPss(proc.pid) as peak, ThreadPoolExecutor(clients) as pool:
             statuses = list(pool.map(send, bodies))
-        peak_kb = rss_peak_kb(proc.pid)
+        hwm_kb = rss_peak_kb(proc.pid)
     if any(s != 201 for s in statuses):
         raise RuntimeError(f"uploads failed: {statuses}")
-    size_mb = len(bodies[0]) / 1e6
+    uploads = f"{clients} x {len(bodies[0]) / 1e6:.0f} MB uploads"
     return [
         Row(
             "memory",
-            f"peak RSS, {clients} x {size_mb:.0f} MB uploads",
-            peak_kb / 1024,
+            f"peak PSS of all server processes, {uploads}",
+            peak.peak_kb / 1024,
             "MB",
             "idle",
-            idle_kb / 1024,
-            target="< 200 MB",
-            goal=("<=", "value", 200),
+            idle_pss_kb / 1024,
+            target=f"< {TARGET_MB} MB",
+            goal=("<=", "value", TARGET_MB),
+        ),
+        Row(
+            "memory",
+            f"sum of each process's peak RSS (VmHWM), {uploads}",
+            hwm_kb / 1024,
+            "MB",
+            "idle",
+            idle_hwm_kb / 1024,
         ),
     ]
 

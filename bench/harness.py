@@ -284,6 +284,20 @@ def rss_peak_kb(pid: int) -> int:
     return total
 
 
+def pss_kb(pid: int) -> int:
+    """The proportional set size (PSS) of a process and its children added up, in KiB: their
+    memory together now, each shared page counted once (RSS counts it in each process)."""
+    total = 0
+    for member in (pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))):
+        try:
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:  # gone meanwhile (a process being replaced)
+            continue
+        pss = next(line for line in rollup.splitlines() if line.startswith("Pss:"))
+        total += int(pss.split()[1])
+    return total
+
+
 def print_table(rows: list[Row], file=None) -> None:
     headers = ("bench", "metric", "value", "reference", "ratio", "target", "met")
     lines = []

@@ -16,13 +16,13 @@ from __future__ import annotations
 from itertools import combinations
 from math import comb
 
-from backend.images.fingerprint import BITS
-
 WIDTHS = (26, 26, 26, 25, 25)  # bits of each band, most significant first
+# The perceptual hash's width (backend.images.fingerprint.BITS: a test checks they agree), not
+# imported: the catalog loads no image code, so `serve`'s supervisor stays small.
+BITS = sum(WIDTHS)
 BANDS = len(WIDTHS)
 # Beyond this radius the values to look up grow past the cost of a scan (radius 3: 2,952 a band).
 MAX_RADIUS = 2
-assert sum(WIDTHS) == BITS
 
 
 def _flips(width: int) -> tuple[int, ...]:

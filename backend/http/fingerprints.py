@@ -7,35 +7,43 @@ can still be blocked)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 
 import anyio
 
 from backend.catalog import ImageRecord
+from backend.errors import NotFound
 from backend.http.imagework import ImageWork
 from backend.images import ImageRejected
 from backend.moderation import Fingerprinted, Moderation
+from backend.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 
-async def compute(
-    work: ImageWork, moderation: Moderation, due: list[tuple[ImageRecord, bytes]]
-) -> None:
+async def compute(work: ImageWork, moderation: Moderation, due: list[ImageRecord]) -> None:
+    """Each image's bytes are read inside its jobs, charged: a batch is never in memory at once.
+    Raises StorageUnavailable (after keeping the hashes made) when the store cannot be read."""
     done = []
-    for record, data in due:
-        try:
-            done.append(
-                await work.background(
-                    functools.partial(moderation.fingerprint_memory, data),
-                    functools.partial(moderation.fingerprint, record, data),
+    try:
+        for record in due:
+            try:
+                done.append(
+                    await work.background(
+                        functools.partial(moderation.fingerprint_memory, record),
+                        functools.partial(moderation.fingerprint, record),
+                        extra_memory=record.size,
+                    )
                 )
-            )
-        except ImageRejected as exc:  # undecodable, too slow: it keeps no hash
-            log.warning("upload %s keeps no perceptual hash: %s", record.id, exc)
-            done.append(Fingerprinted(record.id, None))
-    await anyio.to_thread.run_sync(moderation.record_fingerprints, done)
+            except ImageRejected as exc:  # undecodable, too slow: it keeps no hash
+                log.warning("upload %s keeps no perceptual hash: %s", record.id, exc)
+                done.append(Fingerprinted(record.id, None))
+            except NotFound:  # its blob is missing: it keeps no hash
+                done.append(Fingerprinted(record.id, None))
+    finally:
+        await anyio.to_thread.run_sync(moderation.record_fingerprints, done)
 
 
 async def for_report(work: ImageWork, moderation: Moderation, image_id: str) -> None:
@@ -44,7 +52,8 @@ async def for_report(work: ImageWork, moderation: Moderation, image_id: str) -> 
         functools.partial(moderation.fingerprints_due, 1, image_id)
     )
     if due:
-        await compute(work, moderation, due)
+        with contextlib.suppress(StorageUnavailable):  # the background pass makes it later
+            await compute(work, moderation, due)
 
 
 async def forever(work: ImageWork, moderation: Moderation, interval: float) -> None:

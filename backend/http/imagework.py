@@ -2,7 +2,9 @@
 
 Every job
 - charges the memory its pixels will take to the byte budget before it starts, and is refused
-  (422) when it alone needs more than the whole budget;
+  (422) when it alone needs more than the whole budget; the bytes it reads its image from are
+  charged from the moment they are loaded, measuring included (`extra_memory`), and are loaded
+  again by the work rather than kept while it waits for its turn;
 - runs on a thread of its own limiter, one job per core: waiting for a slot holds no thread, and
   the default thread pool (serving, health checks, database reads) is never used by image work;
 - when it is big, or a thumbnail, takes at most all but one of those slots, so small uploads
@@ -67,8 +69,9 @@ class ImageWork:
         *,
         extra_memory: int = 0,
     ) -> T:
-        """`measure()` (headers only: the bytes of pixels `work` will decode), then `work()`
-        with that plus `extra_memory` charged. Raises ImageRejected or ClientGone."""
+        """`measure()` (headers only: the bytes of pixels `work` will decode) with `extra_memory`
+        (the bytes both load, e.g. the upload's body) charged, then `work()` with both charged.
+        Raises ImageRejected or ClientGone."""
         interrupt = Interrupt(self.seconds)
         with anyio.CancelScope() as scope:
 
@@ -85,19 +88,28 @@ class ImageWork:
                 watcher.cancel()
         raise ClientGone()
 
-    async def background(self, measure: Callable[[], int], work: Callable[[], T]) -> T:
+    async def background(
+        self, measure: Callable[[], int], work: Callable[[], T], *, extra_memory: int = 0
+    ) -> T:
         """`run` for work no client waits for: charged and timed the same, in a slot that small
         uploads never wait behind. Raises ImageRejected."""
-        return await self._measured(Interrupt(self.seconds), measure, work, 0, bulk=True)
+        return await self._measured(Interrupt(self.seconds), measure, work, extra_memory, bulk=True)
 
     async def once(
-        self, key: str, request: Request, measure: Callable[[], int], work: Callable[[], T]
+        self,
+        key: str,
+        request: Request,
+        measure: Callable[[], int],
+        work: Callable[[], T],
+        *,
+        extra_memory: int = 0,
     ) -> T:
         """Like `run`, but concurrent calls with the same key share one computation."""
         flight = self._flights.get(key)
         if flight is None or flight.interrupt.cancelled.is_set():  # none, or one being abandoned
             interrupt = Interrupt(self.seconds)
-            task = asyncio.ensure_future(self._measured(interrupt, measure, work, 0, bulk=True))
+            job = self._measured(interrupt, measure, work, extra_memory, bulk=True)
+            task = asyncio.ensure_future(job)
             flight = self._flights[key] = _Flight(task, interrupt)
             task.add_done_callback(lambda _task: self._landed(key, flight))
         flight.waiters += 1
@@ -129,7 +141,7 @@ class ImageWork:
         *,
         bulk: bool = False,
     ) -> T:
-        memory = await self._job(interrupt, measure, 0) + extra
+        memory = await self._job(interrupt, measure, extra) + extra
         check_memory(memory, self.budget.capacity)
         if not bulk and memory <= BIG_JOB_BYTES:
             return await self._job(interrupt, work, memory)

@@ -85,6 +85,7 @@ async def thumbnail(request: Request, image_id: str) -> Response:
                 request,
                 lambda: service.thumbnail_memory(record),
                 lambda: service.thumbnail(record),
+                extra_memory=record.size,  # the image's bytes, which both read
             )
         except ClientGone:
             return Response(status_code=400)  # nobody is listening; the status is for the log

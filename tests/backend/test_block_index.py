@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select
 
-from backend.catalog import Catalog
+from backend.catalog import Catalog, bands
 from backend.catalog.catalog import MIGRATIONS
 from backend.catalog.moderation import Fingerprint, ModerationCatalog
 from backend.catalog.schema import block_bands
@@ -132,3 +132,7 @@ def test_migration_indexes_the_blocks_already_there(tmp_path):
     for h in (upright, turned):
         assert moderation.block_near([flipped(h, [0, 50, 100])], THRESHOLD) is not None
     catalog.close()
+
+
+def test_the_bands_cover_the_whole_hash():
+    assert bands.BITS == BITS  # bands.py keeps its own copy, so the catalog loads no image code

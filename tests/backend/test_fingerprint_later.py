@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import anyio
 import pytest
 import requests
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from backend.http.budget import ByteBudget
 from backend.http.imagework import ImageWork
 from backend.images import BrokenImage, Limits, probe, process
 from backend.images.fingerprint import perceptual_hash
+from backend.moderation import FINGERPRINT_BATCH
 from backend.server import EmbeddedServer
 from backend.settings import Settings
 from tests.backend import imagesamples as samples
@@ -89,10 +91,10 @@ def pending(backend) -> set[str]:
 
 
 def run_pass(backend) -> None:
-    """The app's background pass, step by step (backend.http.fingerprints.one_pass)."""
-    moderation = backend.moderation
-    while due := moderation.fingerprints_due():
-        moderation.record_fingerprints(moderation.fingerprint(r, data) for r, data in due)
+    """The app's background pass (backend.http.fingerprints.one_pass), until nothing is due."""
+    work = ImageWork(jobs=2, budget=ByteBudget(64 * 1024 * 1024), seconds=60)
+    while due := backend.moderation.fingerprints_due():
+        anyio.run(fingerprints.compute, work, backend.moderation, due)
 
 
 def test_the_hash_is_left_for_later_and_filled_by_the_pass(backend):
@@ -179,3 +181,26 @@ def test_the_running_server_fills_the_hash_in_the_background(tmp_path):
             time.sleep(0.05)
     finally:
         server.stop()
+
+
+def test_the_pass_reads_each_image_only_while_its_bytes_are_charged(backend, monkeypatch):
+    """A batch of big uploads is never in memory outside the upload-memory budget: each image is
+    read inside a job charged for its bytes (with several processes, each runs this pass)."""
+    for i in range(FINGERPRINT_BATCH):
+        upload(backend, photo(20 + i, "PNG"))
+    work = ImageWork(jobs=2, budget=ByteBudget(64 * 1024 * 1024), seconds=60)
+    read_blob = backend.images.blob
+    charged_at_read = []
+
+    def blob(record) -> bytes:
+        data = read_blob(record)
+        charged_at_read.append((len(data), work.budget.used))
+        return data
+
+    monkeypatch.setattr(backend.images, "blob", blob)
+    moderation = backend.moderation
+    anyio.run(fingerprints.compute, work, moderation, moderation.fingerprints_due())
+    assert charged_at_read, "the pass read no image"
+    assert all(used >= size for size, used in charged_at_read), charged_at_read
+    assert work.budget.used == 0
+    assert pending(backend) == set()

@@ -9,8 +9,11 @@ import contextlib
 import hashlib
 import logging
 import multiprocessing
+import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -238,3 +241,39 @@ def test_the_shared_limits_live_in_ram_and_go_when_the_server_stops(server_proce
     assert not leftovers
     server.stop()
     assert not directory.exists()
+
+
+def test_the_supervisor_of_several_processes_loads_no_image_code(server_process, tmp_path):
+    """With `--processes N` the parent only migrates the catalog and watches its processes: the
+    image libraries (and the app) live in the processes that use them, not in the parent too."""
+    server = server_process(tmp_path / "data", processes=2)
+    workers = server.started(2)
+
+    def loads_pillow(process: psutil.Process) -> bool:
+        return any("PIL" in Path(m.path).parts for m in process.memory_maps())
+
+    assert all(loads_pillow(worker) for worker in workers)  # the probe sees it where it is
+    assert not loads_pillow(psutil.Process(server.proc.pid))
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize(
+    ("storage_url", "why"),
+    [
+        ("s3://", "not an S3 URL: 's3://'"),
+        ("s3://bucket/blobs?colour=blue", "unknown option 'colour'"),
+    ],
+)
+def test_a_storage_url_it_cannot_use_stops_the_server_at_once(
+    tmp_path, processes, storage_url, why
+):
+    result = subprocess.run(
+        [sys.executable, "-m", "backend", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+        env={**os.environ, "PICDROP_PROCESSES": str(processes), "PICDROP_STORAGE_URL": storage_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"picdrop-server: {why}"), result.stderr
+    assert "Traceback" not in result.stderr
