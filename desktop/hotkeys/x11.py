@@ -45,7 +45,9 @@ class X11HotkeyBackend(HotkeyBackend):
     def close(self) -> None:
         if self._thread is None:
             return
-        os.write(self._wake, b"x")
+        # A thread that lost its X server has ended and closed its end of the pipe.
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self._wake, b"x")
         self._thread.join()
         os.close(self._wake)
         self._thread = None
