@@ -162,7 +162,22 @@ def create_app(
     if settings.log_requests:
         app.add_middleware(AccessLog)
     metrics.install(app, settings, app.state.image_work, service)  # outermost, opt-in
+    _build_routes(app)
     return app
+
+
+def _build_routes(app: FastAPI) -> None:
+    """Has FastAPI build every route's parameter models now, in the caller's thread.
+
+    FastAPI builds them on the first request that walks the routes, inside
+    `warnings.catch_warnings()`, which changes the process's warning filters (not thread-safe
+    before Python 3.14): another thread's `catch_warnings` at that moment let a pydantic warning
+    through, and under `-W error` the first upload answered 500. A path no route matches walks
+    them all; the first request is spared the work too.
+    """
+    scope = {"type": "http", "method": "GET", "path": "/\x00", "root_path": "", "headers": []}
+    for route in app.router.routes:
+        route.matches(scope)
 
 
 # The first sweep waits this long (or the interval, if shorter): a start-up is busy enough, and

@@ -14,8 +14,10 @@ import time
 import zipfile
 
 import pytest
+import requests
 from PIL import Image
 
+from backend.server import EmbeddedServer
 from tests.backend import imagesamples as samples
 from tests.backend.conftest import read_response
 from tests.conftest import require_program
@@ -331,3 +333,38 @@ def test_large_bodies_spool_into_the_data_directory(client):
     system_temp = tempfile.gettempdir() + os.sep
     data_dir = str(client.server.settings.data_dir)
     assert not [f for f in new if f.startswith(system_temp) and not f.startswith(data_dir)]
+
+
+def test_requests_find_every_route_built_when_the_server_starts(server_settings, monkeypatch):
+    """FastAPI builds a route's parameter models under a process-wide `catch_warnings` the first
+    time a request walks past it; in a serving thread, another thread's filters raced it and
+    the first upload answered 500 (app.py, `_build_routes`). The server builds them all first."""
+    import fastapi.routing
+
+    built: list[str] = []
+    real = fastapi.routing.get_dependant
+
+    def counting(**kw):
+        built.append(kw["path"])
+        return real(**kw)
+
+    monkeypatch.setattr(fastapi.routing, "get_dependant", counting)
+    server = EmbeddedServer(server_settings)
+    server.start()
+    try:
+        at_start = len(built)
+        assert at_start > 0, "the patch no longer sees FastAPI build routes: update this test"
+        with requests.Session() as session:
+            assert (
+                session.post(
+                    f"{server.url}/api/upload",
+                    files={"file": ("a.jpg", samples.unique_jpeg())},
+                    timeout=30,
+                ).status_code
+                == 201
+            )
+            for path in ("/", "/api/oembed?url=x", "/nothing-here", "/api/albums/x"):
+                session.get(server.url + path, timeout=30)
+        assert built[at_start:] == []
+    finally:
+        server.stop()
