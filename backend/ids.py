@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 import string
 
@@ -17,10 +16,6 @@ def new_id(length: int = 10) -> str:
     if length < 10:
         raise ValueError("IDs shorter than 10 characters are guessable")
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
-
-
-def id_bits(length: int) -> float:
-    return length * math.log2(len(ALPHABET))
 
 
 def is_valid_id(value: str, length: int | None = None) -> bool:

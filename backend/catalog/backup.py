@@ -67,12 +67,6 @@ def write_backup(catalog: Catalog, path: Path) -> BackupInfo:
     return BackupInfo(revision, info["taken_at"], rows)
 
 
-def read_info(path: Path) -> BackupInfo:
-    with _lines(path) as lines:
-        info = _header(next(lines, None))
-    return BackupInfo(info["revision"], info["taken_at"], {})
-
-
 def load_backup(catalog: Catalog, path: Path) -> BackupInfo:
     """Replace everything in the catalog with the backup, then migrate to the newest schema."""
     rows: dict[str, int] = {}

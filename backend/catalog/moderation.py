@@ -404,10 +404,6 @@ class ModerationCatalog:
                 )
             )
 
-    def pending_fingerprint_count(self) -> int:
-        with self.catalog.reading() as conn:
-            return conn.execute(select(func.count()).select_from(pending_fingerprints)).scalar_one()
-
     def has_perceptual_blocks(self) -> bool:
         with suppress(WouldBlock):
             return self.catalog.read_nowait(_QUICK_ANY_DHASH) is not None

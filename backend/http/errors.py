@@ -74,16 +74,20 @@ def install(app: FastAPI) -> None:
     async def image_rejected(request: Request, exc: ImageRejected) -> Response:
         return error_response(request, exc.status, exc.code, exc.message)
 
-    def full(request: Request) -> Response:
+    def full(request: Request, exc: BaseException) -> Response:
+        """No room: 507 (the contract's code) with when to try again, since room is usually made
+        soon; one log line a second, like the outages."""
+        request.app.state.outages.failed("storage space", exc, "answered 507")
         err = InsufficientStorage(
             "The server has no room left for new images right now. Try again later."
         )
-        return error_response(request, err.status, err.code, err.message)
+        return error_response(
+            request, err.status, err.code, err.message, {"Retry-After": RETRY_AFTER}
+        )
 
     @app.exception_handler(StorageFull)
     async def storage_full(request: Request, exc: StorageFull) -> Response:
-        log.error("storage full: %s", exc)
-        return full(request)
+        return full(request, exc)
 
     def unavailable(
         request: Request,
@@ -108,8 +112,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> Response:
         if isinstance(exc, OperationalError) and is_disk_full(exc):  # SQLite's file or WAL
-            log.error("storage full: the catalog database cannot grow")
-            return full(request)
+            return full(request, exc)
         if "database is locked" in str(exc.orig):
             log.error("database busy on %s %s", request.method, request.url.path)
             return error_response(
@@ -135,8 +138,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # e.g. the temporary file of a large body
-            log.error("storage full: %s", exc.strerror)
-            return full(request)
+            return full(request, exc)
         if exc.errno == errno.EROFS:
             return unavailable(request, exc)
         raise exc  # an incident (Incidents, below)

@@ -51,12 +51,14 @@ def _error_code(exc: Exception) -> str:
 
 def _raise_storage_error(exc: Exception) -> None:
     """Raise the store's own exception when `exc` means full, or unreachable or refusing."""
-    from botocore.exceptions import ConnectionError, HTTPClientError
+    from botocore.exceptions import ConnectionError, HTTPClientError, IncompleteReadError
 
     code = _error_code(exc)
     if code in _FULL:
         raise StorageFull("The server's storage is full.") from exc
-    if code in _UNAVAILABLE or isinstance(exc, ConnectionError | HTTPClientError):
+    if code in _UNAVAILABLE or isinstance(
+        exc, ConnectionError | HTTPClientError | IncompleteReadError
+    ):
         raise StorageUnavailable(f"The object store cannot be used: {code or exc}.") from exc
 
 
@@ -185,8 +187,16 @@ class S3Store:
                 raise KeyError(key) from None
             _raise_storage_error(exc)
             raise
-        with response["Body"] as body:
+        # Not `with response["Body"] as ...`: that yields urllib3's raw stream, whose errors
+        # botocore's StreamingBody.read would have mapped (and whose length it checks).
+        body = response["Body"]
+        try:
             return body.read()
+        except Exception as exc:  # the store broke off or stalled after its headers
+            _raise_storage_error(exc)
+            raise
+        finally:
+            body.close()
 
     def exists(self, key: str) -> bool:
         try:

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageOps
 
 from backend.images import (
+    FORMATS,
     EmptyImage,
     ImageRejected,
     Limits,
     UnsupportedType,
+    detect_format,
     probe,
     strip_metadata,
 )
@@ -40,16 +42,11 @@ class Prepared:
 
 
 def guess_mime(name: str, data: bytes) -> str:
-    for magic, mime in (
-        (b"\x89PNG\r\n\x1a\n", "image/png"),
-        (b"\xff\xd8\xff", "image/jpeg"),
-        (b"GIF8", "image/gif"),
-        (b"BM", "image/bmp"),
-    ):
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
+    """The type to send: from the bytes for the formats the server takes (its own sniffing),
+    else from the name."""
+    found = detect_format(data[:12])
+    if found is not None:
+        return FORMATS[found][0]
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 ItemRole = Qt.ItemDataRole.UserRole + 1  # the HistoryItem
 ReachableRole = Qt.ItemDataRole.UserRole + 2  # its server answers: True, False, None (unknown)
-THUMBNAIL_SIDE = 128  # decoded at most this big (grid tiles); list rows scale it down
+TILE_SIDE = 128  # decoded at most this big (grid tiles); list rows scale it down
 CACHED_THUMBNAILS = 600  # a few screens of grid tiles
 WANTED = 96  # requests kept while scrolling fast: older ones are dropped, newer ones served
 LINGER_S = 2.0  # the worker waits this long for more requests before it ends
@@ -71,10 +71,10 @@ class ThumbnailLoader(QObject):
             except Exception:  # only this row's picture is missing
                 log.exception("history thumbnail of %s", key)
                 image = QImage()
-            if not image.isNull() and max(image.width(), image.height()) > THUMBNAIL_SIDE:
+            if not image.isNull() and max(image.width(), image.height()) > TILE_SIDE:
                 image = image.scaled(
-                    THUMBNAIL_SIDE,
-                    THUMBNAIL_SIDE,
+                    TILE_SIDE,
+                    TILE_SIDE,
                     Qt.AspectRatioMode.KeepAspectRatioByExpanding,
                     Qt.TransformationMode.SmoothTransformation,
                 )

@@ -380,6 +380,7 @@ def test_full_filesystem(small_disk, start_server, caplog):
     server = start_server(settings)
     s = requests.Session()
     url = server.url
+    started = time.monotonic()
     try:
         stored = []
         for seed in range(60):  # ~150 KB each into 4 MB: full long before the end
@@ -393,6 +394,7 @@ def test_full_filesystem(small_disk, start_server, caplog):
             pytest.fail("the 4 MB disk never filled up")
         assert r.json()["code"] == "storage_full"
         assert "no room left" in r.json()["error"]
+        assert int(r.headers["Retry-After"]) > 0
         assert len(stored) >= 3
         check_consistent(data_dir)  # nothing partial: no temp file, no orphan blob
 
@@ -410,6 +412,7 @@ def test_full_filesystem(small_disk, start_server, caplog):
             if again.status_code == 507:
                 break
         assert again.status_code == 507 and again.json()["code"] == "storage_full", statuses
+        assert int(again.headers["Retry-After"]) > 0
         assert set(statuses) <= {201, 507}, statuses
         check_consistent(data_dir)
 
@@ -434,6 +437,9 @@ def test_full_filesystem(small_disk, start_server, caplog):
         assert s.get(f"{url}/{r.json()['id']}.jpg").status_code == 200
         check_consistent(data_dir)
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR and "500" in str(r)]
+        if isinstance(server, EmbeddedServer):  # its log is this process's
+            full = [r for r in caplog.records if r.getMessage().startswith("storage space")]
+            assert 1 <= len(full) <= time.monotonic() - started + 1  # a line a second at most
     finally:
         s.close()
         server.stop()

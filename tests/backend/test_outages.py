@@ -7,6 +7,7 @@ back by itself; the log gets a line a second per kind of outage, not a traceback
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import logging
@@ -274,3 +275,33 @@ def test_frozen_object_store_answers_503_within_its_timeouts(data_dir, frozen_en
         }
         assert two_requests_on_one_connection(server, "/healthz") == (503, 200)
         assert_one_line_a_second(outage_lines(caplog, "object store"), started)
+
+
+@pytest.mark.parametrize("what", ["image", "thumbnail"])
+def test_views_the_object_store_cannot_answer_are_503_and_the_connection_lives(
+    data_dir, s3_server, s3_bucket, frozen_endpoint, what
+):
+    """An image stored while the store was up, viewed by a fresh replica (nothing cached) while
+    the store is frozen: 503 with Retry-After, and the keep-alive connection still serves."""
+    stored = Settings(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
+        sweep_interval=0,
+        storage_url=f"s3://{s3_bucket}/blobs",
+        s3_endpoint_url=s3_server.endpoint_url,
+        s3_region=s3_server.region,
+        s3_access_key_id=s3_server.access_key,
+        s3_secret_access_key=s3_server.secret_key,
+        s3_connect_timeout=TIMEOUT,
+        s3_read_timeout=TIMEOUT,
+        s3_max_attempts=1,
+        **GENEROUS_LIMITS,
+    )
+    with serving(stored) as server:
+        image = upload(server).json()
+    path = {"image": image["url"], "thumbnail": image["thumbnail_url"]}[what]
+    path = path.removeprefix(server.url)
+    with serving(dataclasses.replace(stored, s3_endpoint_url=frozen_endpoint)) as server:
+        assert_unavailable(requests.get(server.url + path, timeout=PATIENCE), "storage_unavailable")
+        assert two_requests_on_one_connection(server, path) == (503, 200)

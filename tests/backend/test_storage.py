@@ -302,3 +302,46 @@ def test_s3_store_is_safe_across_threads(s3_store):
         t.join()
     assert errors == []
     assert list(s3_store.list()) == []
+
+
+@pytest.mark.parametrize("ending", ["cut", "stalled"])
+def test_s3_body_that_breaks_off_means_unavailable(ending):
+    """An object store that answers the headers and then cuts the body short, or stops sending
+    it: the store says it is unavailable (a 503 upstream), never a raw botocore error (a 500)."""
+    import socket
+
+    from backend.storage.s3 import S3Store
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        with listener:
+            while not done.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+                    if ending == "stalled":
+                        done.wait(10)
+
+    threading.Thread(target=serve, daemon=True).start()
+    host, port = listener.getsockname()
+    store = S3Store(
+        "bucket",
+        endpoint_url=f"http://{host}:{port}",
+        access_key_id="k",
+        secret_access_key="s",
+        region="us-east-1",
+        read_timeout=1,
+        max_attempts=1,
+    )
+    try:
+        with pytest.raises(StorageUnavailable):
+            store.get("ab/x.png")
+    finally:
+        done.set()
+        listener.close()
