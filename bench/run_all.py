@@ -79,7 +79,14 @@ def _startup(quick: bool) -> list[Row]:
     return bench_startup.run(runs=2 if quick else 3)
 
 
-def collect(only: set[str], quick: bool) -> list[Row]:
+def _sizes(bench: object, quick: bool, scale: bool) -> tuple[int, ...]:
+    """A growing-data bench's sizes: the smallest (--quick), its usual ones, or up to 1M
+    (--scale, where the bench has them: they take minutes to fill)."""
+    sizes = getattr(bench, "SCALE_SIZES", bench.SIZES) if scale else bench.SIZES
+    return sizes[:1] if quick else sizes
+
+
+def collect(only: set[str], quick: bool, scale: bool = False) -> list[Row]:
     rows: list[Row] = []
     timings = {}
     for name in SUITES:
@@ -110,15 +117,15 @@ def collect(only: set[str], quick: bool) -> list[Row]:
         elif name == "blocks":
             from bench import bench_blocks
 
-            rows += bench_blocks.run(sizes=bench_blocks.SIZES[:1] if quick else bench_blocks.SIZES)
+            rows += bench_blocks.run(sizes=_sizes(bench_blocks, quick, scale))
         elif name == "admin":
             from bench import bench_admin
 
-            rows += bench_admin.run(sizes=bench_admin.SIZES[:1] if quick else bench_admin.SIZES)
+            rows += bench_admin.run(sizes=_sizes(bench_admin, quick, scale))
         elif name == "sweep":
             from bench import bench_sweep
 
-            rows += bench_sweep.run(sizes=bench_sweep.SIZES[:1] if quick else bench_sweep.SIZES)
+            rows += bench_sweep.run(sizes=_sizes(bench_sweep, quick, scale))
         elif name == "desktop":
             rows += _desktop(quick)
         elif name == "history":
@@ -180,6 +187,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test)")
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated subset")
+    parser.add_argument("--scale", action="store_true", help="growing data up to 1M rows (slow)")
     parser.add_argument("--no-save", action="store_true", help="print the table only")
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -188,7 +196,7 @@ def main() -> int:
         parser.error(f"unknown suites: {', '.join(sorted(unknown))}")
     info = machine()
     start = time.monotonic()
-    rows = collect(only, args.quick)
+    rows = collect(only, args.quick, args.scale)
     info["seconds"] = round(time.monotonic() - start)
     print()
     print_table(rows)
