@@ -244,3 +244,28 @@ class AuditLog(BaseModel):
     next: str | None = Field(
         None, description="Pass as `cursor` for the next page; null on the last page."
     )
+
+
+# -- albums (backend.albums) ----------------------------------------------------------------------
+class Album(BaseModel):
+    id: str
+    url: str = Field(description="The album page: every image with its own links.")
+    images: list[ImageMeta]
+
+
+class NewAlbumResult(Album):
+    delete_token: str = Field(
+        description="Secret for DELETE /api/albums/{id} (the images stay unless asked to go "
+        "with it); shown only once."
+    )
+    delete_url: str = Field(
+        description="Secret page that deletes the album (and its images, if ticked); shown "
+        "only once."
+    )
+
+
+class AlbumDeleted(BaseModel):
+    deleted_images: int = Field(
+        description="How many of its images were deleted with it: 0 unless asked; images "
+        "already deleted or expired are skipped."
+    )

@@ -279,16 +279,16 @@ class Pages:
         )
 
     def album_made(self, request: Request, album, delete_url: str | None) -> HTMLResponse:
-        """The no-JS album result (album: routes_albums.Album); its delete link only while its
+        """The no-JS album result (album: models.Album); its delete link only while its
         cookie lasts."""
         return self.render(request, "album_made.html", album=album, delete_url=delete_url)
 
     def album(self, request: Request, album) -> HTMLResponse:
-        """An album (routes_albums.Album): every image with its own links."""
+        """An album (models.Album): every image with its own links."""
         return self.render(request, "album.html", album=album)
 
     def confirm_album_delete(self, request: Request, album, token: str) -> HTMLResponse:
-        """The album's delete link (album: routes_albums.Album): what would go, and a choice."""
+        """The album's delete link (album: models.Album): what would go, and a choice."""
         return self.render(request, "album_delete.html", album=album, token=token)
 
     def album_deleted(self, request: Request, images: int) -> HTMLResponse:

@@ -5,42 +5,24 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 
 from backend.albums import MAX_ALBUM_IMAGES, Albums
 from backend.catalog import ImageRecord
 from backend.errors import BadRequest
 from backend.http.auth import bearer_token
 from backend.http.body import form_fields
-from backend.http.models import ERROR_RESPONSES, ImageMeta, base_url, image_meta
+from backend.http.models import (
+    ERROR_RESPONSES,
+    Album,
+    AlbumDeleted,
+    NewAlbumResult,
+    base_url,
+    image_meta,
+)
 from backend.http.pages import PAGE_METHODS, recent_uploads, set_secret_cookie
 from backend.service import ImageService
 
 router = APIRouter()
-
-
-class Album(BaseModel):
-    id: str
-    url: str = Field(description="The album page: every image with its own links.")
-    images: list[ImageMeta]
-
-
-class NewAlbumResult(Album):
-    delete_token: str = Field(
-        description="Secret for DELETE /api/albums/{id} (the images stay unless asked to go "
-        "with it); shown only once."
-    )
-    delete_url: str = Field(
-        description="Secret page that deletes the album (and its images, if ticked); shown "
-        "only once."
-    )
-
-
-class AlbumDeleted(BaseModel):
-    deleted_images: int = Field(
-        description="How many of its images were deleted with it: 0 unless asked; images "
-        "already deleted or expired are skipped."
-    )
 
 
 def album(request: Request, album_id: str, records: tuple[ImageRecord, ...]) -> Album:
