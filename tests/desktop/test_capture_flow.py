@@ -6,6 +6,7 @@ work; an uploaded image opened in the editor from its menu goes up again as a ne
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -297,3 +298,31 @@ def test_cancelling_the_editor_uploads_nothing(app, qtbot, catalog, live_server)
     assert [j.key for j in app.uploads.jobs()] == [original.key]
     assert len(app.history.recent_done(10)) == 1
     assert catalog.count(live_server.settings.data_dir) == 1
+
+
+def test_a_history_item_that_cannot_be_fetched_opens_no_editor(
+    make_app, live_server, fault_proxy, qtbot, qapp
+) -> None:
+    """The failure is told; a later "Copy image" of the same item copies (it opens no editor)."""
+    proxy = fault_proxy(live_server.url)
+    app = make_app(proxy.url)
+    job = upload_one(app, qtbot, noise_png(30, seed=7))
+    proxy.missing = (urlsplit(job.result.url).path,)  # the image is gone from its server
+    app.window.tabs.setCurrentIndex(1)
+    view = app.window.history_view
+    qtbot.waitUntil(lambda: view.item_keys() == [job.key], timeout=TIMEOUT)
+    view.select([job.key])
+    with qtbot.waitSignal(app.actions.fetch_failed, timeout=TIMEOUT):
+        edit_action(view).trigger()
+    assert app.window.toast.text().startswith("Could not fetch")
+    assert app.capture_flow.editor is None
+
+    proxy.missing = ()
+    qapp.clipboard().clear()
+    (copy_image,) = [a for a in view.more_button.menu().actions() if a.text() == "Copy image"]
+    with qtbot.waitSignal(app.actions.image_fetched, timeout=TIMEOUT):
+        copy_image.trigger()
+    assert (
+        from_qimage(qapp.clipboard().image()).tobytes() == pixels(noise_png(30, seed=7)).tobytes()
+    )
+    assert app.capture_flow.editor is None
