@@ -131,6 +131,7 @@ class PicdropApp(QObject):
             self,
             expires=self.window.expires,
         )
+        self.window.edit_requested.connect(self.capture_flow.edit_image)
 
         self.tray: TrayIcon | None = None
         self.tray_controller: TrayController | None = None
@@ -412,7 +413,7 @@ def connect_server_actions(
     window.history_image_requested.connect(actions.fetch_image)
     actions.image_fetched.connect(window.receive_history_image)
     actions.image_saved.connect(lambda _key, path: window.show_notice(f"Saved {Path(path).name}"))
-    actions.fetch_failed.connect(lambda _key, sentence: window.show_notice(sentence))
+    actions.fetch_failed.connect(window.history_image_failed)
 
 
 def create_qt_app(argv: Sequence[str]) -> QApplication:

@@ -1,7 +1,8 @@
 """From "capture" to a result: `start_capture(mode)` is the one entry for the tray, global hotkeys
 and the `picdrop capture` command. The captured image then goes where Settings say (the editor,
 an upload at once, or the clipboard as an image); the editor's choice goes the same ways, and
-uploads go through the one upload pipeline.
+uploads go through the one upload pipeline. `edit_image` opens the same editor on an image
+already uploaded (the window's "Annotate / redact…"): its result is a new upload, like a capture's.
 """
 
 from __future__ import annotations
@@ -80,6 +81,18 @@ class CaptureFlow(QObject):
             self.copy_image(image)
         else:
             self.open_editor(image)
+
+    @Slot(QImage)
+    def edit_image(self, image: QImage) -> bool:
+        """Open the editor on `image`; False while a capture or an edit is under way."""
+        if self.capture.busy:
+            return False
+        if self.editor is not None:
+            self.editor.raise_()
+            self.editor.activateWindow()
+            return False
+        self.open_editor(image)
+        return True
 
     def open_editor(self, image: QImage) -> MarkupEditor:
         editor = MarkupEditor(image)

@@ -47,6 +47,8 @@ TOOLS = [
     (Tool.PIXELATE, "Redact: pixelate", "P"),
 ]
 POINT_TOOLS = {Tool.TEXT, Tool.STEP}  # placed by a click
+# The queue rows' and History's menu entry that opens an uploaded image here, for a new upload.
+EDIT_LABEL = "Annotate / redact…"
 
 
 class Canvas(QWidget):

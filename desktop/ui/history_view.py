@@ -30,6 +30,7 @@ from desktop.core.history import TRIGRAM, HistoryFilter, HistoryItem
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat
 from desktop.ui import theme
+from desktop.ui.editor import EDIT_LABEL
 from desktop.ui.history_delegate import TILE, HistoryDelegate, server_label
 from desktop.ui.history_model import HistoryModel, ItemRole
 
@@ -95,7 +96,7 @@ class HistoryView(QWidget):
     delete_clicked = Signal(list)
     forget_clicked = Signal(list)
     export_requested = Signal(str, list)  # "csv" or "json", keys ([]: everything listed)
-    image_requested = Signal(str, str)  # key, "copy" or "save": its image, fetched back
+    image_requested = Signal(str, str)  # key, "copy", "save" or "edit": its image, fetched back
     qr_requested = Signal(str)  # key
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -129,10 +130,11 @@ class HistoryView(QWidget):
         self.copy_button.setMenu(copy_menu)
         self.copy_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.open_button = self._button("open", "Open in browser")
-        self.more_button = self._button("more", "More: copy image, save as, QR code")
+        self.more_button = self._button("more", "More: copy image, save as, annotate, QR code")
         more = QMenu(self.more_button)
         more.addAction("Copy image", lambda: self._image("copy"))
         more.addAction("Save as…", lambda: self._image("save"))
+        more.addAction(EDIT_LABEL, lambda: self._image("edit"))
         more.addAction("QR code of the link", lambda: self.qr_requested.emit(self._one_key()))
         self.more_button.setMenu(more)
         self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)

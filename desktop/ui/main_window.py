@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
     # ("" to have it copied: `receive_history_image`).
     history_image_requested = Signal(str, str)
     album_requested = Signal(object)  # AlbumRequest: the finished uploads listed, as one album
+    edit_requested = Signal(QImage)  # an uploaded image to mark up in the editor, for a new upload
 
     def __init__(
         self,
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
         self.history_view.export_requested.connect(self.export_history)
         self.history_view.image_requested.connect(self._request_history_image)
         self.history_view.qr_requested.connect(self.show_history_qr)
+        self._history_edits: set[str] = set()  # History items fetched to open in the editor
         # A batch changes history many times a second: applied together, once its writes are in.
         self._history_refresh = QTimer(self, singleShot=True, interval=HISTORY_REFRESH_MS)
         self._history_refresh.timeout.connect(self.refresh_history)
@@ -360,6 +362,7 @@ class MainWindow(QMainWindow):
         row.open_clicked.connect(self.open_job)
         row.copy_image_clicked.connect(self.copy_image)
         row.save_as_clicked.connect(self.save_image_as)
+        row.edit_clicked.connect(self.edit_image)
         row.qr_clicked.connect(self.show_qr)
         return row
 
@@ -409,13 +412,25 @@ class MainWindow(QMainWindow):
     # -- one row's extras -----------------------------------------------------------------------
     @Slot(str)
     def copy_image(self, key: str) -> None:
+        image = self._listed_image(key)
+        if image is not None:
+            QGuiApplication.clipboard().setImage(image)
+            self.show_notice("Image copied")
+
+    @Slot(str)
+    def edit_image(self, key: str) -> None:
+        image = self._listed_image(key)
+        if image is not None:
+            self.edit_requested.emit(image)
+
+    def _listed_image(self, key: str) -> QImage | None:
+        """What a listed upload sent, as an image (the service keeps the bytes in memory)."""
         data = self.uploads.image_bytes(key)
         image = QImage.fromData(data) if data else QImage()
         if image.isNull():
-            self.show_notice("This image is no longer here: open its link to copy it")
-            return
-        QGuiApplication.clipboard().setImage(image)
-        self.show_notice("Image copied")
+            self.show_notice("This image is no longer here: open its link to get it")
+            return None
+        return image
 
     @Slot(str)
     def save_image_as(self, key: str) -> None:
@@ -450,7 +465,9 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         save_to = ""
-        if what == "save":
+        if what == "edit":
+            self._history_edits.add(key)
+        elif what == "save":
             path = choose_save_path(self, item.name, self.config.last_folder)
             if path is None:
                 return
@@ -459,13 +476,23 @@ class MainWindow(QMainWindow):
         self.history_image_requested.emit(key, save_to)
 
     @Slot(str, bytes)
-    def receive_history_image(self, _key: str, data: bytes) -> None:
+    def receive_history_image(self, key: str, data: bytes) -> None:
+        """Fetched for "Annotate / redact…" it opens in the editor, else it is copied."""
+        editing = key in self._history_edits
+        self._history_edits.discard(key)
         image = QImage.fromData(data)
         if image.isNull():
-            self.show_notice("The server's answer is not an image picdrop can copy")
-            return
-        QGuiApplication.clipboard().setImage(image)
-        self.show_notice("Image copied")
+            self.show_notice("The server's answer is not an image picdrop can use")
+        elif editing:
+            self.edit_requested.emit(image)
+        else:
+            QGuiApplication.clipboard().setImage(image)
+            self.show_notice("Image copied")
+
+    @Slot(str, str)
+    def history_image_failed(self, key: str, sentence: str) -> None:
+        self._history_edits.discard(key)
+        self.show_notice(sentence)
 
     @Slot(str)
     def _on_job_changed(self, key: str) -> None:

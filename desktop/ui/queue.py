@@ -23,6 +23,7 @@ from desktop.core.jobs import Job, JobState
 from desktop.core.printable import printable
 from desktop.core.units import human_duration, human_size
 from desktop.ui import theme
+from desktop.ui.editor import EDIT_LABEL
 from desktop.ui.elided_label import ElidedLabel
 
 THUMB = 48
@@ -83,6 +84,7 @@ class UploadRow(QFrame):
     copy_image_clicked = Signal(str)
     save_as_clicked = Signal(str)
     qr_clicked = Signal(str)
+    edit_clicked = Signal(str)  # open the image in the markup editor, for a new upload
 
     def __init__(self, job: Job, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,11 +121,14 @@ class UploadRow(QFrame):
         self.retry_button = action_button("retry", "Retry upload")
         self.copy_button = action_button("copy", "Copy link")
         self.open_button = action_button("open", "Open in browser")
-        self.more_button = action_button("more", "More: copy image, save as, QR code")
+        self.more_button = action_button("more", "More: copy image, save as, annotate, QR code")
         more = QMenu(self.more_button)
         more.addAction("Copy image", lambda: self.copy_image_clicked.emit(self.key))
         more.addAction("Save as…", lambda: self.save_as_clicked.emit(self.key))
-        more.addAction("QR code of the link", lambda: self.qr_clicked.emit(self.key))
+        more.addAction(EDIT_LABEL, lambda: self.edit_clicked.emit(self.key))
+        self.qr_action = more.addAction(
+            "QR code of the link", lambda: self.qr_clicked.emit(self.key)
+        )
         self.more_button.setMenu(more)
         self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.cancel_button.clicked.connect(lambda: self.cancel_clicked.emit(self.key))
@@ -200,7 +205,10 @@ class UploadRow(QFrame):
         done = state is JobState.DONE
         self.copy_button.setVisible(done)
         self.open_button.setVisible(done)
-        self.more_button.setVisible(done)
+        # A failed upload's image is still here to copy, save or mark up again (but it has no
+        # link for a QR code).
+        self.more_button.setVisible(done or state is JobState.FAILED)
+        self.qr_action.setEnabled(done)
         self.retry_button.setVisible(job.can_retry or job.waiting)
         retry_text = "Retry now" if job.waiting else "Retry upload"
         self.retry_button.setToolTip(retry_text)

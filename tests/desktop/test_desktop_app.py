@@ -175,7 +175,7 @@ def test_history_items_copy_their_image_save_it_and_show_a_qr_code(
     assert not view.more_button.isEnabled()  # nothing selected
     view.select([job.key])
     assert view.more_button.isEnabled()
-    copy_image, save_as, qr_code = view.more_button.menu().actions()
+    copy_image, save_as, _annotate, qr_code = view.more_button.menu().actions()
 
     qapp.clipboard().clear()
     copy_image.trigger()

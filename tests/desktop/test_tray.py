@@ -26,6 +26,7 @@ from desktop.core.jobs import Job, JobState
 from desktop.core.retry import RetryPolicy
 from desktop.core.selection import Rect
 from desktop.tray_controller import TrayController
+from desktop.ui.pil_qt import from_qimage
 from desktop.ui.tray import TrayIcon
 from desktop.ui.tray_icons import RING_STEPS, render, ring_step
 
@@ -437,3 +438,42 @@ def test_capture_overlay_handles_and_arrows_adjust_the_selection(qtbot, shot, ma
     with qtbot.waitSignal(overlay.captured, timeout=2000) as captured:
         QTest.keyClick(overlay, Qt.Key.Key_Enter, NO_MODIFIER)
     assert captured.args[0] == shot.copy(40, 15, 90, 71)
+
+
+def test_capture_overlay_shows_the_selection_size_and_a_magnifier(
+    qtbot, make_overlay, monkeypatch
+) -> None:
+    """The size of the selection and the pointer's position are drawn as text; the magnifier
+    shows the frozen shot's pixels around the pointer, each ZOOM times larger, beside it."""
+    from desktop.ui.capture import MAGNIFIED, ZOOM, CaptureOverlay
+
+    picture = Image.new("RGB", (400, 300))
+    picture.putdata([(x & 0xFF, y, 40 + (x >> 8) * 100) for y in range(300) for x in range(400)])
+    overlay = make_overlay(qimage(picture), QRect(0, 0, 400, 300))
+    drawn: list[str] = []
+    label = CaptureOverlay._label
+    monkeypatch.setattr(
+        CaptureOverlay,
+        "_label",
+        lambda self, p, text, near: drawn.append(text) or label(self, p, text, near),
+    )
+    overlay.show()
+    qtbot.waitExposed(overlay)
+    QTest.mousePress(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(50, 40))
+    QTest.mouseMove(overlay, QPoint(170, 120))
+    QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, NO_MODIFIER, QPoint(170, 120))
+    pointer = QPoint(100, 80)
+    QTest.mouseMove(overlay, pointer)
+
+    drawn.clear()
+    shown = from_qimage(overlay.grab().toImage())
+    assert "120 × 80" in drawn
+    assert f"{pointer.x()}, {pointer.y()}" in drawn
+    # The magnifier's box starts 20 pixels right of and below the pointer; each of its cells
+    # is one pixel of the shot (undimmed), the pointer's in the middle.
+    box = pointer + QPoint(20, 20)
+    half = MAGNIFIED // 2
+    for dx, dy in [(0, 0), (-half, -half), (half, half), (-3, 5), (6, -2)]:
+        cell = box + QPoint((half + dx) * ZOOM + ZOOM // 2, (half + dy) * ZOOM + ZOOM // 2)
+        expected = picture.getpixel((pointer.x() + dx, pointer.y() + dy))
+        assert shown.getpixel((cell.x(), cell.y())) == expected, (dx, dy)
