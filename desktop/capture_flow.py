@@ -91,12 +91,14 @@ class CaptureFlow(QObject):
             self.editor.raise_()
             self.editor.activateWindow()
             return False
-        self.open_editor(image)
+        self.open_editor(image, "edited")
         return True
 
-    def open_editor(self, image: QImage) -> MarkupEditor:
-        editor = MarkupEditor(image)
-        editor.upload_requested.connect(self.upload)
+    def open_editor(self, image: QImage, kind: str = "screenshot") -> MarkupEditor:
+        """`kind` names what is edited, in the title and the uploaded file's name."""
+        title = "Edit screenshot" if kind == "screenshot" else "Annotate and redact"
+        editor = MarkupEditor(image, title)
+        editor.upload_requested.connect(lambda png: self.upload(png, kind))
         editor.copy_requested.connect(self.copy_image)
         editor.save_requested.connect(self.save)
         editor.cancelled.connect(lambda: self.outcome.emit(Outcome.CANCELLED, ""))
@@ -112,9 +114,8 @@ class CaptureFlow(QObject):
     def _forget_editor(self) -> None:
         self.editor = None
 
-    @Slot(bytes)
-    def upload(self, png: bytes) -> None:
-        name = time.strftime("screenshot-%Y-%m-%d-%H%M%S.png")
+    def upload(self, png: bytes, kind: str = "screenshot") -> None:
+        name = time.strftime(f"{kind}-%Y-%m-%d-%H%M%S.png")
         batch = self.service.enqueue([BytesSource(png, name, "image/png")], expires=self.expires())
         (job,) = self.service.queue.batch_jobs(batch)
         self.outcome.emit(Outcome.UPLOADING, job.key)

@@ -113,7 +113,7 @@ class TrayController(QObject):
         if kind == Outcome.FAILED:
             self.notify("Cannot capture the screen", detail, error=True)
         elif kind == Outcome.COPIED:
-            self.notify("Screenshot copied", "The image is on the clipboard.")
+            self.notify("Image copied", "The image is on the clipboard.")
 
     @Slot(str)
     def copy_recent(self, key: str) -> None:

@@ -111,10 +111,12 @@ class MarkupEditor(QWidget):
     cancelled = Signal()
     changed = Signal()  # after every mark, undo and redo (tests wait on it)
 
-    def __init__(self, image: QImage, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, image: QImage, title: str = "Edit screenshot", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("MarkupEditor")
-        self.setWindowTitle("Edit screenshot — picdrop")
+        self.setWindowTitle(f"{title} — picdrop")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.document = MarkupDocument(from_qimage(image))
         self.tool = Tool.RECTANGLE

@@ -251,6 +251,7 @@ def test_a_redaction_uploaded_from_the_editor_is_a_new_upload(app, qtbot, live_s
     original = upload_one(app, qtbot, noise_png(60, seed=3))
     served_before = requests.get(original.result.url, timeout=5).content
     editor = open_in_editor(app, qtbot, original.key, "queue")
+    assert editor.windowTitle().startswith("Annotate and redact")  # not a screenshot's editor
     drag(editor, Tool.FILL, QPoint(8, 6), QPoint(40, 30), qtbot)
     flat = editor.document.render()
 
@@ -258,6 +259,7 @@ def test_a_redaction_uploaded_from_the_editor_is_a_new_upload(app, qtbot, live_s
         editor.upload_button.click()
     edited = app.uploads.job(done.args[0])
     assert edited.key != original.key and edited.result.url != original.result.url
+    assert edited.name.startswith("edited-") and edited.name.endswith(".png")
     qtbot.waitUntil(lambda: app.capture_flow.editor is None, timeout=5000)  # closed
     served = pixels(requests.get(edited.result.url, timeout=5).content)
     assert served.tobytes() == flat.tobytes()
