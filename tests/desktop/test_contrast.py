@@ -1,8 +1,9 @@
-"""Every text (labels and enabled buttons) on the window and in Settings reads at WCAG AA (4.5:1), measured on rendered
-pixels, in four palettes: picdrop's own light and dark, and the system's light and dark (GTK's
-Adwaita and Adwaita:dark as Qt's gtk3 platform theme delivers them, set on the application); and
-under a real X server with the real gtk3 platform theme, the same checks in the palette it gives
-("system": the application's palette left as the platform made it)."""
+"""Every text (labels and enabled buttons) on the window and in Settings reads at WCAG AA
+(4.5:1), measured on rendered pixels, in four palettes: picdrop's own light and dark, and the
+system's light and dark (GTK's Adwaita and Adwaita:dark as Qt's gtk3 platform theme delivers
+them, set on the application); and under a real X server with the real gtk3 platform theme, the
+same checks in the palette it gives ("system": the application's palette left as the platform
+made it)."""
 
 from __future__ import annotations
 
