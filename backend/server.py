@@ -70,17 +70,19 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     of headers were read into memory. A longer head is answered 431 and the connection closed."""
 
     head_bytes: int | None = 0  # read so far of the head being read; None while a body is
+    heads_ended = 0
 
     def data_received(self, data: bytes) -> None:
-        reading_head = self.head_bytes is not None
+        reading_head, heads_ended = self.head_bytes is not None, self.heads_ended
         super().data_received(data)
-        if reading_head and self.head_bytes is not None and not self.transport.is_closing():
-            self.head_bytes += len(data)  # this chunk did not end the head
+        if reading_head and self.heads_ended == heads_ended and not self.transport.is_closing():
+            self.head_bytes += len(data)  # all of it in the head: this chunk did not end it
             if self.head_bytes > MAX_HEAD_BYTES:
                 self._refuse_head()
 
     def on_headers_complete(self) -> None:
         self.head_bytes = None
+        self.heads_ended += 1
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -585,3 +585,11 @@ def test_a_request_head_over_64_kb_is_refused_while_it_is_read(client, filler, t
     near = {f"X-Pad-{n}": "a" * 1_000 for n in range(50)}
     assert client.get("/", headers=near).status_code == 200
     assert client.upload(samples.unique_jpeg(seed=9, size=(1500, 1500))).status_code == 201
+    # Whole requests over 64 KB, each in one write (one read of the server), on one connection.
+    with socket.create_connection(client.address(), timeout=30) as sock:
+        for _ in range(2):
+            noise = io.BytesIO()
+            Image.frombytes("L", (320, 320), os.urandom(320 * 320)).save(noise, "PNG")
+            image = noise.getvalue()  # 100 KB: noise does not compress
+            sock.sendall(post_raw(image))
+            assert status_of(read_response(sock)) == 201
