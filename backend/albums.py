@@ -94,7 +94,8 @@ class Albums:
     def delete(self, album_id: str, token: str, with_images: bool = False) -> int:
         """Delete the album, and its images when asked. Returns how many images were deleted
         (those already gone or expired are skipped). The images go first: a retry after a
-        failure finds the album still there and deletes what is left."""
+        failure finds the album still there and deletes what is left. AlbumNotFound when a
+        delete running at the same time left this one nothing to delete."""
         album = self.owned(album_id, token)
         deleted = 0
         if with_images:
@@ -104,7 +105,8 @@ class Albums:
                 if image.unused_blob is not None:
                     self.images_service.remove_unused_blob(image.unused_blob)
             deleted = len(gone)
-        self.records.delete(album_id)
+        if not self.records.delete(album_id) and not deleted:
+            raise AlbumNotFound()
         return deleted
 
     def forget_empty(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -100,8 +101,13 @@ def _cursor_fields(cursor: str, count: int) -> list[str]:
     return fields
 
 
+# Cursor numbers are row ids and counts: ASCII digits (str.isdigit() also takes '²', which
+# int() refuses), within the catalog's 64-bit integers.
+_CURSOR_INT = re.compile(r"[0-9]{1,18}")
+
+
 def _cursor_int(text: str) -> int:
-    if not text.isdigit() or len(text) > 19:
+    if not _CURSOR_INT.fullmatch(text):
         raise BadRequest("'cursor' is not one this server gave.")
     return int(text)
 

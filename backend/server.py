@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import logging
 import socket
 import sys
@@ -12,6 +13,7 @@ import threading
 import time
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from backend.settings import Settings
 
@@ -59,9 +61,53 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+MAX_HEAD_BYTES = 64 * 1024  # a request's line and headers
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on a request's head, as its h11 one has
+    (h11_max_incomplete_event_size): httptools keeps a head whole however long it gets, so 100 MB
+    of headers were read into memory. A longer head is answered 431 and the connection closed."""
+
+    head_bytes: int | None = 0  # read so far of the head being read; None while a body is
+    heads_ended = 0
+
+    def data_received(self, data: bytes) -> None:
+        reading_head, heads_ended = self.head_bytes is not None, self.heads_ended
+        super().data_received(data)
+        if reading_head and self.heads_ended == heads_ended and not self.transport.is_closing():
+            self.head_bytes += len(data)  # all of it in the head: this chunk did not end it
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self._refuse_head()
+
+    def on_headers_complete(self) -> None:
+        self.head_bytes = None
+        self.heads_ended += 1
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.head_bytes = 0
+        super().on_message_complete()
+
+    def _refuse_head(self) -> None:
+        body = json.dumps(
+            {
+                "error": f"The request's headers are longer than {MAX_HEAD_BYTES // 1024} KB.",
+                "code": "headers_too_large",
+            }
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        self.transport.close()
+
+
 def uvicorn_config(app, settings: Settings, **kw) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=BoundedHeadProtocol,
         log_config=None,  # our own request log (backend.http.logging) never logs addresses
         access_log=False,
         server_header=False,
@@ -71,7 +117,6 @@ def uvicorn_config(app, settings: Settings, **kw) -> uvicorn.Config:
         ws="none",  # no WebSockets here (and their log lines carry client addresses)
         # Keep-alive long enough for clients that reuse connections between uploads.
         timeout_keep_alive=30,
-        h11_max_incomplete_event_size=64 * 1024,
         **kw,
     )
 

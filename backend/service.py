@@ -347,7 +347,8 @@ class ImageService:
         record = self.lookup_any(image_id)
         if not token or not ids.token_matches(token, record.delete_token_hash):
             raise Forbidden("This delete token does not match the image.")
-        self._delete(record.id)
+        if not self._delete(record.id):  # a delete running at the same time was first
+            raise NotFound()
 
     def lookup_any(self, image_id: str) -> ImageRecord:
         """Like lookup, but removed images are found too (their uploader may still delete them)."""

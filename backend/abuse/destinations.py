@@ -14,9 +14,14 @@ import ipaddress
 from backend.abuse.addresses import IPAddress
 
 NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-# IETF protocol assignments (DS-Lite, PCP and TURN anycast, NAT64 discovery): no image host lives
-# there, and Python before 3.12.4 counts 192.0.0.8 as global (CPython gh-113171).
-PROTOCOL_ASSIGNMENTS = ipaddress.ip_network("192.0.0.0/24")
+# Blocks Python 3.11 counts as global: the IETF protocol assignments (DS-Lite, PCP and TURN
+# anycast, NAT64 discovery; 192.0.0.8 until 3.12.4, CPython gh-113171) and IPv6 documentation
+# (RFC 9637). No image host lives there.
+NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("3fff::/20"))
+# IPv6 unicast on the internet is 2000::/3 (RFC 4291). Python calls much of the rest global too:
+# IPv4-compatible ::a.b.c.d (which sit tunnels to that IPv4 address), site-local fec0::/10, the
+# IETF's reserved blocks. Outside it only the forms carrying an IPv4 address (mapped, NAT64) pass.
+GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 
 Endpoint = tuple[IPAddress, int]
 
@@ -36,10 +41,16 @@ def _carried(address: IPAddress) -> list[IPAddress]:
     return found
 
 
+def _in_unicast_space(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv4Address) or address in GLOBAL_UNICAST_V6:
+        return True
+    return address.ipv4_mapped is not None or any(address in p for p in NAT64_PREFIXES)
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether the address, and every address it carries, is a public unicast one."""
-    return all(
-        a.is_global and not a.is_multicast and a not in PROTOCOL_ASSIGNMENTS
+    return _in_unicast_space(address) and all(
+        a.is_global and not a.is_multicast and not any(a in block for block in NOT_GLOBAL)
         for a in _carried(address)
     )
 

@@ -49,11 +49,11 @@ class AlbumCatalog:
             ).all()
         return AlbumRecord(**album._mapping, images=tuple(ImageRecord(**r._mapping) for r in rows))
 
-    def delete(self, album_id: str) -> None:
-        """The album's rows only: its images stay."""
+    def delete(self, album_id: str) -> bool:
+        """The album's rows only: its images stay. False if it was gone already."""
         with self.catalog.writing() as conn:
             conn.execute(delete(album_images).where(album_images.c.album_id == album_id))
-            conn.execute(delete(albums).where(albums.c.id == album_id))
+            return conn.execute(delete(albums).where(albums.c.id == album_id)).rowcount > 0
 
     def delete_empty(self) -> int:
         """Delete the albums none of whose images has a row left (they expired or went)."""

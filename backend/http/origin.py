@@ -20,9 +20,10 @@ from backend.abuse.addresses import is_trusted
 from backend.settings import Settings, env_name
 
 SCHEMES = frozenset({"http", "https"})
-# A DNS name or IP literal with an optional port: anything else is not a host to link to.
+# A DNS name (or a container's, with '_'), or an IP literal, with an optional port, and no longer
+# than a name can be: anything else is not a host to link to.
 HOST = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9_.])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?"
 )
 
 
@@ -39,6 +40,11 @@ def base_url(request: Request) -> str:
     if configured:
         return configured.rstrip("/")
     url = urlsplit(str(request.base_url))
+    if not HOST.fullmatch(url.netloc):
+        # Starlette checks the Host header's characters, not its length: a 1 MB Host would be
+        # in every link (a 100-image album page of 400 MB). Name the address reached instead.
+        without_host = [(k, v) for k, v in request.scope["headers"] if k != b"host"]
+        url = urlsplit(str(Request({**request.scope, "headers": without_host}).base_url))
     client = request.client
     if is_trusted(client.host if client else None, request.app.state.guard.trusted):
         scheme = (_nearest(request, "x-forwarded-proto") or "").lower()

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import Receive, Scope, Send
 
 from backend import __version__, ids
+from backend.albums import MAX_ALBUM_IMAGES
 from backend.catalog import ImageRecord
 from backend.errors import Forbidden, NotFound, Removed
 from backend.expiry import EXPIRY_CHOICES, EXPIRY_LABELS
@@ -373,12 +374,17 @@ def show_upload_result(request: Request, result: UploadResult) -> Response:
 
 def recent_uploads(service: ImageService, cookies: dict[str, str]) -> list[tuple[ImageRecord, str]]:
     """This browser's live no-JS uploads of the last hour, with their delete tokens (from its
-    cookies), oldest first. Blocks: run it in a thread."""
+    cookies), oldest first. Blocks: run it in a thread.
+
+    Only the last MAX_ALBUM_IMAGES of those cookies (browsers send the newest last) are looked
+    up: a request can carry thousands, each a catalog lookup."""
+    named = [
+        (name.removeprefix(UPLOAD_COOKIE), token)
+        for name, token in cookies.items()
+        if name.startswith(UPLOAD_COOKIE) and token
+    ]
     found = []
-    for name, token in cookies.items():
-        image_id = name.removeprefix(UPLOAD_COOKIE)
-        if image_id == name or not token:
-            continue
+    for image_id, token in named[-MAX_ALBUM_IMAGES:]:
         try:
             record = service.lookup(image_id)
         except (NotFound, Removed):  # deleted, expired, removed or never there: not offered

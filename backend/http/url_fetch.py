@@ -82,6 +82,8 @@ class UrlFetcher:
             ) from None
         except httpx.HTTPError:
             raise UrlUnreachable("The image could not be fetched from that address.") from None
+        except UnicodeError:  # httpx decodes a redirect's host from IDNA before _follow sees it
+            raise BadRequest("That address redirects to one that is not valid.") from None
 
     async def _follow(self, client: httpx.AsyncClient, url: str, body: UploadBody) -> None:
         target = _parse(url)
@@ -89,7 +91,7 @@ class UrlFetcher:
             response = await client.send(await self._pinned(client, target), stream=True)
             try:
                 if response.is_redirect:
-                    target = _parse(str(target.join(response.headers["location"])))
+                    target = _parse(response.headers["location"], target)
                     continue
                 if response.status_code != 200:
                     raise UrlUnreachable(
@@ -136,13 +138,15 @@ class UrlFetcher:
         return addresses[0]
 
 
-def _parse(url: str) -> httpx.URL:
+def _parse(url: str, base: httpx.URL | None = None) -> httpx.URL:
+    """`url` (relative to `base`, a redirect's) as an address this server may fetch."""
     try:
-        target = httpx.URL(url.strip())
-    except httpx.InvalidURL:
+        target = base.join(url) if base else httpx.URL(url.strip())
+        host = target.host  # decoded from IDNA here: 'xn--' raises UnicodeError
+    except (httpx.InvalidURL, UnicodeError):
         raise BadRequest("That is not a valid web address.") from None
     if target.scheme not in SCHEMES:
         raise UrlRefused("Only http:// and https:// addresses can be fetched.")
-    if not target.host:
+    if not host:
         raise BadRequest("That web address has no host.")
     return target

@@ -131,3 +131,21 @@ def test_migration_lists_the_open_reports_already_there(tmp_path):
     groups = ModerationCatalog(catalog).open_report_groups(10)
     assert [(g.image_id, g.count, g.first) for g, _, _ in groups] == [("b", 2, 1.0), ("a", 1, 3.0)]
     catalog.close()
+
+
+@pytest.mark.parametrize("path", ["/api/admin/reports", "/api/admin/blocks", "/api/admin/audit"])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "²",  # str.isdigit() says yes, int() says no
+        "٣",  # an Arabic-Indic digit: int() reads it, no cursor of ours has it
+        "１",  # a fullwidth digit
+        "9" * 19,  # 19 digits: past SQLite's 64-bit integers
+        str(2**63),
+    ],
+)
+def test_a_cursor_number_not_made_here_is_a_400_over_http(client, path, number):
+    cursor = f"{number}:1.0:AAAAAAAAAA" if path.endswith("reports") else number
+    answer = admin(client, "GET", path, params={"cursor": cursor})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "bad_request"

@@ -243,3 +243,29 @@ def test_the_album_delete_form_posts_then_redirects_to_a_deleted_page(client, fo
 def test_a_garbled_deleted_page_is_refused(client, query):
     answer = client.get(f"/a/AAAAAAAAAA/deleted{query}", headers=HTML)
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("kind", ["images", "albums"])
+def test_a_delete_that_lost_a_race_answers_404(client, monkeypatch, kind):
+    """Two deletes of one item at once both pass the token check; one deletes. The other found
+    nothing left and says so, not that it deleted (an album's said 'deleted_images: 0', as if
+    its images were still there)."""
+    uploads = [upload(client, seed) for seed in (40, 41)]
+    if kind == "albums":
+        made = make_album(client, uploads).json()
+        item_id, token, query = made["id"], made["delete_token"], "?images=true"
+        albums = client.server.app.state.albums
+        checked = albums.owned(item_id, token)  # both checks pass before either deletes
+        monkeypatch.setattr(albums, "owned", lambda *_: checked)
+    else:
+        item_id, token, query = uploads[0]["id"], uploads[0]["delete_token"], ""
+        service = client.server.app.state.service
+        checked = service.lookup_any(item_id)
+        monkeypatch.setattr(service, "lookup_any", lambda *_: checked)
+    first = delete_answer(client, kind, item_id, token, query)
+    assert first.status_code in (200, 204), first.text
+    if kind == "albums":
+        assert first.json() == {"deleted_images": 2}
+    late = delete_answer(client, kind, item_id, token, query)
+    assert late.status_code == 404, late.text
+    assert late.json()["code"] == "not_found"

@@ -44,6 +44,13 @@ from backend.abuse.destinations import is_public, may_connect, parse_endpoints
         "2002:7f00:1::",  # 6to4 of 127.0.0.1
         "2002:a00:1::",  # 6to4 of 10.0.0.1
         "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo carrying 127.0.0.1
+        # Python 3.11 calls these global:
+        "::127.0.0.1",  # IPv4-compatible (deprecated ::/96, tunnelled to IPv4 by sit)
+        "::10.0.0.1",
+        "::ffff:0:7f00:1",  # IPv4-translated (::ffff:0:0/96)
+        "fec0::1",  # site-local (deprecated, still routed inside some networks)
+        "4000::1",  # reserved by the IETF (not in the global unicast 2000::/3)
+        "3fff::1",  # documentation (RFC 9637)
     ],
 )
 def test_non_public_addresses_are_refused(address):

@@ -77,3 +77,29 @@ def test_warns_about_an_empty_public_url_off_loopback(host, public_url, warns):
 def test_serve_prints_the_warning(server_process):
     assert "PICDROP_PUBLIC_URL is empty" in server_process(host="0.0.0.0").log()
     assert "PICDROP_PUBLIC_URL" not in server_process(host="127.0.0.1").log()
+
+
+@pytest.mark.parametrize(
+    ("host_header", "expected"),
+    [
+        ("img.example.org", "http://img.example.org"),
+        ("img.example.org:8443", "http://img.example.org:8443"),
+        ("picdrop_app:8000", "http://picdrop_app:8000"),  # a container's name
+        ("[::1]:8000", "http://[::1]:8000"),
+        # A Host header that names no host: the links name the address the client reached,
+        # never the header's text (a 1 MB Host made a 100-image album page 400 MB).
+        ("h" * 10_000, "http://{host}"),
+        ("[" + "1" * 5_000 + "]", "http://{host}"),
+        ("a b", "http://{host}"),
+        ("evil.org/x?", "http://{host}"),
+        ("<b>:80", "http://{host}"),
+    ],
+)
+def test_links_name_the_host_header_only_when_it_is_a_host(client, host_header, expected):
+    expected = expected.format(host="{}:{}".format(*client.address()))
+    headers = {"Host": host_header}
+    created = client.upload(plain_jpeg(), "a.jpg", headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["url"] == f"{expected}/{created.json()['id']}.jpg"
+    qr = client.get(f"/qr/{created.json()['id']}.svg", headers=headers)  # a QR code holds 2 KB
+    assert qr.status_code == 200 and f"QR code of {expected}/".encode() in qr.content

@@ -546,3 +546,50 @@ def test_the_redaction_takes_the_token_out_of_every_shape(msg, args):
     assert RedactTokens().filter(record)
     line = logging.Formatter().format(record)
     assert TOKEN not in line and "[token]" in line
+
+
+# -- request heads -------------------------------------------------------------------------------
+def _sent_until_refused(address, head: bytes, filler: bytes, total: int) -> bytes:
+    """Send `head`, then `filler` until `total` bytes went or the server hung up; its answer."""
+    with socket.create_connection(address, timeout=30) as sock:
+        sent = 0
+        try:
+            sock.sendall(head)
+            while sent < total:
+                sock.sendall(filler)
+                sent += len(filler)
+            sock.sendall(b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the end: what a bounded server does
+        return read_response(sock)
+
+
+@pytest.mark.parametrize(
+    ("filler", "total"),
+    [
+        (b"X-Pad: " + b"a" * 8_000 + b"\r\n", 4 * 1024 * 1024),  # many headers
+        (b"a" * 65_536, 4 * 1024 * 1024),  # one header that never ends
+        (b"; picdrop-delete-AAAAAAAAAA=" + b"t" * 40, 1024 * 1024),  # a Cookie of 15,000
+    ],
+)
+def test_a_request_head_over_64_kb_is_refused_while_it_is_read(client, filler, total):
+    """uvicorn's h11 protocol bounds a request's head (h11_max_incomplete_event_size); the
+    httptools one it picks when that is installed read 100 MB of headers into memory."""
+    start = b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"Cookie: a=b" if filler.startswith(b";") else b"")
+    if filler.startswith(b"a"):
+        start += b"X-Long: "
+    answer = _sent_until_refused(client.address(), start, filler, total)
+    assert status_of(answer) == 431, answer[:200]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["code"] == "headers_too_large"
+    # A head under the bound, and a big body after it, are still served.
+    near = {f"X-Pad-{n}": "a" * 1_000 for n in range(50)}
+    assert client.get("/", headers=near).status_code == 200
+    assert client.upload(samples.unique_jpeg(seed=9, size=(1500, 1500))).status_code == 201
+    # Whole requests over 64 KB, each in one write (one read of the server), on one connection.
+    with socket.create_connection(client.address(), timeout=30) as sock:
+        for _ in range(2):
+            noise = io.BytesIO()
+            Image.frombytes("L", (320, 320), os.urandom(320 * 320)).save(noise, "PNG")
+            image = noise.getvalue()  # 100 KB: noise does not compress
+            sock.sendall(post_raw(image))
+            assert status_of(read_response(sock)) == 201

@@ -20,6 +20,7 @@ import requests
 from PIL import Image
 from starlette.requests import Request
 
+from backend.albums import MAX_ALBUM_IMAGES
 from backend.http.pages import CSP, Pages, human_until
 from backend.http.routes_oembed import thumbnail_size
 from backend.settings import Settings
@@ -328,6 +329,38 @@ def test_an_album_of_no_uploads_is_refused(client):
     answer = browser.post(f"{client.url}/uploaded/album", headers=HTML, timeout=30)
     assert answer.status_code == 400
     assert "no uploads of this browser" in answer.text
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/uploaded/{id}", 200),
+    ("POST", "/uploaded/album", 303),
+])  # fmt: skip
+def test_forged_upload_cookies_cost_a_bounded_number_of_lookups(
+    client, monkeypatch, method, path, status
+):
+    """Only this browser's last MAX_ALBUM_IMAGES upload cookies are looked up: 2,000 forged ones
+    (50 KB of Cookie header) cost 2,000 catalog lookups a request, and the page needs no key."""
+    browser = requests.Session()
+    mine = [_form_upload(browser, client.url, seed) for seed in (80, 81)]
+    service = client.server.app.state.service
+    looked_up = []
+    lookup = service.lookup
+    monkeypatch.setattr(
+        service, "lookup", lambda image_id: looked_up.append(image_id) or lookup(image_id)
+    )
+    forged = "; ".join(f"picdrop-delete-{n:010d}=x" for n in range(2000))
+    own = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+    answer = requests.request(
+        method,
+        client.url + path.format(id=mine[-1]),
+        headers={**HTML, "Cookie": f"{forged}; {own}"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert answer.status_code == status, answer.text
+    assert len(looked_up) <= MAX_ALBUM_IMAGES + 1  # and the result page's own image
+    if method == "GET":  # this browser's own uploads, the most recent cookies, are still found
+        assert f"/delete/{mine[-1]}/" in answer.text and "Make an album of these" in answer.text
 
 
 def test_get_of_the_form_address_goes_back_to_the_form(client):

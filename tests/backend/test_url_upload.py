@@ -54,6 +54,8 @@ def _handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
                 self._redirect(origin.url("/image.jpg", host="127.0.0.2"))
             elif self.path == "/to-file":
                 self._redirect("file:///etc/passwd")
+            elif self.path == "/to-broken-name":
+                self._redirect("http://xn--/image.jpg")  # an IDNA label that does not decode
             elif self.path == "/huge":
                 self._huge()
             elif self.path == "/slow":
@@ -175,9 +177,14 @@ def test_a_redirect_to_another_loopback_address_is_refused_before_connecting(cli
         ("http://127.0.0.1:1/image.jpg", "url_refused"),  # same address, other port
         ("http://[::1]:{port}/image.jpg", "url_refused"),
         ("http://[::ffff:127.0.0.1]:{port}/image.jpg", "url_refused"),
+        ("http://[::127.0.0.1]:{port}/image.jpg", "url_refused"),  # IPv4-compatible
+        ("http://[fec0::1]:{port}/image.jpg", "url_refused"),  # site-local
         ("http://127.0.0.1:{port}/to-file", "url_refused"),
         ("not a url at all", "url_refused"),
         ("http://", "bad_request"),
+        ("http://xn--/image.jpg", "bad_request"),
+        ("http://xn--ls8h.xn--/image.jpg", "bad_request"),
+        ("http://127.0.0.1:{port}/to-broken-name", "bad_request"),
     ],
 )
 def test_refused_addresses(client, origin, url, code):
