@@ -67,17 +67,26 @@ class Desktop:
         self.data_dir = tmp_path / "client"
         self.data_dir.mkdir()
         self.processes: list[subprocess.Popen] = []
+        self.app: subprocess.Popen | None = None
+        try:
+            self._start(display, tmp_path, server_url, after)
+        except BaseException:
+            self.close()  # nothing of a half-started desktop outlives the test
+            raise
+
+    def _start(self, display: str, tmp_path, server_url: str, after: str) -> None:
         self.processes.append(
             subprocess.Popen(["openbox"], env=self.env, stderr=subprocess.DEVNULL)
         )
         wait_for_window_manager(display)  # a window mapped before it manages is lost to it
         known_picture().save(tmp_path / "known.png")
         viewer = ["display", "-title", "known-window", "-geometry", "+40+60"]
-        self.processes.append(
-            subprocess.Popen(
-                [*viewer, str(tmp_path / "known.png")], env=self.env, stderr=subprocess.DEVNULL
+        self.viewer_log = tmp_path / "viewer.log"
+        with self.viewer_log.open("wb") as log:
+            self.viewer = subprocess.Popen(
+                [*viewer, str(tmp_path / "known.png")], env=self.env, stderr=log
             )
-        )
+        self.processes.append(self.viewer)
         self.before_app = self.wait_for_known()
         self.app = subprocess.Popen(
             [sys.executable, str(HERE / "capture_app.py"), server_url, str(self.data_dir), after],
@@ -92,8 +101,9 @@ class Desktop:
             if process.poll() is None:
                 process.kill()
             process.wait()
-        self.app.stdout.close()
-        self.app.stderr.close()
+        if self.app is not None:
+            self.app.stdout.close()
+            self.app.stderr.close()
 
     # -- the screen --------------------------------------------------------------------------
     def xdo(self, *args: str) -> str:
@@ -121,7 +131,12 @@ class Desktop:
                 if same(shot.crop((x, y, x + WIDTH, y + HEIGHT)), known_picture()):
                     self.known_at = (x, y)
                     return shot
-        raise AssertionError("the known picture never appeared on screen")
+        viewer = self.viewer.poll()
+        raise AssertionError(
+            "the known picture never appeared on screen (its viewer "
+            + ("is running" if viewer is None else f"exited with {viewer}")
+            + f"; its errors: {self.viewer_log.read_text(errors='replace')[-2000:]!r})"
+        )
 
     def clipboard(self, target: str = "UTF8_STRING") -> bytes:
         return subprocess.run(["xclip", "-o", "-selection", "clipboard", "-t", target],
