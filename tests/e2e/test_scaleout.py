@@ -135,6 +135,21 @@ def test_an_upload_through_nginx_is_served_by_both_replicas(make_cluster):
     assert cluster.requests_seen(b, f"GET /api/images/{body['id']}") >= 3
 
 
+def test_a_read_that_meets_a_dead_replica_is_answered_by_the_other(make_cluster):
+    """nginx passes a request that failed to connect on to the other replica (the deploy/
+    config's proxy_next_upstream): with one replica killed, no reader sees a 502."""
+    cluster = make_cluster()
+    a, b = cluster.replicas
+    body = cluster.upload(samples.unique_jpeg(size=(96, 64))).json()
+    a.kill()
+    statuses = [
+        requests.get(f"{cluster.url}/api/images/{body['id']}", timeout=30).status_code
+        for _ in range(12)  # round robin would send half of them to the dead one
+    ]
+    assert statuses == [200] * 12
+    assert cluster.requests_seen(b, f"GET /api/images/{body['id']}") == 12
+
+
 def test_a_delete_through_one_replica_is_seen_by_the_other(make_cluster):
     cluster = make_cluster()
     a, b = cluster.replicas
