@@ -24,7 +24,7 @@ commands:
   picdrop upload FILE...     upload without a window; prints one link per file
   picdrop upload -           upload an image read from standard input
   picdrop history [--json]   list past uploads
-  picdrop delete ID          delete an upload from its server (stored delete token)
+  picdrop delete ID          delete an upload or an album (stored delete token)
   picdrop capture region|window|screen [--delay N] [--no-upload]
                              capture the screen with the running app; prints the link
   picdrop COMMAND --help     the options of a command

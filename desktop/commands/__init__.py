@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "delete",
         parents=[common],
         formatter_class=fmt,
-        help="delete an upload from its server with its stored delete token",
+        help="delete an upload or an album from its server with its stored delete token",
         epilog=EXIT_HELP,
     )
     delete.add_argument(
