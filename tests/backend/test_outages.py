@@ -73,22 +73,29 @@ def settings(data_dir, own_postgres, own_redis, s3_server, s3_bucket) -> Iterato
         port=0,
         sweep_interval=0,
         database_url=own_postgres.url(database),
-        storage_url=f"s3://{s3_bucket}/blobs",
-        s3_endpoint_url=s3_server.endpoint_url,
-        s3_region=s3_server.region,
-        s3_access_key_id=s3_server.access_key,
-        s3_secret_access_key=s3_server.secret_key,
         ratelimit_url=own_redis.url,
         database_connect_timeout=TIMEOUT,
         database_statement_timeout=TIMEOUT,
         database_pool_timeout=TIMEOUT,
         ratelimit_timeout=TIMEOUT,
-        s3_connect_timeout=TIMEOUT,
-        s3_read_timeout=TIMEOUT,
-        s3_max_attempts=1,
+        **s3_settings(s3_server, s3_bucket),
         **GENEROUS_LIMITS,
     )
     own_postgres.drop_database(database)
+
+
+def s3_settings(s3_server, bucket: str) -> dict:
+    """The store in `bucket` of the test's S3 server, with this module's short timeouts."""
+    return {
+        "storage_url": f"s3://{bucket}/blobs",
+        "s3_endpoint_url": s3_server.endpoint_url,
+        "s3_region": s3_server.region,
+        "s3_access_key_id": s3_server.access_key,
+        "s3_secret_access_key": s3_server.secret_key,
+        "s3_connect_timeout": TIMEOUT,
+        "s3_read_timeout": TIMEOUT,
+        "s3_max_attempts": 1,
+    }
 
 
 @contextlib.contextmanager
@@ -288,14 +295,7 @@ def test_views_the_object_store_cannot_answer_are_503_and_the_connection_lives(
         host="127.0.0.1",
         port=0,
         sweep_interval=0,
-        storage_url=f"s3://{s3_bucket}/blobs",
-        s3_endpoint_url=s3_server.endpoint_url,
-        s3_region=s3_server.region,
-        s3_access_key_id=s3_server.access_key,
-        s3_secret_access_key=s3_server.secret_key,
-        s3_connect_timeout=TIMEOUT,
-        s3_read_timeout=TIMEOUT,
-        s3_max_attempts=1,
+        **s3_settings(s3_server, s3_bucket),
         **GENEROUS_LIMITS,
     )
     with serving(stored) as server:
