@@ -143,6 +143,40 @@ def delete_qobject(obj) -> None:
         shiboken6.delete(obj)
 
 
+@pytest.fixture
+def qsettings(tmp_path: Path):
+    """The app's settings in an INI file of this test's own."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def picdrop_app(qapp, qsettings, tmp_path: Path):
+    """Factory: the real app wiring (PicdropApp), its data in this test's directory; keyword
+    arguments go to PicdropApp. Every app made is shut down and deleted after the test."""
+    from desktop.app import PicdropApp
+
+    made = []
+    quit_on_close = qapp.quitOnLastWindowClosed()
+
+    def make(**kw):
+        app = PicdropApp(qapp, data_dir=tmp_path / "app-data", qsettings=qsettings, **kw)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        if app.capture_flow.editor is not None:
+            delete_qobject(app.capture_flow.editor)
+        app.window.close_to_tray = False
+        app.window.close()
+        app.shutdown()
+        delete_qobject(app.window)
+        delete_qobject(app)
+    qapp.setQuitOnLastWindowClosed(quit_on_close)
+
+
 FAST_RETRY = RetryPolicy(max_attempts=30, base=0.02, cap=0.25)
 
 

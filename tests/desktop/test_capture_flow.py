@@ -134,7 +134,6 @@ def test_capture_command_exit_statuses_without_an_app(tmp_path, capsys, args, st
 
 @pytest.mark.parametrize("choice", list(AfterCapture))
 def test_the_after_capture_choice_is_kept_in_settings(qapp, tmp_path, choice) -> None:
-    from PySide6.QtCore import QSettings
 
     from desktop.settings import SettingsStore
     from desktop.ui.settings_dialog import SettingsDialog
@@ -149,31 +148,9 @@ def test_the_after_capture_choice_is_kept_in_settings(qapp, tmp_path, choice) ->
 
 # -- "Annotate / redact…" on an upload -----------------------------------------------------------
 @pytest.fixture
-def make_app(qapp, tmp_path):
+def make_app(picdrop_app):
     """The real app wiring (window, server actions, capture flow) uploading to `server`."""
-    from desktop.app import PicdropApp
-
-    made = []
-
-    def make(server: str) -> PicdropApp:
-        picdrop = PicdropApp(
-            qapp,
-            data_dir=tmp_path / "app-data",
-            qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-            environ={"PICDROP_SERVER": server},
-            tray_available=True,
-        )
-        made.append(picdrop)
-        return picdrop
-
-    yield make
-    for picdrop in made:
-        if picdrop.capture_flow.editor is not None:
-            delete_qobject(picdrop.capture_flow.editor)
-        picdrop.window.close()
-        picdrop.shutdown()
-        delete_qobject(picdrop.window)
-        delete_qobject(picdrop)
+    return lambda server: picdrop_app(environ={"PICDROP_SERVER": server}, tray_available=True)
 
 
 @pytest.fixture

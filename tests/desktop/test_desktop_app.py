@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
-from desktop.app import PicdropApp
 from desktop.assets import asset_path
 from desktop.core.config import AppConfig, effective_server
 from desktop.core.intake import file_sources
@@ -33,29 +31,8 @@ TIMEOUT = 20_000
 
 
 @pytest.fixture
-def qsettings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_app(qapp, qsettings, tmp_path):
-    apps: list[PicdropApp] = []
-
-    def make(environ: dict[str, str] | None = None) -> PicdropApp:
-        app = PicdropApp(
-            qapp, data_dir=tmp_path / "app-data", qsettings=qsettings, environ=environ or {}
-        )
-        apps.append(app)
-        return app
-
-    yield make
-    import shiboken6
-
-    for app in apps:
-        app.window.close()
-        app.shutdown()
-        shiboken6.delete(app.window)
-        shiboken6.delete(app)
+def make_app(picdrop_app):
+    return lambda environ=None: picdrop_app(environ=environ or {})
 
 
 def test_settings_round_trip_and_env_override(qsettings) -> None:

@@ -263,44 +263,27 @@ def test_a_failed_download_says_what_happened_in_words() -> None:
     assert "Error" not in said  # no exception class names
 
 
-def test_the_tray_chooses_the_expiry_of_the_next_uploads(qapp, qtbot, tmp_path) -> None:
-    import shiboken6
-    from PySide6.QtCore import QSettings
-
-    from desktop.app import PicdropApp
-
-    app = PicdropApp(
-        qapp,
-        data_dir=tmp_path / "app-data",
-        qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-        environ={"PICDROP_SERVER": UNREACHABLE},
-        tray_available=True,
-    )
-    try:
-        app.uploads.set_paused(True)
-        app.tray.menu.aboutToShow.emit()  # what opening the menu does
-        (expiry,) = [
-            a.menu() for a in app.tray.menu.actions()
-            if a.menu() and a.menu().objectName() == "expiry"
-        ]  # fmt: skip
-        assert expiry.title() == "New uploads: Expiry: server default"
-        (week,) = [a for a in expiry.actions() if a.text() == "Expires in 7 days"]
-        week.trigger()
-        assert app.window.expires() == "7d"
-        app.capture_flow.upload(png_bytes())  # a screen capture, uploaded
-        (job,) = app.uploads.jobs()
-        assert job.expires == "7d"
-        app.tray.menu.aboutToShow.emit()
-        (expiry,) = [
-            a.menu() for a in app.tray.menu.actions()
-            if a.menu() and a.menu().objectName() == "expiry"
-        ]  # fmt: skip
-        assert expiry.title() == "New uploads: Expires in 7 days"
-    finally:
-        app.window.close()
-        app.shutdown()
-        shiboken6.delete(app.window)
-        shiboken6.delete(app)
+def test_the_tray_chooses_the_expiry_of_the_next_uploads(picdrop_app) -> None:
+    app = picdrop_app(environ={"PICDROP_SERVER": UNREACHABLE}, tray_available=True)
+    app.uploads.set_paused(True)
+    app.tray.menu.aboutToShow.emit()  # what opening the menu does
+    (expiry,) = [
+        a.menu() for a in app.tray.menu.actions()
+        if a.menu() and a.menu().objectName() == "expiry"
+    ]  # fmt: skip
+    assert expiry.title() == "New uploads: Expiry: server default"
+    (week,) = [a for a in expiry.actions() if a.text() == "Expires in 7 days"]
+    week.trigger()
+    assert app.window.expires() == "7d"
+    app.capture_flow.upload(png_bytes())  # a screen capture, uploaded
+    (job,) = app.uploads.jobs()
+    assert job.expires == "7d"
+    app.tray.menu.aboutToShow.emit()
+    (expiry,) = [
+        a.menu() for a in app.tray.menu.actions()
+        if a.menu() and a.menu().objectName() == "expiry"
+    ]  # fmt: skip
+    assert expiry.title() == "New uploads: Expires in 7 days"
 
 
 def test_in_a_wide_window_a_rows_buttons_stay_near_its_text(

@@ -9,10 +9,8 @@ import plistlib
 import shlex
 import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from desktop.app import PicdropApp
 from desktop.core import autostart
@@ -26,39 +24,17 @@ TIMEOUT = 20_000
 
 
 @pytest.fixture
-def qsettings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_app(qapp, qsettings, tmp_path, live_server):
-    apps: list[PicdropApp] = []
-    quit_on_close = qapp.quitOnLastWindowClosed()
-
+def make_app(picdrop_app, qsettings, tmp_path, live_server):
     def make(*, tray: bool | None, config: AppConfig | None = None) -> PicdropApp:
         if config is not None:
             SettingsStore(qsettings).save(config)
-        app = PicdropApp(
-            qapp,
-            data_dir=tmp_path / "app-data",
-            qsettings=qsettings,
+        return picdrop_app(
             environ={"PICDROP_SERVER": live_server.url},
             tray_available=tray,
             autostart_entry=autostart.XdgAutostart(config_home=tmp_path / "xdg-config"),
         )
-        apps.append(app)
-        return app
 
-    yield make
-    import shiboken6
-
-    for app in apps:
-        app.window.close_to_tray = False
-        app.window.close()
-        app.shutdown()
-        shiboken6.delete(app.window)
-        shiboken6.delete(app)
-    qapp.setQuitOnLastWindowClosed(quit_on_close)
+    return make
 
 
 def test_with_a_tray_closing_hides_to_it_and_says_so_once(make_app, qapp, qsettings) -> None:
