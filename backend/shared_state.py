@@ -1,6 +1,6 @@
 """What the processes of one `serve --processes N` share on this machine besides the catalog and
-the blobs: a private directory in RAM, holding the SQLite files of the rate limits (when they are
-memory://) and of the upload memory, and a random secret of this run from which the daily salt
+the blobs: a private directory in RAM, holding the SQLite file of the rate limits (when they are
+memory://) and the upload memory's table, and a random secret of this run from which the daily salt
 of client keys is derived.
 
 One process keeps its limits and its salt in memory; several keep them here, which is no more
@@ -37,7 +37,7 @@ class SharedState:
 
     @property
     def budget_path(self) -> Path:
-        return self.directory / "upload-memory.sqlite3"
+        return self.directory / "upload-memory"
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
-import threading
+import struct
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 
 from backend.outages import OutageLog
+
+try:
+    import fcntl
+except ImportError:  # Windows: one process, whose own budget is the machine's
+    fcntl = None  # type: ignore[assignment]
 
 
 class ByteBudget:
@@ -46,130 +50,173 @@ class SharedByteBudget(ByteBudget):
     """One budget for all the server processes of a machine (`serve --processes N`).
 
     Each process first takes its turn in its own budget (waiting on a condition, as above), then
-    claims the bytes in a SQLite file all processes share: one row per hold, with the holder's
-    pid. Holds of a process that died (a SIGKILL, an OOM kill) stop counting at the next claim,
-    so a crash never shrinks the budget. A claim that does not fit is retried every `poll`
-    seconds: waits here are for megabytes of image work, far longer than the poll. When the
-    file cannot be written (a full disk), this process's own budget alone applies, as the rate
-    limits fail open: image work goes on, and the outage is logged.
+    claims the bytes in a small file in RAM that all processes share: one slot per process, with
+    its pid, its start time and the bytes it holds, read and written whole under an exclusive
+    `flock`. A claim or a release is a handful of system calls on the event loop (the lock is held
+    for microseconds), not a transaction in a worker thread. Holds of a process that died (a
+    SIGKILL, an OOM kill) stop counting as soon as they stand in another's way; the start time
+    tells a reused pid from the process that held the bytes. A claim that does not fit is retried
+    every `poll` seconds: waits here are for megabytes of image work, far longer than the poll.
+    When the file cannot be used (no space in RAM, every slot taken), this process's own budget
+    alone applies, as the rate limits fail open: image work goes on, and the outage is logged.
     """
+
+    SLOTS = 256  # processes that can share one file: far more than any machine has cores
+    _SLOT = struct.Struct("=qqq")  # pid, start time (clock ticks since boot), bytes held
 
     def __init__(self, capacity: int, path: Path, outages: OutageLog, poll: float = 0.02) -> None:
         super().__init__(capacity)
         self.poll = poll
         self.outages = outages
         self._path = path
-        self._pid = os.getpid()
-        self._ready = False  # the table made (at the first claim: the disk may be full now)
-        self._setup_lock = threading.Lock()
-        self._unreleased: list[int] = []  # holds whose release failed: retried at the next claim
+        self._fd: int | None = None
+        self._me = (0, 0)  # this process: pid and start time, when it opened the file
+        self._slot: int | None = None  # ours in the file, taken at the first claim
+        self._claimed = 0  # the bytes of this process's holds that count in the file
         self.waiting = 0  # holds of this process waiting for bytes other processes hold
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")
+    def _open(self) -> int:
+        # Opened by the process that uses it: a flock is shared with a forked child.
+        if self._fd is None or self._me[0] != os.getpid():
+            if fcntl is None:
+                raise OSError("no flock on this system")
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                yield conn
+                with _flocked(fd):
+                    size = self.SLOTS * self._SLOT.size
+                    if os.fstat(fd).st_size < size:  # the first process: writing it may fail
+                        os.pwrite(fd, bytes(size), 0)
             except BaseException:
-                conn.execute("ROLLBACK")
+                os.close(fd)
                 raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            self._fd, self._me, self._slot = fd, (os.getpid(), _start_time(os.getpid())), None
+        return self._fd
 
-    def _claim(self, amount: int) -> int | None:
-        """The hold's row id, or None when the bytes are not free now."""
-        pending, self._unreleased = self._unreleased, []
-        try:
-            return self._claim_in(amount, pending)
-        except sqlite3.Error:
-            self._unreleased.extend(pending)
-            raise
+    def _slots(self, fd: int) -> list[tuple[int, int, int]]:
+        return list(self._SLOT.iter_unpack(os.pread(fd, self.SLOTS * self._SLOT.size, 0)))
 
-    def _set_up(self) -> None:
-        with self._setup_lock:
-            if self._ready:
-                return
-            with self._write() as conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS budget_holds "
-                    "(pid INTEGER NOT NULL, bytes INTEGER NOT NULL)"
-                )
-                # A process that had our pid before us is gone: its holds are not ours.
-                conn.execute("DELETE FROM budget_holds WHERE pid = ?", (self._pid,))
-            self._ready = True
+    def _write_slot(self, fd: int, index: int, pid: int, start: int, held: int) -> None:
+        os.pwrite(fd, self._SLOT.pack(pid, start, held), index * self._SLOT.size)
 
-    def _claim_in(self, amount: int, unreleased: list[int]) -> int | None:
-        self._set_up()
-        with self._write() as conn:
-            for row in unreleased:
-                conn.execute("DELETE FROM budget_holds WHERE rowid = ?", (row,))
-            pids = [pid for (pid,) in conn.execute("SELECT DISTINCT pid FROM budget_holds")]
-            for pid in pids:
-                if pid != self._pid and not _alive(pid):
-                    conn.execute("DELETE FROM budget_holds WHERE pid = ?", (pid,))
-            (used,) = conn.execute("SELECT coalesce(sum(bytes), 0) FROM budget_holds").fetchone()
+    def _own_slot(self, fd: int, slots: list[tuple[int, int, int]]) -> int:
+        if self._slot is None:
+            free = [i for i, (pid, start, _) in enumerate(slots) if not _alive(pid, start)]
+            if not free:
+                raise OSError(f"all {self.SLOTS} slots of the shared upload memory are taken")
+            self._slot = free[0]
+        return self._slot
+
+    def _claim(self, amount: int) -> bool | None:
+        """Whether the bytes were claimed; None while another process has the file locked.
+        Raises OSError when the file cannot be used."""
+        fd = self._open()
+        with _flocked(fd, wait=False) as locked:
+            if not locked:
+                return None
+            slots = self._slots(fd)
+            mine = self._own_slot(fd, slots)
+            others = [(i, slot) for i, slot in enumerate(slots) if i != mine and slot[2]]
+            used = self._claimed + sum(held for _, (_, _, held) in others)
             if used and used + amount > self.capacity:
-                row = None
-            else:
-                row = conn.execute(
-                    "INSERT INTO budget_holds (pid, bytes) VALUES (?, ?)", (self._pid, amount)
-                ).lastrowid
-        return row
+                for i, (pid, start, _) in others:
+                    if not _alive(pid, start):  # its holds died with it
+                        self._write_slot(fd, i, 0, 0, 0)
+                        used -= slots[i][2]
+            fits = not used or used + amount <= self.capacity
+            claimed = self._claimed + amount if fits else self._claimed
+            # Written even when it does not fit: a release that failed to write is repaired.
+            self._write_slot(fd, mine, *self._me, claimed)
+            self._claimed = claimed
+            return fits
 
-    def _release(self, row: int) -> None:
-        try:
-            with self._write() as conn:
-                conn.execute("DELETE FROM budget_holds WHERE rowid = ?", (row,))
-        except sqlite3.Error as exc:
-            self._unreleased.append(row)
-            self.outages.failed("shared upload memory", exc, "released at the next claim")
-
-    async def _claim_when_free(self, amount: int) -> int | None:
-        """The hold's row id once the bytes are free; None if the shared file fails."""
+    async def _claim_when_free(self, amount: int) -> bool:
+        """True once the bytes are claimed; False if the shared file fails."""
         waited = False
         try:
             while True:
                 try:
-                    row = await anyio.to_thread.run_sync(self._claim, amount)
-                except sqlite3.Error as exc:
+                    claimed = self._claim(amount)
+                except OSError as exc:
                     self.outages.failed("shared upload memory", exc, "this process's budget alone")
-                    return None
-                if row is not None:
-                    return row
-                if not waited:
+                    return False
+                if claimed:
+                    return True
+                if not waited and claimed is False:
                     waited = True
                     self.waiting += 1
-                await anyio.sleep(self.poll)
+                # Another process holds the lock for microseconds (or is stopped with it).
+                await anyio.sleep(self.poll if claimed is False else 0.001)
         finally:
             if waited:
                 self.waiting -= 1
 
+    async def _release(self, amount: int) -> None:
+        self._claimed -= amount
+        while True:
+            try:
+                fd = self._open()
+                with _flocked(fd, wait=False) as locked:
+                    if locked:
+                        self._write_slot(
+                            fd, self._own_slot(fd, self._slots(fd)), *self._me, self._claimed
+                        )
+                        return
+            except OSError as exc:  # the next claim writes the right figure
+                self.outages.failed("shared upload memory", exc, "released at the next claim")
+                return
+            await anyio.sleep(0.001)
+
     @contextlib.asynccontextmanager
     async def hold(self, amount: int) -> AsyncIterator[None]:
         async with super().hold(amount):
-            row = await self._claim_when_free(amount)
+            claimed = await self._claim_when_free(amount)
             try:
                 yield
             finally:
-                if row is not None:
+                if claimed:
                     with anyio.CancelScope(shield=True):
-                        await anyio.to_thread.run_sync(self._release, row)
+                        await self._release(amount)
 
 
-def _alive(pid: int) -> bool:
+@contextlib.contextmanager
+def _flocked(fd: int, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive flock on `fd` (released when the process dies, however it dies): yields
+    whether it was taken (always, when `wait`)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _start_time(pid: int) -> int:
+    """When `pid` started, in clock ticks since boot (Linux); 0 where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def _alive(pid: int, start: int) -> bool:
+    """Whether the process that took a slot is still running (pid 0: a free slot)."""
+    if pid == 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    # A zombie (killed, not yet reaped by the supervisor) holds no memory any more.
+    # A zombie (killed, not yet reaped by the supervisor) holds no memory any more; a different
+    # start time is another process that was given the same pid.
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:  # not Linux, or gone meanwhile: os.kill's answer stands
         return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    fields = stat.rpartition(")")[2].split()
+    return fields[0] != "Z" and (start == 0 or int(fields[19]) == start)

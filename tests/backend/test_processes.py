@@ -189,7 +189,7 @@ def hold_budget(path: Path, amount: int, held) -> None:
 
 
 def test_upload_memory_is_one_budget_for_all_processes_and_a_crash_gives_it_back(tmp_path):
-    path = tmp_path / "upload-memory.sqlite3"
+    path = tmp_path / "upload-memory"
     spawn = multiprocessing.get_context("spawn")
     held = spawn.Event()
     holder = spawn.Process(target=hold_budget, args=(path, 70, held))
