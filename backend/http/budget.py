@@ -63,6 +63,7 @@ class SharedByteBudget(ByteBudget):
 
     SLOTS = 256  # processes that can share one file: far more than any machine has cores
     _SLOT = struct.Struct("=qqq")  # pid, start time (clock ticks since boot), bytes held
+    _FILE = struct.Struct(f"={3 * SLOTS}q")  # every slot, one after the other
 
     def __init__(self, capacity: int, path: Path, outages: OutageLog, poll: float = 0.02) -> None:
         super().__init__(capacity)
@@ -83,27 +84,27 @@ class SharedByteBudget(ByteBudget):
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 with _flocked(fd):
-                    size = self.SLOTS * self._SLOT.size
-                    if os.fstat(fd).st_size < size:  # the first process: writing it may fail
-                        os.pwrite(fd, bytes(size), 0)
+                    if os.fstat(fd).st_size < self._FILE.size:  # the first: this may fail
+                        os.pwrite(fd, bytes(self._FILE.size), 0)
             except BaseException:
                 os.close(fd)
                 raise
             self._fd, self._me, self._slot = fd, (os.getpid(), _start_time(os.getpid())), None
         return self._fd
 
-    def _slots(self, fd: int) -> list[tuple[int, int, int]]:
-        return list(self._SLOT.iter_unpack(os.pread(fd, self.SLOTS * self._SLOT.size, 0)))
+    def _read(self, fd: int) -> tuple[int, ...]:
+        """Every slot's pid, start time and bytes, flat."""
+        return self._FILE.unpack(os.pread(fd, self._FILE.size, 0))
 
     def _write_slot(self, fd: int, index: int, pid: int, start: int, held: int) -> None:
         os.pwrite(fd, self._SLOT.pack(pid, start, held), index * self._SLOT.size)
 
-    def _own_slot(self, fd: int, slots: list[tuple[int, int, int]]) -> int:
+    def _own_slot(self, slots: tuple[int, ...]) -> int:
         if self._slot is None:
-            free = [i for i, (pid, start, _) in enumerate(slots) if not _alive(pid, start)]
-            if not free:
+            free = (i for i in range(self.SLOTS) if not _alive(*slots[3 * i : 3 * i + 2]))
+            self._slot = next(free, None)
+            if self._slot is None:
                 raise OSError(f"all {self.SLOTS} slots of the shared upload memory are taken")
-            self._slot = free[0]
         return self._slot
 
     def _claim(self, amount: int) -> bool | None:
@@ -113,15 +114,15 @@ class SharedByteBudget(ByteBudget):
         with _flocked(fd, wait=False) as locked:
             if not locked:
                 return None
-            slots = self._slots(fd)
-            mine = self._own_slot(fd, slots)
-            others = [(i, slot) for i, slot in enumerate(slots) if i != mine and slot[2]]
-            used = self._claimed + sum(held for _, (_, _, held) in others)
+            slots = self._read(fd)
+            mine = self._own_slot(slots)
+            held = slots[2::3]
+            used = self._claimed + sum(held) - held[mine]
             if used and used + amount > self.capacity:
-                for i, (pid, start, _) in others:
-                    if not _alive(pid, start):  # its holds died with it
-                        self._write_slot(fd, i, 0, 0, 0)
-                        used -= slots[i][2]
+                for i, other in enumerate(held):
+                    if other and i != mine and not _alive(*slots[3 * i : 3 * i + 2]):
+                        self._write_slot(fd, i, 0, 0, 0)  # its holds died with it
+                        used -= other
             fits = not used or used + amount <= self.capacity
             claimed = self._claimed + amount if fits else self._claimed
             # Written even when it does not fit: a release that failed to write is repaired.
@@ -157,9 +158,8 @@ class SharedByteBudget(ByteBudget):
                 fd = self._open()
                 with _flocked(fd, wait=False) as locked:
                     if locked:
-                        self._write_slot(
-                            fd, self._own_slot(fd, self._slots(fd)), *self._me, self._claimed
-                        )
+                        mine = self._own_slot(self._read(fd))
+                        self._write_slot(fd, mine, *self._me, self._claimed)
                         return
             except OSError as exc:  # the next claim writes the right figure
                 self.outages.failed("shared upload memory", exc, "released at the next claim")
