@@ -29,6 +29,7 @@ On PostgreSQL (READ COMMITTED) the same statements are safe by row locks, not by
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -44,6 +45,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Insert,
     bindparam,
     create_engine,
     delete,
@@ -86,17 +88,27 @@ _INSERT_BLOB = insert(blobs)
 _INSERT_IMAGE = insert(images)
 _QUEUE_FINGERPRINT = insert(pending_fingerprints)
 _INSERT_IDEMPOTENCY = insert(idempotency)
-_LIVE_BLOB_FOR_UPDATE = (
-    select(blobs.c.key)
-    .where(blobs.c.sha256 == bindparam("sha256"), blobs.c.refcount > 0)
-    .limit(1)
-    .with_for_update()
+_LIVE_BLOB = (
+    select(blobs.c.key).where(blobs.c.sha256 == bindparam("sha256"), blobs.c.refcount > 0).limit(1)
 )
+_LIVE_BLOB_SQL = "SELECT key FROM blobs WHERE sha256 = ? AND refcount > 0 LIMIT 1"
+_LIVE_BLOB_FOR_UPDATE = _LIVE_BLOB.with_for_update()
 _COUNT_ONE_MORE = (
     sql_update(blobs)
     .where(blobs.c.key == bindparam("blob_key"))
     .values(refcount=blobs.c.refcount + 1)
 )
+
+
+@functools.cache
+def _insert_new_image(dialect: str) -> Insert:
+    """INSERT of an image that does nothing when its ID is taken, for `dialect`'s database."""
+    insert_new = dialect_insert(dialect)(images).on_conflict_do_nothing(
+        index_elements=[images.c.id]
+    )
+    return insert_new.returning(images.c.id)  # a row when inserted (rowcount is not portable)
+
+
 # Room kept for deletes on a full disk: one delete writes a few pages to the WAL (~30 KB).
 RESERVE_BYTES = 1 << 20
 
@@ -434,26 +446,24 @@ class Catalog:
 
     def live_blob(self, sha256: str) -> str | None:
         """The key of a blob of these bytes that images use, if any (an upload adopts it)."""
+        with suppress(WouldBlock):  # SQLite: a point read without the pool and the ORM layers
+            row = self.read_nowait(_LIVE_BLOB_SQL, (sha256,))
+            return row[0] if row else None
         with self.reading() as conn:
-            return conn.execute(
-                select(blobs.c.key).where(blobs.c.sha256 == sha256, blobs.c.refcount > 0).limit(1)
-            ).scalar()
+            return conn.execute(_LIVE_BLOB, {"sha256": sha256}).scalar()
 
     def _insert_image(
         self, conn: Connection, new: NewImage, now: float, id_length: int
     ) -> ImageRecord:
+        # A drawn ID that is taken inserts nothing (ON CONFLICT DO NOTHING): draw again, with no
+        # SAVEPOINT around each try to roll back to.
+        insert_new = _insert_new_image(conn.dialect.name)
         for _ in range(MAX_ID_ATTEMPTS):
             record = ImageRecord(
                 id=ids.new_id(id_length), created_at=now, removed_at=None, **new.__dict__
             )
-            try:
-                with conn.begin_nested():  # a collision rolls back to here, not the whole write
-                    conn.execute(_INSERT_IMAGE, record.__dict__)
+            if conn.execute(insert_new, record.__dict__).first() is not None:
                 return record
-            except IntegrityError:
-                if conn.execute(select(images.c.id).where(images.c.id == record.id)).first():
-                    continue  # ID collision: draw again
-                raise
         raise RuntimeError("could not find a free image ID")  # 62**10 IDs: practically never
 
     def delete_image(self, image_id: str) -> Deleted | None:

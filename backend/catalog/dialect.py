@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 
-def dialect_insert(conn: Connection):
-    """The INSERT with ON CONFLICT for the connection's database (PostgreSQL or SQLite)."""
-    if conn.dialect.name == "postgresql":
+def dialect_insert(conn: Connection | str):
+    """The INSERT with ON CONFLICT for the connection's database (or the dialect named)."""
+    name = conn if isinstance(conn, str) else conn.dialect.name
+    if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert
