@@ -171,7 +171,7 @@ def lift(mod: ModerationCatalog, picture: list[str]) -> None:
 
 
 # What one replica did before, the change it makes, and whether a turned copy of the picture is
-# blocked after that change (and not before it).
+# blocked after that change (the opposite before it).
 CHANGES = {
     "a block added": (None, add, True),
     "a block lifted": (add, lift, False),
@@ -189,7 +189,8 @@ def test_the_next_check_of_a_replica_sees_a_change_another_made(replicas, change
     if before is not None:
         before(writer, picture)
     turned_copy = flipped(picture[3], [2, 60, 119])
-    assert (checker.block_near([turned_copy], THRESHOLD) is None) is blocked  # held now
+    # The checker has looked: it holds the blocks now, unless there are more than it holds.
+    assert (checker.block_near([turned_copy], THRESHOLD) is None) is blocked
 
     make(writer, picture)
 
