@@ -168,7 +168,8 @@ takedowns = Table(
 )
 
 # What the catalog keeps about itself (migration 0008): "sweep_hold" while a restored catalog
-# must not remove blobs it does not know (backend/backups.py).
+# must not remove blobs it does not know (backend/backups.py); "blocklist_version", new with each
+# change of the perceptual blocks (backend/catalog/moderation.py: every such change goes there).
 catalog_state = Table(
     "catalog_state",
     metadata,

@@ -1,4 +1,5 @@
-"""The band index of the perceptual blocklist (backend.catalog.bands) finds what a scan finds."""
+"""The perceptual blocklist finds what a scan finds: through the band index (backend.catalog.bands)
+and held in memory; and a check made by one replica sees every change another made before it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from backend.catalog import Catalog, bands
 from backend.catalog.catalog import MIGRATIONS
-from backend.catalog.moderation import Fingerprint, ModerationCatalog
+from backend.catalog.moderation import HELD_BLOCKS, Fingerprint, ModerationCatalog
 from backend.catalog.schema import block_bands
 from backend.images.fingerprint import BITS, distance
 from backend.settings import Settings
@@ -19,15 +20,22 @@ from backend.settings import Settings
 THRESHOLD = Settings().block_distance
 
 
+# How a check finds the blocks near a hash: `held_blocks` for ModerationCatalog.
+LOOKUPS = {"held in memory": HELD_BLOCKS, "band index": 0}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def moderation(request, tmp_path):
+def catalog_url(request, tmp_path):
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    catalog = Catalog(url)
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(params=list(LOOKUPS))
+def moderation(request, catalog_url):
+    catalog = Catalog(catalog_url)
     catalog.migrate()
-    yield ModerationCatalog(catalog)
+    yield ModerationCatalog(catalog, held_blocks=LOOKUPS[request.param])
     catalog.close()
 
 
@@ -136,3 +144,54 @@ def test_migration_indexes_the_blocks_already_there(tmp_path):
 
 def test_the_bands_cover_the_whole_hash():
     assert bands.BITS == BITS  # bands.py keeps its own copy, so the catalog loads no image code
+
+
+@pytest.fixture(params=[HELD_BLOCKS, 1], ids=["few blocks", "more than are held"])
+def replicas(request, catalog_url):
+    """Two replicas of one catalog, each with its own connections and its own blocks in memory
+    (the second holds at most `request.param` of them)."""
+    catalogs = [Catalog(catalog_url) for _ in range(2)]
+    catalogs[0].migrate()
+    yield ModerationCatalog(catalogs[0]), ModerationCatalog(catalogs[1], held_blocks=request.param)
+    for catalog in catalogs:
+        catalog.close()
+
+
+# Changes of a picture's blocks, the first of its hashes upright, the others turned.
+def add(mod: ModerationCatalog, picture: list[str]) -> None:
+    block(mod, "img0002", picture)
+
+
+def add_upright_only(mod: ModerationCatalog, picture: list[str]) -> None:
+    block(mod, "img0002", picture[:1])  # its blob was unreadable: no orientations
+
+
+def lift(mod: ModerationCatalog, picture: list[str]) -> None:
+    mod.unblock(mod.block_id("dhash", picture[0]), actor="cli", note=None)
+
+
+# What one replica did before, the change it makes, and whether a turned copy of the picture is
+# blocked after that change (the opposite before it).
+CHANGES = {
+    "a block added": (None, add, True),
+    "a block lifted": (add, lift, False),
+    "a block gaining its orientations": (add_upright_only, add, True),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_the_next_check_of_a_replica_sees_a_change_another_made(replicas, change):
+    writer, checker = replicas
+    before, make, blocked = CHANGES[change]
+    rng = random.Random(5)
+    block(writer, "img0001", [random_hash(rng) for _ in range(8)])  # another picture's block
+    picture = [random_hash(rng) for _ in range(8)]
+    if before is not None:
+        before(writer, picture)
+    turned_copy = flipped(picture[3], [2, 60, 119])
+    # The checker has looked: it holds the blocks now, unless there are more than it holds.
+    assert (checker.block_near([turned_copy], THRESHOLD) is None) is blocked
+
+    make(writer, picture)
+
+    assert (checker.block_near([turned_copy], THRESHOLD) is not None) is blocked

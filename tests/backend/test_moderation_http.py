@@ -7,6 +7,8 @@ import hashlib
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -303,6 +305,41 @@ def test_removed_picture_is_refused_in_any_frame_and_orientation(client, disguis
     r = client.upload(disguises(picture, decoy)[disguise])
     assert r.status_code == 451, r.text
     assert r.json()["code"] == "blocked"
+
+
+@pytest.mark.parametrize("disguise", [DISGUISES[1], DISGUISES[-1]])
+def test_a_removal_by_another_process_is_enforced_on_the_next_upload(client, disguise):
+    """The server holds its few perceptual blocks in memory: a removal made by another process
+    on the same catalog (the CLI) refuses the picture from the very next upload, in any frame and
+    orientation, and lifting its blocks there lets the picture back as soon."""
+    held, picture, decoy = _pictures(76, 3)
+    first = upload(client, samples.encode(held, quality=90))
+    assert admin(client, "POST", f"/api/admin/images/{first['id']}/remove").status_code == 200
+    image = upload(client, samples.encode(picture, quality=90))  # checked against the block held
+    copy = disguises(picture, decoy)[disguise]
+
+    cli_process(client, "remove", image["id"])
+    r = client.upload(copy)
+    assert r.status_code == 451, r.text
+
+    for b in cli_process(client, "blocks"):
+        if b["image_id"] == image["id"]:
+            cli_process(client, "unblock", str(b["id"]))
+    r = client.upload(copy)
+    assert r.status_code == 201, r.text
+
+
+def cli_process(client, *args: str) -> object:
+    """`picdrop-server admin ARGS` in a process of its own, on the server's catalog."""
+    data_dir = str(client.server.settings.data_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", "-q", "admin", *args, "--data-dir", data_dir],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 UNRELATED = {
