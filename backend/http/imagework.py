@@ -5,6 +5,9 @@ Every job
   (422) when it alone needs more than the whole budget; the bytes it reads its image from are
   charged from the moment they are loaded, measuring included (`extra_memory`), and are loaded
   again by the work rather than kept while it waits for its turn;
+- when it is small, is charged up front for pixels up to PIXEL_HEADROOM, so that one trip to a
+  thread measures it and, when its pixels fit, does it on the bytes read for the measure (each
+  trip to a thread costs wake-ups and locks under the GIL; most uploads need just this one);
 - runs on a thread of its own limiter, one job per core: waiting for a slot holds no thread, and
   the default thread pool (serving, health checks, database reads) is never used by image work;
 - when it is big, or a thumbnail, takes at most all but one of those slots, so small uploads
@@ -32,8 +35,23 @@ from backend.images.cost import check_memory
 from backend.images.interrupt import Abandoned, Interrupt, applied
 
 T = TypeVar("T")
+D = TypeVar("D")  # what a job reads its image from (an upload's body)
 # An upload that takes more memory than this is big: it may not take the last free slot.
 BIG_JOB_BYTES = 8 * 1024 * 1024
+# The pixels a small job is charged for before it is measured: a 1080p JPEG's check decodes
+# ~2 MB. One with more goes back to the event loop to be charged in full before its decode.
+PIXEL_HEADROOM = 2 * 1024 * 1024
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What a first trip to a thread returns when the job needs more memory than it holds."""
+
+    memory: int
 
 
 @dataclass
@@ -64,14 +82,15 @@ class ImageWork:
     async def run(
         self,
         request: Request,
-        measure: Callable[[], int],
-        work: Callable[[], T],
+        read: Callable[[], D],
+        measure: Callable[[D], int],
+        work: Callable[[D], T],
         *,
         extra_memory: int = 0,
     ) -> T:
-        """`measure()` (headers only: the bytes of pixels `work` will decode) with `extra_memory`
-        (the bytes both load, e.g. the upload's body) charged, then `work()` with both charged.
-        Raises ImageRejected or ClientGone."""
+        """`measure(read())` (headers only: the bytes of pixels `work` will decode) with
+        `extra_memory` (the bytes `read` loads, e.g. the upload's body) charged, then `work` on
+        them with both charged. Raises ImageRejected or ClientGone."""
         interrupt = Interrupt(self.seconds)
         with anyio.CancelScope() as scope:
 
@@ -81,7 +100,7 @@ class ImageWork:
 
             watcher = asyncio.ensure_future(_on_disconnect(request, gone))
             try:
-                return await self._measured(interrupt, measure, work, extra_memory)
+                return await self._measured(interrupt, read, measure, work, extra_memory)
             except Abandoned:
                 pass
             finally:
@@ -93,7 +112,14 @@ class ImageWork:
     ) -> T:
         """`run` for work no client waits for: charged and timed the same, in a slot that small
         uploads never wait behind. Raises ImageRejected."""
-        return await self._measured(Interrupt(self.seconds), measure, work, extra_memory, bulk=True)
+        return await self._measured(
+            Interrupt(self.seconds),
+            _nothing,
+            _no_input(measure),
+            _no_input(work),
+            extra_memory,
+            bulk=True,
+        )
 
     async def once(
         self,
@@ -108,7 +134,9 @@ class ImageWork:
         flight = self._flights.get(key)
         if flight is None or flight.interrupt.cancelled.is_set():  # none, or one being abandoned
             interrupt = Interrupt(self.seconds)
-            job = self._measured(interrupt, measure, work, extra_memory, bulk=True)
+            job = self._measured(
+                interrupt, _nothing, _no_input(measure), _no_input(work), extra_memory, bulk=True
+            )
             task = asyncio.ensure_future(job)
             flight = self._flights[key] = _Flight(task, interrupt)
             task.add_done_callback(lambda _task: self._landed(key, flight))
@@ -135,18 +163,33 @@ class ImageWork:
     async def _measured(
         self,
         interrupt: Interrupt,
-        measure: Callable[[], int],
-        work: Callable[[], T],
+        read: Callable[[], D],
+        measure: Callable[[D], int],
+        work: Callable[[D], T],
         extra: int,
         *,
         bulk: bool = False,
     ) -> T:
-        memory = await self._job(interrupt, measure, extra) + extra
-        check_memory(memory, self.budget.capacity)
+        # The memory a small job may do its work in on its first trip, charged up front; a bulk
+        # job's first trip only measures (its work waits for a bulk slot).
+        at_once = None if bulk else min(extra + PIXEL_HEADROOM, BIG_JOB_BYTES, self.budget.capacity)
+
+        def measured_then_done() -> T | _Measured:
+            data = read()
+            memory = measure(data) + extra
+            check_memory(memory, self.budget.capacity)
+            if at_once is not None and memory <= at_once:
+                return work(data)
+            return _Measured(memory)  # its bytes are let go while it waits for more
+
+        done = await self._job(interrupt, measured_then_done, max(extra, at_once or 0))
+        if not isinstance(done, _Measured):
+            return done
+        memory = done.memory
         if not bulk and memory <= BIG_JOB_BYTES:
-            return await self._job(interrupt, work, memory)
+            return await self._job(interrupt, lambda: work(read()), memory)
         async with self._bulk:
-            return await self._job(interrupt, work, memory)
+            return await self._job(interrupt, lambda: work(read()), memory)
 
     async def _job(self, interrupt: Interrupt, work: Callable[[], T], memory: int) -> T:
         def guarded() -> T:
@@ -163,6 +206,10 @@ class ImageWork:
 
         async with self.budget.hold(memory):
             return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+
+
+def _no_input(call: Callable[[], T]) -> Callable[[None], T]:
+    return lambda _nothing: call()
 
 
 async def _on_disconnect(request: Request, gone: Callable[[], None]) -> None:

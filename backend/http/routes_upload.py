@@ -101,8 +101,9 @@ async def receive_upload(request: Request) -> Received | None:
         limits = service.limits
         processed = await request.app.state.image_work.run(
             request,
-            lambda: process_memory(body.read(), limits),
-            lambda: service.prepare(body.read(), body.sha256),
+            body.read,
+            lambda data: process_memory(data, limits),
+            lambda data: service.prepare(data, body.sha256),
             extra_memory=2 * body.file.size,
         )
         body.close()
