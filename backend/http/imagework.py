@@ -10,6 +10,8 @@ Every job
   trip to a thread costs wake-ups and locks under the GIL; most uploads need just this one);
 - runs on a thread of its own limiter, one job per core: waiting for a slot holds no thread, and
   the default thread pool (serving, health checks, database reads) is never used by image work;
+  what follows the work under its charge (`then`: storing an upload, which waits for the disk
+  and for a group commit) runs on the default pool, never holding a slot;
 - when it is big, or a thumbnail, takes at most all but one of those slots, so small uploads
   never queue behind a few huge images or a storm of thumbnail requests;
 - stops at its deadline (TooSlow, 422) and when its client disconnects (ClientGone).
@@ -21,6 +23,7 @@ flight), which stops only when every one of them has gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from backend.images.cost import check_memory
 from backend.images.interrupt import Abandoned, Interrupt, applied
 
 T = TypeVar("T")
+U = TypeVar("U")
 D = TypeVar("D")  # what a job reads its image from (an upload's body)
 # An upload that takes more memory than this is big: it may not take the last free slot.
 BIG_JOB_BYTES = 8 * 1024 * 1024
@@ -87,10 +91,15 @@ class ImageWork:
         work: Callable[[D], T],
         *,
         extra_memory: int = 0,
-    ) -> T:
+        then: Callable[[T], U] | None = None,
+    ) -> T | U:
         """`measure(read())` (headers only: the bytes of pixels `work` will decode) with
         `extra_memory` (the bytes `read` loads, e.g. the upload's body) charged, then `work` on
-        them with both charged. Raises ImageRejected or ClientGone."""
+        them with both charged; then `then` on its result, if given, with that charge still
+        held (e.g. storing the bytes `work` made), on the default thread pool: it may wait for
+        the disk and for commits, which an image-work slot must not. The client leaving stops
+        the work, not `then`. Returns what the last of them returns. Raises ImageRejected or
+        ClientGone."""
         interrupt = Interrupt(self.seconds)
         with anyio.CancelScope() as scope:
 
@@ -100,7 +109,7 @@ class ImageWork:
 
             watcher = asyncio.ensure_future(_on_disconnect(request, gone))
             try:
-                return await self._measured(interrupt, read, measure, work, extra_memory)
+                return await self._measured(interrupt, read, measure, work, extra_memory, then)
             except Abandoned:
                 pass
             finally:
@@ -167,9 +176,10 @@ class ImageWork:
         measure: Callable[[D], int],
         work: Callable[[D], T],
         extra: int,
+        then: Callable[[T], U] | None = None,
         *,
         bulk: bool = False,
-    ) -> T:
+    ) -> T | U:
         # The memory a small job may do its work in on its first trip, charged up front; a bulk
         # job's first trip only measures (its work waits for a bulk slot).
         at_once = None if bulk else min(extra + PIXEL_HEADROOM, BIG_JOB_BYTES, self.budget.capacity)
@@ -182,16 +192,21 @@ class ImageWork:
                 return work(data)
             return _Measured(memory)  # its bytes are let go while it waits for more
 
-        done = await self._job(interrupt, measured_then_done, max(extra, at_once or 0))
-        if not isinstance(done, _Measured):
-            return done
+        async with self.budget.hold(max(extra, at_once or 0)):
+            done = await self._trip(interrupt, measured_then_done)
+            if not isinstance(done, _Measured):
+                return await _finish(done, then)
         memory = done.memory
-        if not bulk and memory <= BIG_JOB_BYTES:
-            return await self._job(interrupt, lambda: work(read()), memory)
-        async with self._bulk:
-            return await self._job(interrupt, lambda: work(read()), memory)
+        slot = self._bulk if bulk or memory > BIG_JOB_BYTES else contextlib.nullcontext()
+        async with contextlib.AsyncExitStack() as charge:
+            async with slot:  # waited for before the charge is taken, given back before `then`
+                await charge.enter_async_context(self.budget.hold(memory))
+                done = await self._trip(interrupt, lambda: work(read()))
+            return await _finish(done, then)
 
-    async def _job(self, interrupt: Interrupt, work: Callable[[], T], memory: int) -> T:
+    async def _trip(self, interrupt: Interrupt, work: Callable[[], T]) -> T:
+        """`work()` on an image-work thread, under `interrupt`, timed."""
+
         def guarded() -> T:
             with applied(interrupt):
                 return work()
@@ -204,8 +219,12 @@ class ImageWork:
                 for observe in self.job_observers:
                     observe(time.perf_counter() - start)
 
-        async with self.budget.hold(memory):
-            return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+        return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+
+
+async def _finish(done: T, then: Callable[[T], U] | None) -> T | U:
+    # run_sync waits for its thread even when cancelled: a store under way completes.
+    return done if then is None else await anyio.to_thread.run_sync(then, done)
 
 
 def _no_input(call: Callable[[], T]) -> Callable[[None], T]:

@@ -130,3 +130,52 @@ def test_big_uploads_leave_a_slot_for_small_ones():
         return done
 
     assert anyio.run(scenario) == ["small", "big", "big"]
+
+
+@pytest.mark.parametrize("pixels", [1 * MB, 20 * MB], ids=["small", "big"])
+def test_what_follows_the_work_keeps_its_charge_and_holds_no_slot(pixels):
+    """An upload is stored (`then`) with the memory of its check still charged, so it makes no
+    second claim on the budget; and in no image-work slot, as the store waits for the disk and
+    for a group commit."""
+    work = ImageWork(jobs=2, budget=ByteBudget(64 * MB), seconds=10)
+    seen = {}
+
+    def store(checked: str) -> str:
+        seen["store"] = (checked, work.budget.used, work.running())
+        return "stored"
+
+    run = functools.partial(
+        work.run, _request(), bytes, lambda _data: pixels, lambda _data: "checked", then=store
+    )
+    assert anyio.run(run) == "stored"
+    checked, charged, slots = seen["store"]
+    assert (checked, slots) == ("checked", 0)
+    assert charged >= pixels
+    assert work.budget.used == 0
+
+
+def test_a_client_leaving_during_the_store_does_not_stop_it():
+    """The work stops when its client leaves; a store under way completes, and its upload is
+    what the route answers (to nobody) and counts."""
+    work = ImageWork(jobs=2, budget=ByteBudget(64 * MB), seconds=10)
+    gone = threading.Event()
+
+    async def scenario() -> str:
+        left = anyio.Event()
+
+        async def receive() -> dict:
+            await left.wait()
+            gone.set()  # the route's watcher reads this message and stops the job at once
+            return {"type": "http.disconnect"}
+
+        def store(_checked: str) -> str:
+            anyio.from_thread.run_sync(left.set)
+            gone.wait()
+            return "stored"
+
+        request = Request({"type": "http", "method": "POST", "headers": []}, receive)
+        with anyio.fail_after(30):
+            return await work.run(request, bytes, lambda _d: MB, lambda _d: "checked", then=store)
+
+    assert anyio.run(scenario) == "stored"
+    assert work.budget.used == 0
