@@ -47,10 +47,6 @@ BIG_JOB_BYTES = 8 * 1024 * 1024
 PIXEL_HEADROOM = 2 * 1024 * 1024
 
 
-def _nothing() -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class _Measured:
     """What a first trip to a thread returns when the job needs more memory than it holds."""
@@ -121,14 +117,7 @@ class ImageWork:
     ) -> T:
         """`run` for work no client waits for: charged and timed the same, in a slot that small
         uploads never wait behind. Raises ImageRejected."""
-        return await self._measured(
-            Interrupt(self.seconds),
-            _nothing,
-            _no_input(measure),
-            _no_input(work),
-            extra_memory,
-            bulk=True,
-        )
+        return await self._bulk_job(Interrupt(self.seconds), measure, work, extra_memory)
 
     async def once(
         self,
@@ -143,9 +132,7 @@ class ImageWork:
         flight = self._flights.get(key)
         if flight is None or flight.interrupt.cancelled.is_set():  # none, or one being abandoned
             interrupt = Interrupt(self.seconds)
-            job = self._measured(
-                interrupt, _nothing, _no_input(measure), _no_input(work), extra_memory, bulk=True
-            )
+            job = self._bulk_job(interrupt, measure, work, extra_memory)
             task = asyncio.ensure_future(job)
             flight = self._flights[key] = _Flight(task, interrupt)
             task.add_done_callback(lambda _task: self._landed(key, flight))
@@ -168,6 +155,14 @@ class ImageWork:
             del self._flights[key]
         if not flight.task.cancelled():
             flight.task.exception()  # seen here, so an abandoned flight logs nothing
+
+    async def _bulk_job(
+        self, interrupt: Interrupt, measure: Callable[[], int], work: Callable[[], T], extra: int
+    ) -> T:
+        """A job that reads its image itself (a stored blob's), in a bulk slot."""
+        return await self._measured(
+            interrupt, lambda: None, lambda _: measure(), lambda _: work(), extra, bulk=True
+        )
 
     async def _measured(
         self,
@@ -225,10 +220,6 @@ class ImageWork:
 async def _finish(done: T, then: Callable[[T], U] | None) -> T | U:
     # run_sync waits for its thread even when cancelled: a store under way completes.
     return done if then is None else await anyio.to_thread.run_sync(then, done)
-
-
-def _no_input(call: Callable[[], T]) -> Callable[[None], T]:
-    return lambda _nothing: call()
 
 
 async def _on_disconnect(request: Request, gone: Callable[[], None]) -> None:
