@@ -5,8 +5,13 @@ Every job
   (422) when it alone needs more than the whole budget; the bytes it reads its image from are
   charged from the moment they are loaded, measuring included (`extra_memory`), and are loaded
   again by the work rather than kept while it waits for its turn;
+- when it is small, is charged up front for pixels up to PIXEL_HEADROOM, so that one trip to a
+  thread measures it and, when its pixels fit, does it on the bytes read for the measure (each
+  trip to a thread costs wake-ups and locks under the GIL; most uploads need just this one);
 - runs on a thread of its own limiter, one job per core: waiting for a slot holds no thread, and
   the default thread pool (serving, health checks, database reads) is never used by image work;
+  what follows the work under its charge (`then`: storing an upload, which waits for the disk
+  and for a group commit) runs on the default pool, never holding a slot;
 - when it is big, or a thumbnail, takes at most all but one of those slots, so small uploads
   never queue behind a few huge images or a storm of thumbnail requests;
 - stops at its deadline (TooSlow, 422) and when its client disconnects (ClientGone).
@@ -18,6 +23,7 @@ flight), which stops only when every one of them has gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,8 +38,20 @@ from backend.images.cost import check_memory
 from backend.images.interrupt import Abandoned, Interrupt, applied
 
 T = TypeVar("T")
+U = TypeVar("U")
+D = TypeVar("D")  # what a job reads its image from (an upload's body)
 # An upload that takes more memory than this is big: it may not take the last free slot.
 BIG_JOB_BYTES = 8 * 1024 * 1024
+# The pixels a small job is charged for before it is measured: a 1080p JPEG's check decodes
+# ~2 MB. One with more goes back to the event loop to be charged in full before its decode.
+PIXEL_HEADROOM = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What a first trip to a thread returns when the job needs more memory than it holds."""
+
+    memory: int
 
 
 @dataclass
@@ -64,14 +82,20 @@ class ImageWork:
     async def run(
         self,
         request: Request,
-        measure: Callable[[], int],
-        work: Callable[[], T],
+        read: Callable[[], D],
+        measure: Callable[[D], int],
+        work: Callable[[D], T],
         *,
         extra_memory: int = 0,
-    ) -> T:
-        """`measure()` (headers only: the bytes of pixels `work` will decode) with `extra_memory`
-        (the bytes both load, e.g. the upload's body) charged, then `work()` with both charged.
-        Raises ImageRejected or ClientGone."""
+        then: Callable[[T], U] | None = None,
+    ) -> T | U:
+        """`measure(read())` (headers only: the bytes of pixels `work` will decode) with
+        `extra_memory` (the bytes `read` loads, e.g. the upload's body) charged, then `work` on
+        them with both charged; then `then` on its result, if given, with that charge still
+        held (e.g. storing the bytes `work` made), on the default thread pool: it may wait for
+        the disk and for commits, which an image-work slot must not. The client leaving stops
+        the work, not `then`. Returns what the last of them returns. Raises ImageRejected or
+        ClientGone."""
         interrupt = Interrupt(self.seconds)
         with anyio.CancelScope() as scope:
 
@@ -81,7 +105,7 @@ class ImageWork:
 
             watcher = asyncio.ensure_future(_on_disconnect(request, gone))
             try:
-                return await self._measured(interrupt, measure, work, extra_memory)
+                return await self._measured(interrupt, read, measure, work, extra_memory, then)
             except Abandoned:
                 pass
             finally:
@@ -93,7 +117,7 @@ class ImageWork:
     ) -> T:
         """`run` for work no client waits for: charged and timed the same, in a slot that small
         uploads never wait behind. Raises ImageRejected."""
-        return await self._measured(Interrupt(self.seconds), measure, work, extra_memory, bulk=True)
+        return await self._bulk_job(Interrupt(self.seconds), measure, work, extra_memory)
 
     async def once(
         self,
@@ -108,7 +132,7 @@ class ImageWork:
         flight = self._flights.get(key)
         if flight is None or flight.interrupt.cancelled.is_set():  # none, or one being abandoned
             interrupt = Interrupt(self.seconds)
-            job = self._measured(interrupt, measure, work, extra_memory, bulk=True)
+            job = self._bulk_job(interrupt, measure, work, extra_memory)
             task = asyncio.ensure_future(job)
             flight = self._flights[key] = _Flight(task, interrupt)
             task.add_done_callback(lambda _task: self._landed(key, flight))
@@ -132,23 +156,52 @@ class ImageWork:
         if not flight.task.cancelled():
             flight.task.exception()  # seen here, so an abandoned flight logs nothing
 
+    async def _bulk_job(
+        self, interrupt: Interrupt, measure: Callable[[], int], work: Callable[[], T], extra: int
+    ) -> T:
+        """A job that reads its image itself (a stored blob's), in a bulk slot."""
+        return await self._measured(
+            interrupt, lambda: None, lambda _: measure(), lambda _: work(), extra, bulk=True
+        )
+
     async def _measured(
         self,
         interrupt: Interrupt,
-        measure: Callable[[], int],
-        work: Callable[[], T],
+        read: Callable[[], D],
+        measure: Callable[[D], int],
+        work: Callable[[D], T],
         extra: int,
+        then: Callable[[T], U] | None = None,
         *,
         bulk: bool = False,
-    ) -> T:
-        memory = await self._job(interrupt, measure, extra) + extra
-        check_memory(memory, self.budget.capacity)
-        if not bulk and memory <= BIG_JOB_BYTES:
-            return await self._job(interrupt, work, memory)
-        async with self._bulk:
-            return await self._job(interrupt, work, memory)
+    ) -> T | U:
+        # The memory a small job may do its work in on its first trip, charged up front; a bulk
+        # job's first trip only measures (its work waits for a bulk slot).
+        at_once = None if bulk else min(extra + PIXEL_HEADROOM, BIG_JOB_BYTES, self.budget.capacity)
 
-    async def _job(self, interrupt: Interrupt, work: Callable[[], T], memory: int) -> T:
+        def measured_then_done() -> T | _Measured:
+            data = read()
+            memory = measure(data) + extra
+            check_memory(memory, self.budget.capacity)
+            if at_once is not None and memory <= at_once:
+                return work(data)
+            return _Measured(memory)  # its bytes are let go while it waits for more
+
+        async with self.budget.hold(max(extra, at_once or 0)):
+            done = await self._trip(interrupt, measured_then_done)
+            if not isinstance(done, _Measured):
+                return await _finish(done, then)
+        memory = done.memory
+        slot = self._bulk if bulk or memory > BIG_JOB_BYTES else contextlib.nullcontext()
+        async with contextlib.AsyncExitStack() as charge:
+            async with slot:  # waited for before the charge is taken, given back before `then`
+                await charge.enter_async_context(self.budget.hold(memory))
+                done = await self._trip(interrupt, lambda: work(read()))
+            return await _finish(done, then)
+
+    async def _trip(self, interrupt: Interrupt, work: Callable[[], T]) -> T:
+        """`work()` on an image-work thread, under `interrupt`, timed."""
+
         def guarded() -> T:
             with applied(interrupt):
                 return work()
@@ -161,8 +214,12 @@ class ImageWork:
                 for observe in self.job_observers:
                     observe(time.perf_counter() - start)
 
-        async with self.budget.hold(memory):
-            return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+        return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+
+
+async def _finish(done: T, then: Callable[[T], U] | None) -> T | U:
+    # run_sync waits for its thread even when cancelled: a store under way completes.
+    return done if then is None else await anyio.to_thread.run_sync(then, done)
 
 
 async def _on_disconnect(request: Request, gone: Callable[[], None]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from backend.http.body import ClientGone, UploadBody, empty_upload, form_fields,
 from backend.http.models import UPLOAD_RESPONSES, UploadResult, upload_result
 from backend.http.pages import show_upload_result
 from backend.http.url_fetch import UrlFetcher
+from backend.images import Processed
 from backend.images.pipeline import process_memory
 from backend.service import ImageService, Upload
 
@@ -97,28 +97,28 @@ async def receive_upload(request: Request) -> Received | None:
                 request.state.upload_outcome = "replayed"
                 return Received(replay)
         # Charged before anything is decoded: the body as received and as stripped (the same
-        # object when nothing was removed), and the pixels its check decodes, from its headers.
+        # object when nothing was removed), and the pixels its check decodes, from its headers;
+        # still charged while the stripped bytes are stored.
         limits = service.limits
-        processed = await request.app.state.image_work.run(
-            request,
-            lambda: process_memory(body.read(), limits),
-            lambda: service.prepare(body.read(), body.sha256),
-            extra_memory=2 * body.file.size,
-        )
-        body.close()
-        async with request.app.state.image_work.budget.hold(len(processed.data)):
-            upload = await anyio.to_thread.run_sync(
-                functools.partial(
-                    service.store_upload,
-                    processed,
-                    request_sha256=body.sha256,
-                    expires_at=expires_at,
-                    idempotency_key=key,
-                )
+
+        def store(processed: Processed) -> Received:
+            upload = service.store_upload(
+                processed, request_sha256=body.sha256, expires_at=expires_at, idempotency_key=key
             )
+            return Received(upload, processed.removed)
+
+        received = await request.app.state.image_work.run(
+            request,
+            body.read,
+            lambda data: process_memory(data, limits),
+            lambda data: service.prepare(data, body.sha256),
+            extra_memory=2 * body.file.size,
+            then=store,
+        )
+        upload = received.upload
         request.state.upload_outcome = "replayed" if upload.replayed else "stored"
         request.state.stored_bytes = 0 if upload.replayed else upload.record.size
-        return Received(upload, processed.removed)
+        return received
     except ClientGone:
         return _client_gone(request)
     finally:
