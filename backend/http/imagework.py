@@ -175,28 +175,31 @@ class ImageWork:
         *,
         bulk: bool = False,
     ) -> T | U:
-        # The memory a small job may do its work in on its first trip, charged up front; a bulk
-        # job's first trip only measures (its work waits for a bulk slot).
-        at_once = None if bulk else min(extra + PIXEL_HEADROOM, BIG_JOB_BYTES, self.budget.capacity)
+        # The memory a job may do its work in on its first trip, charged up front. A bulk job
+        # (background work, thumbnails) takes its bulk slot first and keeps it throughout.
+        at_once = min(extra + PIXEL_HEADROOM, BIG_JOB_BYTES, self.budget.capacity)
 
         def measured_then_done() -> T | _Measured:
             data = read()
             memory = measure(data) + extra
             check_memory(memory, self.budget.capacity)
-            if at_once is not None and memory <= at_once:
+            if memory <= at_once:
                 return work(data)
             return _Measured(memory)  # its bytes are let go while it waits for more
 
-        async with self.budget.hold(max(extra, at_once or 0)):
-            done = await self._trip(interrupt, measured_then_done)
-            if not isinstance(done, _Measured):
-                return await _finish(done, then)
-        memory = done.memory
-        slot = self._bulk if bulk or memory > BIG_JOB_BYTES else contextlib.nullcontext()
         async with contextlib.AsyncExitStack() as charge:
-            async with slot:  # waited for before the charge is taken, given back before `then`
-                await charge.enter_async_context(self.budget.hold(memory))
-                done = await self._trip(interrupt, lambda: work(read()))
+            async with contextlib.AsyncExitStack() as slot:  # given back before `then`
+                if bulk:
+                    await slot.enter_async_context(self._bulk)
+                first = await charge.enter_async_context(_Charge(self.budget, max(extra, at_once)))
+                done = await self._trip(interrupt, measured_then_done)
+                if isinstance(done, _Measured):
+                    await first.give_back()
+                    if not bulk and done.memory > BIG_JOB_BYTES:
+                        await slot.enter_async_context(self._bulk)
+                    # The slot is waited for before the full charge is taken.
+                    await charge.enter_async_context(_Charge(self.budget, done.memory))
+                    done = await self._trip(interrupt, lambda: work(read()))
             return await _finish(done, then)
 
     async def _trip(self, interrupt: Interrupt, work: Callable[[], T]) -> T:
@@ -215,6 +218,27 @@ class ImageWork:
                     observe(time.perf_counter() - start)
 
         return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+
+
+class _Charge:
+    """A budget hold that can be given back before the block it was taken for ends."""
+
+    def __init__(self, budget: ByteBudget, amount: int) -> None:
+        self._hold = budget.hold(amount)
+        self._held = False
+
+    async def __aenter__(self) -> _Charge:
+        await self._hold.__aenter__()
+        self._held = True
+        return self
+
+    async def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            await self._hold.__aexit__(None, None, None)
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.give_back()
 
 
 async def _finish(done: T, then: Callable[[T], U] | None) -> T | U:

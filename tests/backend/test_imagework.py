@@ -14,28 +14,67 @@ from backend.http.budget import ByteBudget
 from backend.http.imagework import PIXEL_HEADROOM, ImageWork
 from backend.images import TooManyPixels
 
+MB = 1024 * 1024
 
-def test_the_bytes_a_job_reads_are_charged_from_its_measure_on():
-    """The measure reads the whole image too (an upload's body, a stored blob): charged as well,
-    or many uploads measured at once would hold memory the budget does not see."""
-    work = ImageWork(jobs=1, budget=ByteBudget(1000), seconds=10)
-    charged = []
+
+@pytest.mark.parametrize(
+    ("pixels", "trips"), [(1 * MB, 1), (20 * MB, 2)], ids=["in the headroom", "over it"]
+)
+def test_background_work_is_charged_from_its_measure_on_and_holds_its_bulk_slot(pixels, trips):
+    """The measure reads the whole image too (a stored blob): charged as well, or many jobs
+    measured at once would hold memory the budget does not see. Work no client waits for (the
+    perceptual-hash pass, thumbnails) is measured in its bulk slot too, and done on the same
+    trip when its pixels fit the headroom: small uploads always keep a slot of their own."""
+    work = ImageWork(jobs=2, budget=ByteBudget(64 * MB), seconds=10)
+    seen, ran = [], []
+    work.job_observers.append(ran.append)
 
     def measure() -> int:
-        charged.append(work.budget.used)
-        return 100  # the pixels
+        seen.append((work.budget.used, work.running()))
+        return pixels
 
     def job() -> str:
-        charged.append(work.budget.used)
+        seen.append((work.budget.used, work.running()))
         return "done"
 
     run = functools.partial(work.background, measure, job, extra_memory=300)
     assert anyio.run(run) == "done"
-    assert charged == [300, 400]
+    (measured, measure_slots), (charged, work_slots) = seen
+    assert measured >= 300 and charged >= 300 + pixels
+    assert measure_slots == work_slots == 1
+    assert len(ran) == trips
     assert work.budget.used == 0
 
 
-MB = 1024 * 1024
+def test_background_work_waits_for_its_bulk_slot_before_it_measures():
+    """Two slots: a second background job waits while the first is measuring, and an upload
+    still runs."""
+    work = ImageWork(jobs=2, budget=ByteBudget(64 * MB), seconds=10)
+    measuring, release = threading.Event(), threading.Event()
+
+    def slow_measure() -> int:
+        measuring.set()
+        release.wait()
+        return 1
+
+    async def scenario() -> list[str]:
+        done: list[str] = []
+
+        async def background(measure: Callable[[], int]) -> None:
+            done.append(await work.background(measure, lambda: "background"))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(background, slow_measure)
+                await anyio.to_thread.run_sync(measuring.wait)
+                tasks.start_soon(background, lambda: 1)
+                while work.waiting() < 1:  # the second one waits for the bulk slot
+                    await anyio.sleep(0.001)
+                done.append(await work.run(_request(), bytes, lambda _data: 1, lambda _d: "upload"))
+                release.set()
+        return done
+
+    assert anyio.run(scenario) == ["upload", "background", "background"]
 
 
 async def _never_disconnects() -> dict:
