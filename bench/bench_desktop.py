@@ -91,14 +91,14 @@ def _drop(widget, paths: list[Path]) -> None:
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPointF(widget.rect().center())
-    args = (pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    center = widget.rect().center()
+    rest = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
             Qt.KeyboardModifier.NoModifier)  # fmt: skip
-    enter = QDragEnterEvent(*args)
+    enter = QDragEnterEvent(center, *rest)  # a QPoint here, a QPointF in QDropEvent
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         raise RuntimeError("the drop zone refused the drag")
-    QApplication.sendEvent(widget, QDropEvent(*args))
+    QApplication.sendEvent(widget, QDropEvent(QPointF(center), *rest))
 
 
 def _wait(condition, timeout: float = 60.0) -> None:
