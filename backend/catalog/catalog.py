@@ -68,15 +68,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend import ids
-
-try:
-    import fcntl
-except ImportError:  # Windows: the desktop's embedded server is one process
-    fcntl = None  # type: ignore[assignment]
 from backend.catalog import deadline, versions
 from backend.catalog.dialect import dialect_insert
 from backend.catalog.group_commit import GroupCommit
 from backend.catalog.schema import blobs, idempotency, images, pending_fingerprints
+from backend.filelock import HAVE_FLOCK, flocked
 
 log = logging.getLogger(__name__)
 MIGRATIONS = versions.MIGRATIONS
@@ -85,7 +81,6 @@ MAX_ID_ATTEMPTS = 8
 
 # Every upload runs these: built once, so that each run skips building and keying the statement.
 _INSERT_BLOB = insert(blobs)
-_INSERT_IMAGE = insert(images)
 _QUEUE_FINGERPRINT = insert(pending_fingerprints)
 _INSERT_IDEMPOTENCY = insert(idempotency)
 _LIVE_BLOB = (
@@ -323,19 +318,14 @@ class Catalog:
     @contextmanager
     def _file_lock(self, name: str) -> Iterator[bool]:
         database = self._quick.path if self._quick is not None else None
-        if database is None or fcntl is None:
+        if database is None or not HAVE_FLOCK:
             yield True
             return
-        with open(f"{database}-{name}.lock", "ab") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with (
+            open(f"{database}-{name}.lock", "ab") as lock,
+            flocked(lock.fileno(), wait=False) as got,
+        ):
+            yield got
 
     # -- transactions (for the catalog's own modules: catalog.moderation) ----------------------
     @contextmanager

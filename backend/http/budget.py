@@ -11,17 +11,13 @@ import asyncio
 import contextlib
 import os
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 
+from backend.filelock import flocked
 from backend.outages import OutageLog
-
-try:
-    import fcntl
-except ImportError:  # Windows: one process, whose own budget is the machine's
-    fcntl = None  # type: ignore[assignment]
 
 
 class ByteBudget:
@@ -79,11 +75,9 @@ class SharedByteBudget(ByteBudget):
     def _open(self) -> int:
         # Opened by the process that uses it: a flock is shared with a forked child.
         if self._fd is None or self._me[0] != os.getpid():
-            if fcntl is None:
-                raise OSError("no flock on this system")
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                with _flocked(fd):
+                with flocked(fd):
                     if os.fstat(fd).st_size < self._FILE.size:  # the first: this may fail
                         os.pwrite(fd, bytes(self._FILE.size), 0)
             except BaseException:
@@ -111,7 +105,7 @@ class SharedByteBudget(ByteBudget):
         """Whether the bytes were claimed; None while another process has the file locked.
         Raises OSError when the file cannot be used."""
         fd = self._open()
-        with _flocked(fd, wait=False) as locked:
+        with flocked(fd, wait=False) as locked:
             if not locked:
                 return None
             slots = self._read(fd)
@@ -156,7 +150,7 @@ class SharedByteBudget(ByteBudget):
         while True:
             try:
                 fd = self._open()
-                with _flocked(fd, wait=False) as locked:
+                with flocked(fd, wait=False) as locked:
                     if locked:
                         mine = self._own_slot(self._read(fd))
                         self._write_slot(fd, mine, *self._me, self._claimed)
@@ -178,28 +172,19 @@ class SharedByteBudget(ByteBudget):
                         await self._release(amount)
 
 
-@contextlib.contextmanager
-def _flocked(fd: int, *, wait: bool = True) -> Iterator[bool]:
-    """An exclusive flock on `fd` (released when the process dies, however it dies): yields
-    whether it was taken (always, when `wait`)."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (state first); None where there
+    are none to read (not Linux, or no such process)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
 
 
 def _start_time(pid: int) -> int:
     """When `pid` started, in clock ticks since boot (Linux); 0 where /proc cannot tell."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rpartition(")")[2].split()[19])
+    fields = _stat(pid)
+    return 0 if fields is None else int(fields[19])
 
 
 def _alive(pid: int, start: int) -> bool:
@@ -214,9 +199,7 @@ def _alive(pid: int, start: int) -> bool:
         return True
     # A zombie (killed, not yet reaped by the supervisor) holds no memory any more; a different
     # start time is another process that was given the same pid.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # not Linux, or gone meanwhile: os.kill's answer stands
+    fields = _stat(pid)
+    if fields is None:  # not Linux, or gone meanwhile: os.kill's answer stands
         return True
-    fields = stat.rpartition(")")[2].split()
     return fields[0] != "Z" and (start == 0 or int(fields[19]) == start)

@@ -191,14 +191,15 @@ class ImageWork:
             async with contextlib.AsyncExitStack() as slot:  # given back before `then`
                 if bulk:
                     await slot.enter_async_context(self._bulk)
-                first = await charge.enter_async_context(_Charge(self.budget, max(extra, at_once)))
+                first = await charge.enter_async_context(contextlib.AsyncExitStack())
+                await first.enter_async_context(self.budget.hold(max(extra, at_once)))
                 done = await self._trip(interrupt, measured_then_done)
                 if isinstance(done, _Measured):
-                    await first.give_back()
+                    await first.aclose()  # the first charge, given back
                     if not bulk and done.memory > BIG_JOB_BYTES:
                         await slot.enter_async_context(self._bulk)
                     # The slot is waited for before the full charge is taken.
-                    await charge.enter_async_context(_Charge(self.budget, done.memory))
+                    await charge.enter_async_context(self.budget.hold(done.memory))
                     done = await self._trip(interrupt, lambda: work(read()))
             return await _finish(done, then)
 
@@ -218,27 +219,6 @@ class ImageWork:
                     observe(time.perf_counter() - start)
 
         return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
-
-
-class _Charge:
-    """A budget hold that can be given back before the block it was taken for ends."""
-
-    def __init__(self, budget: ByteBudget, amount: int) -> None:
-        self._hold = budget.hold(amount)
-        self._held = False
-
-    async def __aenter__(self) -> _Charge:
-        await self._hold.__aenter__()
-        self._held = True
-        return self
-
-    async def give_back(self) -> None:
-        if self._held:
-            self._held = False
-            await self._hold.__aexit__(None, None, None)
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.give_back()
 
 
 async def _finish(done: T, then: Callable[[T], U] | None) -> T | U:
