@@ -167,14 +167,20 @@ def test_sigkill_during_50_uploads_20_times(server_process, processes, tmp_path)
         url = server.url
         batch = [pictures[(round_ * 50 + i) % 200] for i in range(50)]
         start = threading.Barrier(51)
+        # The kill comes after a drawn number of answers, not after a drawn time: a faster server
+        # must not answer all fifty before a timed kill lands (0 answers: right after the start).
+        kill_after = rng.randint(0, 40)
+        answered = threading.Semaphore(0)
 
-        def send(data: bytes, url=url, start=start) -> None:
+        def send(data: bytes, url=url, start=start, answered=answered) -> None:
             start.wait()
             try:
                 r = requests.post(f"{url}/api/upload", files={"file": ("x.jpg", data)}, timeout=60)
             except requests.RequestException:
                 outcomes["cut off"] += 1
                 return
+            finally:
+                answered.release()
             outcomes[r.status_code] += 1
             if r.status_code == 201:
                 acknowledged[r.json()["id"]] = r.json()["sha256"]
@@ -183,7 +189,8 @@ def test_sigkill_during_50_uploads_20_times(server_process, processes, tmp_path)
         for t in threads:
             t.start()
         start.wait()
-        time.sleep(rng.uniform(0.02, 0.6))
+        for _ in range(kill_after):
+            assert answered.acquire(timeout=60), "the server stopped answering before the kill"
         server.kill()  # SIGKILL: no shutdown, no cleanup
         for t in threads:
             t.join(60)
