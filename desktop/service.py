@@ -3,7 +3,8 @@ as Qt signals.
 
 Workers report back through one queued signal, which Qt delivers on the GUI thread, so every
 decision about a job is made there; the window, the tray and the `picdrop` command only listen.
-It also keeps the rows' thumbnails, made on a low-priority thread and never waited for.
+It also keeps the rows' thumbnails, made on a low-priority thread that holds back while uploads
+are under way, and never waited for.
 QtCore only: a CLI can use it without widgets.
 """
 
@@ -30,12 +31,21 @@ class _Signals(PipelineEvents):
 
     def job_added(self, job: Job) -> None:
         self.service.job_added.emit(job.key)
+        self._uploads_under_way(job)
 
     def job_changed(self, job: Job) -> None:
         self.service.job_changed.emit(job.key)
+        self._uploads_under_way(job)
 
     def job_removed(self, job: Job) -> None:
         self.service.job_removed.emit(job.key)
+        self._uploads_under_way(job)
+
+    def _uploads_under_way(self, job: Job) -> None:
+        """Tell the thumbnailer whether to hold back (the whole queue is read only when a job
+        has just finished or gone)."""
+        under_way = not job.state.finished and job.key in self.service.queue
+        self.service._thumbnailer.set_busy(under_way or not self.service.queue.idle())
 
     def job_progress(self, job: Job, sent: int, total: int) -> None:
         self.service.job_progress.emit(job.key, sent, total)

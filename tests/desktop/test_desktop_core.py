@@ -260,6 +260,26 @@ def test_thumbnailer_runs_jobs_in_order_and_stops() -> None:
     assert done == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize("hold_back", [0.05, 600.0])
+def test_thumbnailer_holds_back_while_busy_until_quiet_or_the_hold_back_is_over(
+    hold_back, monkeypatch
+) -> None:
+    import threading
+
+    from desktop.core import thumbnailer
+
+    monkeypatch.setattr(thumbnailer, "HOLD_BACK", hold_back)
+    made = threading.Event()
+    maker = thumbnailer.Thumbnailer(lambda key, data: made.set())
+    maker.set_busy(True)
+    maker.submit("a", b"")
+    if hold_back > 1:  # held while uploads are under way...
+        assert not made.wait(0.3)
+        maker.set_busy(False)  # ...and made as soon as they are over
+    assert made.wait(5)
+    maker.stop()
+
+
 @pytest.mark.parametrize(
     ("path", "max_bytes", "sentence"),
     [

@@ -211,6 +211,27 @@ def test_progress_rises_monotonically_to_the_file_size(live_server, make_service
     assert sents[-1] == job.size == job.result.size
 
 
+def test_thumbnails_wait_for_the_uploads_under_way(
+    live_server, make_service, images, qtbot, monkeypatch
+):
+    """A row's thumbnail is made once the uploads are over (it would take the CPU and the GIL
+    from them), not after the hold-back, which is set beyond this test here."""
+    from desktop.core import thumbnailer
+
+    monkeypatch.setattr(thumbnailer, "HOLD_BACK", 600.0)
+    service = make_service(live_server.url)
+    made_before_the_end: list[bool] = []
+    service.batch_finished.connect(
+        lambda _batch: made_before_the_end.append(any(j.thumbnail for j in service.jobs()))
+    )
+
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        service.enqueue(file_sources(images(3)))
+
+    assert made_before_the_end == [False]
+    qtbot.waitUntil(lambda: all(j.thumbnail for j in service.jobs()), timeout=TIMEOUT)
+
+
 def test_client_strips_metadata_and_the_row_says_what(
     live_server, make_service, make_window, samples, tmp_path, qtbot
 ):

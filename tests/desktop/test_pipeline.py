@@ -395,3 +395,27 @@ def test_a_waiting_upload_shows_no_speed(history: HistoryStore) -> None:
         loop.step_work() if not loop.reports else loop.reports.pop(0)()
     assert job.sent == 0 and job.speed == 0.0
     pipeline.stop()
+
+
+@pytest.mark.parametrize(("handover", "first_try_reads"), [(64 << 20, 0), (0, 1)])
+def test_a_first_try_sends_the_staged_bytes_and_a_retry_reads_them_back(
+    rig: Rig, history: HistoryStore, monkeypatch, handover: int, first_try_reads: int
+) -> None:
+    """Staged bytes go to their first try from memory (within HANDOVER_BYTES), not read back
+    from history; a retry reads what history recorded. Either way the same bytes are sent."""
+    from desktop.core import pipeline
+
+    monkeypatch.setattr(pipeline, "HANDOVER_BYTES", handover)
+    reads: list[str] = []
+    read = history.payload
+    monkeypatch.setattr(history, "payload", lambda key: reads.append(key) or read(key))
+    rig.host.script = [ServerUnreachable("http://dest.test", "refused")] * 3
+    batch = rig.pipeline.enqueue([BytesSource(png(), "a.png")])
+    (job,) = rig.pipeline.queue.batch_jobs(batch)
+    rig.loop.settle()
+    assert job.state is JobState.FAILED and len(reads) == first_try_reads
+
+    rig.pipeline.retry(job.key)
+    rig.loop.settle()
+    assert job.state is JobState.DONE and len(reads) == first_try_reads + 1
+    assert len({s.data for s in rig.host.sent}) == 1 and len(rig.host.sent) == 4
