@@ -20,9 +20,13 @@ from desktop.core.history import HistoryStore
 from desktop.core.intake import Source
 from desktop.core.jobs import DEFAULT_PARALLEL, Job, JobState
 from desktop.core.links import LinkInfo
+from desktop.core.lru import LruCache
 from desktop.core.pipeline import Pipeline, PipelineEvents, Work
 from desktop.core.retry import RetryPolicy
 from desktop.core.thumbnailer import Thumbnailer, record_thumbnail
+
+# What "Copy image" and "Save as…" can still use of the listed uploads, in bytes.
+SENT_BYTES_KEPT = 256 * 1024 * 1024
 
 
 class _Signals(PipelineEvents):
@@ -104,10 +108,11 @@ class UploadService(QObject):
             client_factory=client_factory,
             after_staging=self._after_staging,
         )
-        # The bytes each listed upload sent (metadata stripped), for "Copy image" and
-        # "Save as…"; dropped with its row.
-        self._sent_bytes: dict[str, bytes] = {}
-        self.job_removed.connect(lambda key: self._sent_bytes.pop(key, None))
+        # The bytes listed uploads sent (metadata stripped), for "Copy image" and "Save as…":
+        # the most recent SENT_BYTES_KEPT of them (a dropped folder of photos is gigabytes),
+        # each dropped with its row.
+        self._sent_bytes: LruCache[str, bytes] = LruCache(SENT_BYTES_KEPT, weigh=len)
+        self.job_removed.connect(self._sent_bytes.discard)
         self.queue = self.pipeline.queue
         self._posted.connect(self._run_posted)
         self._resize_pool()
@@ -219,13 +224,14 @@ class UploadService(QObject):
 
     def image_bytes(self, key: str) -> bytes | None:
         """What a listed upload sent (metadata stripped), or None when not known here."""
-        return self._sent_bytes.get(key)
+        data = self._sent_bytes.get(key, None)
+        return data if isinstance(data, bytes) else None
 
     def save_image(self, key: str, path: Path) -> str:
         """Write what the upload sent to `path`; "" when saved, else a sentence for a person."""
         data = self.image_bytes(key)
         if data is None:
-            return "This image is no longer in the list: open its link and save it from there."
+            return "This image is no longer kept here: open its link and save it from there."
         try:
             path.write_bytes(data)
         except OSError as exc:
@@ -234,7 +240,7 @@ class UploadService(QObject):
 
     def _after_staging(self, key: str, data: bytes) -> None:
         """On a staging worker: keep the bytes (on the GUI thread), make the thumbnail."""
-        self._posted.emit(lambda: self._sent_bytes.__setitem__(key, data))
+        self._posted.emit(lambda: self._sent_bytes.put(key, data))
         self._thumbnailer.submit(key, data)
 
     # -- thumbnails ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -10,9 +11,18 @@ V = TypeVar("V")
 MISSING = object()
 
 
+def _one(_value: object) -> int:
+    return 1
+
+
 class LruCache(Generic[K, V]):
-    def __init__(self, capacity: int) -> None:
+    """Up to `capacity` entries, or, with `weigh` (e.g. `len`), entries weighing that much in
+    all: one heavier than the whole capacity is not kept at all."""
+
+    def __init__(self, capacity: int, weigh: Callable[[V], int] = _one) -> None:
         self.capacity = capacity
+        self._weigh = weigh
+        self._weight = 0
         self._entries: OrderedDict[K, V] = OrderedDict()
 
     def __len__(self) -> int:
@@ -29,10 +39,12 @@ class LruCache(Generic[K, V]):
         return self._entries[key]
 
     def put(self, key: K, value: V) -> None:
+        self.discard(key)
         self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        self._weight += self._weigh(value)
+        while self._weight > self.capacity:
+            self._weight -= self._weigh(self._entries.popitem(last=False)[1])
 
     def discard(self, key: K) -> None:
-        self._entries.pop(key, None)
+        if key in self._entries:
+            self._weight -= self._weigh(self._entries.pop(key))

@@ -237,6 +237,33 @@ def test_every_row_copies_its_image_saves_it_and_shows_a_qr_code(
     assert not dialog.code.pixmap().isNull() and dialog.code.pixmap().width() >= 150
 
 
+def test_only_the_latest_uploads_bytes_are_kept_for_copy_image_and_save_as(
+    live_server, make_service, make_window, images, qtbot, monkeypatch, tmp_path
+) -> None:
+    """A dropped folder of photos is gigabytes: the rows keep the most recent bytes only, and
+    an older row's "Copy image" and "Save as…" say where the image still is."""
+    from desktop import service as service_module
+    from desktop.core.intake import file_sources
+    from desktop.ui import main_window
+
+    paths = images(3, side=300)  # ~270 KB of noise each
+    monkeypatch.setattr(service_module, "SENT_BYTES_KEPT", 5 * paths[0].stat().st_size // 2)
+    service = make_service(live_server.url)
+    window = make_window(service)
+    with qtbot.waitSignal(service.batch_finished, timeout=TIMEOUT):
+        service.enqueue(file_sources(paths))
+    # Kept in the order they were staged, which the parallel workers choose.
+    (forgotten,) = [j.key for j in service.jobs() if service.image_bytes(j.key) is None]
+
+    window.queue_view.row(forgotten).copy_image_clicked.emit(forgotten)
+    assert window.toast.text() == "This image is no longer here: open its link to get it"
+    saved = tmp_path / "old.png"
+    monkeypatch.setattr(main_window, "choose_save_path", lambda *_a: saved)
+    window.queue_view.row(forgotten).save_as_clicked.emit(forgotten)
+    assert window.toast.text().startswith("This image is no longer kept here: open its link")
+    assert not saved.exists()
+
+
 def test_the_link_copied_notice_covers_no_row(make_service, make_window, qtbot) -> None:
     from PySide6.QtCore import QRect
 

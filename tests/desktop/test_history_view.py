@@ -164,6 +164,20 @@ def test_lru_cache_forgets_the_least_recently_used() -> None:
     assert cache.get("b") is MISSING and len(cache) == 2 and cache.get("a") == 1
 
 
+def test_a_weighed_lru_cache_keeps_what_fits_its_weight() -> None:
+    cache: LruCache[str, bytes] = LruCache(10, weigh=len)
+    cache.put("a", b"1234")
+    cache.put("b", b"12345")
+    cache.put("a", b"12")  # replaced: weighs 2 now, not 4 + 2
+    cache.put("c", b"123")
+    assert [cache.get(k, None) for k in "abc"] == [b"12", b"12345", b"123"]
+    cache.put("d", b"1234")  # 14 in all: a and b, the least recently used, go
+    assert [k for k in "abcd" if k in cache] == ["c", "d"]
+    cache.put("e", b"x" * 11)  # heavier than everything: not kept, and everything else goes
+    assert len(cache) == 0
+    cache.discard("e")
+
+
 @pytest.mark.parametrize(
     ("state", "label", "tone"),
     [(JobState.DONE, "Done", "success"), (JobState.FAILED, "Failed", "danger"),
