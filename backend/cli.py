@@ -7,11 +7,14 @@ import dataclasses
 import functools
 import json
 import logging
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from backend import __version__, logformat
 from backend.server import quiet_library_logs
@@ -190,14 +193,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"picdrop-server: {exc}", file=sys.stderr)
         return 2
     logformat.use(settings.log_format)
-    from backend.catalog.backup import BadBackup
-    from backend.catalog.versions import SchemaTooNew, UnknownRevision
-
     try:
         return _run(args, settings)
-    except (SchemaTooNew, UnknownRevision, BadBackup) as exc:
+    except Exception as exc:
+        # Imported only now: the catalog package would otherwise load SQLAlchemy into the
+        # process that supervises `serve --processes N`, for as long as it runs.
+        from backend.catalog.versions import SchemaTooNew, UnknownRevision
+
+        if not isinstance(exc, SchemaTooNew | UnknownRevision):
+            raise
         print(f"picdrop-server: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, BadBackup) else 2  # 2: no use restarting (see the unit)
+        return 2  # no use restarting (see the unit)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -243,12 +249,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def backup_or_restore(settings: Settings, command: str, path: Path) -> int:
     from backend import backups
+    from backend.catalog.backup import BadBackup
 
-    if command == "backup":
-        info = backups.backup(settings, path)
-        print(f"backed up {sum(info.rows.values())} rows (schema {info.revision}) to {path}")
-        return 0
-    restored = backups.restore(settings, path)
+    try:
+        if command == "backup":
+            info = backups.backup(settings, path)
+            print(f"backed up {sum(info.rows.values())} rows (schema {info.revision}) to {path}")
+            return 0
+        restored = backups.restore(settings, path)
+    except BadBackup as exc:
+        print(f"picdrop-server: {exc}", file=sys.stderr)
+        return 1
     taken = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(restored.backup.taken_at))
     print(
         f"restored {sum(restored.backup.rows.values())} rows from the backup taken {taken} "
@@ -423,7 +434,10 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
             raise
     else:
         try:
-            migrate_once(settings)
+            # In a process of its own: SQLAlchemy and Alembic would otherwise stay in this one's
+            # memory (~25 MB) for as long as it supervises.
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as one:
+                one.submit(migrate_once, settings).result()
         except BaseException:
             sock.close()
             raise
@@ -483,10 +497,14 @@ def process_app(settings: Settings, quiet: bool, shared: SharedState):
 
 
 def _redact_url(url: str) -> str:
-    """Hide a password in a database URL before printing it."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    """Hide a password in a database URL before printing it (as SQLAlchemy's URL does, without
+    importing it into the supervising process)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _defaults() -> list[tuple[str, str, str, str]]:

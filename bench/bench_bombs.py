@@ -7,7 +7,9 @@ Each kind in turn: progressive JPEG with repeated scans, decoded-area bombs (a 1
 37-byte GIF and a 92-byte WebP of 50 million pixels), many frames (GIF and WebP), and a thumbnail
 storm (45 concurrent first requests for the thumbnails of large images). Reported per kind: the
 median latency of /healthz and of a normal 320x240 JPEG upload beside the same on an idle server,
-and what the bombs got; at the end the server's peak RSS beside its limits (target < 300 MB).
+and what the bombs got; at the end the peak memory of all the server's processes together (their
+summed PSS, sampled throughout; target < 300 MB) beside its limits, and the looser sum of each
+process's own peak (VmHWM).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import requests
 from PIL import Image
 
 from backend.settings import Settings
-from bench.harness import Row, median, picdrop_server, print_table, rss_peak_kb
+from bench.harness import PeakPss, Row, median, picdrop_server, print_table, rss_peak_kb
 from tests.backend import bombs
 
 MB = 1024 * 1024
@@ -112,7 +114,7 @@ def _rows(kind: str, probe: Probe, idle: Probe, outcomes: Counter[int]) -> list[
 def run(seconds: float = 6, clients: int = 4) -> list[Row]:
     rows: list[Row] = []
     settings = Settings()
-    with picdrop_server() as (url, proc):
+    with picdrop_server() as (url, proc), PeakPss(proc.pid) as peak:
         idle = Probe(url)
         with requests.Session() as session:
             for _ in range(10):
@@ -148,15 +150,16 @@ def run(seconds: float = 6, clients: int = 4) -> list[Row]:
 
         probe, outcomes = _flood(url, storm, 1, seconds)
         rows += _rows("thumbnail storm, 45 at once", probe, idle, outcomes)
-        peak_kb = rss_peak_kb(proc.pid)
+        hwm_kb = rss_peak_kb(proc.pid)
     limits = (
         f"budget {settings.upload_memory // MB} MB, {settings.job_limit} slots, "
         f"deadline {settings.decode_timeout} s"
     )
-    rows.append(
-        Row("bombs", f"peak RSS of the server ({limits})", peak_kb / 1024, "MB",
-            target="< 300 MB", goal=("<=", "value", 300))
-    )  # fmt: skip
+    rows += [
+        Row("bombs", f"peak PSS of all server processes ({limits})", peak.peak_kb / 1024, "MB",
+            target="< 300 MB", goal=("<=", "value", 300)),
+        Row("bombs", "sum of each process's peak RSS (VmHWM)", hwm_kb / 1024, "MB"),
+    ]  # fmt: skip
     return rows
 
 

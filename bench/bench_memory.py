@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from PIL import Image
 
-from bench.harness import Row, picdrop_server, print_table, pss_kb, rss_peak_kb
+from bench.harness import PeakPss, Row, picdrop_server, print_table, pss_kb, rss_peak_kb
 
 TARGET_MB = 300  # issue 20: all the server's processes together
-SAMPLE_EVERY = 0.02  # seconds: far shorter than an upload's image work (~1 s at 25 MB)
 
 
 def noise_png(side: int) -> bytes:
@@ -33,29 +31,6 @@ def noise_png(side: int) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG", compress_level=1)
     return out.getvalue()
-
-
-class PeakPss:
-    """Samples the summed PSS of a process and its children on a thread, keeping the peak."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY):
-            self.peak_kb = max(self.peak_kb, pss_kb(self.pid))
-
-    def __enter__(self) -> PeakPss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_kb = max(self.peak_kb, pss_kb(self.pid))
 
 
 def run(clients: int = 16) -> list[Row]:

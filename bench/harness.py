@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -296,6 +297,33 @@ def pss_kb(pid: int) -> int:
         pss = next(line for line in rollup.splitlines() if line.startswith("Pss:"))
         total += int(pss.split()[1])
     return total
+
+
+# Seconds between PSS samples: far shorter than an upload's image work (~1 s at 25 MB).
+PSS_SAMPLE_EVERY = 0.02
+
+
+class PeakPss:
+    """Samples the summed PSS of a process and its children on a thread, keeping the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(PSS_SAMPLE_EVERY):
+            self.peak_kb = max(self.peak_kb, pss_kb(self.pid))
+
+    def __enter__(self) -> PeakPss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_kb = max(self.peak_kb, pss_kb(self.pid))
 
 
 def print_table(rows: list[Row], file=None) -> None:

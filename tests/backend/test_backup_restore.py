@@ -194,7 +194,14 @@ def test_migrate_down_and_up_again(data_dir, capsys):
     assert cli.main(["-q", "migrate", "--to", "9999", "--data-dir", str(data_dir)]) != 0
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["serve", "--port", "0"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate"],
+        ["serve", "--port", "0", "--processes", "1"],
+        ["serve", "--port", "0", "--processes", "2"],  # migrated by a process of its own first
+    ],
+)
 def test_a_schema_newer_than_the_release_is_refused_with_the_way_back(data_dir, capsys, command):
     catalog = Catalog(f"sqlite:///{data_dir / 'picdrop.db'}")
     catalog.migrate()

@@ -243,17 +243,21 @@ def test_the_shared_limits_live_in_ram_and_go_when_the_server_stops(server_proce
     assert not directory.exists()
 
 
-def test_the_supervisor_of_several_processes_loads_no_image_code(server_process, tmp_path):
-    """With `--processes N` the parent only migrates the catalog and watches its processes: the
-    image libraries (and the app) live in the processes that use them, not in the parent too."""
+def test_the_supervisor_of_several_processes_loads_no_image_or_database_code(
+    server_process, tmp_path
+):
+    """With `--processes N` the parent only watches its processes (a child of its own migrates
+    the catalog first): the image and database libraries (and the app) live in the processes
+    that use them, not in the parent too."""
     server = server_process(tmp_path / "data", processes=2)
     workers = server.started(2)
 
-    def loads_pillow(process: psutil.Process) -> bool:
-        return any("PIL" in Path(m.path).parts for m in process.memory_maps())
+    def loads(process: psutil.Process, package: str) -> bool:
+        return any(package in Path(m.path).parts for m in process.memory_maps())
 
-    assert all(loads_pillow(worker) for worker in workers)  # the probe sees it where it is
-    assert not loads_pillow(psutil.Process(server.proc.pid))
+    for package in ("PIL", "sqlalchemy"):  # both have compiled modules: mapped where imported
+        assert all(loads(worker, package) for worker in workers)  # the probe sees them
+        assert not loads(psutil.Process(server.proc.pid), package)
 
 
 @pytest.mark.parametrize("processes", [1, 2])
