@@ -141,6 +141,16 @@ def clipboard(page: Page) -> str:
     return page.evaluate("() => navigator.clipboard.readText()")
 
 
+def qr_code_loaded(page: Page, qr) -> None:
+    """Wait for an opened result's QR code to be drawn.
+
+    Its src is set by the disclosure's toggle event, which fires after the click returns, and an
+    <img> without a src counts as "complete": so wait for the src, then for a decoded image.
+    """
+    expect(qr).to_have_attribute("src", re.compile(r"^/qr/"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+
+
 def upload_via_page(page: Page, files: list[dict]) -> list[dict]:
     """Upload through the file input; wait for every item; return what each one shows."""
     before = page.locator("#results .item").count()
@@ -943,7 +953,7 @@ def test_axe_finds_nothing_on_any_page(live_server, new_page, watch, scheme):
     check("upload, with a result and an error")
     good = page.locator("#results .item", has_text="good.jpg")
     good.get_by_text("QR code and embed codes").click()
-    expect(good.locator(".qr")).to_have_js_property("complete", True)
+    qr_code_loaded(page, good.locator(".qr"))
     check("upload, QR code and embed codes open")
     page_url = good.locator(".open-page").get_attribute("href")
     delete_url = good.locator(".delete-link").input_value()
@@ -1082,8 +1092,8 @@ def test_a_result_offers_a_qr_code_embed_codes_and_what_was_removed(
     expect(qr).not_to_have_attribute("src", re.compile("."))  # loaded only when asked for
     item.get_by_text("QR code and embed codes").click()
     expect(qr).to_have_attribute("alt", "QR code of the link to holiday.jpg")
-    expect(qr).to_have_js_property("complete", True)
-    assert qr.evaluate("img => img.naturalWidth") > 0
+    qr_code_loaded(page, qr)
+    assert qr.get_attribute("src") == f"/qr/{answer['id']}.svg"
     codes = {
         row.locator(".embed-name").inner_text(): row.locator("textarea").input_value()
         for row in item.locator(".embed").all()
