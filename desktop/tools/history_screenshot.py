@@ -56,7 +56,8 @@ def capture(out_dir: Path) -> list[Path]:
             actions = ServerActions(history)
             uploads.enqueue(file_sources(files))
             wait_for(uploads.batch_finished)
-            wait_until(lambda: all(j.thumbnail for j in uploads.jobs()))
+            done = [j for j in uploads.jobs() if j.result is not None]  # the refused have none
+            wait_until(lambda: all(j.thumbnail for j in done))
             for dark, grid, name in ((False, False, "history.png"),
                                      (True, True, "history-grid-dark.png")):  # fmt: skip
                 theme.apply_color_scheme(app, dark=dark)

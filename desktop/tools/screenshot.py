@@ -115,12 +115,19 @@ def sample_images(folder: Path) -> list[Path]:
 
 
 def wait_for(signal, timeout_ms: int = 60_000) -> None:
+    """Run the event loop until `signal` fires; a timeout is an error, not a wrong screenshot."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
+    timer = QTimer(singleShot=True, interval=timeout_ms)
+    timer.timeout.connect(loop.quit)
     signal.connect(loop.quit)
-    QTimer.singleShot(timeout_ms, loop.quit)
+    timer.start()
     loop.exec()
+    signal.disconnect(loop.quit)
+    if not timer.isActive():
+        raise TimeoutError(f"no {signal} within {timeout_ms / 1000:g} s")
+    timer.stop()
 
 
 def wait_until(done, timeout_ms: int = 60_000) -> None:
@@ -129,6 +136,8 @@ def wait_until(done, timeout_ms: int = 60_000) -> None:
         if done():
             return
         settle(50)
+    if not done():
+        raise TimeoutError(f"still waiting after {timeout_ms / 1000:g} s")
 
 
 def settle(ms: int = 300) -> None:
