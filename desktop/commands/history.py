@@ -40,6 +40,8 @@ def run_history(args: argparse.Namespace) -> int:
         items = store.items(limit=args.limit)
     finally:
         store.close()
+    if not items and not args.json:  # on stderr: a script reading stdout still gets nothing
+        print("picdrop history: no uploads yet", file=sys.stderr)
     for item in items:
         line = json.dumps(as_json(item), ensure_ascii=False) if args.json else as_line(item)
         print(printable(line))

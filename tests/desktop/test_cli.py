@@ -282,6 +282,14 @@ def test_help_and_version(run_cli) -> None:
     assert version.returncode == 0 and re.fullmatch(rb"picdrop \d+\.\d+\.\d+\n", version.stdout)
 
 
+def test_an_empty_history_says_so_on_stderr_only(run_cli, client_dir) -> None:
+    text = run_cli("history", "--data-dir", client_dir)
+    assert text.returncode == EXIT_OK
+    assert text.stdout == b"" and text.stderr == b"picdrop history: no uploads yet\n"
+    as_json = run_cli("history", "--data-dir", client_dir, "--json")
+    assert (as_json.returncode, as_json.stdout, as_json.stderr) == (EXIT_OK, b"", b"")
+
+
 def test_upload_needs_no_display(live_server, run_cli, picdrop_env, images, client_dir) -> None:
     # With the xcb platform and no DISPLAY, creating a QGuiApplication would abort the process.
     env = picdrop_env(QT_QPA_PLATFORM="xcb")
