@@ -31,7 +31,7 @@ from desktop.core.config import (
     hotkey_texts,
 )
 from desktop.core.destinations import SXCU_PREFIX, DestinationStore, UnknownDestination
-from desktop.core.history import HistoryStore
+from desktop.core.history import HistoryStore, HistoryUnavailable, open_history
 from desktop.core.intake import file_sources
 from desktop.core.ipc import UnsafeRuntimeDir, instance_address
 from desktop.core.paths import (
@@ -54,6 +54,7 @@ from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
 from desktop.tray_controller import TrayController
 from desktop.ui import theme
+from desktop.ui.history_problem import start_afresh
 from desktop.ui.main_window import MainWindow
 from desktop.ui.tray import TrayIcon
 
@@ -79,6 +80,7 @@ class PicdropApp(QObject):
         autostart_entry: autostart.Autostart | None = None,
         hotkey_backend: HotkeyBackend | None = None,  # None: this platform's
         grab_screen: Grabber | None = None,  # None: this platform's
+        history: HistoryStore | None = None,  # None: the one in data_dir
     ) -> None:
         super().__init__()
         self.qt_app = qt_app
@@ -88,7 +90,7 @@ class PicdropApp(QObject):
         self.settings_store = SettingsStore(qsettings)
         self.config = self.settings_store.load()
         self.embedded = None
-        self.history = HistoryStore(history_path(data_dir))
+        self.history = history or HistoryStore(history_path(data_dir))
         self.destinations = DestinationStore(destinations_dir(data_dir))
         server_url, mode = self._connect(self.config)
         self.uploads = UploadService(
@@ -448,8 +450,17 @@ def main(
     else:
         if instance is None:  # another launch became the running app a moment ago
             return 0 if hand_over(name, files) else 1
+    try:
+        history = open_history(history_path(data_dir), start_afresh)
+    except HistoryUnavailable as exc:
+        log.error("%s", exc)
+        if instance is not None:
+            instance.close()
+        return 1
     collector = GuiThreadCollector(qt_app)
-    picdrop = PicdropApp(qt_app, data_dir=data_dir, qsettings=open_qsettings(), instance=instance)
+    picdrop = PicdropApp(
+        qt_app, data_dir=data_dir, qsettings=open_qsettings(), instance=instance, history=history
+    )
     # Ctrl+C in a terminal (or a plain `kill`) quits cleanly, removing the instance socket; the
     # timer lets Python see the signal between Qt events.
     signal.signal(signal.SIGINT, lambda *_: picdrop.quit())

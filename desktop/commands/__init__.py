@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backend.expiry import EXPIRY_CHOICES
-from desktop.commands.status import EXIT_HELP, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from desktop.commands.status import (
+    EXIT_FAILED,
+    EXIT_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+)
 from desktop.core.config import SERVER_ENV
 from desktop.core.printable import printable
 
@@ -158,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str]) -> int:
+    from desktop.core.history import HistoryUnavailable
+
     args = build_parser().parse_args(list(argv))
     try:
         if args.command == "upload":
@@ -182,6 +190,11 @@ def run(argv: Sequence[str]) -> int:
     except UsageError as exc:
         print(printable(f"picdrop {args.command}: {exc}"), file=sys.stderr)
         return EXIT_USAGE
+    except HistoryUnavailable as exc:
+        print(printable(f"picdrop {args.command}: {exc}."), file=sys.stderr)
+        if exc.damaged:  # the window asks before it keeps the file aside; a command never does
+            print("  Start the picdrop app to keep it aside and begin a new one.", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED

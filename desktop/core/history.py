@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,9 +251,24 @@ class _Connection:
             self.db.close()
 
 
+class HistoryUnavailable(Exception):
+    """The history database cannot be opened: its folder cannot be made or written, or the file
+    there is not a whole SQLite database (`damaged`)."""
+
+    def __init__(self, path: Path, reason: str, *, damaged: bool) -> None:
+        what = "is damaged" if damaged else "cannot be opened"
+        super().__init__(f"the upload history at {path} {what} ({reason})")
+        self.path = path
+        self.damaged = damaged
+
+
+# SQLite's names for a file that is not (or no longer) a database.
+_DAMAGED = frozenset(("SQLITE_NOTADB", "SQLITE_CORRUPT"))
+
+
 class HistoryStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Raises HistoryUnavailable when the database cannot be opened."""
         self.path = path
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -262,10 +277,18 @@ class HistoryStore:
         self._writes: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
-        db = self._db()
-        db.executescript(SCHEMA)
-        self._migrate()
-        self._index_search()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db().executescript(SCHEMA)
+            self._migrate()
+            self._index_search()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            damaged = getattr(exc, "sqlite_errorname", "") in _DAMAGED
+            raise HistoryUnavailable(path, reason, damaged=damaged) from exc
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -642,3 +665,22 @@ def _item(row: sqlite3.Row) -> HistoryItem:
     if data["thumbnail"] is not None:
         data["thumbnail"] = bytes(data["thumbnail"])
     return HistoryItem(**data)
+
+
+def open_history(path: Path, start_afresh: Callable[[HistoryUnavailable], bool]) -> HistoryStore:
+    """The history at `path`. When it cannot be opened, `start_afresh(problem)` is told (and
+    asked, when the file is damaged); a yes to a damaged file keeps that file (its delete links
+    may still be read from it) under a dated name beside it and begins a new history. Anything
+    else raises the HistoryUnavailable."""
+    try:
+        return HistoryStore(path)
+    except HistoryUnavailable as problem:
+        if not start_afresh(problem) or not problem.damaged:
+            raise
+        kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):  # the journal belongs with its database
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.rename(kept.with_name(kept.name + suffix))
+        log.warning("the damaged history was kept as %s; a new one begins", kept)
+        return HistoryStore(path)

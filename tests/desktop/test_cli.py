@@ -290,6 +290,24 @@ def test_an_empty_history_says_so_on_stderr_only(run_cli, client_dir) -> None:
     assert (as_json.returncode, as_json.stdout, as_json.stderr) == (EXIT_OK, b"", b"")
 
 
+@pytest.mark.parametrize(
+    "command", [("history",), ("delete", "abc123"), ("upload", "--server", "http://127.0.0.1:9")]
+)
+def test_a_damaged_history_is_reported_and_left_alone(run_cli, client_dir, images, command):
+    client_dir.mkdir(parents=True, exist_ok=True)
+    damaged = client_dir / "history.sqlite3"
+    damaged.write_bytes(b"not a database " * 100)
+    files = images(1) if command[0] == "upload" else []
+    result = run_cli(*command, "--data-dir", client_dir, *files)
+    assert result.returncode == EXIT_FAILED
+    assert result.stderr.decode().splitlines() == [
+        f"picdrop {command[0]}: the upload history at {damaged} is damaged (file is not a "
+        "database).",
+        "  Start the picdrop app to keep it aside and begin a new one.",
+    ]
+    assert damaged.read_bytes() == b"not a database " * 100
+
+
 def test_upload_needs_no_display(live_server, run_cli, picdrop_env, images, client_dir) -> None:
     # With the xcb platform and no DISPLAY, creating a QGuiApplication would abort the process.
     env = picdrop_env(QT_QPA_PLATFORM="xcb")

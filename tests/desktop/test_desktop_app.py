@@ -13,17 +13,20 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.assets import asset_path
 from desktop.core.config import AppConfig, effective_server
+from desktop.core.history import HistoryUnavailable
 from desktop.core.intake import file_sources
 from desktop.core.jobs import Job, JobState
 from desktop.core.links import LinkFormat
 from desktop.settings import SettingsStore
 from desktop.tools import screenshot
 from desktop.ui import theme
+from desktop.ui.history_problem import start_afresh
 from desktop.ui.queue import QueueView, UploadRow
 from tests.desktop.conftest import child_env
 
@@ -288,3 +291,31 @@ def test_a_long_run_of_signals_does_not_abort_the_app(tmp_path) -> None:
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     assert run.stdout == b"done\n"
+
+
+@pytest.mark.parametrize(
+    ("damaged", "click", "started"),
+    [(True, "Keep It Aside and Start", True), (True, "Quit", False), (False, "Quit", False)],
+)
+def test_the_question_about_a_history_that_cannot_be_opened(
+    qtbot, tmp_path, damaged, click, started
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    problem = HistoryUnavailable(path, "file is not a database", damaged=damaged)
+    shown = {}
+
+    def answer() -> None:  # runs in the box's own event loop
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, answer)
+            return
+        shown["buttons"] = sorted(b.text() for b in box.buttons())
+        shown["text"] = box.text() + "\n" + box.informativeText()
+        next(b for b in box.buttons() if b.text() == click).click()
+
+    QTimer.singleShot(0, answer)
+    assert start_afresh(problem) is started
+    offered = ["Keep It Aside and Start", "Quit"] if damaged else ["Quit"]
+    assert shown["buttons"] == offered
+    assert str(path) in shown["text"]
+    assert ("damaged" in shown["text"]) is damaged

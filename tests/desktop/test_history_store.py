@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from desktop.core.api import UploadResult
-from desktop.core.history import HistoryFilter, HistoryItem, HistoryStore
+from desktop.core.history import (
+    HistoryFilter,
+    HistoryItem,
+    HistoryStore,
+    HistoryUnavailable,
+    open_history,
+)
 from desktop.core.history_export import EXPORT_FIELDS, write_csv, write_json
 from desktop.core.jobs import JobState
 
@@ -230,3 +236,53 @@ def test_csv_export_never_hands_a_spreadsheet_a_formula(store: HistoryStore, nam
     write_csv(store.items(), out)
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["name"] == "'" + name
+
+
+# -- a history that cannot be opened ---------------------------------------------------------------
+def not_a_database(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 40)
+
+
+def schema_overwritten(path: Path) -> None:
+    """A real history whose first page (the schema) was overwritten after its header."""
+    history = HistoryStore(path)
+    history.add_queued(item("k", "kept.png", 1.0), b"png")
+    history.close()
+    with path.open("r+b") as f:
+        f.seek(100)
+        f.write(b"\xa5" * 4000)
+
+
+@pytest.mark.parametrize("damage", [not_a_database, schema_overwritten])
+def test_a_damaged_history_is_kept_aside_only_when_the_user_agrees(tmp_path, damage) -> None:
+    path = tmp_path / "history.sqlite3"
+    damage(path)
+    damaged = path.read_bytes()
+    asked = []
+    with pytest.raises(HistoryUnavailable) as refused:
+        open_history(path, lambda problem: asked.append(problem) or False)
+    assert refused.value.damaged and asked == [refused.value]
+    assert str(path) in str(refused.value)
+    # Untouched (opening it may have begun an empty journal beside it).
+    assert {p.name for p in tmp_path.iterdir()} <= {path.name + s for s in ("", "-wal", "-shm")}
+    assert path.read_bytes() == damaged
+
+    history = open_history(path, lambda problem: True)
+    try:
+        history.add_queued(item("new", "new.png", 2.0), b"png")
+        assert [i.key for i in history.items()] == ["new"]
+    finally:
+        history.close()
+    (kept,) = tmp_path.glob("history.sqlite3.damaged-[0-9]*[0-9]")  # its journal went with it
+    assert kept.read_bytes() == damaged
+
+
+def test_a_history_folder_that_cannot_be_made_is_reported_not_replaced(tmp_path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the folder should be")
+    asked = []
+    with pytest.raises(HistoryUnavailable) as refused:
+        open_history(blocker / "history.sqlite3", lambda problem: asked.append(problem) or True)
+    assert not refused.value.damaged and asked == [refused.value]
+    assert "cannot be opened" in str(refused.value)
+    assert blocker.read_text() == "a file where the folder should be"
