@@ -198,9 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # Imported only now: the catalog package would otherwise load SQLAlchemy into the
         # process that supervises `serve --processes N`, for as long as it runs.
+        from backend.catalog import CatalogDamaged
         from backend.catalog.versions import SchemaTooNew, UnknownRevision
 
-        if not isinstance(exc, SchemaTooNew | UnknownRevision):
+        if not isinstance(exc, SchemaTooNew | UnknownRevision | CatalogDamaged):
             raise
         print(f"picdrop-server: {exc}", file=sys.stderr)
         return 2  # no use restarting (see the unit)
@@ -424,12 +425,14 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
     if processes == 1:
         from backend.http.app import create_app
 
-        app = create_app(settings)
+        app = None
         try:
-            # A schema it cannot run on stops it here, with why.
+            # A catalog or schema it cannot run on stops it here, with why.
+            app = create_app(settings)
             app.state.backend.catalog.migrate_when_reachable(settings.database_startup_wait)
         except BaseException:
-            app.state.backend.close()
+            if app is not None:
+                app.state.backend.close()
             sock.close()
             raise
     else:

@@ -189,7 +189,19 @@ class EmbeddedServer:
         sock = bind_socket(self._requested.host, self._requested.port)
         port = sock.getsockname()[1]
         self.settings = replace(self._requested, port=port)
-        self.app = create_app(self.settings, **self._app_kwargs)
+        self.app = None
+        try:
+            self.app = create_app(self.settings, **self._app_kwargs)
+            # Here rather than only in the app's lifespan, where uvicorn would turn a catalog or
+            # schema it cannot run on (CatalogDamaged, SchemaTooNew) into "did not start".
+            self.app.state.backend.catalog.migrate_when_reachable(
+                self.settings.database_startup_wait
+            )
+        except BaseException:
+            if self.app is not None:
+                self.app.state.backend.close()
+            sock.close()
+            raise
         config = uvicorn_config(self.app, self.settings, loop="asyncio")
         self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only on the main thread; we are not on it.

@@ -54,8 +54,8 @@ from desktop.service import UploadService
 from desktop.settings import SettingsStore, open_qsettings
 from desktop.tray_controller import TrayController
 from desktop.ui import theme
-from desktop.ui.history_problem import start_afresh
 from desktop.ui.main_window import MainWindow
+from desktop.ui.startup_problems import start_afresh, start_new_local_server
 from desktop.ui.tray import TrayIcon
 
 log = logging.getLogger(__name__)
@@ -431,6 +431,35 @@ def create_qt_app(argv: Sequence[str]) -> QApplication:
     return app
 
 
+def _build(
+    qt_app: QApplication, data_dir: Path, instance: InstanceServer | None, history: HistoryStore
+) -> PicdropApp | None:
+    """The app; when the built-in server's catalog is damaged, the user is asked whether to
+    keep its data aside and start it afresh. None: they chose to quit."""
+
+    def build() -> PicdropApp:
+        return PicdropApp(
+            qt_app,
+            data_dir=data_dir,
+            qsettings=open_qsettings(),
+            instance=instance,
+            history=history,
+        )
+
+    try:
+        return build()
+    except RuntimeError as exc:
+        from desktop.embedded import LocalServerDamaged, keep_aside  # loaded once it started
+
+        if not isinstance(exc, LocalServerDamaged):
+            raise
+        log.error("%s", exc)
+        if not start_new_local_server(exc.data_dir):
+            return None
+        keep_aside(exc.data_dir)
+        return build()
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -458,9 +487,13 @@ def main(
             instance.close()
         return 1
     collector = GuiThreadCollector(qt_app)
-    picdrop = PicdropApp(
-        qt_app, data_dir=data_dir, qsettings=open_qsettings(), instance=instance, history=history
-    )
+    picdrop = _build(qt_app, data_dir, instance, history)
+    if picdrop is None:
+        collector.stop()
+        history.close()
+        if instance is not None:
+            instance.close()
+        return 1
     # Ctrl+C in a terminal (or a plain `kill`) quits cleanly, removing the instance socket; the
     # timer lets Python see the signal between Qt events.
     signal.signal(signal.SIGINT, lambda *_: picdrop.quit())

@@ -9,8 +9,10 @@ import logging
 import socket
 from pathlib import Path
 
+from backend.catalog import CatalogDamaged
 from backend.server import EmbeddedServer, quiet_library_logs
 from backend.settings import Settings
+from desktop.core.paths import damaged_name
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,29 @@ def lan_address() -> str:
             return LOCALHOST
 
 
+class LocalServerDamaged(RuntimeError):
+    """The built-in server's catalog is damaged: it cannot start on the data in `data_dir`."""
+
+    def __init__(self, data_dir: Path, reason: str) -> None:
+        super().__init__(reason)
+        self.data_dir = data_dir
+
+
+def keep_aside(data_dir: Path) -> Path:
+    """Move the built-in server's folder (catalog and images together: a catalog's images must
+    not meet another catalog's orphan sweep) aside under a dated name; where it went."""
+    kept = damaged_name(data_dir)
+    data_dir.rename(kept)
+    log.warning("the built-in server's damaged data was kept as %s", kept)
+    return kept
+
+
 def start_embedded_server(
     data_dir: Path, *, port: int = 0, share_on_lan: bool = False
 ) -> EmbeddedServer:
     """Start the backend with its data in `data_dir`, on 127.0.0.1 or (sharing) the LAN address,
     which links are then built on. Tries `port` first, so links made in an earlier run keep
-    working, then any free port."""
+    working, then any free port. Raises LocalServerDamaged when its catalog is damaged."""
     quiet_library_logs()
     host = lan_address() if share_on_lan else LOCALHOST
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,6 +67,8 @@ def start_embedded_server(
         server = EmbeddedServer(settings)
         try:
             server.start()
+        except CatalogDamaged as exc:
+            raise LocalServerDamaged(data_dir, str(exc)) from exc
         except OSError as exc:  # the remembered port is taken by another program
             last_error = exc
             log.info("port %s unavailable (%s), picking another", candidate, exc)

@@ -60,6 +60,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
+    DatabaseError,
     DisconnectionError,
     IntegrityError,
     InterfaceError,
@@ -254,13 +255,21 @@ class Catalog:
     # -- schema ---------------------------------------------------------------------------------
     def migrate(self, revision: str = "head") -> None:
         """Create or upgrade the schema to the newest migration (or up or down to `revision`).
-        Raises versions.SchemaTooNew for a schema a newer release made."""
-        with self._write_engine.begin() as conn:
-            if self.is_postgresql:
-                # Replicas starting together: one migrates, the others wait here and then find
-                # the schema current (DDL is transactional on PostgreSQL; the lock ends with it).
-                conn.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
-            versions.migrate(conn, revision)
+        Raises versions.SchemaTooNew for a schema a newer release made, CatalogDamaged for a
+        SQLite file that is not a whole database."""
+        try:
+            with self._write_engine.begin() as conn:
+                if self.is_postgresql:
+                    # Replicas starting together: one migrates, the others wait here and then
+                    # find the schema current (DDL is transactional on PostgreSQL; the lock ends
+                    # with it).
+                    conn.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
+                versions.migrate(conn, revision)
+        except DatabaseError as exc:
+            damaged = self._quick is not None and _damaged(self._quick.path or self.url, exc)
+            if not damaged:
+                raise
+            raise damaged from exc
         if self._reserve is not None:
             self._reserve.keep()
 
@@ -749,6 +758,25 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+class CatalogDamaged(RuntimeError):
+    """The SQLite catalog file is not a whole database (not one at all, or a damaged one)."""
+
+
+# SQLite's names for a file that is not (or no longer) a database.
+_DAMAGED = frozenset(("SQLITE_NOTADB", "SQLITE_CORRUPT"))
+
+
+def _damaged(path: str, exc: BaseException) -> CatalogDamaged | None:
+    """The CatalogDamaged that `exc` (sqlite3's, or SQLAlchemy's wrapping it) means, if any."""
+    cause = getattr(exc, "orig", exc)
+    if getattr(cause, "sqlite_errorname", "") not in _DAMAGED:
+        return None
+    return CatalogDamaged(
+        f"the catalog at {path} is damaged ({cause}). Move it aside (with any -wal and -shm "
+        "file beside it), then restore the last backup: picdrop-server restore --yes FILE"
+    )
+
+
 def _enable_wal(path: str, timeout: float = 30.0) -> None:
     """Switch the database file to WAL once (the mode is stored in the file).
 
@@ -766,6 +794,8 @@ def _enable_wal(path: str, timeout: float = 30.0) -> None:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(path, exc) or exc from exc
         if time.monotonic() > deadline:
             raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
         time.sleep(delay)

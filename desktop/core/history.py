@@ -32,6 +32,7 @@ from pathlib import Path
 from desktop.core.api import AlbumResult, UploadResult
 from desktop.core.jobs import JobState
 from desktop.core.links import LinkFormat, LinkInfo, format_link
+from desktop.core.paths import damaged_name
 
 log = logging.getLogger(__name__)
 
@@ -677,7 +678,7 @@ def open_history(path: Path, start_afresh: Callable[[HistoryUnavailable], bool])
     except HistoryUnavailable as problem:
         if not start_afresh(problem) or not problem.damaged:
             raise
-        kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        kept = damaged_name(path)
         for suffix in ("", "-wal", "-shm"):  # the journal belongs with its database
             part = path.with_name(path.name + suffix)
             if part.exists():

@@ -3,6 +3,7 @@ delete tokens, so it lives in the DATA directory."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import platformdirs
@@ -25,3 +26,8 @@ def embedded_server_dir(data_dir: Path) -> Path:
 
 def destinations_dir(data_dir: Path) -> Path:
     return data_dir / "destinations"
+
+
+def damaged_name(path: Path) -> Path:
+    """Where a damaged file or folder is kept, beside where it was: `NAME.damaged-DATE-TIME`."""
+    return path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")

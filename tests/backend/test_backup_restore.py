@@ -11,6 +11,7 @@ import gzip
 import re
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -212,6 +213,57 @@ def test_a_schema_newer_than_the_release_is_refused_with_the_way_back(data_dir, 
     assert cli.main(["-q", *command, "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert "0999" in err and f"picdrop-server migrate --to {head()}" in err
+
+
+def not_a_database(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 40)
+
+
+def schema_page_overwritten(path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{path}")
+    catalog.migrate()
+    catalog.close()
+    with path.open("r+b") as f:
+        f.seek(100)  # past the header: the first page's b-tree, the schema
+        f.write(b"\xa5" * 3000)
+
+
+@pytest.mark.parametrize("damage", [not_a_database, schema_page_overwritten])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate"],
+        ["serve", "--port", "0", "--processes", "1"],
+        ["serve", "--port", "0", "--processes", "2"],
+    ],
+)
+def test_a_damaged_catalog_is_refused_with_the_way_back(data_dir, capsys, command, damage):
+    catalog_file = data_dir / "picdrop.db"
+    damage(catalog_file)
+    damaged = catalog_file.read_bytes()
+    assert cli.main(["-q", *command, "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"the catalog at {catalog_file} is damaged" in err
+    assert "picdrop-server restore --yes FILE" in err and "Traceback" not in err
+    assert catalog_file.read_bytes() == damaged
+
+
+def test_the_way_back_from_a_damaged_catalog_works(tmp_path, capsys):
+    """What the refusal says to do: move the file aside, restore the last backup."""
+    data_dir = tmp_path / "data"
+    backup = tmp_path / "backup.tar"
+    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=0, sweep_interval=0)
+    with serving(settings) as server:
+        image = upload(server, picture(5)).json()
+    assert cli.main(["-q", "backup", str(backup), "--data-dir", str(data_dir)]) == 0
+    not_a_database(data_dir / "picdrop.db")
+    assert cli.main(["-q", "restore", "--yes", str(backup), "--data-dir", str(data_dir)]) == 2
+    for part in data_dir.glob("picdrop.db*"):
+        if part.name in ("picdrop.db", "picdrop.db-wal", "picdrop.db-shm"):
+            part.rename(tmp_path / part.name)
+    assert cli.main(["-q", "restore", "--yes", str(backup), "--data-dir", str(data_dir)]) == 0
+    with serving(settings) as server:
+        assert view(server, image) == 200
 
 
 def test_a_catalog_that_wrote_no_blob_does_not_sweep_another_ones_store(tmp_path, caplog, capsys):

@@ -26,8 +26,8 @@ from desktop.core.links import LinkFormat
 from desktop.settings import SettingsStore
 from desktop.tools import screenshot
 from desktop.ui import theme
-from desktop.ui.history_problem import start_afresh
 from desktop.ui.queue import QueueView, UploadRow
+from desktop.ui.startup_problems import KEEP_ASIDE, start_afresh, start_new_local_server
 from tests.desktop.conftest import child_env
 
 TIMEOUT = 20_000
@@ -293,16 +293,9 @@ def test_a_long_run_of_signals_does_not_abort_the_app(tmp_path) -> None:
     assert run.stdout == b"done\n"
 
 
-@pytest.mark.parametrize(
-    ("damaged", "click", "started"),
-    [(True, "Keep It Aside and Start", True), (True, "Quit", False), (False, "Quit", False)],
-)
-def test_the_question_about_a_history_that_cannot_be_opened(
-    qtbot, tmp_path, damaged, click, started
-) -> None:
-    path = tmp_path / "history.sqlite3"
-    problem = HistoryUnavailable(path, "file is not a database", damaged=damaged)
-    shown = {}
+def answer_the_question(click: str) -> dict:
+    """Click `click` in the message box about to open; what it showed is filled in."""
+    shown: dict = {}
 
     def answer() -> None:  # runs in the box's own event loop
         box = QApplication.activeModalWidget()
@@ -314,8 +307,28 @@ def test_the_question_about_a_history_that_cannot_be_opened(
         next(b for b in box.buttons() if b.text() == click).click()
 
     QTimer.singleShot(0, answer)
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("damaged", "click", "started"),
+    [(True, KEEP_ASIDE, True), (True, "Quit", False), (False, "Quit", False)],
+)
+def test_the_question_about_a_history_that_cannot_be_opened(
+    qtbot, tmp_path, damaged, click, started
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    problem = HistoryUnavailable(path, "file is not a database", damaged=damaged)
+    shown = answer_the_question(click)
     assert start_afresh(problem) is started
-    offered = ["Keep It Aside and Start", "Quit"] if damaged else ["Quit"]
-    assert shown["buttons"] == offered
+    assert shown["buttons"] == ([KEEP_ASIDE, "Quit"] if damaged else ["Quit"])
     assert str(path) in shown["text"]
     assert ("damaged" in shown["text"]) is damaged
+
+
+@pytest.mark.parametrize(("click", "started"), [(KEEP_ASIDE, True), ("Quit", False)])
+def test_the_question_about_a_damaged_built_in_server(qtbot, tmp_path, click, started) -> None:
+    shown = answer_the_question(click)
+    assert start_new_local_server(tmp_path / "server") is started
+    assert shown["buttons"] == [KEEP_ASIDE, "Quit"]
+    assert str(tmp_path / "server") in shown["text"] and "damaged" in shown["text"]

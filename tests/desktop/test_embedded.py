@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from backend import __version__
-from desktop.embedded import lan_address, start_embedded_server
+from desktop.embedded import LocalServerDamaged, keep_aside, lan_address, start_embedded_server
 from desktop.server_actions import ServerActions
 from tests.backend import imagesamples as samples
 from tests.services import free_port
@@ -43,6 +43,36 @@ def test_sharing_on_the_local_network_binds_the_lan_address(tmp_path):
         )
         assert r.status_code == 201
         assert r.json()["url"].startswith(f"http://{host}:")  # links others on the LAN can open
+    finally:
+        server.stop()
+
+
+def test_a_damaged_catalog_is_kept_aside_with_its_images_and_the_server_starts_afresh(tmp_path):
+    server_dir = tmp_path / "server"
+    server = start_embedded_server(server_dir)
+    try:
+        r = requests.post(
+            f"{server.url}/api/upload", files={"file": ("a.jpg", samples.unique_jpeg())}, timeout=30
+        )
+        assert r.status_code == 201
+    finally:
+        server.stop()
+    stored = sorted(p.relative_to(server_dir) for p in (server_dir / "blobs").rglob("*"))
+    with (server_dir / "picdrop.db").open("r+b") as f:
+        f.seek(100)  # past the header: the schema's page, so the file still opens as SQLite
+        f.write(b"\xa5" * 3000)
+
+    with pytest.raises(LocalServerDamaged) as refused:
+        start_embedded_server(server_dir)
+    assert refused.value.data_dir == server_dir and "is damaged" in str(refused.value)
+
+    kept = keep_aside(server_dir)
+    assert kept.parent == tmp_path and kept.name.startswith("server.damaged-")
+    assert sorted(p.relative_to(kept) for p in (kept / "blobs").rglob("*")) == stored
+    server = start_embedded_server(server_dir)
+    try:
+        # A new, empty catalog: the old image is in the kept folder, not served.
+        assert requests.get(f"{server.url}/{r.json()['id']}.jpg", timeout=10).status_code == 404
     finally:
         server.stop()
 
