@@ -428,7 +428,7 @@ def serve(settings: Settings, *, quiet: bool = False) -> int:
         app = None
         try:
             # A catalog or schema it cannot run on stops it here, with why.
-            app = create_app(settings)
+            app = create_app(settings, migrate=False)
             app.state.backend.catalog.migrate_when_reachable(settings.database_startup_wait)
         except BaseException:
             if app is not None:

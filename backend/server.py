@@ -191,8 +191,8 @@ class EmbeddedServer:
         self.settings = replace(self._requested, port=port)
         self.app = None
         try:
-            self.app = create_app(self.settings, **self._app_kwargs)
-            # Here rather than only in the app's lifespan, where uvicorn would turn a catalog or
+            self.app = create_app(self.settings, migrate=False, **self._app_kwargs)
+            # Here rather than in the app's lifespan, where uvicorn would turn a catalog or
             # schema it cannot run on (CatalogDamaged, SchemaTooNew) into "did not start".
             self.app.state.backend.catalog.migrate_when_reachable(
                 self.settings.database_startup_wait

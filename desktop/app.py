@@ -90,7 +90,7 @@ class PicdropApp(QObject):
         self.settings_store = SettingsStore(qsettings)
         self.config = self.settings_store.load()
         self.embedded = None
-        self.history = history or HistoryStore(history_path(data_dir))
+        self.history = history if history is not None else HistoryStore(history_path(data_dir))
         self.destinations = DestinationStore(destinations_dir(data_dir))
         server_url, mode = self._connect(self.config)
         self.uploads = UploadService(

@@ -266,8 +266,8 @@ class Catalog:
                     conn.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
                 versions.migrate(conn, revision)
         except DatabaseError as exc:
-            damaged = self._quick is not None and _damaged(self._quick.path or self.url, exc)
-            if not damaged:
+            damaged = _damaged(self._quick.path, exc) if self._quick is not None else None
+            if damaged is None:
                 raise
             raise damaged from exc
         if self._reserve is not None:
@@ -795,7 +795,10 @@ def _enable_wal(path: str, timeout: float = 30.0) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
         except sqlite3.DatabaseError as exc:
-            raise _damaged(path, exc) or exc from exc
+            damaged = _damaged(path, exc)
+            if damaged is None:
+                raise
+            raise damaged from exc
         if time.monotonic() > deadline:
             raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
         time.sleep(delay)

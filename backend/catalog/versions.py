@@ -1,9 +1,9 @@
 """The catalog's schema versions (Alembic revisions): upgrade or downgrade to one, and refuse a
 schema newer than this release knows instead of failing on it somewhere later.
 
-Alembic is imported by the functions that use it: a serving process never migrates (with
-several processes, a process of its own does it first), and Alembic would stay in its memory
-(~10 MB) for as long as it runs.
+Alembic is imported by the functions that use it, so that a process that never migrates (the
+supervisor of `serve --processes N`, which has a process of its own do it) does not keep it in
+its memory (~10 MB) for as long as it runs.
 """
 
 from __future__ import annotations

@@ -52,10 +52,12 @@ def create_app(
     store: BlobStore | None = None,
     checks: Iterable[UploadCheck] = (),
     shared: SharedState | None = None,
+    migrate: bool = True,
 ) -> FastAPI:
     """The app for `settings`; `catalog`, `store` and `checks` are for tests (see `build`).
     `shared`: this is one of several `serve` processes, which share their limits (unless in
-    Redis) and their upload memory there."""
+    Redis) and their upload memory there. `migrate=False`: the caller has migrated the catalog
+    already, so the app's start-up does not do it again."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_redaction.install()
     backend = build(settings, catalog=catalog, store=store, checks=checks)
@@ -83,9 +85,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(
-            backend.catalog.migrate_when_reachable, settings.database_startup_wait
-        )
+        if migrate:
+            await anyio.to_thread.run_sync(
+                backend.catalog.migrate_when_reachable, settings.database_startup_wait
+            )
         tasks = [
             asyncio.create_task(
                 fingerprints.forever(
